@@ -1,0 +1,280 @@
+//! Config rules shared by the webhook and the controller (DESIGN §3, §4): string coercion, reserved keys,
+//! connector-name rules, the keys Connect passes through, and did-you-mean suggestions.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Keys that belong in spec fields, not in `spec.config`.
+pub const RESERVED_NAME: &str = "name";
+pub const RESERVED_CLASS: &str = "connector.class";
+pub const RESERVED_TASKS_MAX: &str = "tasks.max";
+
+/// Prefixes Connect passes on to converters, transforms, clients, …: never typo suspects.
+pub const PASS_THROUGH_PREFIXES: &[&str] = &[
+    "transforms.",
+    "predicates.",
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "errors.",
+    "producer.override.",
+    "consumer.override.",
+    "admin.override.",
+    "topic.creation.",
+];
+
+/// Longest connector name accepted (Connect uses it in topic-record keys and URLs).
+pub const MAX_CONNECTOR_NAME: usize = 249;
+
+/// The JSON type of a value, as users know it from YAML.
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "object",
+    }
+}
+
+/// What the mutating webhook does with a config.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Coercion {
+    /// Numbers and booleans with their string form, in key order.
+    pub converted: Vec<(String, String)>,
+    /// Values that cannot be strings: (key, JSON type).
+    pub invalid: Vec<(String, &'static str)>,
+}
+
+/// Numbers and booleans become strings (`1.50` in YAML arrives as 1.5 and becomes "1.5"); objects, lists and
+/// nulls cannot be config values.
+pub fn coerce(config: &BTreeMap<String, Value>) -> Coercion {
+    let mut c = Coercion::default();
+    for (k, v) in config {
+        match v {
+            Value::String(_) => {}
+            Value::Number(n) => c.converted.push((k.clone(), n.to_string())),
+            Value::Bool(b) => c.converted.push((k.clone(), b.to_string())),
+            other => c.invalid.push((k.clone(), json_type(other))),
+        }
+    }
+    c
+}
+
+/// The config as strings, or the keys whose values are not strings (the controller's defence when the
+/// webhook was bypassed).
+pub fn string_config(
+    config: &BTreeMap<String, Value>,
+) -> Result<BTreeMap<String, String>, Vec<(String, &'static str)>> {
+    let mut out = BTreeMap::new();
+    let mut bad = Vec::new();
+    for (k, v) in config {
+        match v {
+            Value::String(s) => {
+                out.insert(k.clone(), s.clone());
+            }
+            other => bad.push((k.clone(), json_type(other))),
+        }
+    }
+    if bad.is_empty() { Ok(out) } else { Err(bad) }
+}
+
+/// One line per non-string value: "spec.config.\"batch\": must be a string, got object".
+pub fn describe_non_strings(bad: &[(String, &'static str)]) -> Vec<String> {
+    bad.iter()
+        .map(|(k, t)| format!("spec.config.{k:?}: must be a string, got {t}"))
+        .collect()
+}
+
+/// Why a connector name is unusable, if it is.
+pub fn check_connector_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("connector name must not be empty".into());
+    }
+    if name.chars().count() > MAX_CONNECTOR_NAME {
+        return Err(format!(
+            "connector name is longer than {MAX_CONNECTOR_NAME} characters"
+        ));
+    }
+    if name.contains('/') {
+        return Err(format!("connector name {name:?} must not contain '/'"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "connector name {:?} must not contain control characters",
+            name.escape_debug().to_string()
+        ));
+    }
+    if name != name.trim() {
+        return Err(format!(
+            "connector name {name:?} must not start or end with whitespace"
+        ));
+    }
+    Ok(())
+}
+
+/// The flat config Connect receives: the user's config plus `name`, `connector.class` and `tasks.max` from the
+/// spec.
+pub fn effective_config(
+    name: &str,
+    class: &str,
+    tasks_max: Option<i32>,
+    config: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out = config.clone();
+    out.insert(RESERVED_NAME.into(), name.into());
+    out.insert(RESERVED_CLASS.into(), class.into());
+    if let Some(t) = tasks_max {
+        out.insert(RESERVED_TASKS_MAX.into(), t.to_string());
+    }
+    out
+}
+
+pub fn is_pass_through(key: &str) -> bool {
+    PASS_THROUGH_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+/// The closest candidate to `word`, if one is close enough to be a plausible typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let w = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&w, &c.to_ascii_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// The closest connector class to an unknown one: compares full names and simple names (`FileStreamSink`).
+pub fn closest_class<'a>(
+    class: &str,
+    installed: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let simple = |c: &str| {
+        c.rsplit('.')
+            .next()
+            .unwrap_or(c)
+            .trim_end_matches("Connector")
+            .to_ascii_lowercase()
+    };
+    let want = simple(class);
+    installed
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&want, &simple(c)), c))
+        .filter(|(score, _)| *score >= 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> BTreeMap<String, Value> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn numbers_and_booleans_become_strings() {
+        let c = coerce(&map(
+            json!({"batch.size": 200, "ratio": 1.50, "errors.log.enable": true, "topic": "t"}),
+        ));
+        assert_eq!(
+            c.converted,
+            vec![
+                ("batch.size".into(), "200".into()),
+                ("errors.log.enable".into(), "true".into()),
+                ("ratio".into(), "1.5".into())
+            ]
+        );
+        assert!(c.invalid.is_empty());
+    }
+
+    #[test]
+    fn objects_lists_nulls_are_invalid() {
+        let c = coerce(&map(json!({"a": {"x": 1}, "b": [1], "c": null})));
+        assert_eq!(
+            c.invalid,
+            vec![
+                ("a".into(), "object"),
+                ("b".into(), "list"),
+                ("c".into(), "null")
+            ]
+        );
+        assert_eq!(
+            describe_non_strings(&c.invalid)[0],
+            "spec.config.\"a\": must be a string, got object"
+        );
+    }
+
+    #[test]
+    fn string_config_refuses_non_strings() {
+        assert!(string_config(&map(json!({"a": "1"}))).is_ok());
+        assert_eq!(
+            string_config(&map(json!({"a": 1}))).unwrap_err(),
+            vec![("a".to_string(), "number")]
+        );
+    }
+
+    #[test]
+    fn name_rules() {
+        assert!(check_connector_name("orders-sink.v2").is_ok());
+        assert!(check_connector_name("").is_err());
+        assert!(check_connector_name("a/b").is_err());
+        assert!(check_connector_name("a\u{7}b").is_err());
+        assert!(check_connector_name(" a").is_err());
+        assert!(check_connector_name(&"x".repeat(250)).is_err());
+        assert!(check_connector_name("ünïcødé-名前").is_ok());
+    }
+
+    #[test]
+    fn did_you_mean() {
+        let keys = ["topics", "file", "batch.size", "topics.regex"];
+        assert_eq!(closest("topcis", keys), Some("topics"));
+        assert_eq!(closest("fiel", keys), Some("file"));
+        assert_eq!(closest("completely.unrelated", keys), None);
+        let classes = [
+            "org.apache.kafka.connect.file.FileStreamSinkConnector",
+            "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            "org.apache.kafka.connect.mirror.MirrorSourceConnector",
+        ];
+        assert_eq!(closest_class("FileStreamSnk", classes), Some(classes[0]));
+        assert_eq!(
+            closest_class("org.acme.FileStreamSourceConector", classes),
+            Some(classes[1])
+        );
+    }
+
+    #[test]
+    fn effective_config_adds_reserved_keys() {
+        let c = effective_config(
+            "n",
+            "FileStreamSink",
+            Some(2),
+            &BTreeMap::from([("topics".into(), "t".into())]),
+        );
+        assert_eq!(c["name"], "n");
+        assert_eq!(c["connector.class"], "FileStreamSink");
+        assert_eq!(c["tasks.max"], "2");
+        assert!(is_pass_through("transforms.route.type"));
+        assert!(!is_pass_through("topics"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn coercion_never_panics_and_partitions(keys in proptest::collection::vec("\\PC{0,12}", 0..20), n in proptest::num::f64::NORMAL) {
+            let mut m = BTreeMap::new();
+            for (i, k) in keys.iter().enumerate() {
+                let v = match i % 5 { 0 => json!(n), 1 => json!(true), 2 => json!("s"), 3 => json!(null), _ => json!([1]) };
+                m.insert(k.clone(), v);
+            }
+            let c = coerce(&m);
+            let strings = m.values().filter(|v| v.is_string()).count();
+            proptest::prop_assert_eq!(c.converted.len() + c.invalid.len() + strings, m.len());
+            let _ = check_connector_name(keys.first().map(String::as_str).unwrap_or(""));
+        }
+    }
+}

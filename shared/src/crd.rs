@@ -1,0 +1,500 @@
+//! The API, group `connectwarden.io`, version `v1alpha1` (DESIGN §3): `KafkaConnectCluster` says where a
+//! Kafka Connect REST API is and how to reach it; `KafkaConnector` is one connector on such a cluster.
+
+use std::collections::BTreeMap;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const GROUP: &str = "connectwarden.io";
+pub const VERSION: &str = "v1alpha1";
+
+/// Annotation asking the controller to restart the connector once: `true`, `includeTasks`, `onlyFailed` or
+/// `includeTasks,onlyFailed`. Removed after success.
+pub const ANNOTATION_RESTART: &str = "connectwarden.io/restart";
+/// Annotation asking the controller to restart one task: the task id. Removed after success.
+pub const ANNOTATION_RESTART_TASK: &str = "connectwarden.io/restart-task";
+/// Annotation that stops every controller action on this connector while `"true"`.
+pub const ANNOTATION_PAUSE_RECONCILIATION: &str = "connectwarden.io/pause-reconciliation";
+/// Finalizer that lets the controller delete the connector from Connect before the object goes.
+pub const FINALIZER: &str = "connectwarden.io/connector";
+
+// ---------------------------------------------------------------------------------------------------------
+// KafkaConnectCluster
+// ---------------------------------------------------------------------------------------------------------
+
+/// A Kafka Connect cluster reachable over its REST API: self-hosted, Confluent Platform, a Strimzi-deployed
+/// worker or VMs outside Kubernetes.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "connectwarden.io",
+    version = "v1alpha1",
+    kind = "KafkaConnectCluster",
+    doc = "A Kafka Connect cluster reachable over its REST API, targeted by KafkaConnectors.",
+    namespaced,
+    status = "KafkaConnectClusterStatus",
+    shortname = "cwcluster",
+    shortname = "cwkc",
+    category = "connectwarden",
+    printcolumn = r#"{"name":"URL","type":"string","jsonPath":".spec.url"}"#,
+    printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.version"}"#,
+    printcolumn = r#"{"name":"Connectors","type":"integer","jsonPath":".status.managedConnectors"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaConnectClusterSpec {
+    /// Base URL of the Kafka Connect REST API, `http://` or `https://`, e.g. `https://connect.kafka.svc:8083`.
+    pub url: String,
+    /// How to authenticate to the REST API; none when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<ClusterAuthentication>,
+    /// TLS settings for an `https://` URL: the CA to trust and a client certificate for mTLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClusterTls>,
+    /// Deadline for one REST request, in seconds (default 30). Connect itself waits up to 90 s inside a request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 300))]
+    pub request_timeout_seconds: Option<u32>,
+    /// Namespaces whose KafkaConnectors may target this cluster, besides the cluster's own namespace.
+    /// `*` allows every namespace. Default: this namespace only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_namespaces: Vec<String>,
+    /// When true, the controller deletes connectors on this cluster that no KafkaConnector owns.
+    /// Default false: connectors created outside connect-warden are never touched.
+    #[serde(default)]
+    pub prune: bool,
+}
+
+/// Credentials for the Connect REST API, read from a Secret in the cluster's namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterAuthentication {
+    /// `basic` (HTTP basic auth, e.g. Connect's BasicAuthSecurityRestExtension) or `bearer` (a token).
+    #[serde(rename = "type")]
+    pub kind: AuthenticationType,
+    /// The Secret holding the credentials.
+    pub secret_ref: LocalObjectRef,
+    /// Key of the user name in the Secret, for `basic` (default `username`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_key: Option<String>,
+    /// Key of the password in the Secret, for `basic` (default `password`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_key: Option<String>,
+    /// Key of the token in the Secret, for `bearer` (default `token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_key: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthenticationType {
+    Basic,
+    Bearer,
+}
+
+/// TLS for the REST API.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterTls {
+    /// A Secret holding the PEM CA bundle to trust (key default `ca.crt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<KeyRef>,
+    /// A ConfigMap holding the PEM CA bundle to trust (key default `ca.crt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_config_map_ref: Option<KeyRef>,
+    /// A `kubernetes.io/tls` Secret (`tls.crt`, `tls.key`) with the client certificate for mTLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_secret_ref: Option<LocalObjectRef>,
+    /// Skip server certificate verification. Allowed for experiments, warned about on admission; never use in
+    /// production.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+/// A reference to an object in the same namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct LocalObjectRef {
+    /// Name of the object.
+    pub name: String,
+}
+
+/// A key in a Secret or ConfigMap in the same namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct KeyRef {
+    /// Name of the Secret or ConfigMap.
+    pub name: String,
+    /// Key inside it (default `ca.crt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// Observed state of a Kafka Connect cluster.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaConnectClusterStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`: the REST API is reachable and healthy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Kafka Connect version (`GET /`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Kafka Connect commit id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Id of the Kafka cluster the workers use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka_cluster_id: Option<String>,
+    /// Installed plugins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<PluginStatus>,
+    /// Number of KafkaConnectors targeting this cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_connectors: Option<u32>,
+}
+
+/// One installed plugin.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct PluginStatus {
+    /// Fully qualified class name.
+    pub class: String,
+    /// `source`, `sink`, `converter`, `transformation`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Plugin version, when the plugin reports one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// KafkaConnector
+// ---------------------------------------------------------------------------------------------------------
+
+/// A Kafka Connect connector, managed the GitOps way.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "connectwarden.io",
+    version = "v1alpha1",
+    kind = "KafkaConnector",
+    doc = "A Kafka Connect connector managed the GitOps way by connect-warden.",
+    namespaced,
+    status = "KafkaConnectorStatus",
+    shortname = "cwconnector",
+    shortname = "cwk",
+    category = "connectwarden",
+    printcolumn = r#"{"name":"Cluster","type":"string","jsonPath":".spec.clusterRef.name"}"#,
+    printcolumn = r#"{"name":"Class","type":"string","jsonPath":".spec.class"}"#,
+    printcolumn = r#"{"name":"State","type":"string","jsonPath":".status.connectorState"}"#,
+    printcolumn = r#"{"name":"Tasks","type":"string","jsonPath":".status.tasksReady"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = Rule::new("!has(oldSelf.spec.name) || (has(self.spec.name) && self.spec.name == oldSelf.spec.name)").message("spec.name is immutable: the connector on Kafka Connect keeps its name")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaConnectorSpec {
+    /// The KafkaConnectCluster (in this namespace, or one that allows this namespace) to run on. When
+    /// omitted, the default cluster from the controller's `KAFKA_CONNECT_ADDR` is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_ref: Option<ClusterRef>,
+    /// Connector name on Kafka Connect (default: `metadata.name`). Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Connector class or alias, e.g. `org.apache.kafka.connect.file.FileStreamSourceConnector` or
+    /// `FileStreamSource`.
+    pub class: String,
+    /// Maximum number of tasks (`tasks.max`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub tasks_max: Option<i32>,
+    /// Connector configuration. Values are strings, as Kafka Connect takes them: numbers and booleans are
+    /// turned into strings by the admission webhook (quote them in Git to keep diffs clean); objects, lists and
+    /// nulls are rejected. `name`, `connector.class` and `tasks.max` belong in the spec fields. Use
+    /// `${provider:path:key}` references for secrets.
+    #[serde(default)]
+    #[schemars(schema_with = "free_form_string_map")]
+    pub config: BTreeMap<String, Value>,
+    /// Wanted state: `running` (default), `paused` or `stopped`.
+    #[serde(default)]
+    pub state: ConnectorState,
+    /// Automatic restarts of a FAILED connector or its FAILED tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_restart: Option<AutoRestart>,
+    /// What happens to the connector on Kafka Connect when this object is deleted: `Delete` (default) or
+    /// `Orphan` (keep it running).
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Reference to a KafkaConnectCluster.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct ClusterRef {
+    /// Name of the KafkaConnectCluster.
+    pub name: String,
+    /// Its namespace (default: this connector's namespace). The cluster must allow this namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// Wanted connector state.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorState {
+    #[default]
+    Running,
+    Paused,
+    Stopped,
+}
+
+/// What to do with the connector on Connect when the KafkaConnector is deleted.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    #[default]
+    Delete,
+    Orphan,
+}
+
+/// Automatic restart policy.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoRestart {
+    /// Restart FAILED connectors and tasks automatically (default true).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Give up after this many restarts without a stable period in between (default: unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub max_restarts: Option<u32>,
+    /// Delay before the second restart, doubled for each further one (default 10 s). The first restart is
+    /// immediate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub backoff_base_seconds: Option<u32>,
+    /// Upper bound of the delay between restarts (default 600 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub backoff_max_seconds: Option<u32>,
+    /// After this long RUNNING, the restart counter resets (default 600 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub stable_period_seconds: Option<u32>,
+}
+
+impl Default for AutoRestart {
+    fn default() -> Self {
+        AutoRestart {
+            enabled: true,
+            max_restarts: None,
+            backoff_base_seconds: None,
+            backoff_max_seconds: None,
+            stable_period_seconds: None,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Observed state of a connector (kstatus-compatible: `observedGeneration` and a `Ready` condition).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaConnectorStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` with a precise reason: Running, Paused, Stopped, ConnectorFailed, TaskFailed,
+    /// ClusterUnreachable, InvalidConfig, NameConflict, RestartsExhausted, …
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Connector state reported by Connect: RUNNING, PAUSED, STOPPED, FAILED, UNASSIGNED, RESTARTING.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector_state: Option<String>,
+    /// Worker running the connector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
+    /// Tasks as reported by Connect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskStatus>,
+    /// RUNNING tasks over all tasks, e.g. `2/2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks_ready: Option<String>,
+    /// Topics the connector uses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
+    /// Automatic restart bookkeeping; kept here so it survives controller restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_restart: Option<AutoRestartStatus>,
+    /// The last error, cut to a readable length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// One task.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStatus {
+    pub id: i32,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
+    /// The failure trace, cut to its first lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+}
+
+/// Restart bookkeeping.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoRestartStatus {
+    /// Restarts since the connector was last stable.
+    pub count: u32,
+    /// When the last restart was issued (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_restart_time: Option<String>,
+    /// When the next restart is due (RFC 3339), if one is planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_restart_time: Option<String>,
+}
+
+/// A status condition, shaped like `metav1.Condition`.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// `config` is a free-form object (as in Strimzi), so server-side apply reaches the webhook, which turns
+/// numbers and booleans into strings, instead of failing on a schema type error first.
+fn free_form_string_map(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+        "description": "Connector configuration. Values are strings, as Kafka Connect takes them: numbers and booleans are turned into strings by the admission webhook (quote them in Git to keep diffs clean); objects, lists and nulls are rejected. `name`, `connector.class` and `tasks.max` belong in the spec fields. Use `${provider:path:key}` references for secrets."
+    })
+}
+
+impl KafkaConnector {
+    /// The connector's name on Kafka Connect.
+    pub fn connector_name(&self) -> String {
+        self.spec
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+    }
+
+    /// The (namespace, name) of the KafkaConnectCluster this connector targets, if it names one.
+    pub fn cluster_key(&self) -> Option<(String, String)> {
+        let r = self.spec.cluster_ref.as_ref()?;
+        let ns = r
+            .namespace
+            .clone()
+            .or_else(|| self.metadata.namespace.clone())
+            .unwrap_or_default();
+        Some((ns, r.name.clone()))
+    }
+}
+
+impl KafkaConnectClusterSpec {
+    /// Whether connectors in `namespace` may target a cluster living in `cluster_namespace`.
+    pub fn allows_namespace(&self, cluster_namespace: &str, namespace: &str) -> bool {
+        namespace == cluster_namespace
+            || self
+                .allowed_namespaces
+                .iter()
+                .any(|n| n == "*" || n == namespace)
+    }
+}
+
+/// Renders both CRDs as one multi-document YAML, as checked in under `deploy/crds/`.
+pub fn crd_yaml() -> Result<Vec<(&'static str, String)>, serde_yaml::Error> {
+    use kube::CustomResourceExt;
+    Ok(vec![
+        (
+            "kafkaconnectclusters.yaml",
+            serde_yaml::to_string(&KafkaConnectCluster::crd())?,
+        ),
+        (
+            "kafkaconnectors.yaml",
+            serde_yaml::to_string(&KafkaConnector::crd())?,
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::CustomResourceExt;
+
+    #[test]
+    fn config_is_free_form_and_documented() {
+        let crd = serde_json::to_value(KafkaConnector::crd()).unwrap();
+        let config = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+            ["properties"]["config"];
+        assert_eq!(config["x-kubernetes-preserve-unknown-fields"], true);
+        assert_eq!(config["type"], "object");
+        assert!(
+            config["description"]
+                .as_str()
+                .unwrap()
+                .contains("numbers and booleans")
+        );
+    }
+
+    #[test]
+    fn short_names_do_not_collide_with_strimzi_or_confluent() {
+        let crd = KafkaConnector::crd();
+        let names = crd.spec.names.short_names.unwrap();
+        for taken in ["kctr", "kc", "connector", "connectors", "connect"] {
+            assert!(!names.iter().any(|n| n == taken), "{taken}");
+        }
+    }
+
+    #[test]
+    fn connector_name_defaults_to_metadata_name() {
+        let mut k = KafkaConnector::new(
+            "orders-sink",
+            KafkaConnectorSpec {
+                cluster_ref: None,
+                name: None,
+                class: "FileStreamSink".into(),
+                tasks_max: None,
+                config: BTreeMap::new(),
+                state: ConnectorState::Running,
+                auto_restart: None,
+                deletion_policy: DeletionPolicy::Delete,
+            },
+        );
+        assert_eq!(k.connector_name(), "orders-sink");
+        k.spec.name = Some("orders".into());
+        assert_eq!(k.connector_name(), "orders");
+    }
+
+    #[test]
+    fn namespace_allow_list() {
+        let mut spec: KafkaConnectClusterSpec =
+            serde_json::from_value(serde_json::json!({"url": "http://c:8083"})).unwrap();
+        assert!(spec.allows_namespace("kafka", "kafka"));
+        assert!(!spec.allows_namespace("kafka", "team-a"));
+        spec.allowed_namespaces = vec!["team-a".into()];
+        assert!(spec.allows_namespace("kafka", "team-a"));
+        spec.allowed_namespaces = vec!["*".into()];
+        assert!(spec.allows_namespace("kafka", "anything"));
+    }
+}
