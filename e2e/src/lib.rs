@@ -1,1 +1,189 @@
-//! e2e support
+//! Helpers for the end-to-end tests. Every test runs against the one real stack that `make test` starts
+//! (etcd + kube-apiserver + kubectl, a KRaft broker, Connect workers, and the shared webhook and controller),
+//! described by the JSON file `$CW_STACK_ENV`. Each test works in its own namespace with its own connector
+//! names, so tests can run in parallel without disturbing each other.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use shared::connect::{Auth, ClientSettings, ConnectClient};
+pub use stack::StackEnv;
+
+/// The running stack. Panics with the way out when the tests were not started by `make test`.
+pub fn env() -> &'static StackEnv {
+    static ENV: OnceLock<StackEnv> = OnceLock::new();
+    ENV.get_or_init(|| {
+        shared::tls::install_crypto_provider();
+        StackEnv::from_env().unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+pub fn kube_env() -> &'static stack::kube::KubeEnv {
+    env()
+        .kube
+        .as_ref()
+        .expect("the stack was started without Kubernetes")
+}
+
+pub fn kafka_env() -> &'static stack::kafka::KafkaEnv {
+    env()
+        .kafka
+        .as_ref()
+        .expect("the stack was started without Kafka")
+}
+
+/// A name unique to this test run and call: `<prefix>-<pid>-<n>` (DNS-1123 safe when the prefix is).
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What a kubectl run printed.
+#[derive(Debug, Clone)]
+pub struct Out {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    #[track_caller]
+    pub fn expect_ok(self) -> Out {
+        assert!(
+            self.ok,
+            "command failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_err(self) -> Out {
+        assert!(
+            !self.ok,
+            "command unexpectedly succeeded:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Runs the real kubectl against the stack's API server, as a user would, with `stdin` piped in.
+pub fn kubectl_with_stdin(args: &[&str], stdin: Option<&str>) -> Out {
+    use std::io::Write;
+    let k = kube_env();
+    let mut cmd = Command::new(&k.kubectl);
+    cmd.arg("--kubeconfig").arg(&k.kubeconfig).args(args);
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {}: {e}", k.kubectl.display()));
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Out {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn kubectl(args: &[&str]) -> Out {
+    kubectl_with_stdin(args, None)
+}
+
+/// `kubectl apply -f -` with extra flags (e.g. `--server-side`, `--dry-run=server`, `-n ns`).
+pub fn apply(yaml: &str, extra: &[&str]) -> Out {
+    let mut args = vec!["apply", "-f", "-"];
+    args.extend_from_slice(extra);
+    kubectl_with_stdin(&args, Some(yaml))
+}
+
+/// Creates a fresh namespace with the given labels.
+pub fn namespace(prefix: &str, labels: &[(&str, &str)]) -> String {
+    let ns = unique(prefix);
+    let mut yaml = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  labels:\n    e2e: \"true\"\n"
+    );
+    for (k, v) in labels {
+        yaml.push_str(&format!("    {k}: \"{v}\"\n"));
+    }
+    apply(&yaml, &[]).expect_ok();
+    ns
+}
+
+/// A Kubernetes client for the stack, as admin.
+pub async fn kube_client() -> kube::Client {
+    env();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&kube_env().kubeconfig)
+        .expect("reading the kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("kubeconfig");
+    kube::Client::try_from(config).expect("kube client")
+}
+
+/// A client for the main (plain http) Connect worker.
+pub fn connect() -> ConnectClient {
+    env();
+    ConnectClient::new(&ClientSettings::new(kafka_env().connect_url.clone()))
+        .expect("connect client")
+}
+
+/// Settings for the secured worker (https, mTLS, basic auth), correct unless a test changes them.
+pub fn secure_settings() -> ClientSettings {
+    let s = &kafka_env().secure;
+    let mut c = ClientSettings::new(s.url.clone());
+    c.ca_pem = Some(std::fs::read(&s.ca_pem).unwrap());
+    c.client_cert_pem = Some(std::fs::read(&s.client_cert_pem).unwrap());
+    c.client_key_pem = Some(std::fs::read(&s.client_key_pem).unwrap());
+    c.auth = Some(Auth::Basic {
+        username: s.username.clone(),
+        password: s.password.clone(),
+    });
+    c
+}
+
+/// Polls `f` every 250 ms until it returns `Some`, or panics with `what` and the last observation after
+/// `timeout`. Timeouts are generous: they bound a hang, they do not measure speed.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < timeout {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) => last = e,
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}");
+}
+
+/// A scratch directory for one test under the stack's state directory (kept for post-mortems).
+pub fn scratch(name: &str) -> PathBuf {
+    let d = env().dir.join("scratch").join(unique(name));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

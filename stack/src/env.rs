@@ -11,6 +11,9 @@ pub struct StackEnv {
     pub dir: PathBuf,
     pub kube: Option<crate::kube::KubeEnv>,
     pub kafka: Option<crate::kafka::KafkaEnv>,
+    /// The shared webhook and controller, when started with `--warden`.
+    #[serde(default)]
+    pub warden: Option<crate::warden::WardenEnv>,
 }
 
 impl StackEnv {
@@ -22,8 +25,10 @@ impl StackEnv {
     }
 
     pub fn read(path: &Path) -> crate::Result<StackEnv> {
-        let bytes = std::fs::read(path).map_err(crate::io(format!("reading {}", path.display())))?;
-        serde_json::from_slice(&bytes).map_err(|e| crate::Error::Env(format!("{}: {e}", path.display())))
+        let bytes =
+            std::fs::read(path).map_err(crate::io(format!("reading {}", path.display())))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| crate::Error::Env(format!("{}: {e}", path.display())))
     }
 
     /// The stack named by `$CW_STACK_ENV`. Tests call this and fail loudly when it is missing: the README's

@@ -800,4 +800,40 @@ mod tests {
         });
         assert!(!format!("{s:?}").contains("p4ssw0rd"));
     }
+
+    #[tokio::test]
+    async fn refused_connection_is_unreachable() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let c =
+            ConnectClient::new(&ClientSettings::new(format!("http://127.0.0.1:{port}"))).unwrap();
+        let e = c.list().await.unwrap_err();
+        assert!(matches!(e, Error::Unreachable { .. }), "{e:?}");
+        assert!(e.to_string().to_lowercase().contains("refused"), "{e}");
+        assert_eq!(e.reason(), "unreachable");
+    }
+
+    #[tokio::test]
+    async fn silent_server_times_out() {
+        // Accepts connections and never answers, like a worker stuck in a long rebalance.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                held.push(s);
+            }
+        });
+        let mut s = ClientSettings::new(format!("http://{addr}"));
+        s.timeout = Duration::from_millis(300);
+        let e = ConnectClient::new(&s)
+            .unwrap()
+            .server_info()
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+        assert!(e.is_transient() && e.is_unreachable());
+    }
 }

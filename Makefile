@@ -1,0 +1,40 @@
+# connect-warden — the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+
+.PHONY: demo test unit e2e stack-up build crds fmt lint bench-webhook bench-controller deps
+
+## Start the local stack, run webhook + controller, apply the examples and show what a user sees.
+demo:
+	bash scripts/demo.sh
+
+## Everything CI runs: install what is missing, lint, unit tests, then the end-to-end tests on the real stack.
+test:
+	bash scripts/test.sh
+
+## Unit tests only (no servers).
+unit:
+	cargo test --workspace --exclude connect-warden-e2e
+
+## Install toolchain pieces a fresh machine lacks (idempotent).
+deps:
+	bash scripts/deps.sh
+
+## Build the binaries.
+build:
+	cargo build --workspace --bins
+
+## Run the stack in the foreground (Ctrl-C stops it); `eval $$(cargo run -q -p connect-warden-stack -- env)` in another shell.
+stack-up: build
+	cargo run -q -p connect-warden-stack --bin cw-stack -- up --warden
+
+## Regenerate deploy/crds from the Rust types.
+crds:
+	cargo run -q -p connect-warden-shared --bin crdgen
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Checks and installs what the tests and the demo need on a fresh machine. Idempotent and quiet when all
+# is there. Toolchains (Rust, Go, Java 17, Maven) are expected from the machine image; Debian packages are
+# installed with apt-get when missing.
+set -euo pipefail
+
+need() { command -v "$1" >/dev/null 2>&1; }
+fail() { echo "deps: $*" >&2; exit 1; }
+
+need cargo || fail "Rust (cargo) is required: install it with rustup"
+need go || fail "Go >= 1.25 is required to build kube-apiserver, kubectl and etcd"
+need java || fail "Java 17+ is required to run Kafka and Kafka Connect"
+need mvn || fail "Maven is required to resolve the Kafka jars"
+
+go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
+[ "${go_minor:-0}" -ge 25 ] || fail "Go >= 1.25 is required (found $(go env GOVERSION))"
+
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+# Debian packages used by the tests.
+apt_pkgs=()
+need curl || apt_pkgs+=(curl)
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+  echo "deps: installing ${apt_pkgs[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
+fi

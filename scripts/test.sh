@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The README's test command (`make test`): lint, unit tests, then the end-to-end tests against one real
+# stack (etcd + kube-apiserver + kubectl built from Go modules, a KRaft broker and Connect workers from
+# Maven-resolved jars, and connect-warden's webhook and controller) shared by all tests.
+# Builds and jars are cached under ~/.cache/connect-warden/, so only the first run pays for them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+t0=$(date +%s)
+phase() { echo; echo "=== $* (t+$(( $(date +%s) - t0 ))s)"; }
+
+phase "dependencies"
+bash scripts/deps.sh
+
+phase "format and lint"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+phase "build"
+cargo build --workspace --bins --tests
+
+phase "control plane and Kafka jars (cached after the first run)"
+"$CARGO_TARGET_DIR/debug/cw-stack" build
+
+phase "unit tests"
+cargo test --workspace --exclude connect-warden-e2e
+
+phase "start the stack"
+stack_dir="$CARGO_TARGET_DIR/stack"
+env_file="$CARGO_TARGET_DIR/stack.env.json"
+rm -f "$env_file"
+"$CARGO_TARGET_DIR/debug/cw-stack" up --warden --dir "$stack_dir" --env-file "$env_file" \
+  --controller-args "--poll-interval-seconds 2" &
+stack_pid=$!
+stop_stack() {
+  if kill -0 "$stack_pid" 2>/dev/null; then
+    kill -TERM "$stack_pid" 2>/dev/null || true
+    wait "$stack_pid" 2>/dev/null || true
+  fi
+}
+trap stop_stack EXIT
+for _ in $(seq 1 600); do
+  [ -f "$env_file" ] && break
+  kill -0 "$stack_pid" 2>/dev/null || { echo "the stack failed to start; logs in $stack_dir/logs" >&2; exit 1; }
+  sleep 1
+done
+[ -f "$env_file" ] || { echo "the stack did not start within 600s; logs in $stack_dir/logs" >&2; exit 1; }
+
+phase "end-to-end tests"
+status=0
+CW_STACK_ENV="$env_file" cargo test -p connect-warden-e2e -- --test-threads "${E2E_THREADS:-4}" || status=$?
+if [ $status -ne 0 ]; then
+  echo "end-to-end tests failed; the stack's logs are kept in $stack_dir/logs:" >&2
+  for f in "$stack_dir"/logs/*.log; do
+    echo "----- last lines of $f" >&2
+    tail -n 30 "$f" >&2 || true
+  done
+fi
+phase "done (exit $status)"
+exit $status

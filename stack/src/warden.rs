@@ -1,0 +1,346 @@
+//! connect-warden itself on the local stack: installs the CRDs, runs the webhook and the controller binaries
+//! built in `target/debug` (or `$CW_BIN_DIR`), and registers the webhook by `url` + `caBundle`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::kube::KubeEnv;
+use crate::pki::Ca;
+use crate::ports::free_port;
+use crate::process::{Proc, wait_ready};
+
+/// Label of namespaces the shared webhook skips, so a test can register a webhook of its own for them.
+pub const PRIVATE_LABEL: &str = "connectwarden.io/e2e-private";
+
+/// The shared webhook and controller of a stack.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WardenEnv {
+    pub webhook_url: String,
+    pub webhook_metrics_url: String,
+    pub controller_metrics_url: String,
+    pub webhook_ca_pem: PathBuf,
+}
+
+/// Where the connect-warden binaries are.
+pub fn bin_dir() -> PathBuf {
+    std::env::var_os("CW_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::cache::repo_root().join("target").join("debug"))
+}
+
+fn binary(name: &str) -> crate::Result<PathBuf> {
+    let p = bin_dir().join(name);
+    if !p.exists() {
+        return Err(crate::Error::Env(format!(
+            "{} is missing: build it with `cargo build --bins`",
+            p.display()
+        )));
+    }
+    Ok(p)
+}
+
+/// `kubectl --kubeconfig … <args>`, with `stdin`; an error carries kubectl's output.
+pub fn kubectl(kube: &KubeEnv, args: &[&str], stdin: Option<&str>) -> crate::Result<String> {
+    use std::io::Write;
+    let mut cmd = Command::new(&kube.kubectl);
+    cmd.arg("--kubeconfig").arg(&kube.kubeconfig).args(args);
+    cmd.stdin(if stdin.is_some() {
+        std::process::Stdio::piped()
+    } else {
+        std::process::Stdio::null()
+    });
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().map_err(crate::io("running kubectl"))?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes())
+            .map_err(crate::io("writing to kubectl"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(crate::io("running kubectl"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(crate::Error::Env(format!(
+            "kubectl {}: {}{}",
+            args.join(" "),
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(text)
+}
+
+/// Applies the generated CRDs and waits until the API server serves them.
+pub fn install_crds(kube: &KubeEnv) -> crate::Result<()> {
+    let dir = crate::cache::repo_root().join("deploy").join("crds");
+    let dir = dir.to_string_lossy().into_owned();
+    kubectl(
+        kube,
+        &["apply", "--server-side", "--force-conflicts", "-f", &dir],
+        None,
+    )?;
+    kubectl(
+        kube,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "-f",
+            &dir,
+        ],
+        None,
+    )?;
+    Ok(())
+}
+
+fn http_ok(url: &str) -> bool {
+    // A tiny HTTP/1.0 GET: the probe servers are plain HTTP on loopback.
+    use std::io::{Read, Write};
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    matches!(s.read(&mut buf), Ok(n) if n >= 12 && &buf[9..12] == b"200")
+}
+
+/// A running webhook process with its own serving certificate.
+pub struct Webhook {
+    proc_: Proc,
+    pub port: u16,
+    pub metrics_port: u16,
+    pub ca_pem: String,
+    pub ca_file: PathBuf,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub ca: Ca,
+}
+
+/// Starts the webhook on free loopback ports with a fresh CA and serving certificate, and waits for
+/// `/readyz`. `extra` are more flags, e.g. `["--connect-failure-policy", "open"]`.
+pub fn start_webhook(
+    dir: &Path,
+    kube: &KubeEnv,
+    name: &str,
+    extra: &[&str],
+) -> crate::Result<Webhook> {
+    let bin = binary("connect-warden-webhook")?;
+    let cert_dir = dir.join(name);
+    std::fs::create_dir_all(&cert_dir)
+        .map_err(crate::io(format!("creating {}", cert_dir.display())))?;
+    let ca = Ca::new("connect-warden webhook test CA")?;
+    let leaf = ca.server(&["127.0.0.1", "localhost"])?;
+    let (ca_file, cert_file, key_file) = (
+        cert_dir.join("ca.crt"),
+        cert_dir.join("tls.crt"),
+        cert_dir.join("tls.key"),
+    );
+    for (p, c) in [
+        (&ca_file, &ca.cert_pem),
+        (&cert_file, &leaf.cert_pem),
+        (&key_file, &leaf.key_pem),
+    ] {
+        std::fs::write(p, c).map_err(crate::io(format!("writing {}", p.display())))?;
+    }
+    let (port, metrics_port) = (free_port()?, free_port()?);
+    let mut cmd = Command::new(bin);
+    cmd.env("KUBECONFIG", &kube.kubeconfig)
+        .arg("--listen-addr")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--metrics-addr")
+        .arg(format!("127.0.0.1:{metrics_port}"))
+        .arg("--tls-cert-file")
+        .arg(&cert_file)
+        .arg("--tls-key-file")
+        .arg(&key_file)
+        .args(["--log-format", "text"])
+        .args(extra);
+    let mut proc_ = Proc::spawn(name, cmd, &dir.join("logs").join(format!("{name}.log")))?;
+    let ready = format!("http://127.0.0.1:{metrics_port}/readyz");
+    wait_ready(&mut proc_, Duration::from_secs(60), || http_ok(&ready))?;
+    Ok(Webhook {
+        proc_,
+        port,
+        metrics_port,
+        ca_pem: ca.cert_pem.clone(),
+        ca_file,
+        cert_file,
+        key_file,
+        ca,
+    })
+}
+
+impl Webhook {
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.metrics_port)
+    }
+
+    /// Registers this webhook for kafkaconnectors and kafkaconnectclusters under `name`. With
+    /// `private = Some(v)` it serves only namespaces labelled `connectwarden.io/e2e-private=v`; with `None`
+    /// every namespace but those carrying that label.
+    pub fn register(&self, kube: &KubeEnv, name: &str, private: Option<&str>) -> crate::Result<()> {
+        kubectl(
+            kube,
+            &["apply", "-f", "-"],
+            Some(&webhook_configurations(
+                name,
+                &self.url(),
+                &self.ca_pem,
+                private,
+            )),
+        )?;
+        Ok(())
+    }
+
+    pub fn stop(&mut self) {
+        self.proc_.stop(Duration::from_secs(10));
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.proc_.pid()
+    }
+}
+
+/// The Mutating- and ValidatingWebhookConfiguration for a webhook reached by URL.
+pub fn webhook_configurations(
+    name: &str,
+    url: &str,
+    ca_pem: &str,
+    private: Option<&str>,
+) -> String {
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let selector = match private {
+        Some(v) => format!("matchLabels:\n      {PRIVATE_LABEL}: \"{v}\""),
+        None => format!(
+            "matchExpressions:\n      - key: {PRIVATE_LABEL}\n        operator: DoesNotExist"
+        ),
+    };
+    let hook = |kind: &str, path: &str, ops: &str| {
+        format!(
+            r#"apiVersion: admissionregistration.k8s.io/v1
+kind: {kind}
+metadata:
+  name: {name}
+webhooks:
+  - name: {path}.connectwarden.io
+    admissionReviewVersions: ["v1"]
+    sideEffects: None
+    timeoutSeconds: 10
+    failurePolicy: Fail
+    clientConfig:
+      url: {url}/{path}
+      caBundle: {ca}
+    namespaceSelector:
+      {selector}
+    rules:
+      - apiGroups: ["connectwarden.io"]
+        apiVersions: ["v1alpha1"]
+        operations: [{ops}]
+        resources: ["kafkaconnectors", "kafkaconnectclusters"]
+"#
+        )
+    };
+    format!(
+        "{}---\n{}",
+        hook(
+            "MutatingWebhookConfiguration",
+            "mutate",
+            "\"CREATE\", \"UPDATE\""
+        ),
+        hook(
+            "ValidatingWebhookConfiguration",
+            "validate",
+            "\"CREATE\", \"UPDATE\""
+        )
+    )
+}
+
+/// A running controller process.
+pub struct Controller {
+    proc_: Proc,
+    pub metrics_port: u16,
+}
+
+/// Starts the controller with `--metrics-addr 127.0.0.1:<free>` plus `extra`, and waits for `/readyz`
+/// (unless `wait` is false, e.g. for a standby replica that is not ready until it leads).
+pub fn start_controller(
+    dir: &Path,
+    kube: &KubeEnv,
+    name: &str,
+    extra: &[&str],
+    wait: bool,
+) -> crate::Result<Controller> {
+    let bin = binary("connect-warden-controller")?;
+    let metrics_port = free_port()?;
+    let mut cmd = Command::new(bin);
+    cmd.env("KUBECONFIG", &kube.kubeconfig)
+        .arg("--metrics-addr")
+        .arg(format!("127.0.0.1:{metrics_port}"))
+        .args(["--log-format", "text"])
+        .args(extra);
+    let mut proc_ = Proc::spawn(name, cmd, &dir.join("logs").join(format!("{name}.log")))?;
+    if wait {
+        let ready = format!("http://127.0.0.1:{metrics_port}/readyz");
+        wait_ready(&mut proc_, Duration::from_secs(60), || http_ok(&ready))?;
+    }
+    Ok(Controller {
+        proc_,
+        metrics_port,
+    })
+}
+
+impl Controller {
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.metrics_port)
+    }
+
+    pub fn stop(&mut self) {
+        self.proc_.stop(Duration::from_secs(15));
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        self.proc_.kill();
+    }
+
+    pub fn is_alive(&mut self) -> bool {
+        self.proc_.check_alive().is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configurations_select_namespaces() {
+        let shared = webhook_configurations("cw", "https://127.0.0.1:1", "PEM", None);
+        assert!(shared.contains("operator: DoesNotExist"));
+        assert!(shared.contains("url: https://127.0.0.1:1/validate"));
+        // DELETE is not intercepted: removing a connector must never depend on the webhook or on Connect.
+        assert!(!shared.contains("DELETE"));
+        let private = webhook_configurations("cw-t1", "https://127.0.0.1:1", "PEM", Some("t1"));
+        assert!(private.contains("connectwarden.io/e2e-private: \"t1\""));
+    }
+}
