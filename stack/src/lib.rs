@@ -6,8 +6,10 @@ pub mod cache;
 pub mod env;
 pub mod kafka;
 pub mod kube;
+pub mod pki;
 pub mod ports;
 pub mod process;
+pub mod warden;
 
 pub use env::StackEnv;
 
