@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Resolves the jars of the local Kafka stack (broker + Connect workers, DESIGN §7) with Maven into
+#   ${CW_CACHE_DIR:-$HOME/.cache/connect-warden}/kafka-$VERSION/{lib/*.jar,log4j2.xml}
+# and prints that directory as the last line of stdout. Progress goes to stderr. Reruns are instant.
+# The version is kafka.version in pom.xml; override it with KAFKA_VERSION=3.9.1 bash stack/kafka/build.sh.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cache="${CW_CACHE_DIR:-$HOME/.cache/connect-warden}"
+version="${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml" | head -n1)}"
+if [[ -z "$version" ]]; then
+  echo "build.sh: no kafka.version in $here/pom.xml" >&2
+  exit 1
+fi
+out="$cache/kafka-$version"
+stamp_value="$(cat "$here/pom.xml" "$here/log4j2.xml" "$here/build.sh" | sha256sum | cut -d' ' -f1)"
+
+if [[ -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp_value" ]]; then
+  echo "$out"
+  exit 0
+fi
+
+mkdir -p "$cache"
+# One resolver at a time per version (tests may start stacks in parallel).
+exec 9>"$cache/kafka-$version.lock"
+flock 9
+if [[ -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp_value" ]]; then
+  echo "$out"
+  exit 0
+fi
+
+echo "build.sh: resolving Kafka $version jars with Maven into $out (first run downloads plugins and jars)" >&2
+tmp="$out.tmp.$$"
+rm -rf "$tmp"
+mkdir -p "$tmp/lib"
+trap 'rm -rf "$tmp"' EXIT
+start=$(date +%s)
+# Maven's own output goes to stderr so that stdout carries only the result.
+mvn -B -q -Dstyle.color=never -f "$here/pom.xml" \
+  -Dmaven.repo.local="$cache/m2" \
+  -Dkafka.version="$version" \
+  -DoutputDirectory="$tmp/lib" \
+  dependency:copy-dependencies >&2
+# Both slf4j bindings of log4j2 were resolved; they share class names, so keep only the one matching the
+# slf4j-api that Kafka brings (1.7.x for Kafka 3.x and 4.x so far).
+if compgen -G "$tmp/lib/slf4j-api-1.*.jar" >/dev/null; then
+  rm -f "$tmp"/lib/log4j-slf4j2-impl-*.jar
+else
+  rm -f "$tmp"/lib/log4j-slf4j-impl-*.jar
+fi
+cp "$here/log4j2.xml" "$tmp/log4j2.xml"
+n=$(find "$tmp/lib" -name '*.jar' | wc -l)
+if ! compgen -G "$tmp/lib/kafka_2.13-*.jar" >/dev/null || ! compgen -G "$tmp/lib/connect-runtime-*.jar" >/dev/null; then
+  echo "build.sh: resolution produced no kafka/connect-runtime jar in $tmp/lib" >&2
+  exit 1
+fi
+echo "$stamp_value" >"$tmp/.stamp"
+rm -rf "$out"
+mv "$tmp" "$out"
+trap - EXIT
+echo "build.sh: $n jars for Kafka $version in $(( $(date +%s) - start ))s" >&2
+echo "$out"
