@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use connect_warden_stack::kafka::{ConnectWorker, KafkaStack};
+use stack::kafka::{ConnectWorker, KafkaStack};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_env_filter("info").init();

@@ -45,14 +45,14 @@ impl Proc {
 
     /// An error if the process has already exited.
     pub fn check_alive(&mut self) -> crate::Result<()> {
-        if let Some(child) = self.child.as_mut() {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(crate::Error::Exited {
-                    what: self.name.clone(),
-                    status: status.to_string(),
-                    log: self.log.display().to_string(),
-                });
-            }
+        if let Some(child) = self.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            return Err(crate::Error::Exited {
+                what: self.name.clone(),
+                status: status.to_string(),
+                log: self.log.display().to_string(),
+            });
         }
         Ok(())
     }
