@@ -1,0 +1,77 @@
+//! Command-line flags; each has a matching environment variable (DESIGN §6a).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use shared::telemetry::LogFormat;
+
+/// What to do when Kafka Connect cannot answer a validation in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailurePolicy {
+    /// Deny the request, naming the cluster and the error (the default: nothing unchecked gets in).
+    Closed,
+    /// Admit the request with a warning (availability over validation).
+    Open,
+}
+
+/// connect-warden's admission webhook: mutating (`/mutate`) and validating (`/validate`) admission for
+/// KafkaConnector and KafkaConnectCluster, served over HTTPS; `/metrics`, `/healthz` and `/readyz` on a
+/// separate plain-HTTP port. Kubernetes access comes from the in-cluster config or `KUBECONFIG`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "connect-warden-webhook", version)]
+pub struct Args {
+    /// Address of the HTTPS admission server.
+    #[arg(long, env = "CW_WEBHOOK_LISTEN_ADDR", default_value = "0.0.0.0:8443")]
+    pub listen_addr: SocketAddr,
+
+    /// PEM certificate chain of the admission server; reloaded when the file changes.
+    #[arg(long, env = "CW_TLS_CERT_FILE")]
+    pub tls_cert_file: PathBuf,
+
+    /// PEM private key of the admission server; reloaded when the file changes.
+    #[arg(long, env = "CW_TLS_KEY_FILE")]
+    pub tls_key_file: PathBuf,
+
+    /// How often to check the certificate and key files for changes, in seconds.
+    #[arg(long, env = "CW_TLS_RELOAD_INTERVAL_SECONDS", default_value_t = 5)]
+    pub tls_reload_interval_seconds: u64,
+
+    /// Address of the plain-HTTP server for /metrics, /healthz and /readyz.
+    #[arg(long, env = "CW_METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    pub metrics_addr: SocketAddr,
+
+    /// When Kafka Connect is unreachable or too slow: `closed` denies, `open` admits with a warning.
+    #[arg(
+        long,
+        env = "CW_CONNECT_FAILURE_POLICY",
+        value_enum,
+        default_value = "closed"
+    )]
+    pub connect_failure_policy: FailurePolicy,
+
+    /// Deadline for one Kafka Connect validation, in milliseconds. Keep it below the API server's webhook
+    /// timeout (10 s by default) so the user sees this webhook's message rather than a generic timeout.
+    #[arg(long, env = "CW_CONNECT_TIMEOUT_MS", default_value_t = 8000)]
+    pub connect_timeout_ms: u64,
+
+    /// How long a Kafka Connect validation result is reused for the same cluster, class and config.
+    #[arg(long, env = "CW_VALIDATION_CACHE_TTL_SECONDS", default_value_t = 60)]
+    pub validation_cache_ttl_seconds: u64,
+
+    /// Largest accepted AdmissionReview body, in bytes.
+    #[arg(long, env = "CW_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Kafka Connect URL used for KafkaConnectors that name no `spec.clusterRef` (the variable name the
+    /// kafka-autoconnector operator used). Without it such connectors are denied.
+    #[arg(long, env = "KAFKA_CONNECT_ADDR")]
+    pub default_connect_url: Option<String>,
+
+    /// Log format: `json` (for a cluster) or `text` (for a terminal).
+    #[arg(long, env = "CW_LOG_FORMAT", value_enum, default_value = "json")]
+    pub log_format: LogFormat,
+
+    /// Log filter, e.g. `info` or `info,kube=warn,webhook=debug`.
+    #[arg(long, env = "CW_LOG_LEVEL", default_value = "info,kube=warn")]
+    pub log_level: String,
+}

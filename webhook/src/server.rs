@@ -1,0 +1,361 @@
+//! The HTTP edges: the HTTPS admission server (`/mutate`, `/validate`), the plain-HTTP probe and metrics
+//! server, certificate reloading and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum_server::tls_rustls::RustlsConfig;
+use futures::FutureExt;
+use sha2::{Digest, Sha256};
+
+use crate::args::FailurePolicy;
+use crate::cache::ValidationCache;
+use crate::connect::{self, Clients};
+use crate::decision::{self, Decision, Plan, Request, Webhook};
+use crate::lookup::{Lookup, Overlay};
+use crate::metrics::Metrics;
+use crate::world::{self, World};
+use crate::{Error, Result};
+
+/// Everything a request handler needs.
+pub struct App {
+    pub world: World,
+    pub kube: kube::Client,
+    pub clients: Clients,
+    pub cache: ValidationCache,
+    pub metrics: Metrics,
+    pub policy: FailurePolicy,
+    pub cert_loaded: AtomicBool,
+}
+
+impl App {
+    /// `/validate`: local checks on fresh-enough objects, then Kafka Connect through the cache.
+    pub async fn validate(&self, req: &Request) -> Decision {
+        let fetched = world::fetch_missing(&self.kube, req, &self.world).await;
+        let lookup = Overlay {
+            top: &fetched,
+            base: &self.world as &dyn Lookup,
+        };
+        let check = match decision::plan_validate(req, &lookup) {
+            Plan::Done(d) => return d,
+            Plan::Connect(check) => check,
+        };
+        let outcome = match self.clients.get(&check.cluster, &check.settings) {
+            Err(e) => Arc::new(decision::ConnectOutcome::from_error(&e, Vec::new())),
+            Ok(client) => {
+                let deadline = self.clients.deadline();
+                let metrics = self.metrics.clone();
+                let call_check = (*check).clone();
+                let (outcome, result) = self
+                    .cache
+                    .get_or_call(check.cache_key(), move || {
+                        async move {
+                            let started = Instant::now();
+                            let out = connect::validate(client, &call_check, deadline).await;
+                            metrics
+                                .connect_validate
+                                .with_label_values(&[
+                                    call_check.cluster.label().as_str(),
+                                    out.label(),
+                                ])
+                                .observe(started.elapsed().as_secs_f64());
+                            out
+                        }
+                        .boxed()
+                    })
+                    .await;
+                self.metrics
+                    .cache
+                    .with_label_values(&[result.as_str()])
+                    .inc();
+                outcome
+            }
+        };
+        decision::finish(&check, &outcome, self.policy)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.cert_loaded.load(Ordering::SeqCst) && self.world.is_synced()
+    }
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    (StatusCode::BAD_REQUEST, msg.into()).into_response()
+}
+
+/// One review: checks the HTTP envelope, decides, answers, logs and counts.
+async fn admission(
+    app: Arc<App>,
+    webhook: Webhook,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if method != Method::POST {
+        return bad_request(format!(
+            "{method} is not supported: send an AdmissionReview with POST"
+        ));
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return bad_request("Content-Type must be application/json");
+    }
+    let req = match decision::parse_review(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            app.metrics
+                .requests
+                .with_label_values(&[webhook.as_str(), "unknown", "bad_request", e.reason()])
+                .inc();
+            tracing::warn!(webhook = webhook.as_str(), error = %e, "bad admission request");
+            return bad_request(e.to_string());
+        }
+    };
+    let started = Instant::now();
+    let d = match webhook {
+        Webhook::Mutate => decision::mutate(&req),
+        Webhook::Validate => app.validate(&req).await,
+    };
+    let elapsed = started.elapsed();
+    let operation = format!("{:?}", req.operation).to_ascii_uppercase();
+    app.metrics
+        .requests
+        .with_label_values(&[
+            webhook.as_str(),
+            &operation,
+            d.decision_label(),
+            d.reason.as_str(),
+        ])
+        .inc();
+    app.metrics
+        .duration
+        .with_label_values(&[webhook.as_str()])
+        .observe(elapsed.as_secs_f64());
+    let cluster = req
+        .object
+        .as_ref()
+        .and_then(|o| o.data.get("spec"))
+        .and_then(|s| s.get("clusterRef"))
+        .and_then(|c| c.get("name"))
+        .and_then(|n| n.as_str())
+        .unwrap_or_default();
+    // Messages have been redacted by the decision; they are safe to log.
+    let message = d.message();
+    tracing::info!(
+        uid = %req.uid,
+        webhook = webhook.as_str(),
+        kind = %req.kind.kind,
+        operation = %operation,
+        namespace = req.namespace.as_deref().unwrap_or_default(),
+        name = %req.name,
+        cluster,
+        dry_run = req.dry_run,
+        decision = d.decision_label(),
+        reason = d.reason.as_str(),
+        warnings = d.warnings.len(),
+        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+        message = %message,
+        "admission review"
+    );
+    axum::Json(d.into_response(&req).into_review()).into_response()
+}
+
+async fn mutate_handler(
+    State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    admission(app, Webhook::Mutate, method, headers, body).await
+}
+
+async fn validate_handler(
+    State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    admission(app, Webhook::Validate, method, headers, body).await
+}
+
+pub fn admission_router(app: Arc<App>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/mutate", any(mutate_handler))
+        .route("/validate", any(validate_handler))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(app)
+}
+
+pub fn probe_router(app: Arc<App>) -> Router {
+    Router::new()
+        // Liveness: the process answers. Never depends on Kafka Connect or the API server.
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(|State(app): State<Arc<App>>| async move {
+                let mut waiting = Vec::new();
+                if !app.cert_loaded.load(Ordering::SeqCst) {
+                    waiting.push("certificate");
+                }
+                if !app.world.is_synced() {
+                    waiting.push("watch caches");
+                }
+                if waiting.is_empty() {
+                    (StatusCode::OK, "ok".to_string())
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("waiting for: {}", waiting.join(", ")),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|State(app): State<Arc<App>>| async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    app.metrics.render(),
+                )
+            }),
+        )
+        .with_state(app)
+}
+
+/// The certificate and key files, read together.
+pub struct CertFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl CertFiles {
+    async fn read(&self) -> Result<(Vec<u8>, Vec<u8>)> {
+        let read = |p: PathBuf| async move {
+            tokio::fs::read(&p).await.map_err(|source| Error::Tls {
+                path: p.display().to_string(),
+                source,
+            })
+        };
+        Ok((
+            read(self.cert.clone()).await?,
+            read(self.key.clone()).await?,
+        ))
+    }
+
+    pub async fn load(&self) -> Result<(RustlsConfig, [u8; 32])> {
+        let (cert, key) = self.read().await?;
+        let digest = digest(&cert, &key);
+        let config = RustlsConfig::from_pem(cert, key)
+            .await
+            .map_err(|source| Error::Tls {
+                path: format!("{} / {}", self.cert.display(), self.key.display()),
+                source,
+            })?;
+        Ok((config, digest))
+    }
+}
+
+fn digest(cert: &[u8], key: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(cert);
+    h.update([0]);
+    h.update(key);
+    h.finalize().into()
+}
+
+/// Polls the files and swaps the certificate in when their content changes. Content, not mtime: mounted
+/// Secrets change through symlink swaps. A half-written pair fails to load and is retried on the next tick;
+/// the old certificate keeps serving meanwhile, and connections in flight are never dropped.
+pub async fn reload_certificates(
+    files: CertFiles,
+    config: RustlsConfig,
+    mut applied: [u8; 32],
+    every: Duration,
+    metrics: Metrics,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (cert, key) = match files.read().await {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the serving certificate; keeping the current one");
+                continue;
+            }
+        };
+        let d = digest(&cert, &key);
+        if d == applied {
+            continue;
+        }
+        match config.reload_from_pem(cert, key).await {
+            Ok(()) => {
+                applied = d;
+                metrics.cert_reloads.with_label_values(&["ok"]).inc();
+                tracing::info!(cert = %files.cert.display(), "serving certificate reloaded");
+            }
+            Err(e) => {
+                metrics.cert_reloads.with_label_values(&["error"]).inc();
+                tracing::warn!(error = %e, "new serving certificate does not load yet; keeping the current one");
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = futures::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Binds the probe server now (so a port clash fails at start) and serves until `stop` resolves.
+pub async fn serve_probes(
+    addr: SocketAddr,
+    app: Arc<App>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let router = probe_router(app);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(error = %e, "metrics server failed");
+        }
+    }))
+}
