@@ -57,6 +57,7 @@ pub struct KafkaConnectClusterSpec {
     /// Deadline for one REST request, in seconds (default 30). Connect itself waits up to 90 s inside a request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 300))]
+    #[schemars(with = "Option<i64>")]
     pub request_timeout_seconds: Option<u32>,
     /// Namespaces whose KafkaConnectors may target this cluster, besides the cluster's own namespace.
     /// `*` allows every namespace. Default: this namespace only.
@@ -155,6 +156,7 @@ pub struct KafkaConnectClusterStatus {
     pub plugins: Vec<PluginStatus>,
     /// Number of KafkaConnectors targeting this cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<i64>")]
     pub managed_connectors: Option<u32>,
 }
 
@@ -268,19 +270,23 @@ pub struct AutoRestart {
     /// Give up after this many restarts without a stable period in between (default: unlimited).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
+    #[schemars(with = "Option<i64>")]
     pub max_restarts: Option<u32>,
     /// Delay before the second restart, doubled for each further one (default 10 s). The first restart is
     /// immediate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
+    #[schemars(with = "Option<i64>")]
     pub backoff_base_seconds: Option<u32>,
     /// Upper bound of the delay between restarts (default 600 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
+    #[schemars(with = "Option<i64>")]
     pub backoff_max_seconds: Option<u32>,
     /// After this long RUNNING, the restart counter resets (default 600 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
+    #[schemars(with = "Option<i64>")]
     pub stable_period_seconds: Option<u32>,
 }
 
@@ -352,6 +358,7 @@ pub struct TaskStatus {
 #[serde(rename_all = "camelCase")]
 pub struct AutoRestartStatus {
     /// Restarts since the connector was last stable.
+    #[schemars(with = "i64")]
     pub count: u32,
     /// When the last restart was issued (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]

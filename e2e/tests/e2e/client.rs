@@ -298,7 +298,7 @@ async fn offsets_get_patch_reset() {
     };
     let msg = c.patch_offsets(&name, &patch).await.unwrap();
     assert!(
-        msg.message.contains("successfully altered"),
+        msg.message.contains("altered successfully"),
         "{}",
         msg.message
     );
@@ -306,7 +306,7 @@ async fn offsets_get_patch_reset() {
     assert_eq!(now.offsets[0].offset.as_ref().unwrap()["position"], 4);
     let msg = c.reset_offsets(&name).await.unwrap();
     assert!(
-        msg.message.contains("successfully reset"),
+        msg.message.contains("reset successfully"),
         "{}",
         msg.message
     );
