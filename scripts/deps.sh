@@ -11,6 +11,7 @@ need cargo || fail "Rust (cargo) is required: install it with rustup"
 need go || fail "Go >= 1.25 is required to build kube-apiserver, kubectl and etcd"
 need java || fail "Java 17+ is required to run Kafka and Kafka Connect"
 need mvn || fail "Maven is required to resolve the Kafka jars"
+need keytool || fail "keytool (from the JDK) is required for the https Connect worker's truststore"
 
 go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
 [ "${go_minor:-0}" -ge 25 ] || fail "Go >= 1.25 is required (found $(go env GOVERSION))"
@@ -21,6 +22,7 @@ cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 # Debian packages used by the tests.
 apt_pkgs=()
 need curl || apt_pkgs+=(curl)
+need openssl || apt_pkgs+=(openssl)   # PKCS12 keystore of the https Connect worker
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   echo "deps: installing ${apt_pkgs[*]} with apt-get" >&2
   export DEBIAN_FRONTEND=noninteractive
