@@ -1,1 +1,372 @@
-//! placeholder
+//! connect-warden's controller (DESIGN §5, §6): the Kafka Connect connector lifecycle on any Connect cluster
+//! reachable over REST.
+//!
+//! - `plan` decides (pure): spec + observed Connect state → actions and `Ready`; `restart` is the restart
+//!   policy; `status` builds statuses and the minimal patches between them.
+//! - `clusters` keeps one client and **one** poller per Connect cluster; `connector` and `cluster` are the
+//!   reconcilers (observe → plan → act); `metrics` and `server` expose Prometheus metrics and health.
+//! - With `--leader-election`, all of this runs only while this replica holds the Lease.
+
+pub mod args;
+pub mod cluster;
+pub mod clusters;
+pub mod connector;
+pub mod context;
+mod error;
+pub mod metrics;
+pub mod plan;
+pub mod restart;
+pub mod server;
+pub mod status;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use shared::connect::ClientSettings;
+use shared::crd::{KafkaConnectCluster, KafkaConnector};
+use tokio::sync::watch;
+
+pub use args::Args;
+pub use error::{Error, Result};
+
+use crate::clusters::ClusterKey;
+use crate::context::{Ctx, Settings};
+use crate::metrics::Metrics;
+use crate::restart::Policy;
+use crate::server::Health;
+
+/// The name events are reported under.
+pub const CONTROLLER_NAME: &str = "connect-warden-controller";
+
+/// Runs until SIGTERM/SIGINT: the metrics server, and the controllers (while leader, with leader election).
+pub async fn run(args: Args) -> Result<()> {
+    validate(&args)?;
+    let kube = Client::try_default().await?;
+    let metrics = Metrics::new(args.autoconnector_metrics)?;
+    let ready = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing the reconciles in progress");
+        let _ = stop_tx.send(true);
+    });
+
+    let addr = args.metrics_addr();
+    let listener = server::bind(addr).await?;
+    let health = Health {
+        ready: ready.clone(),
+        metrics: metrics.clone(),
+    };
+    let server = tokio::spawn(server::serve(listener, health, stopped(stop_rx.clone())));
+    tracing::info!(
+        metrics = %addr,
+        label_selector = args.label_selector.as_deref().unwrap_or(""),
+        poll_interval_seconds = args.poll_interval_seconds,
+        leader_election = args.leader_election,
+        default_cluster = args.default_cluster_url().is_some(),
+        "connect-warden controller starting"
+    );
+
+    let result = if args.leader_election {
+        run_with_lease(&kube, &args, &metrics, &ready, stop_rx).await
+    } else {
+        metrics.set_leader(true);
+        run_engine(kube, &args, metrics, ready, stop_rx).await
+    };
+    match server.await {
+        Ok(r) => r?,
+        Err(e) => tracing::warn!(error = %e, "metrics server task"),
+    }
+    result
+}
+
+fn validate(args: &Args) -> Result<()> {
+    if let Some(url) = args.default_cluster_url() {
+        shared::connect::parse_base_url(&url)
+            .map_err(|e| Error::Settings(format!("--default-cluster-url: {e}")))?;
+    }
+    if args.restart_backoff_base_seconds > args.restart_backoff_max_seconds {
+        return Err(Error::Settings(
+            "--restart-backoff-base-seconds must not exceed --restart-backoff-max-seconds".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Leader election on a Lease: the controllers run only while this replica holds it. A lost lease stops
+/// them at once; a shutdown lets the reconciles in progress finish, then releases the lease so a standby
+/// takes over without waiting for it to expire.
+async fn run_with_lease(
+    kube: &Client,
+    args: &Args,
+    metrics: &Arc<Metrics>,
+    ready: &Arc<AtomicBool>,
+    stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let duration = args.lease_duration_seconds;
+    let grace = (duration / 3).clamp(1, duration - 1);
+    let identity = args.identity();
+    let manager = kube_lease_manager::LeaseManagerBuilder::new(kube.clone(), &args.lease_name)
+        .with_namespace(args.lease_namespace())
+        .with_identity(&identity)
+        .with_duration(duration)
+        .with_grace(grace)
+        .build()
+        .await
+        .map_err(|e| Error::Lease(e.to_string()))?;
+    let (mut leader, task) = manager.watch().await;
+    // A standby is healthy and ready: it is waiting, by design.
+    ready.store(true, Ordering::SeqCst);
+    tracing::info!(%identity, lease = %args.lease_name, "waiting for the lease");
+    loop {
+        tokio::select! {
+            r = leader.wait_for(|l| *l) => {
+                if r.is_err() {
+                    return Err(Error::Lease("the lease manager stopped".into()));
+                }
+            }
+            _ = stopped(stop.clone()) => break,
+        }
+        tracing::info!(%identity, "became the leader");
+        metrics.set_leader(true);
+        ready.store(false, Ordering::SeqCst);
+        let (engine_stop_tx, engine_stop_rx) = watch::channel(false);
+        let mut engine = Box::pin(run_engine(
+            kube.clone(),
+            args,
+            metrics.clone(),
+            ready.clone(),
+            engine_stop_rx,
+        ));
+        let shutting_down = tokio::select! {
+            r = &mut engine => {
+                r?;
+                false
+            }
+            _ = leader.wait_for(|l| !*l) => {
+                tracing::warn!(%identity, "lost the lease; stopping at once");
+                false
+            }
+            _ = stopped(stop.clone()) => {
+                let _ = engine_stop_tx.send(true);
+                engine.as_mut().await?;
+                true
+            }
+        };
+        drop(engine);
+        metrics.set_leader(false);
+        ready.store(true, Ordering::SeqCst);
+        if shutting_down {
+            break;
+        }
+    }
+    // Closing the channel makes the manager release the lease.
+    drop(leader);
+    match task.await {
+        Ok(Ok(_)) => tracing::info!("released the lease"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "releasing the lease"),
+        Err(e) => tracing::warn!(error = %e, "lease manager task"),
+    }
+    Ok(())
+}
+
+/// Stops every poller and helper task when the engine ends or is dropped (a lost lease).
+struct EngineGuard {
+    ctx: Arc<Ctx>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    ready: Arc<AtomicBool>,
+}
+
+impl Drop for EngineGuard {
+    fn drop(&mut self) {
+        self.ctx.registry.clear();
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.ready.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The two controllers (KafkaConnector, KafkaConnectCluster) and the pollers, until `stop`.
+async fn run_engine(
+    kube: Client,
+    args: &Args,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let wc = match args.label_selector.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => watcher::Config::default().labels(s),
+        _ => watcher::Config::default(),
+    };
+    let connectors = Controller::new(Api::<KafkaConnector>::all(kube.clone()), wc.clone())
+        .with_config(controller::Config::default().debounce(Duration::from_millis(100)));
+    let clusters = Controller::new(Api::<KafkaConnectCluster>::all(kube.clone()), wc)
+        .with_config(controller::Config::default().debounce(Duration::from_millis(500)));
+    let (connector_tx, connector_rx) = futures::channel::mpsc::unbounded();
+    let (cluster_tx, cluster_rx) = futures::channel::mpsc::unbounded();
+    let recorder = Recorder::new(
+        kube.clone(),
+        Reporter {
+            controller: CONTROLLER_NAME.into(),
+            instance: Some(args.identity()),
+        },
+    );
+    let settings = Settings {
+        poll_interval: args.poll_interval(),
+        resync: Duration::from_secs(args.resync_seconds),
+        max_writes_per_cluster: usize::try_from(args.max_writes_per_cluster).unwrap_or(8),
+        restart_defaults: Policy {
+            enabled: true,
+            max_restarts: None,
+            base: Duration::from_secs(args.restart_backoff_base_seconds),
+            max: Duration::from_secs(args.restart_backoff_max_seconds),
+            stable: Duration::from_secs(args.restart_stable_seconds),
+        },
+    };
+    let ctx = Arc::new(Ctx::new(
+        kube.clone(),
+        settings,
+        metrics.clone(),
+        recorder,
+        connectors.store(),
+        clusters.store(),
+        connector_tx,
+        cluster_tx,
+    ));
+    let mut guard = EngineGuard {
+        ctx: ctx.clone(),
+        tasks: Vec::new(),
+        ready: ready.clone(),
+    };
+
+    if let Some(url) = args.default_cluster_url() {
+        let mut s = ClientSettings::new(url);
+        s.timeout = Duration::from_secs(args.default_cluster_timeout_seconds);
+        ctx.registry.ensure(&ClusterKey::Default, s, &ctx)?;
+    }
+
+    {
+        let (a, b, ready) = (ctx.connectors.clone(), ctx.clusters.clone(), ready.clone());
+        guard.tasks.push(tokio::spawn(async move {
+            if a.wait_until_ready().await.is_ok() && b.wait_until_ready().await.is_ok() {
+                tracing::info!(
+                    connectors = a.len(),
+                    clusters = b.len(),
+                    "caches synced; ready"
+                );
+                ready.store(true, Ordering::SeqCst);
+            }
+        }));
+    }
+    guard.tasks.push(tokio::spawn(collect_garbage(ctx.clone())));
+
+    let (s1, s2) = (ctx.clusters.clone(), ctx.clusters.clone());
+    // Metadata-only watches: a changed Secret or ConfigMap (new credentials, a rotated CA) re-resolves the
+    // clusters that use it, without caching any secret data here.
+    let cluster_loop = clusters
+        .watches(
+            Api::<PartialObjectMeta<Secret>>::all(kube.clone()),
+            watcher::Config::default(),
+            move |s: PartialObjectMeta<Secret>| {
+                cluster::referencing(
+                    &s1,
+                    &s.namespace().unwrap_or_default(),
+                    &s.name_any(),
+                    false,
+                )
+            },
+        )
+        .watches(
+            Api::<PartialObjectMeta<ConfigMap>>::all(kube.clone()),
+            watcher::Config::default(),
+            move |c: PartialObjectMeta<ConfigMap>| {
+                cluster::referencing(&s2, &c.namespace().unwrap_or_default(), &c.name_any(), true)
+            },
+        )
+        .reconcile_on(cluster_rx)
+        .graceful_shutdown_on(stopped(stop.clone()))
+        .run(cluster::reconcile, cluster::error_policy, ctx.clone())
+        .for_each(|r| async move { log_outcome("KafkaConnectCluster", r) });
+    let connector_loop = connectors
+        .reconcile_on(connector_rx)
+        .graceful_shutdown_on(stopped(stop))
+        .run(connector::reconcile, connector::error_policy, ctx.clone())
+        .for_each(|r| async move { log_outcome("KafkaConnector", r) });
+    tokio::join!(cluster_loop, connector_loop);
+    drop(guard);
+    Ok(())
+}
+
+fn log_outcome<K, E1, E2>(
+    kind: &str,
+    r: std::result::Result<
+        (kube::runtime::reflector::ObjectRef<K>, controller::Action),
+        controller::Error<E1, E2>,
+    >,
+) where
+    K: kube::Resource,
+    E1: std::error::Error,
+    E2: std::error::Error,
+{
+    match r {
+        Ok(_) | Err(controller::Error::ReconcilerFailed(..)) => {}
+        // Watch errors (RBAC, API server away) are retried by the watcher with backoff.
+        Err(controller::Error::QueueError(e)) => {
+            tracing::warn!(kind, error = %e, "watch failed; retrying")
+        }
+        Err(e) => tracing::debug!(kind, error = %e, "controller"),
+    }
+}
+
+/// Removes metric series of connectors that left the cache (deleted without a finalizer run, or no longer
+/// selected).
+async fn collect_garbage(ctx: Arc<Ctx>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        for key in ctx.metrics.tracked_keys() {
+            let r =
+                kube::runtime::reflector::ObjectRef::<KafkaConnector>::new(&key.1).within(&key.0);
+            if ctx.connectors.get(&r).is_none() {
+                ctx.metrics.forget_connector(&key);
+            }
+        }
+    }
+}

@@ -1,0 +1,769 @@
+//! The KafkaConnector reconciler: observe (the cluster's latest poll) → plan (pure, `plan.rs`) → act
+//! (Connect REST calls), then write status only when it changed, and publish events on transitions.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use shared::config::{check_connector_name, describe_non_strings, effective_config, string_config};
+use shared::connect::{ConnectorStatus, RestartOutcome};
+use shared::crd::{
+    ANNOTATION_PAUSE_RECONCILIATION, ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, ConnectorState,
+    DeletionPolicy, FINALIZER, KafkaConnector, KafkaConnectorStatus,
+};
+use shared::redact::Redactor;
+
+use crate::clusters::{ClusterHandle, ClusterKey, Observation};
+use crate::context::Ctx;
+use crate::plan::{
+    self, Action, Caps, Change, Desired, Input, Observed, Ready, Trigger, Truth, reason,
+};
+use crate::restart::{self, Policy};
+use crate::status::{self, Parts, Reported};
+use crate::{Error, Result};
+
+const KIND: &str = "KafkaConnector";
+
+pub async fn reconcile(obj: Arc<KafkaConnector>, ctx: Arc<Ctx>) -> Result<Requeue> {
+    let started = Instant::now();
+    let ns = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let span = tracing::info_span!("reconcile", namespace = %ns, name = %name, cluster = %ClusterKey::of_connector(&obj).label());
+    let result = async {
+        let api: Api<KafkaConnector> = Api::namespaced(ctx.kube.clone(), &ns);
+        let had_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
+        let deleting = obj.meta().deletion_timestamp.is_some();
+        if paused(&obj) && !deleting {
+            // Hands off: no Connect call, no status write.
+            return Ok(Requeue::await_change());
+        }
+        let r = finalizer(&api, FINALIZER, obj.clone(), |event| async {
+            match event {
+                Finalizer::Apply(o) => apply(&o, &api, &ctx).await,
+                Finalizer::Cleanup(o) => cleanup(&o, &api, &ctx).await,
+            }
+        })
+        .await
+        .map_err(Error::from);
+        if r.is_ok() && had_finalizer == deleting {
+            // The helper added (not deleting) or removed (deleting) the finalizer.
+            ctx.metrics.kube_write("kafkaconnectors", "patch_finalizer");
+        }
+        r
+    }
+    .instrument_in(span)
+    .await;
+    ctx.metrics.reconciled(
+        KIND,
+        started.elapsed(),
+        result.as_ref().err().map(Error::reason),
+    );
+    result
+}
+
+/// What the controller does after a failed reconcile: retry with backoff.
+pub fn error_policy(obj: Arc<KafkaConnector>, err: &Error, ctx: Arc<Ctx>) -> Requeue {
+    let key = obj_key(&obj);
+    if err.is_conflict() {
+        return Requeue::requeue(Duration::from_millis(500));
+    }
+    let delay = ctx.backoff(&key);
+    tracing::warn!(namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any(), error = %err, retry_in = ?delay, "reconcile failed");
+    Requeue::requeue(delay)
+}
+
+fn obj_key(o: &KafkaConnector) -> String {
+    format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any())
+}
+
+fn paused(o: &KafkaConnector) -> bool {
+    o.annotations()
+        .get(ANNOTATION_PAUSE_RECONCILIATION)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+trait InstrumentIn: std::future::Future + Sized {
+    fn instrument_in(self, span: tracing::Span) -> tracing::instrument::Instrumented<Self> {
+        tracing::Instrument::instrument(self, span)
+    }
+}
+impl<F: std::future::Future> InstrumentIn for F {}
+
+async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) -> Result<Requeue> {
+    let key = obj_key(o);
+    let mkey = (o.namespace().unwrap_or_default(), o.name_any());
+    let resync = Requeue::requeue(ctx.settings.resync);
+    let name = o.connector_name();
+    let prev = o.status.as_ref();
+
+    // Where: the cluster must exist, allow this namespace and be set up.
+    let h = match ctx.target(o) {
+        Ok(h) => h,
+        Err(ready) => {
+            write_simple(o, api, ctx, &ready).await?;
+            return Ok(resync);
+        }
+    };
+    // Who: one KafkaConnector per connector name and cluster.
+    if let Some(winner) = ctx.conflict_winner(o, &h.key) {
+        let ready = Ready::no(
+            reason::NAME_CONFLICT,
+            format!(
+                "connector {name:?} on cluster {} is already managed by KafkaConnector {winner}",
+                h.label
+            ),
+        );
+        write_simple(o, api, ctx, &ready).await?;
+        return Ok(resync);
+    }
+    // What: the config as strings (the webhook may have been bypassed) and a usable name.
+    let config = match string_config(&o.spec.config) {
+        Ok(c) => c,
+        Err(bad) => {
+            let ready = Ready::no(
+                reason::INVALID_CONFIG,
+                describe_non_strings(&bad).join("; "),
+            );
+            write_simple(o, api, ctx, &ready).await?;
+            return Ok(resync);
+        }
+    };
+    if let Err(why) = check_connector_name(&name) {
+        write_simple(o, api, ctx, &Ready::no(reason::INVALID_CONFIG, why)).await?;
+        return Ok(resync);
+    }
+    let desired = Desired {
+        config: effective_config(&name, &o.spec.class, o.spec.tasks_max, &config),
+        name,
+        state: o.spec.state,
+    };
+    let redactor = Redactor::from_config(&desired.config);
+
+    // Observe: the latest poll, if it can show our last write.
+    let oref = ObjectRef::from_obj(o);
+    let (snapshot, recent) = match h.observe(&desired.name) {
+        Observation::Wait => {
+            h.wake_after_poll(oref);
+            return Ok(resync);
+        }
+        Observation::Fresh { snapshot, recent } => (snapshot, recent),
+    };
+    let observed = match &snapshot.connectors {
+        Err(e) => Observed::Unreachable {
+            reason: e.reason,
+            message: &e.message,
+        },
+        Ok(map) => match map.get(&desired.name) {
+            None => Observed::Absent,
+            Some(x) => Observed::Present {
+                status: x.status.as_ref(),
+                config: x.info.as_ref().map(|i| &i.config),
+            },
+        },
+    };
+    let reported_status = match observed {
+        Observed::Present { status, .. } => status,
+        _ => None,
+    };
+
+    // Plan.
+    let annotations = o.annotations();
+    let input = Input {
+        desired: &desired,
+        observed,
+        recent,
+        caps: Caps::for_version(snapshot.info.as_ref().map(|i| i.version.as_str())),
+        applied: prev.and_then(|s| s.observed_generation) == o.meta().generation
+            && o.meta().generation.is_some(),
+        seen_before: prev.is_some_and(|s| s.connector_state.is_some()),
+        policy: Policy::new(o.spec.auto_restart.as_ref(), &ctx.settings.restart_defaults),
+        restarts: prev.and_then(|s| s.auto_restart.as_ref()),
+        manual: annotations
+            .get(ANNOTATION_RESTART)
+            .map(|v| restart::parse_manual(v)),
+        manual_task: annotations
+            .get(ANNOTATION_RESTART_TASK)
+            .map(|v| restart::parse_task(v)),
+        now: Utc::now(),
+    };
+    let mut p = plan::plan(&input);
+    tracing::debug!(actions = ?p.actions, ready = ?p.ready.reason, "planned");
+
+    for w in &p.warnings {
+        if ctx.first_warning(&key, w) {
+            ctx.event(o, true, "InvalidAnnotation", "Restart", w.clone())
+                .await;
+        }
+    }
+
+    let reported = match observed {
+        Observed::Unreachable { .. } => Reported::Keep,
+        Observed::Absent => Reported::Nothing,
+        Observed::Present {
+            status: Some(s), ..
+        } => Reported::Status(s),
+        Observed::Present { status: None, .. } => Reported::Nothing,
+    };
+    let topics = status::topics_of(&desired.config);
+    let build = |ready: &Ready, auto_restart| {
+        status::connector_status(
+            prev,
+            Parts {
+                generation: o.meta().generation,
+                reported,
+                ready,
+                auto_restart,
+                topics: topics.clone(),
+                redactor: &redactor,
+                now: Utc::now(),
+            },
+        )
+    };
+
+    // A restart is recorded before it is sent (with the object's resourceVersion as precondition): a new
+    // leader reading this status never repeats it, and a stale cache gets a conflict instead.
+    if p.persist_first {
+        let s = build(&p.ready, p.auto_restart.clone());
+        write_status(o, api, ctx, &s, true).await?;
+    }
+
+    // Act.
+    let mut requeue = p.requeue_after;
+    if !p.actions.is_empty() {
+        match act(o, &h, &desired, &p.actions, reported_status, ctx).await {
+            Ok(()) => {
+                ctx.succeeded(&key);
+                announce(o, ctx, &h, &p, &desired).await;
+                clear_annotations(o, api, ctx, p.clear_restart, p.clear_restart_task).await?;
+            }
+            Err(e) => {
+                let delay = ctx.backoff(&key);
+                tracing::warn!(error = %e, retry_in = ?delay, "Kafka Connect call failed");
+                if let Some(ready) = ready_from_error(&e, &h.label) {
+                    if reason::is_error(ready.reason) && prev_reason(prev) != Some(ready.reason) {
+                        ctx.event(
+                            o,
+                            true,
+                            ready.reason,
+                            "Reconcile",
+                            redactor.redact(&ready.message),
+                        )
+                        .await;
+                    }
+                    p.ready = ready;
+                }
+                requeue = Some(requeue.map_or(delay, |r| r.min(delay)));
+            }
+        }
+    } else {
+        ctx.succeeded(&key);
+    }
+
+    // Status, only when it changed; events on Ready transitions.
+    let new = build(&p.ready, p.auto_restart.clone());
+    transition_events(o, ctx, prev, &p, &redactor).await;
+    write_status(o, api, ctx, &new, false).await?;
+
+    // Metrics.
+    let healthy_since = status::ready_of(&new.conditions)
+        .filter(|c| c.status == "True" && c.reason.as_deref() == Some(reason::RUNNING))
+        .and_then(|c| c.last_transition_time.as_deref())
+        .and_then(restart::parse_time);
+    ctx.metrics.observe_connector(
+        &mkey,
+        &h.label,
+        &desired.name,
+        reported_status,
+        healthy_since,
+    );
+
+    Ok(match requeue {
+        Some(d) => Requeue::requeue(d.min(ctx.settings.resync)),
+        None => resync,
+    })
+}
+
+async fn cleanup(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) -> Result<Requeue> {
+    let name = o.connector_name();
+    let mkey = (o.namespace().unwrap_or_default(), o.name_any());
+    let done = |ctx: &Arc<Ctx>| {
+        ctx.metrics.forget_connector(&mkey);
+        ctx.succeeded(&obj_key(o));
+    };
+    if o.spec.deletion_policy == DeletionPolicy::Orphan || paused(o) {
+        let why = if paused(o) {
+            "reconciliation is paused"
+        } else {
+            "deletionPolicy is Orphan"
+        };
+        ctx.event(
+            o,
+            false,
+            "Orphaned",
+            "Delete",
+            format!("left connector {name:?} on Kafka Connect: {why}"),
+        )
+        .await;
+        done(ctx);
+        return Ok(Requeue::await_change());
+    }
+    let blocked = |why: String| {
+        format!(
+            "waiting to delete connector {name:?} from Kafka Connect: {why}; set spec.deletionPolicy: Orphan to delete this KafkaConnector without it"
+        )
+    };
+    let h = match ctx.target(o) {
+        Ok(h) => h,
+        Err(ready) => {
+            let msg = blocked(ready.message);
+            write_simple(
+                o,
+                api,
+                ctx,
+                &Ready::no(reason::DELETION_BLOCKED, msg.clone()),
+            )
+            .await?;
+            return Err(Error::DeletionBlocked(msg));
+        }
+    };
+    if let Some(winner) = ctx.conflict_winner(o, &h.key) {
+        tracing::info!(%winner, "not deleting a connector another KafkaConnector manages");
+        done(ctx);
+        return Ok(Requeue::await_change());
+    }
+    let result = {
+        let _permit = h.writes.acquire().await;
+        h.client().delete(&name).await
+    };
+    match result {
+        Ok(()) | Err(shared::Error::NotFound { .. }) => {
+            h.forget(&name);
+            h.wake_after_poll(ObjectRef::from_obj(o));
+            ctx.event(
+                o,
+                false,
+                "Deleted",
+                "Delete",
+                format!(
+                    "deleted connector {name:?} from Kafka Connect cluster {}",
+                    h.label
+                ),
+            )
+            .await;
+            done(ctx);
+            Ok(Requeue::await_change())
+        }
+        Err(e) => {
+            let msg = blocked(e.to_string());
+            write_simple(
+                o,
+                api,
+                ctx,
+                &Ready::no(reason::DELETION_BLOCKED, msg.clone()),
+            )
+            .await?;
+            Err(Error::DeletionBlocked(msg))
+        }
+    }
+}
+
+/// Sends the planned calls in order; stops at the first error.
+async fn act(
+    o: &KafkaConnector,
+    h: &ClusterHandle,
+    d: &Desired,
+    actions: &[Action],
+    st: Option<&ConnectorStatus>,
+    ctx: &Ctx,
+) -> Result<(), shared::Error> {
+    let client = h.client();
+    let oref = ObjectRef::from_obj(o);
+    let mkey = (o.namespace().unwrap_or_default(), o.name_any());
+    let name = d.name.as_str();
+    for a in actions {
+        let _permit = h.writes.acquire().await;
+        match a {
+            Action::Create(initial) => match client.create(name, &d.config, Some(*initial)).await {
+                Ok(_) => h.note_write(name, oref.clone(), true, Some(d.state)),
+                // Exists but was not listed yet (its status was not reported): update it instead.
+                Err(e) if already_exists(&e) => {
+                    client.put_config(name, &d.config).await?;
+                    h.note_write(name, oref.clone(), false, None);
+                }
+                Err(e) => return Err(e),
+            },
+            Action::PutConfig => {
+                let r = client.put_config(name, &d.config).await?;
+                h.note_write(name, oref.clone(), r.created, None);
+            }
+            Action::Pause => {
+                client.pause(name).await?;
+                h.note_write(name, oref.clone(), false, Some(ConnectorState::Paused));
+            }
+            Action::Resume => {
+                client.resume(name).await?;
+                h.note_write(name, oref.clone(), false, Some(ConnectorState::Running));
+            }
+            Action::Stop => {
+                client.stop(name).await?;
+                h.note_write(name, oref.clone(), false, Some(ConnectorState::Stopped));
+            }
+            Action::Restart {
+                include_tasks,
+                only_failed,
+                trigger,
+            } => {
+                let outcome = client.restart(name, *include_tasks, *only_failed).await?;
+                h.note_write(name, oref.clone(), false, None);
+                let (conn, tasks) = restarted_counts(st, *include_tasks, *only_failed, &outcome);
+                for _ in 0..conn {
+                    ctx.metrics
+                        .restarted(&mkey, &h.label, "connector", trigger.label());
+                }
+                for _ in 0..tasks {
+                    ctx.metrics
+                        .restarted(&mkey, &h.label, "task", trigger.label());
+                }
+            }
+            Action::RestartTask { id, trigger } => {
+                client.restart_task(name, *id).await?;
+                h.note_write(name, oref.clone(), false, None);
+                ctx.metrics
+                    .restarted(&mkey, &h.label, "task", trigger.label());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn already_exists(e: &shared::Error) -> bool {
+    e.status() == Some(409)
+        && e.connect_message()
+            .is_some_and(|m| m.contains("already exists"))
+}
+
+/// How many connector and task restarts a restart request amounts to.
+fn restarted_counts(
+    st: Option<&ConnectorStatus>,
+    include_tasks: bool,
+    only_failed: bool,
+    outcome: &RestartOutcome,
+) -> (usize, usize) {
+    let Some(st) = st else { return (1, 0) };
+    // A plain restart (204) restarts the connector only.
+    if matches!(outcome, RestartOutcome::Done) && !include_tasks {
+        return (1, 0);
+    }
+    let conn = usize::from(!only_failed || st.connector.state == "FAILED");
+    let tasks = if include_tasks {
+        st.tasks
+            .iter()
+            .filter(|t| !only_failed || t.state == "FAILED")
+            .count()
+    } else {
+        0
+    };
+    (conn, tasks)
+}
+
+/// The `Ready` condition a failed Connect call leads to; `None` keeps the planned one (a rebalance is
+/// retried without alarming anyone).
+fn ready_from_error(e: &shared::Error, cluster: &str) -> Option<Ready> {
+    use shared::Error as E;
+    Some(match e {
+        E::Rebalancing { .. } => return None,
+        E::Timeout { .. } | E::Unreachable { .. } => Ready::no(
+            reason::CLUSTER_UNREACHABLE,
+            format!("Kafka Connect cluster {cluster}: {e}"),
+        ),
+        E::Unauthorized { .. } => Ready::no(reason::UNAUTHORIZED, e.to_string()),
+        E::PluginNotFound { .. } => Ready::no(reason::PLUGIN_NOT_FOUND, e.to_string()),
+        E::Rejected { status: 400, .. } => Ready::no(reason::INVALID_CONFIG, e.to_string()),
+        _ => Ready::no(reason::CONNECT_ERROR, e.to_string()),
+    })
+}
+
+fn prev_reason(prev: Option<&KafkaConnectorStatus>) -> Option<&str> {
+    prev.and_then(|s| status::ready_of(&s.conditions))
+        .and_then(|c| c.reason.as_deref())
+}
+
+/// Events for what the actions did.
+async fn announce(o: &KafkaConnector, ctx: &Ctx, h: &ClusterHandle, p: &plan::Plan, d: &Desired) {
+    let n = &d.name;
+    let c = &h.label;
+    match p.change {
+        Some(Change::Created) => {
+            ctx.event(o, false, "Created", "Create", format!("created connector {n:?} on Kafka Connect cluster {c}"))
+                .await
+        }
+        Some(Change::Recreated) => {
+            ctx.event(o, true, "DriftCorrected", "Create", format!("connector {n:?} was deleted from Kafka Connect cluster {c} behind our back; created it again"))
+                .await
+        }
+        Some(Change::Updated) => {
+            ctx.event(o, false, "Updated", "Update", format!("updated the config of connector {n:?}"))
+                .await
+        }
+        Some(Change::DriftCorrected) => {
+            ctx.event(o, true, "DriftCorrected", "Update", format!("the config of connector {n:?} was changed on Kafka Connect behind our back; restored the spec's config"))
+                .await
+        }
+        None => {}
+    }
+    for a in &p.actions {
+        let (warning, reason, note) = match a {
+            Action::Pause if p.change.is_none() => {
+                (false, "Paused", format!("paused connector {n:?}"))
+            }
+            Action::Resume => (false, "Resumed", format!("resumed connector {n:?}")),
+            Action::Stop if p.change.is_none() => {
+                (false, "Stopped", format!("stopped connector {n:?}"))
+            }
+            Action::Restart {
+                trigger,
+                include_tasks,
+                only_failed,
+            } => {
+                let what = match (include_tasks, only_failed) {
+                    (true, true) => "the failed connector and tasks",
+                    (true, false) => "the connector and its tasks",
+                    (false, true) => "the connector if failed",
+                    (false, false) => "the connector",
+                };
+                match trigger {
+                    Trigger::Automatic => (
+                        true,
+                        "Restarted",
+                        format!(
+                            "restarted {what} of {n:?} (automatic restart {})",
+                            p.auto_restart.as_ref().map_or(0, |r| r.count)
+                        ),
+                    ),
+                    Trigger::Manual => (
+                        false,
+                        "Restarted",
+                        format!("restarted {what} of {n:?} as asked by {ANNOTATION_RESTART}"),
+                    ),
+                }
+            }
+            Action::RestartTask { id, trigger } => (
+                *trigger == Trigger::Automatic,
+                "Restarted",
+                format!("restarted task {id} of {n:?}"),
+            ),
+            _ => continue,
+        };
+        ctx.event(o, warning, reason, "Reconcile", note).await;
+    }
+}
+
+/// Events when `Ready` turns into a failure, or restarts run out.
+async fn transition_events(
+    o: &KafkaConnector,
+    ctx: &Ctx,
+    prev: Option<&KafkaConnectorStatus>,
+    p: &plan::Plan,
+    redactor: &Redactor,
+) {
+    let was = prev_reason(prev);
+    let now = p.ready.reason;
+    if was == Some(now) || p.ready.status == Truth::True {
+        return;
+    }
+    let r = match now {
+        reason::CONNECTOR_FAILED | reason::TASK_FAILED
+            if was != Some(reason::RESTARTS_EXHAUSTED) =>
+        {
+            "Failed"
+        }
+        reason::RESTARTS_EXHAUSTED => "RestartsExhausted",
+        reason::INVALID_CONFIG | reason::NAME_CONFLICT | reason::PLUGIN_NOT_FOUND => now,
+        _ => return,
+    };
+    ctx.event(o, true, r, "Reconcile", redactor.redact(&p.ready.message))
+        .await;
+}
+
+/// Writes a status whose only news is the `Ready` condition (the observed fields are kept).
+async fn write_simple(
+    o: &KafkaConnector,
+    api: &Api<KafkaConnector>,
+    ctx: &Ctx,
+    ready: &Ready,
+) -> Result<()> {
+    let prev = o.status.as_ref();
+    if reason::is_error(ready.reason) && prev_reason(prev) != Some(ready.reason) {
+        let name = (o.namespace().unwrap_or_default(), o.name_any());
+        tracing::warn!(namespace = %name.0, name = %name.1, reason = ready.reason, message = %ready.message, "not ready");
+        if matches!(
+            ready.reason,
+            reason::INVALID_CONFIG | reason::NAME_CONFLICT | reason::DELETION_BLOCKED
+        ) {
+            ctx.event(o, true, ready.reason, "Reconcile", ready.message.clone())
+                .await;
+        }
+    }
+    let s = status::connector_status(
+        prev,
+        Parts {
+            generation: o.meta().generation,
+            reported: Reported::Keep,
+            ready,
+            auto_restart: prev.and_then(|s| s.auto_restart.clone()),
+            topics: prev.map(|s| s.topics.clone()).unwrap_or_default(),
+            redactor: &Redactor::default(),
+            now: Utc::now(),
+        },
+    );
+    write_status(o, api, ctx, &s, false).await
+}
+
+/// Patches status with the minimal merge patch, and not at all when nothing changed. With `precondition`
+/// the patch carries the object's resourceVersion, so it fails with a conflict if the object moved on.
+async fn write_status(
+    o: &KafkaConnector,
+    api: &Api<KafkaConnector>,
+    ctx: &Ctx,
+    new: &KafkaConnectorStatus,
+    precondition: bool,
+) -> Result<()> {
+    let old = serde_json::to_value(&o.status)?;
+    let new_v = serde_json::to_value(new)?;
+    let Some(diff) = status::merge_patch(&old, &new_v) else {
+        return Ok(());
+    };
+    let mut patch = json!({ "status": diff });
+    if precondition {
+        patch["metadata"] = json!({ "resourceVersion": o.resource_version() });
+    }
+    api.patch_status(
+        &o.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    ctx.metrics.kube_write("kafkaconnectors", "patch_status");
+    Ok(())
+}
+
+async fn clear_annotations(
+    o: &KafkaConnector,
+    api: &Api<KafkaConnector>,
+    ctx: &Ctx,
+    restart: bool,
+    task: bool,
+) -> Result<()> {
+    if !restart && !task {
+        return Ok(());
+    }
+    let mut ann = serde_json::Map::new();
+    if restart {
+        ann.insert(ANNOTATION_RESTART.into(), serde_json::Value::Null);
+    }
+    if task {
+        ann.insert(ANNOTATION_RESTART_TASK.into(), serde_json::Value::Null);
+    }
+    let patch = json!({ "metadata": { "annotations": ann } });
+    api.patch(
+        &o.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    ctx.metrics
+        .kube_write("kafkaconnectors", "patch_annotations");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::connect::{ConnectorState as CS, TaskState};
+
+    fn st() -> ConnectorStatus {
+        ConnectorStatus {
+            name: "c".into(),
+            connector: CS {
+                state: "RUNNING".into(),
+                worker_id: None,
+                trace: None,
+            },
+            tasks: vec![
+                TaskState {
+                    id: 0,
+                    state: "FAILED".into(),
+                    worker_id: None,
+                    trace: None,
+                },
+                TaskState {
+                    id: 1,
+                    state: "RUNNING".into(),
+                    worker_id: None,
+                    trace: None,
+                },
+            ],
+            kind: None,
+        }
+    }
+
+    #[test]
+    fn restart_counts() {
+        let a = RestartOutcome::Accepted(None);
+        assert_eq!(restarted_counts(Some(&st()), true, true, &a), (0, 1));
+        assert_eq!(restarted_counts(Some(&st()), true, false, &a), (1, 2));
+        assert_eq!(
+            restarted_counts(Some(&st()), false, false, &RestartOutcome::Done),
+            (1, 0)
+        );
+        assert_eq!(restarted_counts(None, true, true, &a), (1, 0));
+    }
+
+    #[test]
+    fn errors_map_to_reasons() {
+        let e = shared::Error::Rebalancing {
+            context: "x".into(),
+            status: 409,
+            message: "m".into(),
+        };
+        assert!(ready_from_error(&e, "c").is_none());
+        let e = shared::Error::Unreachable {
+            context: "x".into(),
+            detail: "refused".into(),
+        };
+        assert_eq!(
+            ready_from_error(&e, "c").unwrap().reason,
+            reason::CLUSTER_UNREACHABLE
+        );
+        let e = shared::Error::Rejected {
+            context: "x".into(),
+            status: 400,
+            message: "bad".into(),
+        };
+        assert_eq!(
+            ready_from_error(&e, "c").unwrap().reason,
+            reason::INVALID_CONFIG
+        );
+        let e = shared::Error::Server {
+            context: "x".into(),
+            status: 500,
+            message: "m".into(),
+        };
+        assert_eq!(
+            ready_from_error(&e, "c").unwrap().reason,
+            reason::CONNECT_ERROR
+        );
+        let e = shared::Error::Rebalancing {
+            context: "x".into(),
+            status: 409,
+            message: "Connector c already exists".into(),
+        };
+        assert!(already_exists(&e));
+    }
+}

@@ -1,0 +1,1109 @@
+//! The connector reconciler's decision, pure (DESIGN §2, §5): the spec plus what Kafka Connect reported →
+//! the actions to take and the `Ready` condition to show. No I/O here, so every transition is unit-tested.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use shared::connect::{ConnectorStatus, InitialState, parse_major_minor};
+use shared::crd::{AutoRestartStatus, ConnectorState};
+
+use crate::restart::{self, Decision, Manual, Policy};
+
+/// What the KafkaConnector asks for, already checked (string config, name rules).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// Connector name on Connect.
+    pub name: String,
+    /// The flat config Connect receives: user config plus `name`, `connector.class`, `tasks.max`.
+    pub config: BTreeMap<String, String>,
+    pub state: ConnectorState,
+}
+
+/// What the latest poll (taken after our last write) says about this connector.
+#[derive(Debug, Clone, Copy)]
+pub enum Observed<'a> {
+    Present {
+        /// Missing right after creation, until the worker reports it.
+        status: Option<&'a ConnectorStatus>,
+        config: Option<&'a BTreeMap<String, String>>,
+    },
+    Absent,
+    /// The poll failed; `reason` is the condition reason, `message` says why.
+    Unreachable {
+        reason: &'static str,
+        message: &'a str,
+    },
+}
+
+/// Writes this controller made a moment ago, which Connect applies asynchronously: not repeated while
+/// Connect catches up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recent {
+    /// Created a moment ago: Connect lists a connector only once its status is reported.
+    pub created: bool,
+    /// A pause/resume/stop asked for a moment ago.
+    pub state_requested: Option<ConnectorState>,
+}
+
+/// What the Connect version supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// `POST /connectors` with `initial_state` (3.7+).
+    pub initial_state: bool,
+    /// `PUT /connectors/{name}/stop` (3.5+).
+    pub stop: bool,
+    /// `POST /connectors/{name}/restart?includeTasks&onlyFailed` (3.0+).
+    pub restart_with_tasks: bool,
+}
+
+impl Caps {
+    /// From the version in `GET /`; an unknown version is taken to be current.
+    pub fn for_version(version: Option<&str>) -> Caps {
+        let v = version.map(apache_version).filter(|v| *v != (0, 0));
+        let at_least = |want: (u32, u32)| v.is_none_or(|v| v >= want);
+        Caps {
+            initial_state: at_least((3, 7)),
+            stop: at_least((3, 5)),
+            restart_with_tasks: at_least((3, 0)),
+        }
+    }
+}
+
+/// The Apache Kafka (major, minor) of a Connect version. Confluent Platform reports its own numbers
+/// (`7.6.0-ccs` is Apache Kafka 3.6, `8.0.0-ce` is 4.0).
+pub fn apache_version(version: &str) -> (u32, u32) {
+    let (major, minor) = parse_major_minor(version);
+    let confluent = version.contains("-ccs") || version.contains("-ce");
+    match (confluent, major) {
+        (true, 5) => (2, minor),
+        (true, 6) => (2, minor + 6),
+        (true, 7) => (3, minor),
+        (true, 8) => (4, minor),
+        _ => (major, minor),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    pub desired: &'a Desired,
+    pub observed: Observed<'a>,
+    pub recent: Recent,
+    pub caps: Caps,
+    /// `status.observedGeneration == metadata.generation`: this spec was applied before, so a difference
+    /// found now was made behind our back (drift).
+    pub applied: bool,
+    /// The connector was seen on Connect before (status has a connector state).
+    pub seen_before: bool,
+    pub policy: Policy,
+    pub restarts: Option<&'a AutoRestartStatus>,
+    /// The `connectwarden.io/restart` annotation, parsed.
+    pub manual: Option<Result<Manual, String>>,
+    /// The `connectwarden.io/restart-task` annotation, parsed.
+    pub manual_task: Option<Result<i32, String>>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Automatic,
+    Manual,
+}
+
+impl Trigger {
+    pub fn label(self) -> &'static str {
+        match self {
+            Trigger::Automatic => "automatic",
+            Trigger::Manual => "manual",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `POST /connectors` with an initial state.
+    Create(InitialState),
+    /// `PUT /connectors/{name}/config`: creates or updates.
+    PutConfig,
+    Pause,
+    Resume,
+    Stop,
+    /// `POST /connectors/{name}/restart`.
+    Restart {
+        include_tasks: bool,
+        only_failed: bool,
+        trigger: Trigger,
+    },
+    /// `POST /connectors/{name}/tasks/{id}/restart`.
+    RestartTask {
+        id: i32,
+        trigger: Trigger,
+    },
+}
+
+/// What the config actions amount to, for events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    /// Deleted behind our back, created again.
+    Recreated,
+    Updated,
+    /// Config changed behind our back, put back.
+    DriftCorrected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Truth {
+    True,
+    False,
+    Unknown,
+}
+
+impl Truth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Truth::True => "True",
+            Truth::False => "False",
+            Truth::Unknown => "Unknown",
+        }
+    }
+}
+
+/// The `Ready` condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ready {
+    pub status: Truth,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Ready {
+    pub fn yes(reason: &'static str, message: impl Into<String>) -> Ready {
+        Ready {
+            status: Truth::True,
+            reason,
+            message: message.into(),
+        }
+    }
+    pub fn no(reason: &'static str, message: impl Into<String>) -> Ready {
+        Ready {
+            status: Truth::False,
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// Condition reasons.
+pub mod reason {
+    pub const RUNNING: &str = "Running";
+    pub const PAUSED: &str = "Paused";
+    pub const STOPPED: &str = "Stopped";
+    pub const STARTING: &str = "Starting";
+    pub const CREATING: &str = "Creating";
+    pub const UPDATING: &str = "Updating";
+    pub const PAUSING: &str = "Pausing";
+    pub const RESUMING: &str = "Resuming";
+    pub const STOPPING: &str = "Stopping";
+    pub const CONNECTOR_FAILED: &str = "ConnectorFailed";
+    pub const TASK_FAILED: &str = "TaskFailed";
+    pub const RESTARTS_EXHAUSTED: &str = "RestartsExhausted";
+    pub const CLUSTER_UNREACHABLE: &str = "ClusterUnreachable";
+    pub const CLUSTER_NOT_FOUND: &str = "ClusterNotFound";
+    pub const CLUSTER_NOT_ALLOWED: &str = "ClusterNotAllowed";
+    pub const CLUSTER_NOT_READY: &str = "ClusterNotReady";
+    pub const NO_CLUSTER: &str = "NoCluster";
+    pub const INVALID_CONFIG: &str = "InvalidConfig";
+    pub const NAME_CONFLICT: &str = "NameConflict";
+    pub const PLUGIN_NOT_FOUND: &str = "PluginNotFound";
+    pub const UNAUTHORIZED: &str = "Unauthorized";
+    pub const REBALANCING: &str = "Rebalancing";
+    pub const CONNECT_ERROR: &str = "ConnectError";
+    pub const DELETING: &str = "Deleting";
+    pub const DELETION_BLOCKED: &str = "DeletionBlocked";
+    pub const RECONCILIATION_PAUSED: &str = "ReconciliationPaused";
+
+    /// Reasons no retry fixes: kstatus `Stalled`, so Flux and Argo CD fail fast instead of waiting.
+    pub fn is_stalled(r: &str) -> bool {
+        matches!(
+            r,
+            INVALID_CONFIG
+                | NAME_CONFLICT
+                | PLUGIN_NOT_FOUND
+                | RESTARTS_EXHAUSTED
+                | CLUSTER_NOT_ALLOWED
+        )
+    }
+
+    /// Reasons that describe an error worth keeping in `status.lastError`.
+    pub fn is_error(r: &str) -> bool {
+        matches!(
+            r,
+            CONNECTOR_FAILED
+                | TASK_FAILED
+                | RESTARTS_EXHAUSTED
+                | CLUSTER_UNREACHABLE
+                | CLUSTER_NOT_FOUND
+                | CLUSTER_NOT_ALLOWED
+                | CLUSTER_NOT_READY
+                | NO_CLUSTER
+                | INVALID_CONFIG
+                | NAME_CONFLICT
+                | PLUGIN_NOT_FOUND
+                | UNAUTHORIZED
+                | CONNECT_ERROR
+                | DELETION_BLOCKED
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub change: Option<Change>,
+    pub ready: Ready,
+    /// Restart bookkeeping for status.
+    pub auto_restart: Option<AutoRestartStatus>,
+    /// The status (with the new restart count) must be stored before the actions are sent, so that no
+    /// restart is issued twice for one failure across a leader handover.
+    pub persist_first: bool,
+    /// When to look again although nothing changed (the next restart is due).
+    pub requeue_after: Option<Duration>,
+    /// `maxRestarts` reached.
+    pub exhausted: bool,
+    /// Remove `connectwarden.io/restart` / `restart-task` once the actions succeeded.
+    pub clear_restart: bool,
+    pub clear_restart_task: bool,
+    /// Bad annotation values, for Warning events.
+    pub warnings: Vec<String>,
+}
+
+pub fn plan(i: &Input<'_>) -> Plan {
+    let d = i.desired;
+    let mut p = Plan {
+        actions: Vec::new(),
+        change: None,
+        ready: Ready::no(reason::STARTING, ""),
+        auto_restart: i.restarts.cloned(),
+        persist_first: false,
+        requeue_after: None,
+        exhausted: false,
+        clear_restart: false,
+        clear_restart_task: false,
+        warnings: Vec::new(),
+    };
+    if let Some(Err(w)) = &i.manual {
+        p.warnings.push(w.clone());
+    }
+    if let Some(Err(w)) = &i.manual_task {
+        p.warnings.push(w.clone());
+    }
+
+    let (status, config) = match i.observed {
+        Observed::Unreachable { reason, message } => {
+            p.ready = Ready::no(reason, message);
+            return p;
+        }
+        Observed::Absent if i.recent.created => {
+            p.ready = Ready::no(
+                reason::CREATING,
+                format!(
+                    "created connector {:?}; waiting for Kafka Connect to report it",
+                    d.name
+                ),
+            );
+            return p;
+        }
+        Observed::Absent => {
+            p.change = Some(if i.applied && i.seen_before {
+                Change::Recreated
+            } else {
+                Change::Created
+            });
+            p.actions = create(d.state, &i.caps);
+            p.ready = Ready::no(reason::CREATING, format!("creating connector {:?}", d.name));
+            return p;
+        }
+        Observed::Present { status, config } => (status, config),
+    };
+
+    if config.is_some_and(|c| *c != d.config) {
+        p.actions.push(Action::PutConfig);
+        p.change = Some(if i.applied {
+            Change::DriftCorrected
+        } else {
+            Change::Updated
+        });
+    }
+
+    let Some(st) = status else {
+        p.ready = if p.actions.is_empty() {
+            Ready::no(
+                reason::STARTING,
+                format!(
+                    "waiting for Kafka Connect to report the state of {:?}",
+                    d.name
+                ),
+            )
+        } else {
+            Ready::no(
+                reason::UPDATING,
+                format!("updating the config of {:?}", d.name),
+            )
+        };
+        return p;
+    };
+
+    let state = st.connector.state.as_str();
+    let waiting_for_requested =
+        i.recent.state_requested == Some(d.state) && !in_state(state, d.state);
+    if !waiting_for_requested && let Some(a) = state_action(state, d.state, &i.caps) {
+        p.actions.push(a);
+    }
+
+    p.ready = health(d, st);
+    if !p.actions.is_empty() || waiting_for_requested {
+        p.ready = transition_ready(d, &p.actions, state);
+        return p;
+    }
+
+    // Manual restarts first: they also start a new restart count.
+    let mut manual = false;
+    if let Some(Ok(m)) = &i.manual {
+        p.actions.extend(restart_actions(
+            st,
+            m.include_tasks,
+            m.only_failed,
+            Trigger::Manual,
+            &i.caps,
+        ));
+        p.clear_restart = true;
+        manual = true;
+    }
+    if let Some(Ok(id)) = &i.manual_task {
+        p.actions.push(Action::RestartTask {
+            id: *id,
+            trigger: Trigger::Manual,
+        });
+        p.clear_restart_task = true;
+        manual = true;
+    }
+    if manual {
+        p.auto_restart = i.restarts.map(|r| AutoRestartStatus {
+            count: 0,
+            last_restart_time: r.last_restart_time.clone(),
+            next_restart_time: None,
+        });
+        return p;
+    }
+
+    if d.state != ConnectorState::Running {
+        return p;
+    }
+    let failed = is_failed(st);
+    let healthy = p.ready.status == Truth::True;
+    match restart::decide(&i.policy, i.restarts, failed, healthy, i.now) {
+        Decision::Healthy { status } | Decision::Disabled { status } => p.auto_restart = status,
+        Decision::Restart { status } => {
+            p.actions = restart_actions(st, true, true, Trigger::Automatic, &i.caps);
+            p.ready.message = format!("{}; restart {} issued", p.ready.message, status.count);
+            p.auto_restart = Some(status);
+            p.persist_first = true;
+        }
+        Decision::Wait { status, after } => {
+            p.ready.message = format!(
+                "{}; restart {} due at {}",
+                p.ready.message,
+                status.count + 1,
+                status.next_restart_time.as_deref().unwrap_or("?")
+            );
+            p.auto_restart = Some(status);
+            p.requeue_after = Some(after);
+        }
+        Decision::Exhausted { status } => {
+            p.ready = Ready::no(
+                reason::RESTARTS_EXHAUSTED,
+                format!(
+                    "gave up after {} automatic restarts: {}",
+                    status.count, p.ready.message
+                ),
+            );
+            p.auto_restart = Some(status);
+            p.exhausted = true;
+        }
+    }
+    p
+}
+
+/// How to create the connector in the wanted state.
+fn create(state: ConnectorState, caps: &Caps) -> Vec<Action> {
+    match state {
+        ConnectorState::Running => vec![Action::PutConfig],
+        ConnectorState::Paused if caps.initial_state => vec![Action::Create(InitialState::Paused)],
+        ConnectorState::Stopped if caps.initial_state => {
+            vec![Action::Create(InitialState::Stopped)]
+        }
+        ConnectorState::Paused => vec![Action::PutConfig, Action::Pause],
+        ConnectorState::Stopped if caps.stop => vec![Action::PutConfig, Action::Stop],
+        ConnectorState::Stopped => vec![Action::PutConfig, Action::Pause],
+    }
+}
+
+fn in_state(observed: &str, want: ConnectorState) -> bool {
+    observed
+        == match want {
+            ConnectorState::Running => "RUNNING",
+            ConnectorState::Paused => "PAUSED",
+            ConnectorState::Stopped => "STOPPED",
+        }
+}
+
+/// The pause/resume/stop that moves Connect's state towards the wanted one, if any.
+fn state_action(observed: &str, want: ConnectorState, caps: &Caps) -> Option<Action> {
+    match (want, observed) {
+        (ConnectorState::Running, "PAUSED" | "STOPPED") => Some(Action::Resume),
+        // A FAILED connector stays FAILED when paused; restarting it is the restart policy's business.
+        (ConnectorState::Paused, "RUNNING" | "UNASSIGNED" | "RESTARTING" | "STOPPED") => {
+            Some(Action::Pause)
+        }
+        (ConnectorState::Stopped, "STOPPED") => None,
+        (ConnectorState::Stopped, _) if caps.stop => Some(Action::Stop),
+        // Before 3.5 there is no stop: paused is the closest.
+        (ConnectorState::Stopped, "PAUSED") => None,
+        (ConnectorState::Stopped, _) => Some(Action::Pause),
+        _ => None,
+    }
+}
+
+fn transition_ready(d: &Desired, actions: &[Action], observed: &str) -> Ready {
+    let n = &d.name;
+    if actions.contains(&Action::PutConfig) {
+        return Ready::no(reason::UPDATING, format!("updating the config of {n:?}"));
+    }
+    let (r, verb) = match d.state {
+        ConnectorState::Running => (reason::RESUMING, "resuming"),
+        ConnectorState::Paused => (reason::PAUSING, "pausing"),
+        ConnectorState::Stopped => (reason::STOPPING, "stopping"),
+    };
+    Ready::no(
+        r,
+        format!("{verb} {n:?} (Kafka Connect reports {observed})"),
+    )
+}
+
+fn is_failed(st: &ConnectorStatus) -> bool {
+    st.connector.state == "FAILED" || st.tasks.iter().any(|t| t.state == "FAILED")
+}
+
+/// The restart requests for a failure: one call on 3.0+, else the connector and each failed task.
+fn restart_actions(
+    st: &ConnectorStatus,
+    include_tasks: bool,
+    only_failed: bool,
+    trigger: Trigger,
+    caps: &Caps,
+) -> Vec<Action> {
+    if caps.restart_with_tasks || (!include_tasks && !only_failed) {
+        return vec![Action::Restart {
+            include_tasks,
+            only_failed,
+            trigger,
+        }];
+    }
+    let mut out = Vec::new();
+    if !only_failed || st.connector.state == "FAILED" {
+        out.push(Action::Restart {
+            include_tasks: false,
+            only_failed: false,
+            trigger,
+        });
+    }
+    if include_tasks {
+        out.extend(
+            st.tasks
+                .iter()
+                .filter(|t| !only_failed || t.state == "FAILED")
+                .map(|t| Action::RestartTask { id: t.id, trigger }),
+        );
+    }
+    out
+}
+
+/// `Ready` from a reported status.
+pub fn health(d: &Desired, st: &ConnectorStatus) -> Ready {
+    let n = &d.name;
+    let state = st.connector.state.as_str();
+    if state == "FAILED" {
+        return Ready::no(
+            reason::CONNECTOR_FAILED,
+            format!(
+                "connector {n:?} FAILED{}",
+                first_line(st.connector.trace.as_deref())
+            ),
+        );
+    }
+    let failed: Vec<_> = st.tasks.iter().filter(|t| t.state == "FAILED").collect();
+    if let Some(t) = failed.first() {
+        let ids: Vec<String> = failed.iter().map(|t| t.id.to_string()).collect();
+        return Ready::no(
+            reason::TASK_FAILED,
+            format!(
+                "{} of {} tasks FAILED (task {}){}",
+                failed.len(),
+                st.tasks.len(),
+                ids.join(", task "),
+                first_line(t.trace.as_deref())
+            ),
+        );
+    }
+    let running = st.tasks.iter().filter(|t| t.state == "RUNNING").count();
+    let total = st.tasks.len();
+    match d.state {
+        ConnectorState::Running if state == "RUNNING" && running == total => Ready::yes(
+            reason::RUNNING,
+            format!("connector RUNNING, {running}/{total} tasks RUNNING"),
+        ),
+        ConnectorState::Running if state == "RUNNING" => {
+            let others: Vec<String> = st
+                .tasks
+                .iter()
+                .filter(|t| t.state != "RUNNING")
+                .map(|t| format!("task {} {}", t.id, t.state))
+                .collect();
+            Ready::no(
+                reason::STARTING,
+                format!("{running}/{total} tasks RUNNING ({})", others.join(", ")),
+            )
+        }
+        ConnectorState::Running => Ready::no(reason::STARTING, format!("connector {state}")),
+        ConnectorState::Paused if state == "PAUSED" => {
+            Ready::yes(reason::PAUSED, "connector PAUSED")
+        }
+        ConnectorState::Paused => Ready::no(reason::PAUSING, format!("connector {state}")),
+        ConnectorState::Stopped if state == "STOPPED" => {
+            Ready::yes(reason::STOPPED, "connector STOPPED")
+        }
+        ConnectorState::Stopped => Ready::no(reason::STOPPING, format!("connector {state}")),
+    }
+}
+
+/// ": <first line of the trace>", or nothing.
+fn first_line(trace: Option<&str>) -> String {
+    trace
+        .and_then(|t| t.lines().map(str::trim).find(|l| !l.is_empty()))
+        .map(|l| format!(": {}", shared::redact::cut(l, 1, 300)))
+        .unwrap_or_default()
+}
+
+/// `running/total`, e.g. `2/2`.
+pub fn tasks_ready(st: &ConnectorStatus) -> String {
+    let running = st.tasks.iter().filter(|t| t.state == "RUNNING").count();
+    format!("{running}/{}", st.tasks.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::connect::{ConnectorState as CS, TaskState};
+
+    fn desired(state: ConnectorState) -> Desired {
+        Desired {
+            name: "orders".into(),
+            config: BTreeMap::from([
+                ("name".into(), "orders".into()),
+                ("connector.class".into(), "FileStreamSink".into()),
+                ("topics".into(), "t".into()),
+            ]),
+            state,
+        }
+    }
+
+    fn status(conn: &str, tasks: &[&str]) -> ConnectorStatus {
+        ConnectorStatus {
+            name: "orders".into(),
+            connector: CS {
+                state: conn.into(),
+                worker_id: Some("w:8083".into()),
+                trace: (conn == "FAILED").then(|| "org.Boom: connector broke\n\tat x".into()),
+            },
+            tasks: tasks
+                .iter()
+                .enumerate()
+                .map(|(i, s)| TaskState {
+                    id: i as i32,
+                    state: s.to_string(),
+                    worker_id: Some("w:8083".into()),
+                    trace: (*s == "FAILED").then(|| {
+                        "java.io.FileNotFoundException: /nonexistent-dir/out.txt\n\tat y".into()
+                    }),
+                })
+                .collect(),
+            kind: Some("sink".into()),
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            enabled: true,
+            max_restarts: Some(2),
+            base: Duration::from_secs(10),
+            max: Duration::from_secs(60),
+            stable: Duration::from_secs(600),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+    }
+
+    fn input<'a>(d: &'a Desired, observed: Observed<'a>) -> Input<'a> {
+        Input {
+            desired: d,
+            observed,
+            recent: Recent::default(),
+            caps: Caps::for_version(Some("4.1.0")),
+            applied: false,
+            seen_before: false,
+            policy: policy(),
+            restarts: None,
+            manual: None,
+            manual_task: None,
+            now: now(),
+        }
+    }
+
+    fn present<'a>(st: &'a ConnectorStatus, cfg: &'a BTreeMap<String, String>) -> Observed<'a> {
+        Observed::Present {
+            status: Some(st),
+            config: Some(cfg),
+        }
+    }
+
+    #[test]
+    fn absent_running_is_created_with_put() {
+        let d = desired(ConnectorState::Running);
+        let p = plan(&input(&d, Observed::Absent));
+        assert_eq!(p.actions, vec![Action::PutConfig]);
+        assert_eq!(p.change, Some(Change::Created));
+        assert_eq!(p.ready.reason, reason::CREATING);
+        assert_eq!(p.ready.status, Truth::False);
+    }
+
+    #[test]
+    fn absent_paused_or_stopped_is_created_in_that_state() {
+        for (s, initial) in [
+            (ConnectorState::Paused, InitialState::Paused),
+            (ConnectorState::Stopped, InitialState::Stopped),
+        ] {
+            let d = desired(s);
+            assert_eq!(
+                plan(&input(&d, Observed::Absent)).actions,
+                vec![Action::Create(initial)]
+            );
+            let mut i = input(&d, Observed::Absent);
+            i.caps = Caps::for_version(Some("3.6.1"));
+            let want = if s == ConnectorState::Paused {
+                Action::Pause
+            } else {
+                Action::Stop
+            };
+            assert_eq!(plan(&i).actions, vec![Action::PutConfig, want]);
+        }
+        let d = desired(ConnectorState::Stopped);
+        let mut i = input(&d, Observed::Absent);
+        i.caps = Caps::for_version(Some("3.4.0"));
+        assert_eq!(plan(&i).actions, vec![Action::PutConfig, Action::Pause]);
+    }
+
+    #[test]
+    fn just_created_and_not_yet_listed_waits() {
+        let d = desired(ConnectorState::Running);
+        let mut i = input(&d, Observed::Absent);
+        i.recent.created = true;
+        let p = plan(&i);
+        assert!(p.actions.is_empty());
+        assert_eq!(p.ready.reason, reason::CREATING);
+    }
+
+    #[test]
+    fn deleted_behind_our_back_is_recreated() {
+        let d = desired(ConnectorState::Running);
+        let mut i = input(&d, Observed::Absent);
+        i.applied = true;
+        i.seen_before = true;
+        let p = plan(&i);
+        assert_eq!(p.actions, vec![Action::PutConfig]);
+        assert_eq!(p.change, Some(Change::Recreated));
+    }
+
+    #[test]
+    fn running_and_in_sync_does_nothing() {
+        let d = desired(ConnectorState::Running);
+        let st = status("RUNNING", &["RUNNING", "RUNNING"]);
+        let p = plan(&input(&d, present(&st, &d.config)));
+        assert!(p.actions.is_empty());
+        assert_eq!(
+            p.ready,
+            Ready::yes(reason::RUNNING, "connector RUNNING, 2/2 tasks RUNNING")
+        );
+        assert_eq!(tasks_ready(&st), "2/2");
+        assert_eq!(p.requeue_after, None);
+        assert!(!p.persist_first);
+    }
+
+    #[test]
+    fn changed_spec_is_an_update_and_changed_connect_is_drift() {
+        let d = desired(ConnectorState::Running);
+        let st = status("RUNNING", &["RUNNING"]);
+        let mut old = d.config.clone();
+        old.insert("topics".into(), "other".into());
+        let p = plan(&input(&d, present(&st, &old)));
+        assert_eq!(p.actions, vec![Action::PutConfig]);
+        assert_eq!(p.change, Some(Change::Updated));
+        assert_eq!(p.ready.reason, reason::UPDATING);
+        let mut i = input(&d, present(&st, &old));
+        i.applied = true;
+        assert_eq!(plan(&i).change, Some(Change::DriftCorrected));
+        // an extra key on Connect is drift too
+        let mut extra = d.config.clone();
+        extra.insert("batch.size".into(), "1".into());
+        assert_eq!(
+            plan(&input(&d, present(&st, &extra))).actions,
+            vec![Action::PutConfig]
+        );
+    }
+
+    #[test]
+    fn state_transitions() {
+        let cases = [
+            (
+                ConnectorState::Running,
+                "PAUSED",
+                Some(Action::Resume),
+                reason::RESUMING,
+            ),
+            (
+                ConnectorState::Running,
+                "STOPPED",
+                Some(Action::Resume),
+                reason::RESUMING,
+            ),
+            (
+                ConnectorState::Paused,
+                "RUNNING",
+                Some(Action::Pause),
+                reason::PAUSING,
+            ),
+            (
+                ConnectorState::Paused,
+                "STOPPED",
+                Some(Action::Pause),
+                reason::PAUSING,
+            ),
+            (ConnectorState::Paused, "PAUSED", None, reason::PAUSED),
+            (
+                ConnectorState::Stopped,
+                "RUNNING",
+                Some(Action::Stop),
+                reason::STOPPING,
+            ),
+            (
+                ConnectorState::Stopped,
+                "PAUSED",
+                Some(Action::Stop),
+                reason::STOPPING,
+            ),
+            (
+                ConnectorState::Stopped,
+                "FAILED",
+                Some(Action::Stop),
+                reason::STOPPING,
+            ),
+            (ConnectorState::Stopped, "STOPPED", None, reason::STOPPED),
+            (
+                ConnectorState::Running,
+                "UNASSIGNED",
+                None,
+                reason::STARTING,
+            ),
+            (
+                ConnectorState::Running,
+                "RESTARTING",
+                None,
+                reason::STARTING,
+            ),
+        ];
+        for (want, observed, action, r) in cases {
+            let d = desired(want);
+            let tasks: &[&str] = if observed == "STOPPED" {
+                &[]
+            } else {
+                &["RUNNING"]
+            };
+            let st = status(observed, tasks);
+            let p = plan(&input(&d, present(&st, &d.config)));
+            assert_eq!(
+                p.actions,
+                action.into_iter().collect::<Vec<_>>(),
+                "{want:?} {observed}"
+            );
+            assert_eq!(p.ready.reason, r, "{want:?} {observed}");
+        }
+    }
+
+    #[test]
+    fn config_and_state_change_together() {
+        let d = desired(ConnectorState::Paused);
+        let st = status("RUNNING", &["RUNNING"]);
+        let old = BTreeMap::new();
+        let p = plan(&input(&d, present(&st, &old)));
+        assert_eq!(p.actions, vec![Action::PutConfig, Action::Pause]);
+        assert_eq!(p.ready.reason, reason::UPDATING);
+    }
+
+    #[test]
+    fn a_requested_state_change_is_not_repeated_while_connect_catches_up() {
+        let d = desired(ConnectorState::Paused);
+        let st = status("RUNNING", &["RUNNING"]);
+        let mut i = input(&d, present(&st, &d.config));
+        i.recent.state_requested = Some(ConnectorState::Paused);
+        let p = plan(&i);
+        assert!(p.actions.is_empty());
+        assert_eq!(p.ready.reason, reason::PAUSING);
+        // a different wish than the one requested is acted on
+        let d = desired(ConnectorState::Stopped);
+        let mut i = input(&d, present(&st, &d.config));
+        i.recent.state_requested = Some(ConnectorState::Paused);
+        assert_eq!(plan(&i).actions, vec![Action::Stop]);
+    }
+
+    #[test]
+    fn stopped_on_old_connect_falls_back_to_paused() {
+        let d = desired(ConnectorState::Stopped);
+        let st = status("PAUSED", &["PAUSED"]);
+        let mut i = input(&d, present(&st, &d.config));
+        i.caps = Caps::for_version(Some("3.4.1"));
+        assert!(plan(&i).actions.is_empty());
+    }
+
+    #[test]
+    fn status_not_reported_yet_waits() {
+        let d = desired(ConnectorState::Running);
+        let p = plan(&input(
+            &d,
+            Observed::Present {
+                status: None,
+                config: Some(&d.config),
+            },
+        ));
+        assert!(p.actions.is_empty());
+        assert_eq!(p.ready.reason, reason::STARTING);
+    }
+
+    #[test]
+    fn unreachable_is_not_ready_and_does_nothing() {
+        let d = desired(ConnectorState::Running);
+        let p = plan(&input(
+            &d,
+            Observed::Unreachable {
+                reason: reason::CLUSTER_UNREACHABLE,
+                message: "connection refused",
+            },
+        ));
+        assert!(p.actions.is_empty());
+        assert_eq!(
+            p.ready,
+            Ready::no(reason::CLUSTER_UNREACHABLE, "connection refused")
+        );
+    }
+
+    #[test]
+    fn partial_tasks_are_starting() {
+        let d = desired(ConnectorState::Running);
+        let st = status("RUNNING", &["RUNNING", "UNASSIGNED"]);
+        let p = plan(&input(&d, present(&st, &d.config)));
+        assert_eq!(p.ready.reason, reason::STARTING);
+        assert!(p.ready.message.contains("1/2"), "{}", p.ready.message);
+    }
+
+    #[test]
+    fn failed_task_is_restarted_at_once_then_with_backoff_then_exhausted() {
+        let d = desired(ConnectorState::Running);
+        let st = status("RUNNING", &["FAILED"]);
+        let p = plan(&input(&d, present(&st, &d.config)));
+        assert_eq!(p.ready.reason, reason::TASK_FAILED);
+        assert!(
+            p.ready.message.contains("FileNotFoundException"),
+            "{}",
+            p.ready.message
+        );
+        assert_eq!(
+            p.actions,
+            vec![Action::Restart {
+                include_tasks: true,
+                only_failed: true,
+                trigger: Trigger::Automatic
+            }]
+        );
+        assert!(p.persist_first);
+        let first = p.auto_restart.clone().unwrap();
+        assert_eq!(first.count, 1);
+
+        // 5 s later: the second restart waits until 10 s after the first
+        let mut i = input(&d, present(&st, &d.config));
+        i.restarts = Some(&first);
+        i.now = now() + chrono::Duration::seconds(5);
+        let p = plan(&i);
+        assert!(p.actions.is_empty());
+        assert_eq!(p.requeue_after, Some(Duration::from_secs(5)));
+        assert!(p.auto_restart.as_ref().unwrap().next_restart_time.is_some());
+
+        let two = AutoRestartStatus {
+            count: 2,
+            ..first.clone()
+        };
+        let mut i = input(&d, present(&st, &d.config));
+        i.restarts = Some(&two);
+        let p = plan(&i);
+        assert!(p.actions.is_empty());
+        assert!(p.exhausted);
+        assert_eq!(p.ready.reason, reason::RESTARTS_EXHAUSTED);
+        assert!(
+            p.ready.message.starts_with("gave up after 2"),
+            "{}",
+            p.ready.message
+        );
+    }
+
+    #[test]
+    fn failed_connector_on_old_connect_restarts_connector_and_failed_tasks() {
+        let d = desired(ConnectorState::Running);
+        let st = status("FAILED", &["RUNNING", "FAILED"]);
+        let mut i = input(&d, present(&st, &d.config));
+        i.caps = Caps::for_version(Some("2.8.2"));
+        let p = plan(&i);
+        assert_eq!(p.ready.reason, reason::CONNECTOR_FAILED);
+        assert_eq!(
+            p.actions,
+            vec![
+                Action::Restart {
+                    include_tasks: false,
+                    only_failed: false,
+                    trigger: Trigger::Automatic
+                },
+                Action::RestartTask {
+                    id: 1,
+                    trigger: Trigger::Automatic
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn no_automatic_restart_when_disabled_or_not_running() {
+        let d = desired(ConnectorState::Running);
+        let st = status("RUNNING", &["FAILED"]);
+        let mut i = input(&d, present(&st, &d.config));
+        i.policy.enabled = false;
+        assert!(plan(&i).actions.is_empty());
+        let d = desired(ConnectorState::Paused);
+        let st = status("FAILED", &[]);
+        assert!(plan(&input(&d, present(&st, &d.config))).actions.is_empty());
+    }
+
+    #[test]
+    fn manual_restart_and_task_restart() {
+        let d = desired(ConnectorState::Running);
+        let st = status("RUNNING", &["RUNNING", "RUNNING"]);
+        let prev = AutoRestartStatus {
+            count: 3,
+            last_restart_time: Some("2024-01-01T00:00:00Z".into()),
+            next_restart_time: None,
+        };
+        let mut i = input(&d, present(&st, &d.config));
+        i.manual = Some(Ok(Manual {
+            include_tasks: true,
+            only_failed: false,
+        }));
+        i.manual_task = Some(Ok(1));
+        i.restarts = Some(&prev);
+        let p = plan(&i);
+        assert_eq!(
+            p.actions,
+            vec![
+                Action::Restart {
+                    include_tasks: true,
+                    only_failed: false,
+                    trigger: Trigger::Manual
+                },
+                Action::RestartTask {
+                    id: 1,
+                    trigger: Trigger::Manual
+                },
+            ]
+        );
+        assert!(p.clear_restart && p.clear_restart_task);
+        assert_eq!(p.auto_restart.unwrap().count, 0);
+    }
+
+    #[test]
+    fn bad_annotation_values_warn_and_do_nothing() {
+        let d = desired(ConnectorState::Running);
+        let st = status("RUNNING", &["RUNNING"]);
+        let mut i = input(&d, present(&st, &d.config));
+        i.manual = Some(Err("bad restart".into()));
+        i.manual_task = Some(Err("bad task".into()));
+        let p = plan(&i);
+        assert!(p.actions.is_empty());
+        assert_eq!(
+            p.warnings,
+            vec!["bad restart".to_string(), "bad task".to_string()]
+        );
+        assert!(!p.clear_restart);
+    }
+
+    #[test]
+    fn healthy_after_stable_period_resets_count() {
+        let d = desired(ConnectorState::Running);
+        let st = status("RUNNING", &["RUNNING"]);
+        let prev = AutoRestartStatus {
+            count: 2,
+            last_restart_time: Some(restart::format_time(now() - chrono::Duration::seconds(601))),
+            next_restart_time: None,
+        };
+        let mut i = input(&d, present(&st, &d.config));
+        i.restarts = Some(&prev);
+        assert_eq!(plan(&i).auto_restart.unwrap().count, 0);
+    }
+
+    #[test]
+    fn caps_by_version() {
+        assert_eq!(
+            Caps::for_version(None),
+            Caps {
+                initial_state: true,
+                stop: true,
+                restart_with_tasks: true
+            }
+        );
+        assert_eq!(
+            Caps::for_version(Some("3.5.0")),
+            Caps {
+                initial_state: false,
+                stop: true,
+                restart_with_tasks: true
+            }
+        );
+        assert_eq!(
+            Caps::for_version(Some("2.8.0")),
+            Caps {
+                initial_state: false,
+                stop: false,
+                restart_with_tasks: false
+            }
+        );
+        assert!(!Caps::for_version(Some("7.6.0-ccs")).initial_state);
+        assert!(Caps::for_version(Some("7.7.1-ce")).initial_state);
+        assert_eq!(apache_version("6.2.0-ccs"), (2, 8));
+    }
+}

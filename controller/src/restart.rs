@@ -1,0 +1,375 @@
+//! Restart policy (DESIGN §5, issue 6), pure: what a FAILED connector or task gets, and when.
+//!
+//! The first restart happens as soon as the failure is seen; each further one waits `base · 2^(n-1)`, capped
+//! at `max`. The count lives in status (so a new leader or a restarted controller continues it) and resets
+//! once the connector has been healthy for `stable` since the last restart.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use shared::crd::{AutoRestart, AutoRestartStatus};
+
+/// Restart settings of one connector: its spec over the controller's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub enabled: bool,
+    pub max_restarts: Option<u32>,
+    pub base: Duration,
+    pub max: Duration,
+    pub stable: Duration,
+}
+
+impl Policy {
+    pub fn new(spec: Option<&AutoRestart>, defaults: &Policy) -> Policy {
+        let secs = |v: Option<u32>, d: Duration| v.map_or(d, |s| Duration::from_secs(s.into()));
+        match spec {
+            None => *defaults,
+            Some(s) => Policy {
+                enabled: s.enabled,
+                max_restarts: s.max_restarts.or(defaults.max_restarts),
+                base: secs(s.backoff_base_seconds, defaults.base),
+                max: secs(s.backoff_max_seconds, defaults.max),
+                stable: secs(s.stable_period_seconds, defaults.stable),
+            },
+        }
+    }
+
+    /// The wait after the `count`-th restart before the next one: base, 2·base, 4·base, … ≤ max.
+    pub fn delay_after(&self, count: u32) -> Duration {
+        let factor = 2u32.saturating_pow(count.saturating_sub(1).min(30));
+        self.base.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// What the policy says about the connector now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing failed; `status` is the bookkeeping to keep (reset after a stable period).
+    Healthy { status: Option<AutoRestartStatus> },
+    /// Restart now; `status` already counts this restart and must be stored before the restart is sent, so
+    /// that a new leader never repeats it.
+    Restart { status: AutoRestartStatus },
+    /// Failed, but the next restart is due later.
+    Wait {
+        status: AutoRestartStatus,
+        after: Duration,
+    },
+    /// Failed and `maxRestarts` reached: no more automatic restarts.
+    Exhausted { status: AutoRestartStatus },
+    /// Failed, automatic restarts are disabled.
+    Disabled { status: Option<AutoRestartStatus> },
+}
+
+pub fn decide(
+    policy: &Policy,
+    prev: Option<&AutoRestartStatus>,
+    failed: bool,
+    healthy: bool,
+    now: DateTime<Utc>,
+) -> Decision {
+    let last = prev
+        .and_then(|p| p.last_restart_time.as_deref())
+        .and_then(parse_time);
+    let count = prev.map_or(0, |p| p.count);
+    if !failed {
+        let mut status = prev.cloned();
+        if let Some(s) = status.as_mut() {
+            s.next_restart_time = None;
+            let stable_since_last = last.is_none_or(|l| elapsed(l, now) >= policy.stable);
+            if healthy && s.count > 0 && stable_since_last {
+                s.count = 0;
+            }
+        }
+        return Decision::Healthy { status };
+    }
+    if !policy.enabled {
+        return Decision::Disabled {
+            status: prev.cloned(),
+        };
+    }
+    if policy.max_restarts.is_some_and(|m| count >= m) {
+        return Decision::Exhausted {
+            status: AutoRestartStatus {
+                count,
+                last_restart_time: prev.and_then(|p| p.last_restart_time.clone()),
+                next_restart_time: None,
+            },
+        };
+    }
+    let due = match (count, last) {
+        (0, _) | (_, None) => now,
+        (n, Some(l)) => l + chrono::Duration::from_std(policy.delay_after(n)).unwrap_or_default(),
+    };
+    if due <= now {
+        Decision::Restart {
+            status: AutoRestartStatus {
+                count: count.saturating_add(1),
+                last_restart_time: Some(format_time(now)),
+                next_restart_time: None,
+            },
+        }
+    } else {
+        Decision::Wait {
+            status: AutoRestartStatus {
+                count,
+                last_restart_time: prev.and_then(|p| p.last_restart_time.clone()),
+                next_restart_time: Some(format_time(due)),
+            },
+            after: (due - now).to_std().unwrap_or_default(),
+        }
+    }
+}
+
+fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (now - since).to_std().unwrap_or_default()
+}
+
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A manual restart asked for with the `connectwarden.io/restart` annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Manual {
+    pub include_tasks: bool,
+    pub only_failed: bool,
+}
+
+/// `true`, `includeTasks`, `onlyFailed`, `includeTasks,onlyFailed` (any order, spaces allowed).
+pub fn parse_manual(value: &str) -> Result<Manual, String> {
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("true") {
+        return Ok(Manual {
+            include_tasks: false,
+            only_failed: false,
+        });
+    }
+    let mut m = Manual {
+        include_tasks: false,
+        only_failed: false,
+    };
+    for part in v.split(',').map(str::trim) {
+        match part {
+            "includeTasks" => m.include_tasks = true,
+            "onlyFailed" => m.only_failed = true,
+            _ => {
+                return Err(format!(
+                    "connectwarden.io/restart: {value:?} is not one of true, includeTasks, onlyFailed, includeTasks,onlyFailed"
+                ));
+            }
+        }
+    }
+    Ok(m)
+}
+
+/// `connectwarden.io/restart-task: "<id>"`.
+pub fn parse_task(value: &str) -> Result<i32, String> {
+    value
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|id| *id >= 0)
+        .ok_or_else(|| {
+            format!("connectwarden.io/restart-task: {value:?} is not a task id (0, 1, …)")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy {
+            enabled: true,
+            max_restarts: Some(3),
+            base: Duration::from_secs(10),
+            max: Duration::from_secs(25),
+            stable: Duration::from_secs(600),
+        }
+    }
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    fn st(count: u32, last: Option<i64>) -> AutoRestartStatus {
+        AutoRestartStatus {
+            count,
+            last_restart_time: last.map(|l| format_time(t(l))),
+            next_restart_time: None,
+        }
+    }
+
+    #[test]
+    fn first_restart_is_immediate() {
+        let d = decide(&policy(), None, true, false, t(0));
+        assert_eq!(
+            d,
+            Decision::Restart {
+                status: st(1, Some(0))
+            }
+        );
+    }
+
+    #[test]
+    fn gaps_grow_and_are_capped() {
+        let p = policy();
+        assert_eq!(p.delay_after(1), Duration::from_secs(10));
+        assert_eq!(p.delay_after(2), Duration::from_secs(20));
+        assert_eq!(p.delay_after(3), Duration::from_secs(25));
+        assert_eq!(p.delay_after(100), Duration::from_secs(25));
+        // after the first restart at 0, the second is due at 10
+        match decide(&p, Some(&st(1, Some(0))), true, false, t(4)) {
+            Decision::Wait { status, after } => {
+                assert_eq!(after, Duration::from_secs(6));
+                assert_eq!(status.next_restart_time, Some(format_time(t(10))));
+                assert_eq!(status.count, 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            decide(&p, Some(&st(1, Some(0))), true, false, t(10)),
+            Decision::Restart {
+                status: st(2, Some(10))
+            }
+        );
+        // the third waits 20 s after the second
+        assert!(matches!(
+            decide(&p, Some(&st(2, Some(10))), true, false, t(29)),
+            Decision::Wait { .. }
+        ));
+        assert!(matches!(
+            decide(&p, Some(&st(2, Some(10))), true, false, t(30)),
+            Decision::Restart { .. }
+        ));
+    }
+
+    #[test]
+    fn max_restarts_exhausts() {
+        let d = decide(&policy(), Some(&st(3, Some(0))), true, false, t(1000));
+        assert_eq!(
+            d,
+            Decision::Exhausted {
+                status: st(3, Some(0))
+            }
+        );
+        let mut unlimited = policy();
+        unlimited.max_restarts = None;
+        assert!(matches!(
+            decide(&unlimited, Some(&st(300, Some(0))), true, false, t(1000)),
+            Decision::Restart { .. }
+        ));
+    }
+
+    #[test]
+    fn counter_resets_after_stable_period_only() {
+        let p = policy();
+        let d = decide(&p, Some(&st(2, Some(0))), false, true, t(599));
+        assert_eq!(
+            d,
+            Decision::Healthy {
+                status: Some(st(2, Some(0)))
+            }
+        );
+        let d = decide(&p, Some(&st(2, Some(0))), false, true, t(600));
+        assert_eq!(
+            d,
+            Decision::Healthy {
+                status: Some(st(0, Some(0)))
+            }
+        );
+        // not failed but not healthy either (e.g. paused): keep the count
+        let d = decide(&p, Some(&st(2, Some(0))), false, false, t(9999));
+        assert_eq!(
+            d,
+            Decision::Healthy {
+                status: Some(st(2, Some(0)))
+            }
+        );
+        assert_eq!(
+            decide(&p, None, false, true, t(0)),
+            Decision::Healthy { status: None }
+        );
+    }
+
+    #[test]
+    fn disabled_does_nothing() {
+        let mut p = policy();
+        p.enabled = false;
+        assert_eq!(
+            decide(&p, None, true, false, t(0)),
+            Decision::Disabled { status: None }
+        );
+    }
+
+    #[test]
+    fn spec_overrides_defaults() {
+        let spec = AutoRestart {
+            enabled: true,
+            max_restarts: Some(5),
+            backoff_base_seconds: Some(1),
+            backoff_max_seconds: None,
+            stable_period_seconds: Some(30),
+        };
+        let p = Policy::new(Some(&spec), &policy());
+        assert_eq!(p.max_restarts, Some(5));
+        assert_eq!(p.base, Duration::from_secs(1));
+        assert_eq!(p.max, Duration::from_secs(25));
+        assert_eq!(p.stable, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn garbage_times_do_not_panic() {
+        let s = AutoRestartStatus {
+            count: 4,
+            last_restart_time: Some("yesterday".into()),
+            next_restart_time: None,
+        };
+        assert!(matches!(
+            decide(&policy(), Some(&s), true, false, t(0)),
+            Decision::Exhausted { .. }
+        ));
+        let mut p = policy();
+        p.max_restarts = None;
+        assert!(matches!(
+            decide(&p, Some(&s), true, false, t(0)),
+            Decision::Restart { .. }
+        ));
+    }
+
+    #[test]
+    fn manual_values() {
+        assert_eq!(
+            parse_manual("true"),
+            Ok(Manual {
+                include_tasks: false,
+                only_failed: false
+            })
+        );
+        assert_eq!(
+            parse_manual("includeTasks"),
+            Ok(Manual {
+                include_tasks: true,
+                only_failed: false
+            })
+        );
+        assert_eq!(
+            parse_manual("onlyFailed, includeTasks"),
+            Ok(Manual {
+                include_tasks: true,
+                only_failed: true
+            })
+        );
+        assert!(parse_manual("yes").is_err());
+        assert!(parse_manual("").is_err());
+        assert_eq!(parse_task(" 2 "), Ok(2));
+        assert!(parse_task("-1").is_err());
+        assert!(parse_task("x").is_err());
+    }
+}

@@ -1,0 +1,349 @@
+//! Status building, pure: conditions that keep their transition time, tasks with cut and redacted traces,
+//! and the minimal JSON merge patch between two statuses (so a write happens only when something changed).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use shared::connect::ConnectorStatus;
+use shared::crd::{AutoRestartStatus, Condition, KafkaConnectorStatus, TaskStatus};
+use shared::redact::{Redactor, cut};
+
+use crate::plan::{Ready, Truth, reason, tasks_ready};
+use crate::restart::format_time;
+
+pub const READY: &str = "Ready";
+pub const STALLED: &str = "Stalled";
+
+/// Longest trace kept per task: its first lines, enough for the exception and where it came from.
+const TRACE_LINES: usize = 6;
+const TRACE_CHARS: usize = 1500;
+const MESSAGE_CHARS: usize = 1000;
+
+/// What Connect reported, for the observed fields of the status.
+#[derive(Debug, Clone, Copy)]
+pub enum Reported<'a> {
+    /// Nothing new (e.g. unreachable): keep what status says.
+    Keep,
+    /// Not on Connect (yet).
+    Nothing,
+    Status(&'a ConnectorStatus),
+}
+
+/// Everything the connector status is made of.
+pub struct Parts<'a> {
+    pub generation: Option<i64>,
+    pub reported: Reported<'a>,
+    pub ready: &'a Ready,
+    pub auto_restart: Option<AutoRestartStatus>,
+    pub topics: Vec<String>,
+    pub redactor: &'a Redactor,
+    pub now: DateTime<Utc>,
+}
+
+pub fn connector_status(prev: Option<&KafkaConnectorStatus>, p: Parts<'_>) -> KafkaConnectorStatus {
+    let mut s = prev.cloned().unwrap_or_default();
+    s.observed_generation = p.generation;
+    match p.reported {
+        Reported::Keep => {}
+        Reported::Nothing => {
+            s.connector_state = None;
+            s.worker_id = None;
+            s.tasks.clear();
+            s.tasks_ready = None;
+        }
+        Reported::Status(st) => {
+            s.connector_state = Some(st.connector.state.clone());
+            s.worker_id = st.connector.worker_id.clone();
+            s.tasks = st
+                .tasks
+                .iter()
+                .map(|t| TaskStatus {
+                    id: t.id,
+                    state: t.state.clone(),
+                    worker_id: t.worker_id.clone(),
+                    trace: t
+                        .trace
+                        .as_deref()
+                        .map(|tr| cut(&p.redactor.redact(tr), TRACE_LINES, TRACE_CHARS)),
+                })
+                .collect();
+            s.tasks_ready = Some(tasks_ready(st));
+        }
+    }
+    s.topics = p.topics;
+    s.auto_restart = p.auto_restart;
+    let message = cut(&p.redactor.redact(&p.ready.message), 3, MESSAGE_CHARS);
+    if p.ready.status == Truth::True {
+        s.last_error = None;
+    } else if reason::is_error(p.ready.reason) {
+        s.last_error = Some(message.clone());
+    }
+    s.conditions = conditions(&s.conditions, p.ready, &message, p.generation, p.now);
+    s
+}
+
+/// `Ready` from `ready`, plus kstatus' `Stalled` while the reason is one no retry fixes. Transition times
+/// are kept while a condition's status stays the same.
+pub fn conditions(
+    prev: &[Condition],
+    ready: &Ready,
+    message: &str,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) -> Vec<Condition> {
+    let mut out = vec![condition(
+        prev,
+        READY,
+        ready.status.as_str(),
+        ready.reason,
+        message,
+        generation,
+        now,
+    )];
+    if reason::is_stalled(ready.reason) {
+        out.push(condition(
+            prev,
+            STALLED,
+            "True",
+            ready.reason,
+            message,
+            generation,
+            now,
+        ));
+    }
+    // Conditions other controllers or users put there stay.
+    out.extend(
+        prev.iter()
+            .filter(|c| c.kind != READY && c.kind != STALLED)
+            .cloned(),
+    );
+    out
+}
+
+pub fn condition(
+    prev: &[Condition],
+    kind: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) -> Condition {
+    let old = prev.iter().find(|c| c.kind == kind);
+    let last_transition_time = match old {
+        Some(c) if c.status == status && c.last_transition_time.is_some() => {
+            c.last_transition_time.clone()
+        }
+        _ => Some(format_time(now)),
+    };
+    Condition {
+        kind: kind.into(),
+        status: status.into(),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        last_transition_time,
+        observed_generation: generation,
+    }
+}
+
+/// The `Ready` condition of a list, if any.
+pub fn ready_of(conds: &[Condition]) -> Option<&Condition> {
+    conds.iter().find(|c| c.kind == READY)
+}
+
+/// Topics the config names (`topics` of sinks, `topic` of FileStreamSource-like sources).
+pub fn topics_of(config: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    let mut out: Vec<String> = ["topics", "topic"]
+        .iter()
+        .filter_map(|k| config.get(*k))
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The JSON merge patch (RFC 7396) that turns `old` into `new`: only changed keys, `null` for removed ones,
+/// arrays replaced whole. `None` when they are equal.
+pub fn merge_patch(old: &Value, new: &Value) -> Option<Value> {
+    if old == new {
+        return None;
+    }
+    match (old, new) {
+        (Value::Object(o), Value::Object(n)) => {
+            let mut patch = Map::new();
+            for (k, nv) in n {
+                match o.get(k) {
+                    Some(ov) => {
+                        if let Some(d) = merge_patch(ov, nv) {
+                            patch.insert(k.clone(), d);
+                        }
+                    }
+                    None => {
+                        patch.insert(k.clone(), nv.clone());
+                    }
+                }
+            }
+            for k in o.keys() {
+                if !n.contains_key(k) {
+                    patch.insert(k.clone(), Value::Null);
+                }
+            }
+            Some(Value::Object(patch))
+        }
+        _ => Some(new.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use shared::connect::{ConnectorState as CS, TaskState};
+    use std::collections::BTreeMap;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
+    }
+
+    fn st(state: &str, trace: Option<&str>) -> ConnectorStatus {
+        ConnectorStatus {
+            name: "c".into(),
+            connector: CS {
+                state: "RUNNING".into(),
+                worker_id: Some("w".into()),
+                trace: None,
+            },
+            tasks: vec![TaskState {
+                id: 0,
+                state: state.into(),
+                worker_id: Some("w".into()),
+                trace: trace.map(String::from),
+            }],
+            kind: None,
+        }
+    }
+
+    fn parts<'a>(
+        reported: Reported<'a>,
+        ready: &'a Ready,
+        redactor: &'a Redactor,
+        now: DateTime<Utc>,
+    ) -> Parts<'a> {
+        Parts {
+            generation: Some(2),
+            reported,
+            ready,
+            auto_restart: None,
+            topics: vec!["t".into()],
+            redactor,
+            now,
+        }
+    }
+
+    #[test]
+    fn same_observation_gives_same_status_so_no_write() {
+        let r = Redactor::default();
+        let ready = Ready::yes(reason::RUNNING, "ok");
+        let s = st("RUNNING", None);
+        let a = connector_status(None, parts(Reported::Status(&s), &ready, &r, t(0)));
+        let b = connector_status(Some(&a), parts(Reported::Status(&s), &ready, &r, t(100)));
+        assert_eq!(a, b);
+        assert_eq!(a.tasks_ready.as_deref(), Some("1/1"));
+        let va = serde_json::to_value(&a).unwrap();
+        assert_eq!(merge_patch(&va, &serde_json::to_value(&b).unwrap()), None);
+    }
+
+    #[test]
+    fn transition_time_moves_only_when_status_flips() {
+        let r = Redactor::default();
+        let s = st("RUNNING", None);
+        let ok = Ready::yes(reason::RUNNING, "ok");
+        let a = connector_status(None, parts(Reported::Status(&s), &ok, &r, t(0)));
+        let paused = Ready::yes(reason::PAUSED, "paused");
+        let b = connector_status(Some(&a), parts(Reported::Status(&s), &paused, &r, t(50)));
+        assert_eq!(
+            b.conditions[0].last_transition_time,
+            a.conditions[0].last_transition_time
+        );
+        let failed = Ready::no(reason::TASK_FAILED, "boom");
+        let c = connector_status(Some(&b), parts(Reported::Status(&s), &failed, &r, t(60)));
+        assert_eq!(
+            c.conditions[0].last_transition_time,
+            Some(format_time(t(60)))
+        );
+        assert_eq!(c.last_error.as_deref(), Some("boom"));
+        let d = connector_status(Some(&c), parts(Reported::Status(&s), &ok, &r, t(70)));
+        assert_eq!(d.last_error, None);
+    }
+
+    #[test]
+    fn stalled_for_terminal_reasons() {
+        let r = Redactor::default();
+        let bad = Ready::no(
+            reason::INVALID_CONFIG,
+            "spec.config.\"a\": must be a string",
+        );
+        let s = connector_status(None, parts(Reported::Nothing, &bad, &r, t(0)));
+        assert_eq!(s.conditions.len(), 2);
+        assert_eq!(s.conditions[1].kind, STALLED);
+        let ok = Ready::no(reason::STARTING, "x");
+        let s = connector_status(Some(&s), parts(Reported::Nothing, &ok, &r, t(1)));
+        assert_eq!(s.conditions.len(), 1);
+    }
+
+    #[test]
+    fn traces_are_cut_and_redacted() {
+        let cfg = BTreeMap::from([("db.password".to_string(), "hunter2-secret".to_string())]);
+        let r = Redactor::from_config(&cfg);
+        let long: String = (0..50)
+            .map(|i| format!("line {i} hunter2-secret\n"))
+            .collect();
+        let s = st("FAILED", Some(&long));
+        let ready = Ready::no(reason::TASK_FAILED, "task failed: hunter2-secret");
+        let out = connector_status(None, parts(Reported::Status(&s), &ready, &r, t(0)));
+        let trace = out.tasks[0].trace.as_deref().unwrap();
+        assert!(trace.lines().count() <= TRACE_LINES);
+        assert!(!serde_json::to_string(&out).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn unreachable_keeps_last_observation() {
+        let r = Redactor::default();
+        let s = st("RUNNING", None);
+        let ok = Ready::yes(reason::RUNNING, "ok");
+        let a = connector_status(None, parts(Reported::Status(&s), &ok, &r, t(0)));
+        let down = Ready::no(reason::CLUSTER_UNREACHABLE, "refused");
+        let b = connector_status(Some(&a), parts(Reported::Keep, &down, &r, t(1)));
+        assert_eq!(b.tasks, a.tasks);
+        assert_eq!(
+            b.conditions[0].reason.as_deref(),
+            Some(reason::CLUSTER_UNREACHABLE)
+        );
+    }
+
+    #[test]
+    fn merge_patch_is_minimal_and_nulls_removed_keys() {
+        let old = json!({"a": 1, "b": {"x": 1, "y": 2}, "c": [1, 2], "gone": "x"});
+        let new = json!({"a": 1, "b": {"x": 1, "y": 3}, "c": [1], "new": true});
+        assert_eq!(
+            merge_patch(&old, &new),
+            Some(json!({"b": {"y": 3}, "c": [1], "gone": null, "new": true}))
+        );
+        assert_eq!(
+            merge_patch(&Value::Null, &json!({"a": 1})),
+            Some(json!({"a": 1}))
+        );
+    }
+
+    #[test]
+    fn topics_from_config() {
+        let cfg = BTreeMap::from([
+            ("topics".to_string(), "b, a,,a".to_string()),
+            ("topic".to_string(), "c".to_string()),
+        ]);
+        assert_eq!(topics_of(&cfg), vec!["a", "b", "c"]);
+    }
+}
