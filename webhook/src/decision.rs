@@ -31,6 +31,18 @@ pub type Request = AdmissionRequest<DynamicObject>;
 const MAX_LINES: usize = 20;
 const MAX_KEYS_IN_WARNING: usize = 10;
 const MAX_UNKNOWN_KEY_WARNINGS: usize = 5;
+/// MirrorMaker connectors pass settings with these prefixes on to the clients of each cluster; Connect does
+/// not list them among the connector's settings, so they are no typo suspects either.
+const MIRROR_PASS_THROUGH_PREFIXES: &[&str] = &[
+    "source.cluster.",
+    "target.cluster.",
+    "source.consumer.",
+    "source.producer.",
+    "source.admin.",
+    "target.consumer.",
+    "target.producer.",
+    "target.admin.",
+];
 /// Keys and values quoted in messages are cut to this many characters.
 const MAX_QUOTED: usize = 80;
 
@@ -908,7 +920,14 @@ fn config_warnings(
         .config
         .keys()
         .map(String::as_str)
-        .filter(|k| !defined.contains(k) && !is_pass_through(k) && !reserved.contains(k))
+        .filter(|k| {
+            !defined.contains(k)
+                && !is_pass_through(k)
+                && !reserved.contains(k)
+                && !MIRROR_PASS_THROUGH_PREFIXES
+                    .iter()
+                    .any(|p| k.starts_with(p))
+        })
         .collect();
     let mut out = Vec::new();
     for k in unknown.iter().take(MAX_UNKNOWN_KEY_WARNINGS) {

@@ -1,0 +1,648 @@
+//! The admission webhook (issue 4) through the real kubectl, the real kube-apiserver (webhooks registered by
+//! url + caBundle) and the real Connect worker: what a user sees on `kubectl apply`.
+
+use std::time::{Duration, Instant};
+
+use connect_warden_e2e::*;
+
+const DENIED: &str = "admission webhook \"validate.connectwarden.io\" denied the request: ";
+
+/// The webhook's message in a kubectl error (one object per apply, so one message).
+#[track_caller]
+fn denial(out: &Out) -> String {
+    assert!(!out.ok, "expected a denial, got success: {}", out.stdout);
+    let at = out
+        .stderr
+        .find(DENIED)
+        .unwrap_or_else(|| panic!("no webhook denial in: {}", out.stderr));
+    out.stderr[at + DENIED.len()..].trim_end().to_string()
+}
+
+/// The `Warning:` lines kubectl printed.
+fn warnings(out: &Out) -> Vec<String> {
+    out.stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("Warning: "))
+        .map(str::to_string)
+        .collect()
+}
+
+fn cluster_yaml(ns: &str, name: &str, url: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  url: {url}\n{extra}"
+    )
+}
+
+/// A KafkaConnector; `config` is YAML indented by four spaces, `extra` more spec lines indented by two.
+fn connector_yaml(
+    ns: &str,
+    name: &str,
+    cluster: &str,
+    class: &str,
+    config: &str,
+    extra: &str,
+) -> String {
+    format!(
+        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  clusterRef: {cluster}\n  class: {class}\n{extra}  config:\n{config}"
+    )
+}
+
+/// A namespace served by the shared webhook, with a KafkaConnectCluster `local` for the main worker.
+fn setup(prefix: &str) -> String {
+    let ns = namespace(prefix, &[]);
+    apply(
+        &cluster_yaml(&ns, "local", &kafka_env().connect_url, ""),
+        &[],
+    )
+    .expect_ok();
+    ns
+}
+
+fn source(ns: &str, name: &str, extra_config: &str) -> String {
+    connector_yaml(
+        ns,
+        name,
+        "{name: local}",
+        "FileStreamSource",
+        &format!("    topic: {name}\n    file: /tmp/{name}.txt\n{extra_config}"),
+        "  tasksMax: 1\n",
+    )
+}
+
+fn get_json(ns: &str, kind: &str, name: &str) -> serde_json::Value {
+    let out = kubectl(&["get", kind, name, "-n", ns, "-o", "json"]).expect_ok();
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+fn shared_webhook_log() -> String {
+    std::fs::read_to_string(env().dir.join("logs").join("webhook.log")).unwrap_or_default()
+}
+
+#[track_caller]
+fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let start = Instant::now();
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if start.elapsed() > timeout => panic!("timed out waiting for {what}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+// 1 -----------------------------------------------------------------------------------------------------------
+#[test]
+fn valid_file_stream_source_is_admitted() {
+    let ns = setup("wh-valid");
+    let name = unique("src");
+    let out = apply(&source(&ns, &name, ""), &[]).expect_ok();
+    assert_eq!(
+        out.stdout.trim(),
+        format!("kafkaconnector.connectwarden.io/{name} created")
+    );
+    assert!(warnings(&out).is_empty(), "{}", out.stderr);
+}
+
+// 2 -----------------------------------------------------------------------------------------------------------
+#[test]
+fn sink_without_topics_is_denied_with_connects_message() {
+    let ns = setup("wh-sink");
+    let name = unique("sink");
+    let yaml = connector_yaml(
+        &ns,
+        &name,
+        "{name: local}",
+        "FileStreamSink",
+        "    file: /tmp/out.txt\n",
+        "",
+    );
+    let msg = denial(&apply(&yaml, &[]));
+    assert_eq!(
+        msg,
+        format!(
+            "Kafka Connect (KafkaConnectCluster {ns}/local) rejected the config of FileStreamSink:\n\
+             topics: Must configure one of topics or topics.regex\n\
+             topics.regex: Must configure one of topics or topics.regex"
+        )
+    );
+    assert!(
+        kubectl(&["get", "kafkaconnector", &name, "-n", &ns])
+            .stderr
+            .contains("NotFound")
+    );
+}
+
+// 3 -----------------------------------------------------------------------------------------------------------
+#[test]
+fn numbers_and_booleans_become_strings_client_and_server_side() {
+    let ns = setup("wh-coerce");
+    for flags in [&[][..], &["--server-side"][..]] {
+        let name = unique("src");
+        let out = apply(
+            &source(
+                &ns,
+                &name,
+                "    batch.size: 200\n    errors.log.enable: true\n",
+            ),
+            flags,
+        )
+        .expect_ok();
+        assert_eq!(
+            warnings(&out),
+            vec![
+                "spec.config: numbers and booleans converted to strings: batch.size: 200 → \"200\", \
+                 errors.log.enable: true → \"true\"; quote them in Git (e.g. batch.size: \"200\") so GitOps diffs stay clean"
+            ],
+            "{flags:?}"
+        );
+        let obj = get_json(&ns, "kafkaconnector", &name);
+        assert_eq!(obj["spec"]["config"]["batch.size"], "200", "{flags:?}");
+        assert_eq!(
+            obj["spec"]["config"]["errors.log.enable"], "true",
+            "{flags:?}"
+        );
+    }
+}
+
+// 4 -----------------------------------------------------------------------------------------------------------
+#[test]
+fn objects_lists_and_nulls_are_denied_naming_key_and_type() {
+    let ns = setup("wh-types");
+    let name = unique("src");
+    let msg = denial(&apply(
+        &source(&ns, &name, "    nested: {a: 1}\n    list: [a, b]\n"),
+        &[],
+    ));
+    assert_eq!(
+        msg,
+        "spec.config.\"list\": must be a string, got list\nspec.config.\"nested\": must be a string, got object"
+    );
+    // kubectl apply drops nulls on create; `kubectl create` of JSON keeps them.
+    let json = format!(
+        r#"{{"apiVersion":"connectwarden.io/v1alpha1","kind":"KafkaConnector","metadata":{{"name":"{name}","namespace":"{ns}"}},
+            "spec":{{"clusterRef":{{"name":"local"}},"class":"FileStreamSource","config":{{"topic":"t","nothing":null}}}}}}"#
+    );
+    let out = kubectl_with_stdin(&["create", "-f", "-"], Some(&json));
+    assert_eq!(
+        denial(&out),
+        "spec.config.\"nothing\": must be a string, got null"
+    );
+}
+
+// 5 -----------------------------------------------------------------------------------------------------------
+#[test]
+fn unknown_class_is_denied_with_installed_classes_and_closest_match() {
+    let ns = setup("wh-class");
+    let name = unique("src");
+    let yaml = connector_yaml(
+        &ns,
+        &name,
+        "{name: local}",
+        "org.acme.FileStreamSorce",
+        "    topic: t\n",
+        "",
+    );
+    let msg = denial(&apply(&yaml, &[]));
+    let mut lines = msg.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        format!(
+            "connector class \"org.acme.FileStreamSorce\" is not installed on KafkaConnectCluster {ns}/local; \
+             did you mean \"org.apache.kafka.connect.file.FileStreamSourceConnector\"?"
+        )
+    );
+    let installed = lines.next().unwrap();
+    assert!(
+        installed.starts_with("installed connector classes: "),
+        "{installed}"
+    );
+    for c in [
+        "org.apache.kafka.connect.file.FileStreamSinkConnector",
+        "org.apache.kafka.connect.file.FileStreamSourceConnector",
+        "org.apache.kafka.connect.mirror.MirrorSourceConnector",
+    ] {
+        assert!(installed.contains(c), "{installed}");
+    }
+}
+
+// 6 -----------------------------------------------------------------------------------------------------------
+#[test]
+fn misspelt_key_gets_a_did_you_mean_warning() {
+    let ns = setup("wh-typo");
+    let name = unique("src");
+    let out = apply(&source(&ns, &name, "    batch.sise: \"10\"\n"), &[]).expect_ok();
+    assert_eq!(
+        warnings(&out),
+        vec![
+            "spec.config.\"batch.sise\" is not a setting of FileStreamSource; did you mean \"batch.size\"? \
+             (Kafka Connect ignores unknown keys)"
+        ]
+    );
+    assert!(out.stdout.contains("created"));
+}
+
+// 7 -----------------------------------------------------------------------------------------------------------
+#[test]
+fn password_literals_are_warned_about_and_never_shown() {
+    let ns = setup("wh-secret");
+    let secret = format!("Tr0ub4dor-{}", unique("pw"));
+    let mm = |name: &str, class: &str| {
+        connector_yaml(
+            &ns,
+            name,
+            "{name: local}",
+            class,
+            &format!(
+                "    source.cluster.alias: a\n    target.cluster.alias: b\n    source.cluster.bootstrap.servers: 127.0.0.1:9\n    ssl.truststore.password: {secret}\n"
+            ),
+            "",
+        )
+    };
+    // Server dry-runs: the same answers, and no MirrorMaker connector left running against nothing.
+    let dry = &["--dry-run=server"][..];
+    let name = unique("mm");
+    let out = apply(
+        &mm(
+            &name,
+            "org.apache.kafka.connect.mirror.MirrorSourceConnector",
+        ),
+        dry,
+    )
+    .expect_ok();
+    assert_eq!(
+        warnings(&out),
+        vec![
+            "spec.config.\"ssl.truststore.password\" is a PASSWORD-type setting given as a literal value; reference it \
+             instead (e.g. ${file:/mnt/secrets/connector.properties:ssl.truststore.password}) so the secret stays out \
+             of Git and the API server"
+        ]
+    );
+    // Connect's 500 for an unknown class echoes the whole config: the denial must not.
+    let out = apply(&mm(&unique("mm"), "org.acme.MirrorSorceConnector"), dry);
+    let msg = denial(&out);
+    assert!(
+        msg.starts_with("connector class \"org.acme.MirrorSorceConnector\" is not installed"),
+        "{msg}"
+    );
+    // A Connect error on the key itself echoes nothing either.
+    let out = apply(
+        &connector_yaml(
+            &ns,
+            &unique("mm"),
+            "{name: local}",
+            "org.apache.kafka.connect.mirror.MirrorSourceConnector",
+            &format!("    ssl.truststore.password: {secret}\n    ssl.truststore.type: NOPE\n"),
+            "",
+        ),
+        dry,
+    );
+    for text in [out.stdout.as_str(), out.stderr.as_str()] {
+        assert!(!text.contains(&secret), "{text}");
+    }
+    for text in [
+        shared_webhook_log(),
+        http_get(&format!(
+            "{}/metrics",
+            env().warden.as_ref().unwrap().webhook_metrics_url
+        )),
+    ] {
+        assert!(!text.contains(&secret), "the secret leaked");
+    }
+}
+
+// 8 -----------------------------------------------------------------------------------------------------------
+#[test]
+fn same_connector_name_on_the_same_cluster_is_denied_naming_the_owner() {
+    let other = namespace("wh-name-b", &[]);
+    let ns = namespace("wh-name-a", &[]);
+    apply(
+        &cluster_yaml(
+            &ns,
+            "local",
+            &kafka_env().connect_url,
+            &format!("  allowedNamespaces: [{other}]\n"),
+        ),
+        &[],
+    )
+    .expect_ok();
+    let connector_name = unique("orders");
+    let owner = connector_yaml(
+        &ns,
+        "orders-owner",
+        "{name: local}",
+        "FileStreamSource",
+        "    topic: t\n",
+        &format!("  name: {connector_name}\n"),
+    );
+    apply(&owner, &[]).expect_ok();
+    let rival = connector_yaml(
+        &other,
+        "orders-rival",
+        &format!("{{name: local, namespace: {ns}}}"),
+        "FileStreamSource",
+        "    topic: t\n",
+        &format!("  name: {connector_name}\n"),
+    );
+    assert_eq!(
+        denial(&apply(&rival, &[])),
+        format!(
+            "connector name \"{connector_name}\" on KafkaConnectCluster {ns}/local is already claimed by KafkaConnector {ns}/orders-owner"
+        )
+    );
+}
+
+// 9 -----------------------------------------------------------------------------------------------------------
+#[test]
+fn namespace_not_allowed_by_the_cluster_is_denied() {
+    let ns = setup("wh-allow");
+    let outsider = namespace("wh-outsider", &[]);
+    let yaml = connector_yaml(
+        &outsider,
+        &unique("src"),
+        &format!("{{name: local, namespace: {ns}}}"),
+        "FileStreamSource",
+        "    topic: t\n",
+        "",
+    );
+    assert_eq!(
+        denial(&apply(&yaml, &[])),
+        format!(
+            "KafkaConnectCluster {ns}/local does not allow connectors from namespace \"{outsider}\"; add it to the cluster's spec.allowedNamespaces"
+        )
+    );
+}
+
+// 10 ----------------------------------------------------------------------------------------------------------
+#[test]
+fn server_dry_run_gives_the_same_answers_and_creates_nothing() {
+    let ns = setup("wh-dry");
+    let name = unique("src");
+    let out = apply(
+        &source(&ns, &name, "    batch.size: 5\n"),
+        &["--dry-run=server"],
+    )
+    .expect_ok();
+    assert_eq!(
+        out.stdout.trim(),
+        format!("kafkaconnector.connectwarden.io/{name} created (server dry run)")
+    );
+    assert_eq!(warnings(&out).len(), 1, "{}", out.stderr);
+    assert!(warnings(&out)[0].starts_with(
+        "spec.config: numbers and booleans converted to strings: batch.size: 5 → \"5\""
+    ));
+    assert!(
+        kubectl(&["get", "kafkaconnector", &name, "-n", &ns])
+            .stderr
+            .contains("NotFound")
+    );
+
+    let sink = connector_yaml(
+        &ns,
+        &name,
+        "{name: local}",
+        "FileStreamSink",
+        "    file: /tmp/x\n",
+        "",
+    );
+    let dry = denial(&apply(&sink, &["--dry-run=server"]));
+    let real = denial(&apply(&sink, &[]));
+    assert_eq!(dry, real);
+    assert!(
+        dry.contains("topics: Must configure one of topics or topics.regex"),
+        "{dry}"
+    );
+}
+
+// 11 ----------------------------------------------------------------------------------------------------------
+
+/// A webhook of this test's own, serving namespaces labelled `connectwarden.io/e2e-private=<label>`;
+/// unregistered when dropped.
+struct PrivateWebhook {
+    webhook: stack::warden::Webhook,
+    name: String,
+}
+
+impl PrivateWebhook {
+    fn start(label: &str, extra: &[&str]) -> PrivateWebhook {
+        let name = unique("cw-wh");
+        let dir = scratch("webhook");
+        let webhook =
+            stack::warden::start_webhook(&dir, kube_env(), &name, extra).expect("start webhook");
+        // Registered through `webhook_configurations`, re-indenting `matchLabels` (its label line sits one
+        // level too shallow at the time of writing; a no-op once that is fixed).
+        let label_line = format!("{}: \"{label}\"", stack::warden::PRIVATE_LABEL);
+        let yaml = stack::warden::webhook_configurations(
+            &name,
+            &webhook.url(),
+            &webhook.ca_pem,
+            Some(label),
+        )
+        .replace(
+            &format!("matchLabels:\n      {label_line}"),
+            &format!("matchLabels:\n        {label_line}"),
+        );
+        apply(&yaml, &[]).expect_ok();
+        PrivateWebhook { webhook, name }
+    }
+}
+
+impl Drop for PrivateWebhook {
+    fn drop(&mut self) {
+        for kind in [
+            "mutatingwebhookconfiguration",
+            "validatingwebhookconfiguration",
+        ] {
+            let _ = kubectl(&["delete", kind, &self.name, "--ignore-not-found"]);
+        }
+        self.webhook.stop();
+    }
+}
+
+/// A namespace served only by a private webhook with `extra` flags, once the API server routes to it.
+fn private_namespace(prefix: &str, extra: &[&str]) -> (String, PrivateWebhook) {
+    let label = unique("lbl");
+    let hook = PrivateWebhook::start(&label, extra);
+    let ns = namespace(prefix, &[(stack::warden::PRIVATE_LABEL, label.as_str())]);
+    // The API server picks up new webhook configurations asynchronously: wait until the mutation shows.
+    let probe = connector_yaml(&ns, "probe", "{name: nowhere}", "X", "    n: 1\n", "");
+    poll(
+        "the private webhook to be called",
+        Duration::from_secs(60),
+        || {
+            let out = apply(&probe, &["--dry-run=server"]);
+            if out.stderr.contains("numbers and booleans converted") {
+                Ok(())
+            } else {
+                Err(out.stderr)
+            }
+        },
+    );
+    (ns, hook)
+}
+
+#[test]
+fn connect_down_fail_closed_and_fail_open() {
+    let dir = scratch("connect-down");
+    let mut worker =
+        stack::kafka::ConnectWorker::start(kafka_env(), &dir, &unique("down")).expect("worker");
+    let url = worker.url();
+    let (closed_ns, _closed) = private_namespace("wh-closed", &["--connect-timeout-ms", "3000"]);
+    let (open_ns, _open) = private_namespace(
+        "wh-open",
+        &[
+            "--connect-failure-policy",
+            "open",
+            "--connect-timeout-ms",
+            "3000",
+        ],
+    );
+    let name = unique("src");
+    for ns in [&closed_ns, &open_ns] {
+        apply(&cluster_yaml(ns, "local", &url, ""), &[]).expect_ok();
+        // The shared controller skips objects with the private label: nothing else touches these.
+        let yaml = source(ns, &name, "").replace(
+            &format!("namespace: {ns}}}"),
+            &format!(
+                "namespace: {ns}, labels: {{{}: \"x\"}}}}",
+                stack::warden::PRIVATE_LABEL
+            ),
+        );
+        apply(&yaml, &[]).expect_ok();
+    }
+
+    worker.kill();
+
+    // Fail closed: metadata-only changes and deletion pass; a spec change is denied naming the cluster and error.
+    let ns = &closed_ns;
+    kubectl(&["label", "kafkaconnector", &name, "-n", ns, "team=payments"]).expect_ok();
+    kubectl(&[
+        "patch",
+        "kafkaconnector",
+        &name,
+        "-n",
+        ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["e2e.connectwarden.io/hold"]}}"#,
+    ])
+    .expect_ok();
+    let out = kubectl(&[
+        "patch",
+        "kafkaconnector",
+        &name,
+        "-n",
+        ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"config":{"topic":"changed"}}}"#,
+    ]);
+    let msg = denial(&out);
+    let first = msg.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "cannot validate the config on KafkaConnectCluster {ns}/local: PUT /connector-plugins/FileStreamSource/config/validate: cannot connect: "
+        )),
+        "{msg}"
+    );
+    assert!(first.contains("Connection refused"), "{msg}");
+    assert_eq!(
+        msg.lines().nth(1).unwrap(),
+        "the webhook fails closed while Kafka Connect is unavailable; try again once it is reachable"
+    );
+    kubectl(&["delete", "kafkaconnector", &name, "-n", ns, "--wait=false"]).expect_ok();
+    // Removing the last finalizer of an object being deleted is an UPDATE the webhook must admit.
+    kubectl(&[
+        "patch",
+        "kafkaconnector",
+        &name,
+        "-n",
+        ns,
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ])
+    .expect_ok();
+    poll("the connector to be gone", Duration::from_secs(30), || {
+        let out = kubectl(&["get", "kafkaconnector", &name, "-n", ns]);
+        if out.stderr.contains("NotFound") {
+            Ok(())
+        } else {
+            Err(out.stdout)
+        }
+    });
+
+    // Fail open: the same change is admitted, with a warning saying it was not validated.
+    let ns = &open_ns;
+    let out = kubectl(&[
+        "patch",
+        "kafkaconnector",
+        &name,
+        "-n",
+        ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"config":{"topic":"changed"}}}"#,
+    ])
+    .expect_ok();
+    let w = warnings(&out);
+    assert_eq!(w.len(), 1, "{}", out.stderr);
+    assert!(
+        w[0].starts_with(&format!(
+            "admitted without Kafka Connect validation (fail-open): cannot validate the config on KafkaConnectCluster {ns}/local: "
+        )),
+        "{}",
+        w[0]
+    );
+    assert!(w[0].contains("Connection refused"), "{}", w[0]);
+    kubectl(&["delete", "kafkaconnector", &name, "-n", ns, "--wait=false"]).expect_ok();
+}
+
+// 12 ----------------------------------------------------------------------------------------------------------
+#[test]
+fn clusters_with_malformed_url_or_missing_secret_are_denied() {
+    let ns = namespace("wh-cluster", &[]);
+    let msg = denial(&apply(
+        &cluster_yaml(&ns, "bad-url", "connect:8083", ""),
+        &[],
+    ));
+    assert_eq!(
+        msg,
+        "spec.url: url \"connect:8083\": scheme must be http or https"
+    );
+
+    let auth = "  authentication:\n    type: basic\n    secretRef: {name: connect-credentials}\n";
+    let msg = denial(&apply(
+        &cluster_yaml(&ns, "no-secret", "https://connect.example:8083", auth),
+        &[],
+    ));
+    assert_eq!(
+        msg,
+        format!("spec.authentication.secretRef: Secret {ns}/connect-credentials not found")
+    );
+
+    // With the Secret (applied in the same kubectl run, before the cluster) it is admitted.
+    let yaml = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: connect-credentials, namespace: {ns}}}\nstringData: {{username: u, password: p}}\n---\n{}",
+        cluster_yaml(&ns, "with-secret", "https://connect.example:8083", auth)
+    );
+    apply(&yaml, &[]).expect_ok();
+}

@@ -1,0 +1,794 @@
+//! The pure admission decisions, fed AdmissionReviews as the API server sends them.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use serde_json::{Value, json};
+use shared::connect::ValidateResponse;
+use shared::crd::{KafkaConnectCluster, KafkaConnector};
+use webhook::FailurePolicy;
+use webhook::decision::{
+    ConnectOutcome, Decision, Plan, Reason, Webhook, finish, parse_review, plan_validate,
+    review_offline,
+};
+use webhook::lookup::Objects;
+
+const NS: &str = "team-a";
+
+fn review(kind: &str, op: &str, object: Option<Value>, old: Option<Value>) -> Vec<u8> {
+    let resource = if kind == "KafkaConnector" {
+        "kafkaconnectors"
+    } else {
+        "kafkaconnectclusters"
+    };
+    let name = object
+        .as_ref()
+        .or(old.as_ref())
+        .and_then(|o| o["metadata"]["name"].as_str())
+        .unwrap_or("x")
+        .to_string();
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "7f0c2f4e-uid",
+            "kind": {"group": "connectwarden.io", "version": "v1alpha1", "kind": kind},
+            "resource": {"group": "connectwarden.io", "version": "v1alpha1", "resource": resource},
+            "name": name,
+            "namespace": NS,
+            "operation": op,
+            "userInfo": {"username": "alice"},
+            "object": object,
+            "oldObject": old,
+            "dryRun": false
+        }
+    }))
+    .unwrap()
+}
+
+fn connector_in(ns: &str, name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "connectwarden.io/v1alpha1",
+        "kind": "KafkaConnector",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec
+    })
+}
+
+fn connector(name: &str, spec: Value) -> Value {
+    connector_in(NS, name, spec)
+}
+
+fn cluster_obj(ns: &str, name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "connectwarden.io/v1alpha1",
+        "kind": "KafkaConnectCluster",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec
+    })
+}
+
+fn source_spec() -> Value {
+    json!({
+        "clusterRef": {"name": "local"},
+        "class": "FileStreamSource",
+        "tasksMax": 1,
+        "config": {"topic": "orders", "file": "/tmp/orders.txt"}
+    })
+}
+
+fn world() -> Objects {
+    let mut w = Objects::default();
+    let c: KafkaConnectCluster = serde_json::from_value(cluster_obj(
+        NS,
+        "local",
+        json!({"url": "http://127.0.0.1:8083", "allowedNamespaces": ["team-b"]}),
+    ))
+    .unwrap();
+    w.add_cluster(c);
+    let other: KafkaConnector = serde_json::from_value(connector_in(
+        "team-b",
+        "orders-owner",
+        json!({"clusterRef": {"name": "local", "namespace": NS}, "name": "orders", "class": "FileStreamSink", "config": {}}),
+    ))
+    .unwrap();
+    w.add_connector(other);
+    w
+}
+
+fn def(name: &str, kind: &str) -> Value {
+    json!({"name": name, "type": kind, "required": false, "importance": "HIGH", "documentation": "", "group": "Common", "order": 1, "width": "NONE", "display_name": name, "dependents": []})
+}
+
+/// A validate answer defining `keys` (name, type) with `errors` (key, message).
+fn validated(keys: &[(&str, &str)], errors: &[(&str, &str)]) -> ConnectOutcome {
+    let configs: Vec<Value> = keys
+        .iter()
+        .map(|(k, t)| {
+            let errs: Vec<&str> = errors
+                .iter()
+                .filter(|(ek, _)| ek == k)
+                .map(|(_, e)| *e)
+                .collect();
+            json!({"definition": def(k, t), "value": {"name": k, "value": null, "recommended_values": [], "errors": errs, "visible": true}})
+        })
+        .collect();
+    let v: ValidateResponse = serde_json::from_value(json!({
+        "name": "org.apache.kafka.connect.file.FileStreamSourceConnector",
+        "error_count": errors.len(),
+        "groups": ["Common"],
+        "configs": configs
+    }))
+    .unwrap();
+    ConnectOutcome::Validated(v)
+}
+
+fn source_keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("name", "STRING"),
+        ("connector.class", "STRING"),
+        ("tasks.max", "INT"),
+        ("topic", "STRING"),
+        ("file", "STRING"),
+        ("batch.size", "INT"),
+    ]
+}
+
+fn ok() -> ConnectOutcome {
+    validated(&source_keys(), &[])
+}
+
+fn decide(webhook: Webhook, body: &[u8], outcome: &ConnectOutcome) -> Decision {
+    review_offline(webhook, body, &world(), outcome, FailurePolicy::Closed)
+        .unwrap()
+        .0
+}
+
+fn validate(object: Value, outcome: &ConnectOutcome) -> Decision {
+    decide(
+        Webhook::Validate,
+        &review("KafkaConnector", "CREATE", Some(object), None),
+        outcome,
+    )
+}
+
+fn mutate(object: Value) -> Decision {
+    decide(
+        Webhook::Mutate,
+        &review("KafkaConnector", "CREATE", Some(object), None),
+        &ok(),
+    )
+}
+
+fn patch_json(d: &Decision) -> Value {
+    serde_json::to_value(json_patch::Patch(d.patch.clone())).unwrap()
+}
+
+// ----- mutation --------------------------------------------------------------------------------------------
+
+#[test]
+fn numbers_and_booleans_become_strings_with_one_warning() {
+    let mut spec = source_spec();
+    spec["config"]["batch.size"] = json!(200);
+    spec["config"]["errors.log.enable"] = json!(true);
+    spec["config"]["ratio"] = json!(1.50);
+    let d = mutate(connector("orders", spec));
+    assert!(d.allowed);
+    assert_eq!(d.reason, Reason::Mutated);
+    assert_eq!(
+        patch_json(&d),
+        json!([
+            {"op": "replace", "path": "/spec/config/batch.size", "value": "200"},
+            {"op": "replace", "path": "/spec/config/errors.log.enable", "value": "true"},
+            {"op": "replace", "path": "/spec/config/ratio", "value": "1.5"},
+        ])
+    );
+    assert_eq!(d.warnings.len(), 1);
+    assert_eq!(
+        d.warnings[0],
+        "spec.config: numbers and booleans converted to strings: batch.size: 200 → \"200\", \
+         errors.log.enable: true → \"true\", ratio: 1.5 → \"1.5\"; quote them in Git (e.g. batch.size: \"200\") \
+         so GitOps diffs stay clean"
+    );
+}
+
+#[test]
+fn keys_with_slashes_and_tildes_are_escaped_in_the_patch() {
+    let mut spec = source_spec();
+    spec["config"]["a/b~c"] = json!(1);
+    let d = mutate(connector("orders", spec));
+    assert_eq!(
+        patch_json(&d),
+        json!([{"op": "replace", "path": "/spec/config/a~1b~0c", "value": "1"}])
+    );
+}
+
+#[test]
+fn string_configs_need_no_patch() {
+    let d = mutate(connector("orders", source_spec()));
+    assert!(d.allowed && d.patch.is_empty() && d.warnings.is_empty());
+    let resp = serde_json::to_value(
+        review_offline(
+            Webhook::Mutate,
+            &review(
+                "KafkaConnector",
+                "CREATE",
+                Some(connector("orders", source_spec())),
+                None,
+            ),
+            &world(),
+            &ok(),
+            FailurePolicy::Closed,
+        )
+        .unwrap()
+        .1
+        .into_review(),
+    )
+    .unwrap();
+    assert_eq!(resp["response"]["uid"], "7f0c2f4e-uid");
+    assert_eq!(resp["response"]["allowed"], true);
+    assert!(resp["response"].get("patch").is_none());
+}
+
+#[test]
+fn reserved_keys_move_to_empty_spec_fields() {
+    let spec = json!({
+        "clusterRef": {"name": "local"},
+        "class": "FileStreamSource",
+        "config": {"topic": "t", "tasks.max": "3", "name": "orders-v2"}
+    });
+    let d = mutate(connector("orders", spec));
+    assert!(d.allowed, "{d:?}");
+    assert_eq!(
+        patch_json(&d),
+        json!([
+            {"op": "add", "path": "/spec/name", "value": "orders-v2"},
+            {"op": "remove", "path": "/spec/config/name"},
+            {"op": "add", "path": "/spec/tasksMax", "value": 3},
+            {"op": "remove", "path": "/spec/config/tasks.max"},
+        ])
+    );
+    assert_eq!(
+        d.warnings,
+        vec![
+            "spec.config.\"name\" moved to spec.name (orders-v2): it belongs in the spec field; move it there in Git too",
+            "spec.config.\"tasks.max\" moved to spec.tasksMax (3): it belongs in the spec field; move it there in Git too",
+        ]
+    );
+}
+
+#[test]
+fn reserved_key_repeating_the_field_is_removed_and_a_conflict_denied() {
+    let mut spec = source_spec();
+    spec["config"]["connector.class"] =
+        json!("org.apache.kafka.connect.file.FileStreamSourceConnector");
+    let d = mutate(connector("orders", spec));
+    assert!(d.allowed);
+    assert_eq!(
+        patch_json(&d),
+        json!([{"op": "remove", "path": "/spec/config/connector.class"}])
+    );
+
+    let mut spec = source_spec();
+    spec["config"]["tasks.max"] = json!(4);
+    let d = mutate(connector("orders", spec.clone()));
+    assert!(!d.allowed);
+    assert_eq!(d.reason, Reason::ReservedKeyConflict);
+    assert_eq!(
+        d.message(),
+        "spec.config.\"tasks.max\" is \"4\" but spec.tasksMax is 1: set it in spec.tasksMax only"
+    );
+    // The validating webhook says the same when the mutating one was bypassed.
+    let d = validate(connector("orders", spec), &ok());
+    assert!(!d.allowed);
+    assert!(
+        d.message()
+            .contains("spec.config.\"tasks.max\" is \"4\" but spec.tasksMax is 1")
+    );
+}
+
+#[test]
+fn mutation_leaves_other_kinds_deletions_and_finalizer_updates_alone() {
+    let body = review(
+        "KafkaConnectCluster",
+        "CREATE",
+        Some(cluster_obj(NS, "c", json!({"url": "http://x:1"}))),
+        None,
+    );
+    assert_eq!(
+        decide(Webhook::Mutate, &body, &ok()).reason,
+        Reason::NotApplicable
+    );
+    let mut deleting = connector("orders", json!({"class": "X", "config": {"a": 1}}));
+    deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    let d = mutate(deleting);
+    assert!(d.allowed && d.patch.is_empty());
+    assert_eq!(d.reason, Reason::Deleting);
+}
+
+// ----- validation: local checks ----------------------------------------------------------------------------
+
+#[test]
+fn non_string_values_are_denied_naming_key_and_type() {
+    let mut spec = source_spec();
+    spec["config"]["nested"] = json!({"a": 1});
+    spec["config"]["list"] = json!(["a"]);
+    spec["config"]["nothing"] = Value::Null;
+    let d = validate(connector("orders-new", spec), &ok());
+    assert!(!d.allowed);
+    assert_eq!(d.reason, Reason::InvalidConfig);
+    assert_eq!(
+        d.lines,
+        vec![
+            "spec.config.\"list\": must be a string, got list",
+            "spec.config.\"nested\": must be a string, got object",
+            "spec.config.\"nothing\": must be a string, got null",
+        ]
+    );
+}
+
+#[test]
+fn updates_that_leave_spec_alone_and_deletions_never_need_connect() {
+    // The cluster does not even exist: the answer must not depend on it.
+    let spec = json!({"clusterRef": {"name": "gone"}, "class": "X", "config": {}});
+    let old = connector("orders", spec.clone());
+    let mut new = old.clone();
+    new["metadata"]["labels"] = json!({"team": "payments"});
+    new["metadata"]["finalizers"] = json!([]);
+    let unavailable = ConnectOutcome::Unavailable {
+        reason: "unreachable",
+        message: "down".into(),
+    };
+    let d = decide(
+        Webhook::Validate,
+        &review("KafkaConnector", "UPDATE", Some(new), Some(old.clone())),
+        &unavailable,
+    );
+    assert!(d.allowed);
+    assert_eq!(d.reason, Reason::Unchanged);
+    let d = decide(
+        Webhook::Validate,
+        &review("KafkaConnector", "DELETE", None, Some(old.clone())),
+        &unavailable,
+    );
+    assert_eq!((d.allowed, d.reason), (true, Reason::Deleting));
+    let mut deleting = old.clone();
+    deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    deleting["spec"]["class"] = json!("Changed");
+    let d = decide(
+        Webhook::Validate,
+        &review("KafkaConnector", "UPDATE", Some(deleting), Some(old)),
+        &unavailable,
+    );
+    assert_eq!((d.allowed, d.reason), (true, Reason::Deleting));
+}
+
+#[test]
+fn cluster_must_exist_and_allow_the_namespace() {
+    let mut spec = source_spec();
+    spec["clusterRef"] = json!({"name": "nope"});
+    let d = validate(connector("orders", spec), &ok());
+    assert_eq!(d.reason, Reason::ClusterNotFound);
+    assert_eq!(
+        d.message(),
+        "spec.clusterRef: KafkaConnectCluster team-a/nope not found"
+    );
+
+    let mut spec = source_spec();
+    spec["clusterRef"] = json!({"name": "local", "namespace": NS});
+    let d = validate(connector_in("team-c", "orders", spec), &ok());
+    assert_eq!(d.reason, Reason::NamespaceNotAllowed);
+    assert_eq!(
+        d.message(),
+        "KafkaConnectCluster team-a/local does not allow connectors from namespace \"team-c\"; add it to the cluster's spec.allowedNamespaces"
+    );
+
+    let mut spec = source_spec();
+    spec.as_object_mut().unwrap().remove("clusterRef");
+    let d = validate(connector("orders", spec), &ok());
+    assert_eq!(d.reason, Reason::ClusterNotFound);
+    assert!(d.message().contains("no default Kafka Connect cluster"));
+}
+
+#[test]
+fn connector_names_are_unique_per_cluster() {
+    // team-b/orders-owner already claims "orders" on team-a/local.
+    let d = validate(connector("orders", source_spec()), &ok());
+    assert!(!d.allowed);
+    assert_eq!(d.reason, Reason::NameConflict);
+    assert_eq!(
+        d.message(),
+        "connector name \"orders\" on KafkaConnectCluster team-a/local is already claimed by KafkaConnector team-b/orders-owner"
+    );
+    // The owner itself may be updated.
+    let mut spec = source_spec();
+    spec["clusterRef"]["namespace"] = json!(NS);
+    spec["name"] = json!("orders");
+    let body = review(
+        "KafkaConnector",
+        "UPDATE",
+        Some(connector_in("team-b", "orders-owner", spec.clone())),
+        Some(connector_in(
+            "team-b",
+            "orders-owner",
+            json!({"clusterRef": {"name": "local", "namespace": NS}, "name": "orders", "class": "FileStreamSink", "config": {}}),
+        )),
+    );
+    let d = decide(Webhook::Validate, &body, &ok());
+    assert!(d.allowed, "{d:?}");
+}
+
+#[test]
+fn class_tasks_and_names_are_checked() {
+    let mut spec = source_spec();
+    spec["class"] = json!(" ");
+    spec["tasksMax"] = json!(0);
+    spec["name"] = json!("a/b");
+    let d = validate(connector("x", spec), &ok());
+    assert_eq!(
+        d.lines,
+        vec![
+            "spec.class must name a connector class, e.g. FileStreamSource",
+            "spec.tasksMax must be at least 1, got 0",
+            "connector name \"a/b\" must not contain '/'",
+        ]
+    );
+    let mut spec = source_spec();
+    spec["name"] = json!("bell\u{7}");
+    let d = validate(connector("x", spec), &ok());
+    assert!(d.message().contains("control characters"), "{d:?}");
+}
+
+#[test]
+fn the_connector_name_is_immutable() {
+    let old = connector("orders-x", source_spec());
+    let mut new = old.clone();
+    new["spec"]["name"] = json!("renamed");
+    let d = decide(
+        Webhook::Validate,
+        &review("KafkaConnector", "UPDATE", Some(new), Some(old)),
+        &ok(),
+    );
+    assert_eq!(
+        d.message(),
+        "the connector name is immutable: it was \"orders-x\", now \"renamed\""
+    );
+}
+
+// ----- validation: Kafka Connect's answer ------------------------------------------------------------------
+
+#[test]
+fn a_valid_connector_reaches_connect_with_the_effective_config() {
+    let Plan::Connect(check) = plan_validate(
+        &parse_review(&review(
+            "KafkaConnector",
+            "CREATE",
+            Some(connector("orders-src", source_spec())),
+            None,
+        ))
+        .unwrap(),
+        &world(),
+    ) else {
+        panic!("expected a Connect check");
+    };
+    assert_eq!(check.class, "FileStreamSource");
+    assert_eq!(check.settings.url, "http://127.0.0.1:8083");
+    assert_eq!(
+        check.config,
+        BTreeMap::from(
+            [
+                ("connector.class", "FileStreamSource"),
+                ("file", "/tmp/orders.txt"),
+                ("name", "orders-src"),
+                ("tasks.max", "1"),
+                ("topic", "orders"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        )
+    );
+    let d = finish(&check, &ok(), FailurePolicy::Closed);
+    assert!(d.allowed && d.warnings.is_empty(), "{d:?}");
+    assert_eq!(d.reason, Reason::Valid);
+}
+
+#[test]
+fn connect_errors_become_one_line_per_key() {
+    let mut spec = source_spec();
+    spec["class"] = json!("FileStreamSink");
+    spec["config"] = json!({"file": "/tmp/x"});
+    let d = validate(
+        connector("sink", spec),
+        &validated(
+            &[
+                ("topics", "LIST"),
+                ("topics.regex", "STRING"),
+                ("file", "STRING"),
+            ],
+            &[
+                ("topics", "Must configure one of topics or topics.regex"),
+                (
+                    "topics.regex",
+                    "Must configure one of topics or topics.regex",
+                ),
+            ],
+        ),
+    );
+    assert!(!d.allowed);
+    assert_eq!(d.reason, Reason::ConnectRejected);
+    assert_eq!(
+        d.lines,
+        vec![
+            "Kafka Connect (KafkaConnectCluster team-a/local) rejected the config of FileStreamSink:",
+            "topics: Must configure one of topics or topics.regex",
+            "topics.regex: Must configure one of topics or topics.regex",
+        ]
+    );
+}
+
+#[test]
+fn unknown_keys_get_a_did_you_mean() {
+    let mut spec = source_spec();
+    spec["config"]["topcis"] = json!("x");
+    spec["config"]["transforms.route.type"] = json!("x");
+    spec["config"]["completely.unrelated.setting"] = json!("x");
+    let d = validate(connector("src", spec), &ok());
+    assert!(d.allowed);
+    assert_eq!(
+        d.warnings,
+        vec![
+            "spec.config.\"completely.unrelated.setting\" is not a setting of FileStreamSource (Kafka Connect ignores unknown keys)",
+            "spec.config.\"topcis\" is not a setting of FileStreamSource; did you mean \"topic\"? (Kafka Connect ignores unknown keys)",
+        ]
+    );
+}
+
+#[test]
+fn password_literals_are_warned_about_and_never_echoed() {
+    let secret = "Sup3r-Secr3t-Value";
+    let mut spec = source_spec();
+    spec["class"] = json!("MirrorSourceConnector");
+    spec["config"] = json!({
+        "ssl.truststore.password": secret,
+        "ssl.keystore.password": "${file:/etc/kafka/secrets.properties:ks}",
+        "source.cluster.alias": "a"
+    });
+    let keys = [
+        ("ssl.truststore.password", "PASSWORD"),
+        ("ssl.keystore.password", "PASSWORD"),
+        ("source.cluster.alias", "STRING"),
+    ];
+    // Connect's message echoes the value: it must be redacted.
+    let echo = format!("Invalid value {secret} for configuration ssl.truststore.password");
+    let d = validate(
+        connector("mm", spec.clone()),
+        &validated(&keys, &[("ssl.truststore.password", &echo)]),
+    );
+    assert!(!d.allowed);
+    let all = format!("{d:?}");
+    assert!(!all.contains(secret), "{all}");
+    assert!(d.lines[1].starts_with("ssl.truststore.password: Invalid value [redacted]"));
+    assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+    assert!(d.warnings[0].starts_with(
+        "spec.config.\"ssl.truststore.password\" is a PASSWORD-type setting given as a literal value"
+    ));
+
+    // Outages echo nothing either, open or closed.
+    let outage = ConnectOutcome::Unavailable {
+        reason: "server_error",
+        message: format!("boom {{ssl.truststore.password={secret}}}"),
+    };
+    for policy in [FailurePolicy::Closed, FailurePolicy::Open] {
+        let d = review_offline(
+            Webhook::Validate,
+            &review(
+                "KafkaConnector",
+                "CREATE",
+                Some(connector("mm", spec.clone())),
+                None,
+            ),
+            &world(),
+            &outage,
+            policy,
+        )
+        .unwrap();
+        let all = format!("{d:?}");
+        assert!(!all.contains(secret), "{all}");
+    }
+}
+
+#[test]
+fn unknown_class_names_installed_classes_and_the_closest() {
+    let mut spec = source_spec();
+    spec["class"] = json!("FileStreamSorce");
+    let d = validate(
+        connector("src", spec),
+        &ConnectOutcome::UnknownClass {
+            installed: vec![
+                "org.apache.kafka.connect.file.FileStreamSinkConnector".into(),
+                "org.apache.kafka.connect.file.FileStreamSourceConnector".into(),
+                "org.apache.kafka.connect.mirror.MirrorSourceConnector".into(),
+            ],
+        },
+    );
+    assert_eq!(d.reason, Reason::PluginNotFound);
+    assert_eq!(
+        d.lines,
+        vec![
+            "connector class \"FileStreamSorce\" is not installed on KafkaConnectCluster team-a/local; did you mean \"org.apache.kafka.connect.file.FileStreamSourceConnector\"?",
+            "installed connector classes: org.apache.kafka.connect.file.FileStreamSinkConnector, org.apache.kafka.connect.file.FileStreamSourceConnector, org.apache.kafka.connect.mirror.MirrorSourceConnector",
+        ]
+    );
+}
+
+#[test]
+fn connect_outage_fails_closed_or_open() {
+    let outage = ConnectOutcome::Unavailable {
+        reason: "unreachable",
+        message: "PUT /connector-plugins/FileStreamSource/config/validate: cannot connect: Connection refused (os error 111)".into(),
+    };
+    let body = review(
+        "KafkaConnector",
+        "CREATE",
+        Some(connector("src", source_spec())),
+        None,
+    );
+    let (d, _) = review_offline(
+        Webhook::Validate,
+        &body,
+        &world(),
+        &outage,
+        FailurePolicy::Closed,
+    )
+    .unwrap();
+    assert!(!d.allowed);
+    assert_eq!(d.reason, Reason::ConnectUnavailable);
+    assert_eq!(
+        d.lines[0],
+        "cannot validate the config on KafkaConnectCluster team-a/local: PUT /connector-plugins/FileStreamSource/config/validate: cannot connect: Connection refused (os error 111)"
+    );
+    let (d, resp) = review_offline(
+        Webhook::Validate,
+        &body,
+        &world(),
+        &outage,
+        FailurePolicy::Open,
+    )
+    .unwrap();
+    assert!(d.allowed && resp.allowed);
+    assert!(d.warnings[0].starts_with(
+        "admitted without Kafka Connect validation (fail-open): cannot validate the config on KafkaConnectCluster team-a/local"
+    ));
+}
+
+// ----- KafkaConnectCluster ---------------------------------------------------------------------------------
+
+fn validate_cluster(spec: Value, w: &Objects) -> Decision {
+    review_offline(
+        Webhook::Validate,
+        &review(
+            "KafkaConnectCluster",
+            "CREATE",
+            Some(cluster_obj(NS, "prod", spec)),
+            None,
+        ),
+        w,
+        &ok(),
+        FailurePolicy::Closed,
+    )
+    .unwrap()
+    .0
+}
+
+#[test]
+fn clusters_need_a_valid_url_and_existing_secrets() {
+    let d = validate_cluster(json!({"url": "connect:8083"}), &world());
+    assert!(!d.allowed);
+    assert_eq!(
+        d.message(),
+        "spec.url: url \"connect:8083\": scheme must be http or https"
+    );
+    let spec = json!({
+        "url": "https://connect:8083",
+        "authentication": {"type": "basic", "secretRef": {"name": "creds"}},
+        "tls": {"caConfigMapRef": {"name": "ca"}, "insecureSkipVerify": true}
+    });
+    let d = validate_cluster(spec.clone(), &world());
+    assert_eq!(
+        d.lines,
+        vec![
+            "spec.authentication.secretRef: Secret team-a/creds not found",
+            "spec.tls.caConfigMapRef: ConfigMap team-a/ca not found",
+        ]
+    );
+    assert_eq!(d.warnings.len(), 1);
+    assert!(d.warnings[0].contains("insecureSkipVerify"));
+
+    let mut w = world();
+    w.add_secret(Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("creds".into()),
+            namespace: Some(NS.into()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            "username".to_string(),
+            ByteString(b"u".to_vec()),
+        )])),
+        ..Default::default()
+    });
+    let spec = json!({"url": "https://connect:8083", "authentication": {"type": "basic", "secretRef": {"name": "creds"}}});
+    let d = validate_cluster(spec, &w);
+    assert_eq!(
+        d.message(),
+        "KafkaConnectCluster team-a/prod: Secret creds has no key \"password\""
+    );
+    let d = validate_cluster(json!({"url": "http://connect:8083"}), &w);
+    assert!(d.allowed && d.warnings.is_empty());
+}
+
+// ----- malformed reviews -----------------------------------------------------------------------------------
+
+#[test]
+fn malformed_reviews_are_clear_errors() {
+    let good = review(
+        "KafkaConnector",
+        "CREATE",
+        Some(connector("src", source_spec())),
+        None,
+    );
+    let truncated = &good[..good.len() / 2];
+    let e = parse_review(truncated).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("malformed AdmissionReview: EOF while parsing"),
+        "{e}"
+    );
+
+    let e = parse_review(
+        br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":null}"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("expected kind AdmissionReview, apiVersion admission.k8s.io/v1"),
+        "{e}"
+    );
+
+    let e = parse_review(br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#)
+        .unwrap_err();
+    assert_eq!(e.to_string(), "the AdmissionReview has no request");
+
+    let odd = String::from_utf8(good.clone())
+        .unwrap()
+        .replace("\"CREATE\"", "\"PATCH\"");
+    let e = parse_review(odd.as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("unknown variant `PATCH`"), "{e}");
+
+    let odd = String::from_utf8(good)
+        .unwrap()
+        .replace("\"uid\":\"7f0c2f4e-uid\"", "\"uid\":17");
+    assert!(parse_review(odd.as_bytes()).is_err());
+}
+
+#[test]
+fn wrong_spec_shapes_are_denied_not_crashed() {
+    for spec in [
+        json!("a string"),
+        json!({"class": 5}),
+        json!({"class": "X", "tasksMax": "many"}),
+        json!({"class": "X", "config": ["a"]}),
+        json!({"class": "X", "state": "sleeping"}),
+        json!(null),
+    ] {
+        let d = validate(connector("x", spec.clone()), &ok());
+        assert!(!d.allowed, "{spec}");
+        assert_eq!(d.reason, Reason::InvalidObject, "{spec}: {d:?}");
+        assert!(d.lines[0].starts_with("spec: "), "{:?}", d.lines);
+        let m = mutate(connector("x", spec));
+        assert!(m.allowed);
+    }
+    let mut no_spec = connector("x", json!({}));
+    no_spec.as_object_mut().unwrap().remove("spec");
+    assert_eq!(validate(no_spec, &ok()).message(), "spec is missing");
+}
