@@ -811,7 +811,8 @@ fn plan_connector(req: &Request, lookup: &dyn Lookup) -> Plan {
     if let Some((reason, _)) = problems.first() {
         let reason = *reason;
         let mut lines: Vec<String> = problems.into_iter().map(|(_, l)| l).collect();
-        limit_lines(&mut lines, "problems");
+        // Non-string values were already summarised; this bounds the rest (one line of slack for that summary).
+        limit_lines_to(&mut lines, MAX_LINES + 1, "problems");
         return Plan::Done(Decision::deny(reason, lines).with_warnings(warnings));
     }
     let (Some(strings), Some(settings)) = (strings, settings) else {
@@ -1075,9 +1076,13 @@ fn cut_to(s: &str, max: usize) -> String {
 }
 
 fn limit_lines(lines: &mut Vec<String>, what: &str) {
-    if lines.len() > MAX_LINES {
-        let more = lines.len() - MAX_LINES;
-        lines.truncate(MAX_LINES);
+    limit_lines_to(lines, MAX_LINES, what)
+}
+
+fn limit_lines_to(lines: &mut Vec<String>, max: usize, what: &str) {
+    if lines.len() > max {
+        let more = lines.len() - max;
+        lines.truncate(max);
         lines.push(format!("… and {more} more {what}"));
     }
 }
