@@ -29,7 +29,8 @@ use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use shared::connect::ClientSettings;
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
@@ -235,9 +236,23 @@ async fn run_engine(
         Some(s) if !s.is_empty() => watcher::Config::default().labels(s),
         _ => watcher::Config::default(),
     };
-    let connectors = Controller::new(Api::<KafkaConnector>::all(kube.clone()), wc.clone())
+    let synced = [
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    ];
+    let (connector_store, connector_stream) = watched(
+        Api::<KafkaConnector>::all(kube.clone()),
+        wc.clone(),
+        synced[0].clone(),
+    );
+    let (cluster_store, cluster_stream) = watched(
+        Api::<KafkaConnectCluster>::all(kube.clone()),
+        wc,
+        synced[1].clone(),
+    );
+    let connectors = Controller::for_stream(connector_stream, connector_store)
         .with_config(controller::Config::default().debounce(Duration::from_millis(100)));
-    let clusters = Controller::new(Api::<KafkaConnectCluster>::all(kube.clone()), wc)
+    let clusters = Controller::for_stream(cluster_stream, cluster_store)
         .with_config(controller::Config::default().debounce(Duration::from_millis(500)));
     let (connector_tx, connector_rx) = futures::channel::mpsc::unbounded();
     let (cluster_tx, cluster_rx) = futures::channel::mpsc::unbounded();
@@ -282,20 +297,14 @@ async fn run_engine(
         ctx.registry.ensure(&ClusterKey::Default, s, &ctx)?;
     }
 
-    {
-        let (a, b, ready) = (ctx.connectors.clone(), ctx.clusters.clone(), ready.clone());
-        guard.tasks.push(tokio::spawn(async move {
-            if a.wait_until_ready().await.is_ok() && b.wait_until_ready().await.is_ok() {
-                tracing::info!(
-                    connectors = a.len(),
-                    clusters = b.len(),
-                    "caches synced; ready"
-                );
-                ready.store(true, Ordering::SeqCst);
-            }
-        }));
-    }
     guard.tasks.push(tokio::spawn(collect_garbage(ctx.clone())));
+    guard.tasks.push(tokio::spawn(async move {
+        while !synced.iter().all(|s| s.load(Ordering::SeqCst)) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tracing::info!("caches synced; ready");
+        ready.store(true, Ordering::SeqCst);
+    }));
 
     let (s1, s2) = (ctx.clusters.clone(), ctx.clusters.clone());
     // Metadata-only watches: a changed Secret or ConfigMap (new credentials, a rotated CA) re-resolves the
@@ -353,6 +362,44 @@ fn log_outcome<K, E1, E2>(
         }
         Err(e) => tracing::debug!(kind, error = %e, "controller"),
     }
+}
+
+/// A watch of `K` feeding a cache, without the bulky fields the controller never reads (managed fields,
+/// kubectl's last-applied copy): thousands of connectors stay cheap. `synced` turns true once the initial
+/// list is in the cache.
+fn watched<K>(
+    api: Api<K>,
+    wc: watcher::Config,
+    synced: Arc<AtomicBool>,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = std::result::Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, wc)
+        .default_backoff()
+        .modify(|o: &mut K| {
+            o.managed_fields_mut().clear();
+            o.annotations_mut()
+                .remove("kubectl.kubernetes.io/last-applied-configuration");
+        })
+        .reflect(writer)
+        .inspect(move |e| {
+            if matches!(e, Ok(watcher::Event::InitDone)) {
+                synced.store(true, Ordering::SeqCst);
+            }
+        })
+        .touched_objects();
+    (reader, stream)
 }
 
 /// Removes metric series of connectors that left the cache (deleted without a finalizer run, or no longer
