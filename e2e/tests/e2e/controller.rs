@@ -1,0 +1,1040 @@
+//! The controller (issues 5 and 6) against the real kube-apiserver, kubectl and Kafka Connect: lifecycle,
+//! finalizer, drift, unowned connectors, cluster status, an unreachable cluster, restarts, metrics and
+//! leader election. Tests that stop Connect or run their own controllers use a private Connect worker and
+//! private controllers in a namespace labelled `connectwarden.io/e2e-private=<id>`, which the shared
+//! webhook and the shared controller (`--label-selector '!connectwarden.io/e2e-private'`) leave alone.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use connect_warden_e2e::*;
+use kube::api::Api;
+use shared::crd::{KafkaConnectCluster, KafkaConnector};
+use stack::warden::PRIVATE_LABEL;
+
+/// Bounds a wait; the shared controller polls every 2 s, so most changes show within seconds.
+const T: Duration = Duration::from_secs(90);
+
+fn cluster_yaml(ns: &str, name: &str, url: &str, labels: &str) -> String {
+    format!(
+        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{labels}}}\nspec:\n  url: {url}\n"
+    )
+}
+
+/// A KafkaConnector; `spec` holds extra spec lines indented by two spaces, `config` flow-style pairs.
+fn connector_yaml(ns: &str, name: &str, labels: &str, spec: &str, config: &str) -> String {
+    format!(
+        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{labels}}}\nspec:\n  clusterRef: {{name: main}}\n{spec}  config: {{{config}}}\n"
+    )
+}
+
+/// A namespace served by the shared controller, with a KafkaConnectCluster `main` for the main worker.
+fn shared_setup(prefix: &str) -> String {
+    let ns = namespace(prefix, &[]);
+    apply(
+        &cluster_yaml(&ns, "main", &kafka_env().connect_url, ""),
+        &[],
+    )
+    .expect_ok();
+    ns
+}
+
+async fn get(ns: &str, name: &str) -> Option<KafkaConnector> {
+    let api: Api<KafkaConnector> = Api::namespaced(kube_client().await, ns);
+    api.get_opt(name).await.expect("reading a KafkaConnector")
+}
+
+async fn get_cluster(ns: &str, name: &str) -> KafkaConnectCluster {
+    let api: Api<KafkaConnectCluster> = Api::namespaced(kube_client().await, ns);
+    api.get(name).await.expect("reading a KafkaConnectCluster")
+}
+
+/// (status, reason, message) of the Ready condition.
+fn ready(k: &KafkaConnector) -> (String, String, String) {
+    k.status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.kind == "Ready"))
+        .map(|c| {
+            (
+                c.status.clone(),
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until the KafkaConnector's Ready condition has `reason` (and `status`), for its current generation.
+async fn wait_reason(ns: &str, name: &str, status: &str, reason: &str) -> KafkaConnector {
+    eventually(
+        &format!("{ns}/{name} Ready={status} {reason}"),
+        T,
+        || async {
+            let k = get(ns, name).await.ok_or("not found")?;
+            let (s, r, m) = ready(&k);
+            let current =
+                k.status.as_ref().and_then(|s| s.observed_generation) == k.metadata.generation;
+            if s == status && r == reason && current {
+                Ok(k)
+            } else {
+                Err(format!(
+                    "Ready={s} {r}: {m} (current generation: {current})"
+                ))
+            }
+        },
+    )
+    .await
+}
+
+async fn wait_running(ns: &str, name: &str, tasks: &str) -> KafkaConnector {
+    eventually(
+        &format!("{ns}/{name} running with {tasks} tasks"),
+        T,
+        || async {
+            let k = get(ns, name).await.ok_or("not found")?;
+            let (s, r, m) = ready(&k);
+            let tr = k
+                .status
+                .as_ref()
+                .and_then(|s| s.tasks_ready.clone())
+                .unwrap_or_default();
+            let current =
+                k.status.as_ref().and_then(|s| s.observed_generation) == k.metadata.generation;
+            if s == "True" && r == "Running" && tr == tasks && current {
+                Ok(k)
+            } else {
+                Err(format!("Ready={s} {r}: {m}; tasks {tr}"))
+            }
+        },
+    )
+    .await
+}
+
+/// Waits until Connect reports `state` for connector `name`.
+async fn wait_connect_state(c: &shared::connect::ConnectClient, name: &str, state: &str) {
+    eventually(&format!("{name} {state} on Connect"), T, || async {
+        match c.get_status(name).await {
+            Ok(s) if s.connector.state == state => Ok(()),
+            Ok(s) => Err(s.connector.state),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await
+}
+
+async fn wait_gone_from_connect(c: &shared::connect::ConnectClient, name: &str) {
+    eventually(&format!("{name} deleted from Connect"), T, || async {
+        match c.list().await {
+            Ok(l) if !l.iter().any(|n| n == name) => Ok(()),
+            Ok(_) => Err("still listed".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await
+}
+
+fn events(ns: &str, name: &str) -> String {
+    kubectl(&[
+        "get",
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        &format!("involvedObject.name={name}"),
+        "-o",
+        "custom-columns=REASON:.reason,MESSAGE:.message",
+    ])
+    .stdout
+}
+
+async fn scrape(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("scraping /metrics")
+        .text()
+        .await
+        .expect("reading /metrics")
+}
+
+/// The value of the first sample of `name` whose labels include every pair of `labels`.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .find(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The sum of all samples of `name` matching `labels`.
+fn total(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn shared_metrics_url() -> String {
+    env()
+        .warden
+        .as_ref()
+        .expect("the stack runs the shared controller")
+        .controller_metrics_url
+        .clone()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Lifecycle on the shared controller
+// ---------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn lifecycle_create_update_pause_stop_resume_delete() {
+    let ns = shared_setup("ctl-life");
+    let c = connect();
+    let name = unique("cw-life");
+    let out = scratch("ctl-life").join("out.txt");
+    let yaml = |topics: &str, state: &str| {
+        connector_yaml(
+            &ns,
+            &name,
+            "",
+            &format!("  class: FileStreamSink\n  tasksMax: 2\n  state: {state}\n"),
+            &format!("topics: {topics}, file: {}", out.display()),
+        )
+    };
+    apply(&yaml("life-a", "running"), &[]).expect_ok();
+
+    // created → RUNNING with 2/2 tasks, in status and on Connect
+    let k = wait_running(&ns, &name, "2/2").await;
+    let st = k.status.unwrap();
+    assert_eq!(st.connector_state.as_deref(), Some("RUNNING"));
+    assert_eq!(st.tasks.len(), 2);
+    assert_eq!(st.topics, vec!["life-a".to_string()]);
+    assert!(
+        k.metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&shared::crd::FINALIZER.to_string())
+    );
+    assert_eq!(c.get_config(&name).await.unwrap()["tasks.max"], "2");
+    let pretty = kubectl(&["get", "kafkaconnector", &name, "-n", &ns])
+        .expect_ok()
+        .stdout;
+    assert!(
+        pretty.contains("2/2") && pretty.contains("True"),
+        "{pretty}"
+    );
+
+    // update → applied
+    apply(&yaml("life-b", "running"), &[]).expect_ok();
+    eventually("the new config on Connect", T, || async {
+        let cfg = c.get_config(&name).await.map_err(|e| e.to_string())?;
+        (cfg.get("topics").map(String::as_str) == Some("life-b"))
+            .then_some(())
+            .ok_or(format!("topics = {:?}", cfg.get("topics")))
+    })
+    .await;
+    wait_running(&ns, &name, "2/2").await;
+
+    // pause, stop, resume
+    apply(&yaml("life-b", "paused"), &[]).expect_ok();
+    wait_connect_state(&c, &name, "PAUSED").await;
+    wait_reason(&ns, &name, "True", "Paused").await;
+    apply(&yaml("life-b", "stopped"), &[]).expect_ok();
+    wait_connect_state(&c, &name, "STOPPED").await;
+    wait_reason(&ns, &name, "True", "Stopped").await;
+    apply(&yaml("life-b", "running"), &[]).expect_ok();
+    wait_connect_state(&c, &name, "RUNNING").await;
+    wait_running(&ns, &name, "2/2").await;
+
+    let ev = events(&ns, &name);
+    for reason in ["Created", "Updated", "Paused", "Stopped", "Resumed"] {
+        assert!(ev.contains(reason), "no {reason} event in:\n{ev}");
+    }
+
+    // delete → gone from Connect, then the object goes
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+    wait_gone_from_connect(&c, &name).await;
+    assert!(get(&ns, &name).await.is_none());
+}
+
+#[tokio::test]
+async fn orphan_keeps_the_connector_and_created_stopped_stays_stopped() {
+    let ns = shared_setup("ctl-orphan");
+    let c = connect();
+    let name = unique("cw-orphan");
+    let input = scratch("ctl-orphan").join("in.txt");
+    std::fs::write(&input, "a\n").unwrap();
+    apply(
+        &connector_yaml(
+            &ns,
+            &name,
+            "",
+            "  class: FileStreamSource\n  state: stopped\n  deletionPolicy: Orphan\n",
+            &format!("topic: orphan-t, file: {}", input.display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+    wait_reason(&ns, &name, "True", "Stopped").await;
+    wait_connect_state(&c, &name, "STOPPED").await;
+
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+    assert!(get(&ns, &name).await.is_none());
+    // still there, still stopped, a few poll cycles later
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let st = c
+        .get_status(&name)
+        .await
+        .expect("the orphaned connector is kept");
+    assert_eq!(st.connector.state, "STOPPED");
+    c.delete(&name).await.unwrap();
+}
+
+#[tokio::test]
+async fn drift_by_rest_is_restored() {
+    let ns = shared_setup("ctl-drift");
+    let c = connect();
+    let name = unique("cw-drift");
+    let out = scratch("ctl-drift").join("out.txt");
+    apply(
+        &connector_yaml(
+            &ns,
+            &name,
+            "",
+            "  class: FileStreamSink\n",
+            &format!("topics: drift-a, file: {}", out.display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+    wait_running(&ns, &name, "1/1").await;
+    let want = c.get_config(&name).await.unwrap();
+
+    // config changed behind our back → put back
+    let mut changed = want.clone();
+    changed.insert("topics".into(), "drift-hacked".into());
+    c.put_config(&name, &changed).await.unwrap();
+    eventually("the config restored", T, || async {
+        let cfg = c.get_config(&name).await.map_err(|e| e.to_string())?;
+        (cfg == want)
+            .then_some(())
+            .ok_or(format!("{:?}", cfg.get("topics")))
+    })
+    .await;
+
+    // deleted behind our back → created again
+    c.delete(&name).await.unwrap();
+    eventually("the connector recreated", T, || async {
+        let cfg = c.get_config(&name).await.map_err(|e| e.to_string())?;
+        (cfg == want)
+            .then_some(())
+            .ok_or("different config".to_string())
+    })
+    .await;
+    wait_running(&ns, &name, "1/1").await;
+    let ev = events(&ns, &name);
+    assert!(ev.matches("DriftCorrected").count() >= 2, "{ev}");
+    assert!(
+        ev.contains("deleted from Kafka Connect") && ev.contains("changed on Kafka Connect"),
+        "{ev}"
+    );
+
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+    wait_gone_from_connect(&c, &name).await;
+}
+
+#[tokio::test]
+async fn a_connector_created_on_connect_directly_is_never_touched() {
+    let ns = shared_setup("ctl-unowned");
+    let c = connect();
+    let unowned = unique("cw-unowned");
+    let dir = scratch("ctl-unowned");
+    let cfg: BTreeMap<String, String> = [
+        ("connector.class", "FileStreamSink"),
+        ("topics", "unowned-t"),
+        ("file", &dir.join("u.txt").to_string_lossy()),
+        ("name", &unowned),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    c.put_config(&unowned, &cfg).await.unwrap();
+    c.pause(&unowned).await.unwrap();
+
+    // a managed connector on the same cluster, so the controller is busy with it
+    let managed = unique("cw-managed");
+    apply(
+        &connector_yaml(
+            &ns,
+            &managed,
+            "",
+            "  class: FileStreamSink\n",
+            &format!("topics: managed-t, file: {}", dir.join("m.txt").display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+    wait_running(&ns, &managed, "1/1").await;
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &managed,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    assert_eq!(c.get_config(&unowned).await.unwrap(), cfg);
+    wait_connect_state(&c, &unowned, "PAUSED").await;
+    c.delete(&unowned).await.unwrap();
+}
+
+#[tokio::test]
+async fn cluster_status_shows_version_plugins_and_managed_connectors() {
+    let ns = shared_setup("ctl-cluster");
+    let name = unique("cw-count");
+    apply(
+        &connector_yaml(
+            &ns,
+            &name,
+            "",
+            "  class: FileStreamSink\n  state: stopped\n",
+            "topics: count-t, file: /tmp/count.txt",
+        ),
+        &[],
+    )
+    .expect_ok();
+    let cl = eventually("cluster status", T, || async {
+        let cl = get_cluster(&ns, "main").await;
+        let st = cl.status.clone().ok_or("no status")?;
+        let ready = st
+            .conditions
+            .iter()
+            .find(|c| c.kind == "Ready")
+            .ok_or("no Ready")?;
+        if ready.status == "True" && st.managed_connectors == Some(1) && !st.plugins.is_empty() {
+            Ok(cl)
+        } else {
+            Err(format!("{st:?}"))
+        }
+    })
+    .await;
+    let st = cl.status.unwrap();
+    assert_eq!(st.version.as_deref(), Some(kafka_env().version.as_str()));
+    assert!(
+        st.commit.is_some() && st.kafka_cluster_id.is_some(),
+        "{st:?}"
+    );
+    assert!(
+        st.plugins.iter().any(|p| p.class
+            == "org.apache.kafka.connect.file.FileStreamSinkConnector"
+            && p.kind == "sink"),
+        "{:?}",
+        st.plugins
+    );
+    let wide = kubectl(&["get", "kafkaconnectcluster", "main", "-n", &ns])
+        .expect_ok()
+        .stdout;
+    assert!(wide.contains(&kafka_env().version), "{wide}");
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// A private Connect worker and controller
+// ---------------------------------------------------------------------------------------------------------
+
+/// A namespace for a private controller, with the label it selects on.
+fn private_setup(prefix: &str) -> (String, String) {
+    let id = unique(prefix);
+    let ns = namespace(prefix, &[(PRIVATE_LABEL, id.as_str())]);
+    (ns, id)
+}
+
+fn private_controller(id: &str, extra: &[&str]) -> stack::warden::Controller {
+    let selector = format!("{PRIVATE_LABEL}={id}");
+    let mut args = vec![
+        "--label-selector",
+        selector.as_str(),
+        "--poll-interval-seconds",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    tokio::task::block_in_place(|| {
+        stack::warden::start_controller(
+            &env().dir,
+            kube_env(),
+            &unique("controller-private"),
+            &args,
+            true,
+        )
+    })
+    .expect("starting a private controller")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_down_is_cluster_unreachable_then_recovers_and_steady_state_is_cheap() {
+    let (ns, id) = private_setup("ctl-down");
+    let label = format!("{PRIVATE_LABEL}: {id}");
+    let mut worker = tokio::task::block_in_place(|| {
+        stack::kafka::ConnectWorker::start(kafka_env(), &env().dir, &unique("connect-down"))
+    })
+    .expect("starting a private Connect worker");
+    let ctl = private_controller(&id, &[]);
+    apply(&cluster_yaml(&ns, "main", &worker.url(), &label), &[]).expect_ok();
+    let name = unique("cw-down");
+    let out = scratch("ctl-down").join("out.txt");
+    apply(
+        &connector_yaml(
+            &ns,
+            &name,
+            &label,
+            "  class: FileStreamSink\n  tasksMax: 2\n",
+            &format!("topics: down-t, file: {}", out.display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+    wait_running(&ns, &name, "2/2").await;
+
+    // Steady state: one list request per poll (1 s) and no other Connect request, no Kubernetes write.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let cluster = format!("{ns}/main");
+    let before = scrape(&ctl.metrics_url()).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let after = scrape(&ctl.metrics_url()).await;
+    let reqs = |t: &str| {
+        total(
+            t,
+            "connect_warden_connect_requests_total",
+            &[("cluster", &cluster)],
+        )
+    };
+    let lists = |t: &str| {
+        total(
+            t,
+            "connect_warden_connect_requests_total",
+            &[
+                ("cluster", &cluster),
+                ("path", "/connectors?expand=status&expand=info"),
+            ],
+        )
+    };
+    let writes = |t: &str| total(t, "connect_warden_kube_writes_total", &[]);
+    let polls = lists(&after) - lists(&before);
+    assert!((4.0..=8.0).contains(&polls), "{polls} polls in 6 s");
+    assert_eq!(
+        reqs(&after) - reqs(&before),
+        polls,
+        "only list requests in steady state"
+    );
+    assert_eq!(
+        writes(&after),
+        writes(&before),
+        "Kubernetes writes in steady state"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            "connect_warden_cluster_up",
+            &[("cluster", &cluster)]
+        ),
+        Some(1.0)
+    );
+
+    // Connect goes away → ClusterUnreachable on the connector and the cluster
+    tokio::task::block_in_place(|| worker.stop());
+    let k = wait_reason(&ns, &name, "False", "ClusterUnreachable").await;
+    assert!(ready(&k).2.contains(&cluster), "{:?}", ready(&k));
+    eventually("cluster Ready=False", T, || async {
+        let st = get_cluster(&ns, "main").await.status.unwrap_or_default();
+        let r = st
+            .conditions
+            .iter()
+            .find(|c| c.kind == "Ready")
+            .cloned()
+            .unwrap_or_default();
+        (r.status == "False").then_some(()).ok_or(format!("{r:?}"))
+    })
+    .await;
+    let m = scrape(&ctl.metrics_url()).await;
+    assert_eq!(
+        sample(&m, "connect_warden_cluster_up", &[("cluster", &cluster)]),
+        Some(0.0)
+    );
+
+    // ... and back: recovers by itself
+    tokio::task::block_in_place(|| worker.restart()).expect("restarting the worker");
+    wait_running(&ns, &name, "2/2").await;
+    eventually("cluster Ready=True", T, || async {
+        let st = get_cluster(&ns, "main").await.status.unwrap_or_default();
+        let r = st
+            .conditions
+            .iter()
+            .find(|c| c.kind == "Ready")
+            .cloned()
+            .unwrap_or_default();
+        (r.status == "True").then_some(()).ok_or(format!("{r:?}"))
+    })
+    .await;
+
+    // Delete while the cluster is down: Delete waits and says why; Orphan goes at once.
+    tokio::task::block_in_place(|| worker.stop());
+    wait_reason(&ns, &name, "False", "ClusterUnreachable").await;
+    kubectl(&["delete", "kafkaconnector", &name, "-n", &ns, "--wait=false"]).expect_ok();
+    let k = wait_reason(&ns, &name, "False", "DeletionBlocked").await;
+    assert!(ready(&k).2.contains("Orphan"), "{:?}", ready(&k));
+    kubectl(&[
+        "patch",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"deletionPolicy":"Orphan"}}"#,
+    ])
+    .expect_ok();
+    eventually("the KafkaConnector gone", T, || async {
+        get(&ns, &name)
+            .await
+            .is_none()
+            .then_some(())
+            .ok_or("still there".to_string())
+    })
+    .await;
+    drop(ctl);
+}
+
+#[tokio::test]
+async fn failed_task_is_restarted_with_backoff_until_exhausted_then_manually() {
+    let ns = shared_setup("ctl-restart");
+    let name = unique("cw-restart");
+    let dir = scratch("ctl-restart").join("missing");
+    let file = dir.join("out.txt");
+    apply(
+        &connector_yaml(
+            &ns,
+            &name,
+            "",
+            "  class: FileStreamSink\n  autoRestart: {maxRestarts: 3, backoffBaseSeconds: 3}\n",
+            &format!("topics: restart-t, file: {}", file.display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+
+    // Each restart is recorded in status; the gaps grow.
+    let mut times = Vec::new();
+    for n in 1..=3u32 {
+        let k = eventually(&format!("restart {n}"), T, || async {
+            let k = get(&ns, &name).await.ok_or("gone")?;
+            let count = k
+                .status
+                .as_ref()
+                .and_then(|s| s.auto_restart.as_ref())
+                .map_or(0, |a| a.count);
+            if count >= n {
+                Ok(k)
+            } else {
+                Err(format!("count {count}: {:?}", ready(&k)))
+            }
+        })
+        .await;
+        let a = k.status.unwrap().auto_restart.unwrap();
+        assert_eq!(
+            a.count, n,
+            "no restart may be skipped in observation at 250 ms"
+        );
+        let t: k8s_openapi::jiff::Timestamp =
+            a.last_restart_time.as_deref().unwrap().parse().unwrap();
+        times.push(t.as_second());
+    }
+    let gap1 = times[1] - times[0];
+    let gap2 = times[2] - times[1];
+    assert!(gap1 >= 2 && gap2 > gap1, "gaps {gap1}s then {gap2}s");
+
+    let k = wait_reason(&ns, &name, "False", "RestartsExhausted").await;
+    assert!(ready(&k).2.contains("gave up after 3"), "{:?}", ready(&k));
+    let st = k.status.unwrap();
+    assert_eq!(st.tasks_ready.as_deref(), Some("0/1"));
+    assert!(
+        st.tasks[0]
+            .trace
+            .as_deref()
+            .unwrap_or("")
+            .contains("out.txt")
+    );
+    let ev = events(&ns, &name);
+    assert!(
+        ev.contains("RestartsExhausted") && ev.contains("Restarted"),
+        "{ev}"
+    );
+
+    let m = scrape(&shared_metrics_url()).await;
+    let cn = [("namespace", ns.as_str()), ("name", name.as_str())];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut l = cn.to_vec();
+        l.extend_from_slice(extra);
+        l
+    };
+    assert_eq!(
+        sample(
+            &m,
+            "connect_warden_connector_restarts_total",
+            &with(&[("target", "task"), ("trigger", "automatic")])
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "connect_warden_connector_tasks",
+            &with(&[("state", "FAILED")])
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "connect_warden_connector_state",
+            &with(&[("state", "RUNNING")])
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&m, "connect_warden_connector_uptime_seconds", &cn),
+        Some(0.0)
+    );
+
+    // The directory appears; a manual restart brings it back; the annotation goes away.
+    std::fs::create_dir_all(&dir).unwrap();
+    kubectl(&[
+        "annotate",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "connectwarden.io/restart=includeTasks,onlyFailed",
+    ])
+    .expect_ok();
+    let k = wait_running(&ns, &name, "1/1").await;
+    eventually("the restart annotation removed", T, || async {
+        let k = get(&ns, &name).await.ok_or("gone")?;
+        (!k.metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key("connectwarden.io/restart"))
+        .then_some(())
+        .ok_or("still annotated".to_string())
+    })
+    .await;
+    assert_eq!(k.status.unwrap().auto_restart.map(|a| a.count), Some(0));
+    let m = scrape(&shared_metrics_url()).await;
+    assert_eq!(
+        sample(
+            &m,
+            "connect_warden_connector_restarts_total",
+            &with(&[("target", "task"), ("trigger", "manual")])
+        ),
+        Some(1.0)
+    );
+    let up = sample(&m, "connect_warden_connector_uptime_seconds", &cn).unwrap();
+    assert!(up < 30.0, "uptime starts again from zero, got {up}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let up2 = sample(
+        &scrape(&shared_metrics_url()).await,
+        "connect_warden_connector_uptime_seconds",
+        &cn,
+    )
+    .unwrap();
+    assert!(up2 >= up + 2.0, "uptime grows: {up} then {up2}");
+    assert!(
+        sample(
+            &m,
+            "connect_warden_connect_requests_total",
+            &[
+                ("path", "/connectors?expand=status&expand=info"),
+                ("code", "200")
+            ]
+        )
+        .unwrap_or(0.0)
+            > 0.0
+    );
+
+    // Series of a deleted connector disappear.
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+    let m = scrape(&shared_metrics_url()).await;
+    assert!(
+        !m.contains(&format!("name=\"{name}\"")),
+        "series of {name} left"
+    );
+}
+
+#[tokio::test]
+async fn manual_task_restart_and_bad_annotation() {
+    let ns = shared_setup("ctl-manual");
+    let name = unique("cw-manual");
+    let out = scratch("ctl-manual").join("out.txt");
+    apply(
+        &connector_yaml(
+            &ns,
+            &name,
+            "",
+            "  class: FileStreamSink\n  tasksMax: 2\n",
+            &format!("topics: manual-t, file: {}", out.display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+    wait_running(&ns, &name, "2/2").await;
+    kubectl(&[
+        "annotate",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "connectwarden.io/restart-task=1",
+    ])
+    .expect_ok();
+    eventually("the task restart done", T, || async {
+        let k = get(&ns, &name).await.ok_or("gone")?;
+        let m = scrape(&shared_metrics_url()).await;
+        let n = sample(
+            &m,
+            "connect_warden_connector_restarts_total",
+            &[
+                ("name", name.as_str()),
+                ("target", "task"),
+                ("trigger", "manual"),
+            ],
+        );
+        let annotated = k
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key("connectwarden.io/restart-task");
+        (n == Some(1.0) && !annotated)
+            .then_some(())
+            .ok_or(format!("{n:?}, annotated {annotated}"))
+    })
+    .await;
+    kubectl(&[
+        "annotate",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "connectwarden.io/restart=please",
+    ])
+    .expect_ok();
+    eventually("a Warning about the bad value", T, || async {
+        let ev = events(&ns, &name);
+        ev.contains("InvalidAnnotation").then_some(()).ok_or(ev)
+    })
+    .await;
+    kubectl(&[
+        "annotate",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "connectwarden.io/restart=true",
+        "--overwrite",
+    ])
+    .expect_ok();
+    eventually("the connector restart done", T, || async {
+        let m = scrape(&shared_metrics_url()).await;
+        let n = sample(
+            &m,
+            "connect_warden_connector_restarts_total",
+            &[
+                ("name", name.as_str()),
+                ("target", "connector"),
+                ("trigger", "manual"),
+            ],
+        );
+        (n == Some(1.0)).then_some(()).ok_or(format!("{n:?}"))
+    })
+    .await;
+    wait_running(&ns, &name, "2/2").await;
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_takes_over_and_restarts_continue_without_duplicates() {
+    let (ns, id) = private_setup("ctl-lease");
+    let label = format!("{PRIVATE_LABEL}: {id}");
+    let lease = unique("cw-lease");
+    let lease_args = [
+        "--leader-election",
+        "--lease-name",
+        lease.as_str(),
+        "--lease-namespace",
+        ns.as_str(),
+        "--lease-duration-seconds",
+        "4",
+    ];
+    let mut a = private_controller(&id, &lease_args);
+    let mut b = private_controller(&id, &lease_args);
+    apply(
+        &cluster_yaml(&ns, "main", &kafka_env().connect_url, &label),
+        &[],
+    )
+    .expect_ok();
+    let name = unique("cw-lease");
+    let file = scratch("ctl-lease").join("missing").join("out.txt");
+    apply(
+        &connector_yaml(
+            &ns,
+            &name,
+            &label,
+            "  class: FileStreamSink\n  autoRestart: {maxRestarts: 4, backoffBaseSeconds: 4}\n",
+            &format!("topics: lease-t, file: {}", file.display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+
+    let leader_of = |m: &str| sample(m, "connect_warden_leader", &[]) == Some(1.0);
+    let (a_url, b_url) = (a.metrics_url(), b.metrics_url());
+    let a_leads = eventually("exactly one leader", T, || async {
+        let (ma, mb) = (scrape(&a_url).await, scrape(&b_url).await);
+        (leader_of(&ma) ^ leader_of(&mb))
+            .then_some(leader_of(&ma))
+            .ok_or("no single leader yet".to_string())
+    })
+    .await;
+    let (leader, standby) = if a_leads {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+
+    // Right after the first restart, the leader dies (the next one is due 4 s later).
+    let leader_url = leader.metrics_url();
+    let by_leader = eventually("the first restart", T, || async {
+        let k = get(&ns, &name).await.ok_or("gone")?;
+        let c = k.status.and_then(|s| s.auto_restart).map_or(0, |a| a.count);
+        let sent = sample(
+            &scrape(&leader_url).await,
+            "connect_warden_connector_restarts_total",
+            &[("name", name.as_str()), ("trigger", "automatic")],
+        )
+        .unwrap_or(0.0);
+        (c >= 1 && sent >= 1.0)
+            .then_some(sent)
+            .ok_or(format!("count {c}, sent {sent}"))
+    })
+    .await;
+    leader.kill();
+    let counted = get(&ns, &name)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .auto_restart
+        .unwrap()
+        .count;
+    assert_eq!(
+        by_leader,
+        f64::from(counted),
+        "the leader's restarts match status at the handover"
+    );
+
+    // The standby takes over within the lease duration and continues the count until exhausted.
+    let k = wait_reason(&ns, &name, "False", "RestartsExhausted").await;
+    assert_eq!(k.status.unwrap().auto_restart.unwrap().count, 4);
+    let m = scrape(&standby.metrics_url()).await;
+    assert!(leader_of(&m));
+    let by_standby = sample(
+        &m,
+        "connect_warden_connector_restarts_total",
+        &[("name", name.as_str()), ("trigger", "automatic")],
+    )
+    .unwrap_or(0.0);
+    assert_eq!(
+        by_leader + by_standby,
+        4.0,
+        "no restart issued twice across the handover"
+    );
+
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+    wait_gone_from_connect(&connect(), &name).await;
+}
