@@ -16,7 +16,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use crate::{Error, Result};
 
 /// Certificates are dated this far back, so a node whose clock lags a little still accepts them.
-const BACKDATE_SECS: i64 = 300;
+pub const BACKDATE_SECS: i64 = 300;
 
 /// A PEM certificate and its PEM private key.
 #[derive(Clone, PartialEq, Eq)]
@@ -46,6 +46,14 @@ pub struct CertInfo {
     pub sans: BTreeSet<String>,
     /// The raw public key (the subjectPublicKey bit string's bytes).
     pub public_key: Vec<u8>,
+}
+
+impl CertInfo {
+    /// When it was made: certificates from [`new_ca`] and [`issue_serving`] are back-dated by
+    /// [`BACKDATE_SECS`].
+    pub fn created(&self) -> i64 {
+        self.not_before.saturating_add(BACKDATE_SECS)
+    }
 }
 
 fn datetime(unix: i64) -> Result<OffsetDateTime> {

@@ -75,6 +75,9 @@ pub enum Decision {
     Keep,
     /// Replace it; the text says why (for the log).
     Renew(&'static str),
+    /// Due for that reason, but the CA is too new for every API server to trust it yet, and the current
+    /// certificate is still good: keep it a little longer.
+    Defer(&'static str),
 }
 
 fn secs(d: Duration) -> i64 {
@@ -119,24 +122,42 @@ pub fn cert_decision(stored: &Stored, settings: &Settings, now: i64) -> Decision
     if !pki::key_matches(&info, &serving.key_pem) {
         return Decision::Renew("the serving key does not match its certificate");
     }
-    if !pki::signed_by(&info, &signer) {
-        return Decision::Renew("the serving certificate is not from the current CA");
-    }
     let wanted: std::collections::BTreeSet<String> = settings
         .dns_names()
         .iter()
         .map(|n| n.to_ascii_lowercase())
         .collect();
-    if info.sans != wanted {
-        return Decision::Renew("the names to serve changed");
+    let why = if !pki::signed_by(&info, &signer) {
+        "the serving certificate is not from the current CA"
+    } else if info.sans != wanted {
+        "the names to serve changed"
+    } else if info.not_before > now + FUTURE_TOLERANCE_SECS {
+        "the serving certificate is not valid yet"
+    } else if info.not_after.saturating_sub(now) <= secs(settings.cert_renew_before) {
+        "the serving certificate expires soon"
+    } else {
+        return Decision::Keep;
+    };
+    // The new bundle was written before this CA signs anything, but API servers pick it up asynchronously;
+    // a certificate still valid and trusted is the safer thing to serve until they have.
+    let usable_now = info.not_before <= now + FUTURE_TOLERANCE_SECS && info.not_after > now;
+    if usable_now
+        && now
+            < signer
+                .created()
+                .saturating_add(secs(settings.trust_delay()))
+        && trusted_by_bundle(&info, stored, now)
+    {
+        return Decision::Defer(why);
     }
-    if info.not_before > now + FUTURE_TOLERANCE_SECS {
-        return Decision::Renew("the serving certificate is not valid yet");
-    }
-    if info.not_after.saturating_sub(now) <= secs(settings.cert_renew_before) {
-        return Decision::Renew("the serving certificate expires soon");
-    }
-    Decision::Keep
+    Decision::Renew(why)
+}
+
+/// Whether a CA in the published bundle signed `cert`.
+fn trusted_by_bundle(cert: &CertInfo, stored: &Stored, now: i64) -> bool {
+    pki::parse_bundle(&published_bundle(stored, now))
+        .iter()
+        .any(|(_, ca)| pki::signed_by(cert, ca))
 }
 
 /// When a new serving certificate ends: its validity, but never after its CA.
@@ -201,7 +222,8 @@ pub fn ca_bundle_patch(
 /// one second.
 pub fn next_check(stored: &Stored, settings: &Settings, now: i64) -> Duration {
     let mut due = now.saturating_add(secs(settings.check_interval));
-    if let Some(s) = stored.usable_signer() {
+    let signer = stored.usable_signer();
+    if let Some(s) = &signer {
         due = due.min(s.not_after.saturating_sub(secs(settings.ca_renew_before)));
     }
     if let Some(info) = stored
@@ -213,6 +235,10 @@ pub fn next_check(stored: &Stored, settings: &Settings, now: i64) -> Duration {
             info.not_after
                 .saturating_sub(secs(settings.cert_renew_before)),
         );
+        // A certificate from an older CA is replaced once the trust delay has passed.
+        if let Some(s) = signer.as_ref().filter(|s| !pki::signed_by(&info, s)) {
+            due = due.min(s.created().saturating_add(secs(settings.trust_delay())));
+        }
     }
     // One second past the boundary, so the decision made then sees "due" rather than "almost".
     let wait = due.saturating_sub(now).saturating_add(1).max(1);
@@ -350,8 +376,13 @@ mod tests {
         );
         let mut renamed = s.clone();
         renamed.service_name = "other".into();
+        // Once the CA is older than the trust delay (20 s); before, the change waits.
         assert_eq!(
-            cert_decision(&st, &renamed, NOW),
+            cert_decision(&st, &renamed, NOW + 5),
+            Decision::Defer("the names to serve changed")
+        );
+        assert_eq!(
+            cert_decision(&st, &renamed, NOW + 30),
             Decision::Renew("the names to serve changed")
         );
     }
@@ -364,6 +395,42 @@ mod tests {
             ca_decision(&future, &s, NOW),
             Decision::Renew("the CA is not valid yet")
         );
+    }
+
+    #[test]
+    fn after_a_ca_rotation_the_old_certificate_is_kept_until_the_new_ca_is_trusted() {
+        let s = settings(); // trust delay: min(60 s, 40 s / 2) = 20 s
+        let mut st = healthy(&s, NOW);
+        let rotated_at = NOW + 600;
+        let ca2 = new_ca(rotated_at, rotated_at + 1000).unwrap();
+        let old_signer = st.signer.take().unwrap();
+        st.bundle = Some(bundle_after_rotation(
+            &ca2.cert_pem,
+            &[&old_signer.cert_pem],
+            rotated_at,
+        ));
+        st.signer = Some(ca2);
+        // Re-issue the old certificate so it is still valid at the rotation.
+        st.serving =
+            Some(issue_serving(&old_signer, &s.dns_names(), NOW + 590, NOW + 690).unwrap());
+        let why = "the serving certificate is not from the current CA";
+        assert_eq!(cert_decision(&st, &s, rotated_at), Decision::Defer(why));
+        assert_eq!(
+            cert_decision(&st, &s, rotated_at + 19),
+            Decision::Defer(why)
+        );
+        assert_eq!(
+            cert_decision(&st, &s, rotated_at + 20),
+            Decision::Renew(why)
+        );
+        // The loop wakes up when the delay is over.
+        assert_eq!(next_check(&st, &s, rotated_at + 15), Duration::from_secs(6));
+        // An expired certificate is replaced at once.
+        assert_eq!(cert_decision(&st, &s, NOW + 690), Decision::Renew(why));
+        // So is one no CA in the bundle signed.
+        let stranger = new_ca(NOW, NOW + 1000).unwrap();
+        st.serving = Some(issue_serving(&stranger, &s.dns_names(), NOW + 590, NOW + 690).unwrap());
+        assert_eq!(cert_decision(&st, &s, rotated_at), Decision::Renew(why));
     }
 
     #[test]

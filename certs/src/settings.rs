@@ -30,6 +30,10 @@ pub struct Settings {
     pub cert_renew_before: Duration,
     /// Longest pause between two checks of the Secret in the rotation loop.
     pub check_interval: Duration,
+    /// After a CA rotation, how long the still-valid serving certificate from the old CA is kept before one
+    /// from the new CA replaces it, so every API server has seen the new caBundle first. At most half of
+    /// `cert_renew_before` is used (see [`Settings::trust_delay`]).
+    pub ca_trust_delay: Duration,
 }
 
 const DAY: u64 = 24 * 3600;
@@ -50,7 +54,14 @@ impl Settings {
             cert_validity: Duration::from_secs(365 * DAY),
             cert_renew_before: Duration::from_secs(30 * DAY),
             check_interval: Duration::from_secs(300),
+            ca_trust_delay: Duration::from_secs(60),
         }
+    }
+
+    /// The effective wait between publishing a new CA and serving a certificate from it: the configured delay,
+    /// but never so long that the old certificate (renewed `cert_renew_before` ahead) could expire meanwhile.
+    pub fn trust_delay(&self) -> Duration {
+        self.ca_trust_delay.min(self.cert_renew_before / 2)
     }
 
     /// The serving certificate's names: `<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc`,
@@ -145,6 +156,10 @@ pub struct SettingsArgs {
     /// Longest pause between two checks in the rotation loop.
     #[arg(long, env = "CW_CERTS_CHECK_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub check_interval: Duration,
+    /// After a CA rotation, keep serving the old CA's certificate this long (at most half of
+    /// cert-renew-before) so the API servers trust the new CA before its certificate is served.
+    #[arg(long, env = "CW_CERTS_CA_TRUST_DELAY", default_value = "60s", value_parser = parse_duration)]
+    pub ca_trust_delay: Duration,
 }
 
 impl SettingsArgs {
@@ -169,6 +184,7 @@ impl SettingsArgs {
             cert_validity: self.cert_validity,
             cert_renew_before: self.cert_renew_before,
             check_interval: self.check_interval,
+            ca_trust_delay: self.ca_trust_delay,
         };
         s.validate()?;
         Ok(s)
@@ -245,8 +261,12 @@ mod tests {
         let mut t = s.clone();
         t.check_interval = t.cert_renew_before;
         assert!(t.validate().is_err());
-        let mut t = s;
+        let mut t = s.clone();
         t.service_name.clear();
         assert!(t.validate().is_err());
+        assert_eq!(s.trust_delay(), Duration::from_secs(60));
+        let mut t = s;
+        t.cert_renew_before = Duration::from_secs(20);
+        assert_eq!(t.trust_delay(), Duration::from_secs(10));
     }
 }

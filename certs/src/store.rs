@@ -12,7 +12,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::pki::{self, Pair};
 use crate::plan::{self, Decision, Stored};
@@ -145,7 +145,11 @@ async fn round(client: &Client, secrets: &Api<Secret>, s: &Settings) -> Result<O
         return Ok(None);
     }
 
-    if let Decision::Renew(why) = plan::cert_decision(&stored, s, now) {
+    let decision = plan::cert_decision(&stored, s, now);
+    if let Decision::Defer(why) = decision {
+        debug!(secret = %what, reason = why, "serving certificate due; waiting until the new CA is trusted");
+    }
+    if let Decision::Renew(why) = decision {
         let (Some(signer), Some(info)) = (stored.signer.clone(), stored.usable_signer()) else {
             return Err(Error::Parse(format!("the CA in Secret {what} is unusable")));
         };
