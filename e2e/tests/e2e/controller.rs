@@ -1038,3 +1038,275 @@ async fn a_standby_takes_over_and_restarts_continue_without_duplicates() {
     .expect_ok();
     wait_gone_from_connect(&connect(), &name).await;
 }
+
+#[tokio::test]
+async fn credentials_and_ca_come_from_secrets_and_are_picked_up_again() {
+    let ns = namespace("ctl-secure", &[]);
+    let s = &kafka_env().secure;
+    kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        &ns,
+        &format!("--from-literal=username={}", s.username),
+        "--from-literal=password=wrong-password",
+    ])
+    .expect_ok();
+    kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "ca",
+        "-n",
+        &ns,
+        &format!("--from-file=ca.crt={}", s.ca_pem.display()),
+    ])
+    .expect_ok();
+    kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "client",
+        "-n",
+        &ns,
+        &format!("--from-file=tls.crt={}", s.client_cert_pem.display()),
+        &format!("--from-file=tls.key={}", s.client_key_pem.display()),
+    ])
+    .expect_ok();
+    apply(
+        &format!(
+            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: secure, namespace: {ns}}}\nspec:\n  url: {}\n  authentication: {{type: basic, secretRef: {{name: creds}}}}\n  tls: {{caSecretRef: {{name: ca}}, clientCertSecretRef: {{name: client}}}}\n",
+            s.url
+        ),
+        &[],
+    )
+    .expect_ok();
+    let cond = |st: &shared::crd::KafkaConnectClusterStatus| {
+        st.conditions
+            .iter()
+            .find(|c| c.kind == "Ready")
+            .cloned()
+            .unwrap_or_default()
+    };
+    eventually("Ready=False Unauthorized", T, || async {
+        let st = get_cluster(&ns, "secure").await.status.unwrap_or_default();
+        let r = cond(&st);
+        (r.status == "False" && r.reason.as_deref() == Some("Unauthorized"))
+            .then_some(())
+            .ok_or(format!("{r:?}"))
+    })
+    .await;
+    let st = get_cluster(&ns, "secure").await.status.unwrap_or_default();
+    assert!(
+        !serde_json::to_string(&st)
+            .unwrap()
+            .contains("wrong-password")
+    );
+
+    // The right password arrives in the Secret: picked up without touching the cluster object.
+    let yaml = kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        &ns,
+        &format!("--from-literal=username={}", s.username),
+        &format!("--from-literal=password={}", s.password),
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    ])
+    .expect_ok()
+    .stdout;
+    apply(&yaml, &[]).expect_ok();
+    let st = eventually("Ready=True", T, || async {
+        let st = get_cluster(&ns, "secure").await.status.unwrap_or_default();
+        let r = cond(&st);
+        (r.status == "True").then_some(st).ok_or(format!("{r:?}"))
+    })
+    .await;
+    assert_eq!(st.version.as_deref(), Some(kafka_env().version.as_str()));
+    assert!(!serde_json::to_string(&st).unwrap().contains(&s.password));
+}
+
+#[tokio::test]
+async fn a_slow_cluster_does_not_delay_the_others() {
+    let ns = shared_setup("ctl-slow");
+    // Accepts connections, never answers: every request waits for its deadline.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let slow_url = format!("http://{}", hole.local_addr().unwrap());
+    apply(
+        &format!(
+            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: slow, namespace: {ns}}}\nspec:\n  url: {slow_url}\n  requestTimeoutSeconds: 30\n"
+        ),
+        &[],
+    )
+    .expect_ok();
+    let stuck = unique("cw-stuck");
+    let fast = unique("cw-fast");
+    let dir = scratch("ctl-slow");
+    // The shared webhook may refuse it (it cannot validate against a silent cluster); either way the
+    // controller's poller for `slow` is stuck waiting, which is what matters.
+    let _ = apply(
+        &connector_yaml(
+            &ns,
+            &stuck,
+            "",
+            "  class: FileStreamSink\n",
+            &format!("topics: slow-t, file: {}", dir.join("s.txt").display()),
+        )
+        .replace("clusterRef: {name: main}", "clusterRef: {name: slow}"),
+        &[],
+    );
+    let started = std::time::Instant::now();
+    apply(
+        &connector_yaml(
+            &ns,
+            &fast,
+            "",
+            "  class: FileStreamSink\n",
+            &format!("topics: fast-t, file: {}", dir.join("f.txt").display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+    wait_running(&ns, &fast, "1/1").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &fast,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+    let _ = kubectl(&[
+        "patch",
+        "kafkaconnector",
+        &stuck,
+        "-n",
+        &ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"deletionPolicy":"Orphan"}}"#,
+    ]);
+    let _ = kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &stuck,
+        "-n",
+        &ns,
+        "--wait=false",
+    ]);
+    drop(hole);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_webhook_bad_config_and_name_conflicts_are_reported() {
+    let (ns, id) = private_setup("ctl-nohook");
+    let label = format!("{PRIVATE_LABEL}: {id}");
+    let ctl = private_controller(&id, &[]);
+    apply(
+        &cluster_yaml(&ns, "main", &kafka_env().connect_url, &label),
+        &[],
+    )
+    .expect_ok();
+    let dir = scratch("ctl-nohook");
+
+    // A number where Connect wants a string (the webhook would have converted it).
+    let bad = unique("cw-bad");
+    apply(
+        &connector_yaml(
+            &ns,
+            &bad,
+            &label,
+            "  class: FileStreamSink\n",
+            &format!(
+                "topics: nohook-t, file: {}, batch.size: 5",
+                dir.join("b.txt").display()
+            ),
+        ),
+        &[],
+    )
+    .expect_ok();
+    let k = wait_reason(&ns, &bad, "False", "InvalidConfig").await;
+    assert!(ready(&k).2.contains("batch.size"), "{:?}", ready(&k));
+    let st = k.status.unwrap();
+    assert!(
+        st.conditions
+            .iter()
+            .any(|c| c.kind == "Stalled" && c.status == "True"),
+        "{st:?}"
+    );
+    assert!(
+        connect().get_status(&bad).await.is_err(),
+        "nothing created on Connect"
+    );
+
+    // Two KafkaConnectors for one connector name: the older one wins, the other says so.
+    let shared_name = unique("cw-same");
+    let first = unique("cw-first");
+    let second = unique("cw-second");
+    for n in [&first, &second] {
+        apply(
+            &connector_yaml(
+                &ns,
+                n,
+                &label,
+                &format!("  class: FileStreamSink\n  name: {shared_name}\n"),
+                &format!("topics: same-t, file: {}", dir.join("x.txt").display()),
+            ),
+            &[],
+        )
+        .expect_ok();
+        if n == &first {
+            wait_running(&ns, &first, "1/1").await;
+        }
+    }
+    let k = wait_reason(&ns, &second, "False", "NameConflict").await;
+    assert!(ready(&k).2.contains(&first), "{:?}", ready(&k));
+    // Deleting the loser leaves the winner's connector alone.
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &second,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        connect()
+            .get_status(&shared_name)
+            .await
+            .unwrap()
+            .connector
+            .state,
+        "RUNNING"
+    );
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &first,
+        &bad,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+    wait_gone_from_connect(&connect(), &shared_name).await;
+    drop(ctl);
+}
