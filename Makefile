@@ -32,6 +32,13 @@ stack-up: build
 crds:
 	cargo run -q -p connect-warden-shared --bin crdgen
 
+## Benchmarks on the real stack (release builds); they print figures, they do not pass or fail on timers.
+bench-webhook:
+	bash scripts/bench.sh webhook $(ARGS)
+
+bench-controller:
+	bash scripts/bench.sh controller $(ARGS)
+
 fmt:
 	cargo fmt --all
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make bench-webhook` / `make bench-controller`: release builds, one real stack (control plane, Kafka,
+# Connect), then the benchmark example, which prints its figures. Usage: scripts/bench.sh webhook|controller [args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+which="${1:?usage: bench.sh webhook|controller [args]}"
+shift
+
+bash scripts/deps.sh
+cargo build --release --workspace --bins
+cargo build --release -p "connect-warden-$which" --example bench
+"$CARGO_TARGET_DIR/release/cw-stack" build >/dev/null
+
+stack_dir="$CARGO_TARGET_DIR/bench-stack"
+env_file="$CARGO_TARGET_DIR/bench-stack.env.json"
+rm -f "$env_file"
+# CRDs installed, no shared webhook or controller: each benchmark runs its own.
+"$CARGO_TARGET_DIR/release/cw-stack" up --dir "$stack_dir" --env-file "$env_file" &
+stack_pid=$!
+trap 'kill -TERM $stack_pid 2>/dev/null; wait $stack_pid 2>/dev/null' EXIT
+while [ ! -f "$env_file" ]; do
+  kill -0 "$stack_pid" 2>/dev/null || { echo "the stack failed to start; logs in $stack_dir/logs" >&2; exit 1; }
+  sleep 1
+done
+eval "$("$CARGO_TARGET_DIR/release/cw-stack" env "$env_file")"
+kubectl apply --server-side -f deploy/crds >/dev/null
+kubectl wait --for=condition=Established -f deploy/crds >/dev/null
+CW_STACK_ENV="$env_file" CW_BIN_DIR="$CARGO_TARGET_DIR/release" \
+  "$CARGO_TARGET_DIR/release/examples/bench" "$@"
