@@ -248,7 +248,7 @@ pub async fn prune(ctx: &Ctx, h: &ClusterHandle, connectors: &BTreeMap<String, E
     if candidates.is_empty() {
         return;
     }
-    let unclaimed = match crate::clusters::unclaimed(ctx, &h.key, candidates).await {
+    let unclaimed = match crate::clusters::unclaimed(ctx, h, candidates).await {
         Ok(u) => u,
         Err(e) => {
             tracing::warn!(cluster = %h.label, error = %e, "listing KafkaConnectors before pruning");

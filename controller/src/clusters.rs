@@ -407,7 +407,7 @@ async fn poll_loop(weak: std::sync::Weak<ClusterHandle>, ctx: Arc<Ctx>) {
         // Sleep until the interval is over or a write asks for an early look.
         let interval = ctx.settings.poll_interval;
         let poked = tokio::select! {
-            _ = tokio::time::sleep(interval.saturating_sub(began.elapsed())) => false,
+            _ = tokio::time::sleep(interval.saturating_sub(began.elapsed()).max(MIN_POLL_GAP)) => false,
             _ = h.poke.notified() => true,
         };
         drop(h);
@@ -536,20 +536,40 @@ fn trigger_connectors(
     managed
 }
 
-/// Connectors on the cluster no KafkaConnector claims, according to the API server (all namespaces, no
-/// label selector: another controller instance may own them).
+/// Connectors on the cluster no KafkaConnector claims, according to the API server: all namespaces, no
+/// label selector (another controller instance may own them), and through any KafkaConnectCluster (or the
+/// default cluster) with the same URL, since several objects may name one Connect cluster.
 pub async fn unclaimed(
     ctx: &Ctx,
-    key: &ClusterKey,
+    h: &ClusterHandle,
     names: Vec<String>,
 ) -> kube::Result<Vec<String>> {
-    let all = Api::<KafkaConnector>::all(ctx.kube.clone())
+    let same = |url: &str| {
+        shared::connect::parse_base_url(url)
+            .ok()
+            .map(|u| u.to_string())
+    };
+    let mine = same(&h.url());
+    let mut aliases: HashSet<ClusterKey> = Api::<KafkaConnectCluster>::all(ctx.kube.clone())
         .list(&ListParams::default())
-        .await?;
-    let claimed: HashSet<String> = all
+        .await?
         .items
         .iter()
-        .filter(|c| ClusterKey::of_connector(c) == *key)
+        .filter(|c| same(&c.spec.url) == mine)
+        .map(ClusterKey::of_cluster)
+        .collect();
+    aliases.insert(h.key.clone());
+    if let Some(d) = ctx.registry.get(&ClusterKey::Default)
+        && same(&d.url()) == mine
+    {
+        aliases.insert(ClusterKey::Default);
+    }
+    let claimed: HashSet<String> = Api::<KafkaConnector>::all(ctx.kube.clone())
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .filter(|c| aliases.contains(&ClusterKey::of_connector(c)))
         .map(|c| c.connector_name())
         .collect();
     Ok(names.into_iter().filter(|n| !claimed.contains(n)).collect())

@@ -245,6 +245,7 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
             Err(e) => {
                 let delay = ctx.backoff(&key);
                 tracing::warn!(error = %e, retry_in = ?delay, "Kafka Connect call failed");
+                ctx.metrics.reconcile_error(KIND, e.reason());
                 if let Some(ready) = ready_from_error(&e, &h.label) {
                     if reason::is_error(ready.reason) && prev_reason(prev) != Some(ready.reason) {
                         ctx.event(

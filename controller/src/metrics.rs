@@ -195,6 +195,13 @@ impl Metrics {
         }
     }
 
+    /// A failure handled inside a reconcile (a Connect call that failed and is retried with backoff).
+    pub fn reconcile_error(&self, kind: &str, reason: &str) {
+        self.reconcile_errors
+            .with_label_values(&[kind, reason])
+            .inc();
+    }
+
     pub fn poll(&self, cluster: &str, ok: bool) {
         self.polls
             .with_label_values(&[cluster, if ok { "ok" } else { "error" }])

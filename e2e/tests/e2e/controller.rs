@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use connect_warden_e2e::*;
 use kube::api::Api;
+use shared::connect::ConnectClient;
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
 use stack::warden::PRIVATE_LABEL;
 
@@ -1309,4 +1310,68 @@ async fn without_the_webhook_bad_config_and_name_conflicts_are_reported() {
     .expect_ok();
     wait_gone_from_connect(&connect(), &shared_name).await;
     drop(ctl);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_deletes_only_connectors_no_kafkaconnector_claims() {
+    let ns = namespace("ctl-prune", &[]);
+    let worker = tokio::task::block_in_place(|| {
+        stack::kafka::ConnectWorker::start(kafka_env(), &env().dir, &unique("connect-prune"))
+    })
+    .expect("starting a private Connect worker");
+    let c = ConnectClient::new(&shared::connect::ClientSettings::new(worker.url())).unwrap();
+    let dir = scratch("ctl-prune");
+    let stray = unique("cw-stray");
+    let cfg: BTreeMap<String, String> = [
+        ("connector.class", "FileStreamSink"),
+        ("topics", "prune-t"),
+        ("file", &dir.join("stray.txt").to_string_lossy()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    c.put_config(&stray, &cfg).await.unwrap();
+
+    apply(
+        &format!(
+            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: main, namespace: {ns}}}\nspec:\n  url: {}\n  prune: true\n",
+            worker.url()
+        ),
+        &[],
+    )
+    .expect_ok();
+    let kept = unique("cw-kept");
+    apply(
+        &connector_yaml(
+            &ns,
+            &kept,
+            "",
+            "  class: FileStreamSink\n",
+            &format!("topics: prune-t, file: {}", dir.join("kept.txt").display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+    wait_running(&ns, &kept, "1/1").await;
+    eventually("the stray connector pruned", T, || async {
+        let names = c.list().await.map_err(|e| e.to_string())?;
+        (!names.contains(&stray))
+            .then_some(())
+            .ok_or(format!("{names:?}"))
+    })
+    .await;
+    assert!(c.list().await.unwrap().contains(&kept));
+    let ev = events(&ns, "main");
+    assert!(ev.contains("Pruned"), "{ev}");
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &kept,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+    drop(worker);
 }
