@@ -156,12 +156,7 @@ async fn main() -> Result<(), Error> {
 
     // Our own webhook, for a namespace only it serves.
     let label = format!("bench-{}", std::process::id());
-    let mut hook = warden::start_webhook(
-        &dir,
-        &kube,
-        "bench-webhook",
-        &["--log-level", "warn", "--log-format", "json"],
-    )?;
+    let mut hook = warden::start_webhook(&dir, &kube, "bench-webhook", &["--log-level", "warn"])?;
     let config_name = format!("cw-bench-{}", std::process::id());
     // Re-indent matchLabels (one level too shallow in the generator at the time of writing; a no-op once fixed).
     let label_line = format!("{}: \"{label}\"", warden::PRIVATE_LABEL);

@@ -18,7 +18,7 @@ pub enum FailurePolicy {
 /// KafkaConnector and KafkaConnectCluster, served over HTTPS; `/metrics`, `/healthz` and `/readyz` on a
 /// separate plain-HTTP port. Kubernetes access comes from the in-cluster config or `KUBECONFIG`.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "connect-warden-webhook", version)]
+#[command(name = "connect-warden-webhook", version, args_override_self = true)]
 pub struct Args {
     /// Address of the HTTPS admission server.
     #[arg(long, env = "CW_WEBHOOK_LISTEN_ADDR", default_value = "0.0.0.0:8443")]

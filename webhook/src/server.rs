@@ -45,16 +45,17 @@ impl App {
             top: &fetched,
             base: &self.world as &dyn Lookup,
         };
-        let check = match decision::plan_validate(req, &lookup) {
+        // Shared with the cache's call, which only runs on a miss: a hit copies nothing.
+        let check: Arc<decision::ConnectCheck> = match decision::plan_validate(req, &lookup) {
             Plan::Done(d) => return d,
-            Plan::Connect(check) => check,
+            Plan::Connect(check) => Arc::from(check),
         };
         let outcome = match self.clients.get(&check.cluster, &check.settings) {
             Err(e) => Arc::new(decision::ConnectOutcome::from_error(&e, Vec::new())),
             Ok(client) => {
                 let deadline = self.clients.deadline();
                 let metrics = self.metrics.clone();
-                let call_check = (*check).clone();
+                let call_check = check.clone();
                 let (outcome, result) = self
                     .cache
                     .get_or_call(check.cache_key(), move || {

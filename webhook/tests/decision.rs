@@ -353,6 +353,28 @@ fn updates_that_leave_spec_alone_and_deletions_never_need_connect() {
         &unavailable,
     );
     assert_eq!((d.allowed, d.reason), (true, Reason::Deleting));
+    // Pausing touches nothing Connect validates: no Connect call either.
+    let mut paused = old.clone();
+    paused["spec"]["state"] = json!("paused");
+    let d = decide(
+        Webhook::Validate,
+        &review("KafkaConnector", "UPDATE", Some(paused), Some(old.clone())),
+        &unavailable,
+    );
+    assert_eq!((d.allowed, d.reason), (true, Reason::Unchanged));
+    let mut bad_state = old.clone();
+    bad_state["spec"]["state"] = json!("sleeping");
+    let d = decide(
+        Webhook::Validate,
+        &review(
+            "KafkaConnector",
+            "UPDATE",
+            Some(bad_state),
+            Some(old.clone()),
+        ),
+        &unavailable,
+    );
+    assert_eq!((d.allowed, d.reason), (false, Reason::InvalidObject));
     let mut deleting = old.clone();
     deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
     deleting["spec"]["class"] = json!("Changed");
