@@ -27,6 +27,10 @@ phase "control plane and Kafka jars (cached after the first run)"
 phase "unit tests"
 cargo test --workspace --exclude connect-warden-e2e
 
+phase "Prometheus rules (promtool) and the Argo CD health check (Lua)"
+bash deploy/monitoring/check.sh
+bash deploy/argocd/test.sh
+
 phase "start the stack"
 stack_dir="$CARGO_TARGET_DIR/stack"
 env_file="$CARGO_TARGET_DIR/stack.env.json"

@@ -3,5 +3,6 @@
 
 mod client;
 mod controller;
+mod install;
 mod kube_api;
 mod webhook;
