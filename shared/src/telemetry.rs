@@ -1,5 +1,7 @@
 //! Logging set-up shared by both binaries: JSON lines by default (for a cluster), text for a terminal.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,6 +22,7 @@ pub fn init_logging(format: LogFormat, filter: &str) {
             .flatten_event(true)
             .with_current_span(true)
             .try_init(),
-        LogFormat::Text => builder.try_init(),
+        // Colours only on a terminal: log files stay plain text.
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
     };
 }

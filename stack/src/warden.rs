@@ -231,7 +231,7 @@ pub fn webhook_configurations(
 ) -> String {
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     let selector = match private {
-        Some(v) => format!("matchLabels:\n      {PRIVATE_LABEL}: \"{v}\""),
+        Some(v) => format!("matchLabels:\n        {PRIVATE_LABEL}: \"{v}\""),
         None => format!(
             "matchExpressions:\n      - key: {PRIVATE_LABEL}\n        operator: DoesNotExist"
         ),
@@ -341,6 +341,6 @@ mod tests {
         // DELETE is not intercepted: removing a connector must never depend on the webhook or on Connect.
         assert!(!shared.contains("DELETE"));
         let private = webhook_configurations("cw-t1", "https://127.0.0.1:1", "PEM", Some("t1"));
-        assert!(private.contains("connectwarden.io/e2e-private: \"t1\""));
+        assert!(private.contains("matchLabels:\n        connectwarden.io/e2e-private: \"t1\""));
     }
 }
