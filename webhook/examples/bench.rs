@@ -195,7 +195,7 @@ async fn main() -> Result<(), Error> {
     let calls = || {
         metric_sum(
             &metrics_url,
-            "connectwarden_webhook_connect_validate_duration_seconds_count",
+            "connect_warden_webhook_connect_validate_duration_seconds_count",
         )
     };
 

@@ -31,14 +31,14 @@ impl Metrics {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
             Opts::new(
-                "connectwarden_webhook_admission_requests_total",
+                "connect_warden_webhook_admission_requests_total",
                 "Admission reviews answered, by webhook, operation, decision and reason.",
             ),
             &["webhook", "operation", "decision", "reason"],
         )?;
         let duration = HistogramVec::new(
             HistogramOpts::new(
-                "connectwarden_webhook_admission_duration_seconds",
+                "connect_warden_webhook_admission_duration_seconds",
                 "Time to answer one admission review.",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
@@ -46,7 +46,7 @@ impl Metrics {
         )?;
         let connect_validate = HistogramVec::new(
             HistogramOpts::new(
-                "connectwarden_webhook_connect_validate_duration_seconds",
+                "connect_warden_webhook_connect_validate_duration_seconds",
                 "Kafka Connect config validations (cache misses), by cluster and outcome.",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
@@ -54,14 +54,14 @@ impl Metrics {
         )?;
         let cache = IntCounterVec::new(
             Opts::new(
-                "connectwarden_webhook_validation_cache_total",
+                "connect_warden_webhook_validation_cache_total",
                 "Validation-cache lookups by result: hit, shared (joined an in-flight call), miss.",
             ),
             &["result"],
         )?;
         let cert_reloads = IntCounterVec::new(
             Opts::new(
-                "connectwarden_webhook_certificate_reloads_total",
+                "connect_warden_webhook_certificate_reloads_total",
                 "Serving-certificate reloads by result.",
             ),
             &["result"],

@@ -121,7 +121,7 @@ async fn envelope_errors_are_clear_400s_and_reviews_echo_the_uid() {
 
     let metrics = app.metrics.render();
     assert!(metrics.contains(
-        "connectwarden_webhook_admission_requests_total{decision=\"patched\",operation=\"CREATE\",reason=\"mutated\",webhook=\"mutate\"} 1"
+        "connect_warden_webhook_admission_requests_total{decision=\"patched\",operation=\"CREATE\",reason=\"mutated\",webhook=\"mutate\"} 1"
     ), "{metrics}");
 }
 
@@ -205,6 +205,6 @@ async fn certificates_are_reloaded_when_the_files_change() {
     assert!(
         app.metrics
             .render()
-            .contains("connectwarden_webhook_certificate_reloads_total{result=\"ok\"} 1")
+            .contains("connect_warden_webhook_certificate_reloads_total{result=\"ok\"} 1")
     );
 }
