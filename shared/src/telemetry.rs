@@ -23,6 +23,8 @@ pub fn init_logging(format: LogFormat, filter: &str) {
             .with_current_span(true)
             .try_init(),
         // Colours only on a terminal: log files stay plain text.
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
     };
 }

@@ -25,9 +25,17 @@ pub enum Error {
     #[error("building {what} failed: {detail}")]
     Build { what: String, detail: String },
     #[error("{what} did not become ready within {secs}s; see its log at {log}")]
-    NotReady { what: String, secs: u64, log: String },
+    NotReady {
+        what: String,
+        secs: u64,
+        log: String,
+    },
     #[error("{what} exited early with {status}; see its log at {log}")]
-    Exited { what: String, status: String, log: String },
+    Exited {
+        what: String,
+        status: String,
+        log: String,
+    },
     #[error("certificate generation failed: {0}")]
     Cert(#[from] rcgen::Error),
     #[error("stack environment: {0}")]

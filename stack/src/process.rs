@@ -17,7 +17,8 @@ impl Proc {
     /// Spawns `cmd` with stdout and stderr appended to `log`.
     pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> crate::Result<Proc> {
         if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir).map_err(crate::io(format!("creating {}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(crate::io(format!("creating {}", dir.display())))?;
         }
         let out = File::options()
             .create(true)
@@ -36,7 +37,11 @@ impl Proc {
             });
         }
         let child = cmd.spawn().map_err(crate::io(format!("starting {name}")))?;
-        Ok(Proc { name: name.to_string(), log: log.to_path_buf(), child: Some(child) })
+        Ok(Proc {
+            name: name.to_string(),
+            log: log.to_path_buf(),
+            child: Some(child),
+        })
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -59,7 +64,9 @@ impl Proc {
 
     /// SIGTERM, wait up to `grace`, then SIGKILL.
     pub fn stop(&mut self, grace: Duration) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let pid = child.id() as libc::pid_t;
         // SAFETY: plain kill(2) on our own child's pid, which cannot have been reaped yet.
         unsafe {
@@ -92,7 +99,11 @@ impl Drop for Proc {
 }
 
 /// Polls `ready` every 200 ms until it returns true, the process dies, or `timeout` passes.
-pub fn wait_ready(proc_: &mut Proc, timeout: Duration, mut ready: impl FnMut() -> bool) -> crate::Result<()> {
+pub fn wait_ready(
+    proc_: &mut Proc,
+    timeout: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> crate::Result<()> {
     let start = Instant::now();
     loop {
         proc_.check_alive()?;
