@@ -40,10 +40,10 @@ enum Cmd {
         #[arg(long)]
         warden: bool,
         /// Extra flags for the shared controller, space-separated.
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
         controller_args: String,
         /// Extra flags for the shared webhook, space-separated.
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
         webhook_args: String,
     },
     /// Only build (or check the cache of) the control plane and the Kafka jars.
