@@ -14,10 +14,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use shared::cluster::{referenced_config_maps, referenced_secrets, resolve};
-use shared::connect::ExpandedConnector;
 use shared::crd::{KafkaConnectCluster, KafkaConnectClusterStatus, PluginStatus};
 
-use crate::clusters::{ClusterHandle, ClusterKey};
+use crate::clusters::{ClusterHandle, ClusterKey, Seen, connector_name};
 use crate::context::Ctx;
 use crate::plan::{Ready, Truth, reason};
 use crate::{Error, Result, status};
@@ -26,6 +25,8 @@ const KIND: &str = "KafkaConnectCluster";
 pub const REASON_REACHABLE: &str = "Reachable";
 pub const REASON_INVALID_SETTINGS: &str = "InvalidSettings";
 pub const REASON_CONNECTING: &str = "Connecting";
+/// Keeps a KafkaConnectCluster while KafkaConnectors use it.
+pub const CLUSTER_FINALIZER: &str = "connectwarden.io/cluster-in-use";
 
 pub async fn reconcile(obj: Arc<KafkaConnectCluster>, ctx: Arc<Ctx>) -> Result<Requeue> {
     let started = Instant::now();
@@ -55,6 +56,24 @@ async fn apply(c: &KafkaConnectCluster, ctx: &Arc<Ctx>) -> Result<Requeue> {
     let ns = c.namespace().unwrap_or_default();
     let key = ClusterKey::of_cluster(c);
     let label = key.label();
+
+    // In-use protection: the cluster stays (deleting) while KafkaConnectors still use it, so deleting a
+    // namespace with both still deletes the connectors from Connect first.
+    let has_finalizer = c.finalizers().iter().any(|f| f == CLUSTER_FINALIZER);
+    let mut requeue = ctx.settings.resync;
+    if c.meta().deletion_timestamp.is_some() {
+        if !has_finalizer {
+            return Ok(Requeue::await_change());
+        }
+        if connectors_of(&ctx.connectors, &key).is_empty() {
+            set_finalizer(c, ctx, false).await?;
+            return Ok(Requeue::await_change());
+        }
+        requeue = std::time::Duration::from_secs(2);
+    } else if !has_finalizer {
+        set_finalizer(c, ctx, true).await?;
+        return Ok(Requeue::await_change());
+    }
     let secrets = fetch::<Secret>(ctx, &ns, referenced_secrets(&c.spec)).await?;
     let maps = fetch::<ConfigMap>(ctx, &ns, referenced_config_maps(&c.spec)).await?;
     let settings = resolve(
@@ -89,7 +108,11 @@ async fn apply(c: &KafkaConnectCluster, ctx: &Arc<Ctx>) -> Result<Requeue> {
         .and_then(|s| status::ready_of(&s.conditions))
         .map(|r| r.status.clone());
     let now_ready = status::ready_of(&new.conditions).map(|r| r.status.clone());
-    if prev_ready.is_some() && prev_ready != now_ready {
+    let flipped = matches!(
+        (prev_ready.as_deref(), now_ready.as_deref()),
+        (Some("True"), Some("False")) | (Some("False"), Some("True"))
+    );
+    if flipped {
         let cond = status::ready_of(&new.conditions);
         let msg = cond.and_then(|r| r.message.clone()).unwrap_or_default();
         let up = now_ready.as_deref() == Some("True");
@@ -108,7 +131,34 @@ async fn apply(c: &KafkaConnectCluster, ctx: &Arc<Ctx>) -> Result<Requeue> {
     }
     write_status(c, ctx, &new).await?;
     ctx.succeeded(&format!("cluster/{ns}/{}", c.name_any()));
-    Ok(Requeue::requeue(ctx.settings.resync))
+    Ok(Requeue::requeue(requeue))
+}
+
+/// Adds or removes the in-use finalizer (the whole list, with the resourceVersion as precondition).
+async fn set_finalizer(c: &KafkaConnectCluster, ctx: &Ctx, add: bool) -> Result<()> {
+    let mut list: Vec<String> = c
+        .finalizers()
+        .iter()
+        .filter(|f| *f != CLUSTER_FINALIZER)
+        .cloned()
+        .collect();
+    if add {
+        list.push(CLUSTER_FINALIZER.to_string());
+    }
+    let patch =
+        json!({ "metadata": { "finalizers": list, "resourceVersion": c.resource_version() } });
+    let api: Api<KafkaConnectCluster> =
+        Api::namespaced(ctx.kube.clone(), &c.namespace().unwrap_or_default());
+    let _permit = ctx.kube_writes.acquire().await;
+    api.patch(
+        &c.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    ctx.metrics
+        .kube_write("kafkaconnectclusters", "patch_finalizer");
+    Ok(())
 }
 
 async fn fetch<K>(ctx: &Ctx, ns: &str, names: Vec<String>) -> Result<HashMap<String, K>>
@@ -135,9 +185,18 @@ fn connectors_of(
     store
         .state()
         .iter()
-        .filter(|k| ClusterKey::of_connector(k) == *key)
+        .filter(|k| key.is_target_of(k))
         .map(|k| ObjectRef::from_obj(&**k))
         .collect()
+}
+
+/// `s` with the conditions of `prev`.
+fn prev_with(
+    mut s: KafkaConnectClusterStatus,
+    prev: &KafkaConnectClusterStatus,
+) -> KafkaConnectClusterStatus {
+    s.conditions = prev.conditions.clone();
+    s
 }
 
 /// The status from the cluster's latest poll, pure.
@@ -178,6 +237,10 @@ pub fn cluster_status(
                     .collect();
             }
             match (&snap.connectors, snap.seq) {
+                // Not polled yet (e.g. the controller just started): what status says still stands.
+                (_, 0) if status::ready_of(&prev.conditions).is_some() => {
+                    return prev_with(s, &prev);
+                }
                 (_, 0) => Ready {
                     status: Truth::Unknown,
                     reason: REASON_CONNECTING,
@@ -211,6 +274,7 @@ async fn write_status(
     };
     let api: Api<KafkaConnectCluster> =
         Api::namespaced(ctx.kube.clone(), &c.namespace().unwrap_or_default());
+    let _permit = ctx.kube_writes.acquire().await;
     api.patch_status(
         &c.name_any(),
         &PatchParams::default(),
@@ -224,7 +288,7 @@ async fn write_status(
 
 /// With `spec.prune: true`, deletes the connectors on the cluster that no KafkaConnector claims. Without it
 /// (the default) such connectors are never touched.
-pub async fn prune(ctx: &Ctx, h: &ClusterHandle, connectors: &BTreeMap<String, ExpandedConnector>) {
+pub async fn prune(ctx: &Ctx, h: &ClusterHandle, connectors: &BTreeMap<String, Seen>) {
     let Some(r) = h.key.object_ref() else { return };
     let Some(cluster) = ctx.clusters.get(&r) else {
         return;
@@ -237,8 +301,8 @@ pub async fn prune(ctx: &Ctx, h: &ClusterHandle, connectors: &BTreeMap<String, E
         .connectors
         .state()
         .iter()
-        .filter(|k| ClusterKey::of_connector(k) == h.key)
-        .map(|k| k.connector_name())
+        .filter(|k| h.key.is_target_of(k))
+        .map(|k| connector_name(k).to_string())
         .collect();
     let candidates: Vec<String> = connectors
         .keys()

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use kube::runtime::reflector::ObjectRef;
-use shared::connect::{ClientSettings, ConnectClient, ExpandedConnector, PluginInfo, ServerInfo};
+use shared::connect::{
+    ClientSettings, ConnectClient, ConnectorStatus, ExpandedConnector, PluginInfo, ServerInfo,
+};
 use shared::crd::{ConnectorState, KafkaConnectCluster, KafkaConnector};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -66,12 +68,38 @@ impl ClusterKey {
         }
     }
 
+    /// Whether connector `c` targets this cluster (without allocating: called for every connector often).
+    pub fn is_target_of(&self, c: &KafkaConnector) -> bool {
+        match (&c.spec.cluster_ref, self) {
+            (None, ClusterKey::Default) => true,
+            (Some(r), ClusterKey::Named { namespace, name }) => {
+                r.name == *name
+                    && r.namespace
+                        .as_deref()
+                        .or(c.metadata.namespace.as_deref())
+                        .unwrap_or_default()
+                        == namespace
+            }
+            _ => false,
+        }
+    }
+
     pub fn object_ref(&self) -> Option<ObjectRef<KafkaConnectCluster>> {
         match self {
             ClusterKey::Default => None,
             ClusterKey::Named { namespace, name } => Some(ObjectRef::new(name).within(namespace)),
         }
     }
+}
+
+/// `KafkaConnector::connector_name` without allocating.
+pub fn connector_name(c: &KafkaConnector) -> &str {
+    c.spec
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .or(c.metadata.name.as_deref())
+        .unwrap_or_default()
 }
 
 /// Why a poll failed, as a condition reason and message.
@@ -97,13 +125,29 @@ impl PollError {
     }
 }
 
+/// One connector in a poll: its status and a digest of its config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    pub status: Option<ConnectorStatus>,
+    pub config: Option<u64>,
+}
+
+impl Seen {
+    fn from(e: ExpandedConnector) -> Seen {
+        Seen {
+            status: e.status,
+            config: e.info.map(|i| crate::plan::config_digest(&i.config)),
+        }
+    }
+}
+
 /// The result of one poll.
 #[derive(Debug)]
 pub struct Snapshot {
     /// Number of the poll that produced it (0: none yet).
     pub seq: u64,
     pub at: DateTime<Utc>,
-    pub connectors: Result<BTreeMap<String, ExpandedConnector>, PollError>,
+    pub connectors: Result<BTreeMap<String, Seen>, PollError>,
     pub info: Option<ServerInfo>,
     pub plugins: Vec<PluginInfo>,
 }
@@ -450,7 +494,7 @@ async fn poll_once(
         }
     }
     let connectors = match result {
-        Ok(map) => Ok(map),
+        Ok(map) => Ok(map.into_iter().map(|(k, v)| (k, Seen::from(v))).collect()),
         Err(e) => {
             if prev.is_up() || prev.seq == 0 {
                 tracing::warn!(cluster = %h.label, error = %e, "Kafka Connect cluster unreachable");
@@ -520,14 +564,14 @@ fn trigger_connectors(
     let waiting: HashSet<_> = std::mem::take(&mut *lock(&h.waiting));
     let mut managed = 0;
     for c in ctx.connectors.state() {
-        if ClusterKey::of_connector(&c) != h.key {
+        if !h.key.is_target_of(&c) {
             continue;
         }
         managed += 1;
         let r = ObjectRef::from_obj(&*c);
         let hit = match changed {
             None | Some(None) => true,
-            Some(Some(names)) => names.contains(&c.connector_name()),
+            Some(Some(names)) => names.contains(connector_name(&c)),
         };
         if hit || waiting.contains(&r) {
             let _ = ctx.connector_tx.unbounded_send(r);
@@ -569,7 +613,7 @@ pub async fn unclaimed(
         .await?
         .items
         .iter()
-        .filter(|c| aliases.contains(&ClusterKey::of_connector(c)))
+        .filter(|c| aliases.iter().any(|k| k.is_target_of(c)))
         .map(|c| c.connector_name())
         .collect();
     Ok(names.into_iter().filter(|n| !claimed.contains(n)).collect())
@@ -585,10 +629,12 @@ mod tests {
             .map(|(n, state)| {
                 (
                     n.to_string(),
-                    serde_json::from_value::<ExpandedConnector>(serde_json::json!({
-                        "status": {"name": n, "connector": {"state": state}, "tasks": []}
-                    }))
-                    .unwrap(),
+                    Seen::from(
+                        serde_json::from_value::<ExpandedConnector>(serde_json::json!({
+                            "status": {"name": n, "connector": {"state": state}, "tasks": []}
+                        }))
+                        .unwrap(),
+                    ),
                 )
             })
             .collect();

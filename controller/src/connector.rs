@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -37,25 +36,25 @@ pub async fn reconcile(obj: Arc<KafkaConnector>, ctx: Arc<Ctx>) -> Result<Requeu
     let span = tracing::info_span!("reconcile", namespace = %ns, name = %name, cluster = %ClusterKey::of_connector(&obj).label());
     let result = async {
         let api: Api<KafkaConnector> = Api::namespaced(ctx.kube.clone(), &ns);
-        let had_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
-        let deleting = obj.meta().deletion_timestamp.is_some();
-        if paused(&obj) && !deleting {
+        let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
+        if obj.meta().deletion_timestamp.is_some() {
+            if !has_finalizer {
+                return Ok(Requeue::await_change());
+            }
+            let next = cleanup(&obj, &api, &ctx).await?;
+            set_finalizer(&obj, &api, &ctx, false).await?;
+            return Ok(next);
+        }
+        if paused(&obj) {
             // Hands off: no Connect call, no status write.
             return Ok(Requeue::await_change());
         }
-        let r = finalizer(&api, FINALIZER, obj.clone(), |event| async {
-            match event {
-                Finalizer::Apply(o) => apply(&o, &api, &ctx).await,
-                Finalizer::Cleanup(o) => cleanup(&o, &api, &ctx).await,
-            }
-        })
-        .await
-        .map_err(Error::from);
-        if r.is_ok() && had_finalizer == deleting {
-            // The helper added (not deleting) or removed (deleting) the finalizer.
-            ctx.metrics.kube_write("kafkaconnectors", "patch_finalizer");
+        if !has_finalizer {
+            // The update's watch event brings the object back here.
+            set_finalizer(&obj, &api, &ctx, true).await?;
+            return Ok(Requeue::await_change());
         }
-        r
+        apply(&obj, &api, &ctx).await
     }
     .instrument_in(span)
     .await;
@@ -105,6 +104,9 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
     // Where: the cluster must exist, allow this namespace and be set up.
     let h = match ctx.target(o) {
         Ok(h) => h,
+        // The cluster exists but its client is being set up (e.g. at start-up): its first poll triggers
+        // this connector again; nothing to report meanwhile.
+        Err(ready) if ready.status == Truth::Unknown => return Ok(resync),
         Err(ready) => {
             write_simple(o, api, ctx, &ready).await?;
             return Ok(resync);
@@ -154,17 +156,19 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
         }
         Observation::Fresh { snapshot, recent } => (snapshot, recent),
     };
-    let observed = match &snapshot.connectors {
-        Err(e) => Observed::Unreachable {
-            reason: e.reason,
-            message: &e.message,
-        },
-        Ok(map) => match map.get(&desired.name) {
-            None => Observed::Absent,
-            Some(x) => Observed::Present {
-                status: x.status.as_ref(),
-                config: x.info.as_ref().map(|i| &i.config),
-            },
+    // Keep only this connector's entry: a reconcile waiting on a write must not hold a whole poll alive.
+    let version = snapshot.info.as_ref().map(|i| i.version.clone());
+    let seen = match &snapshot.connectors {
+        Err(e) => Err((e.reason, e.message.clone())),
+        Ok(map) => Ok(map.get(&desired.name).cloned()),
+    };
+    drop(snapshot);
+    let observed = match &seen {
+        Err((reason, message)) => Observed::Unreachable { reason, message },
+        Ok(None) => Observed::Absent,
+        Ok(Some(x)) => Observed::Present {
+            status: x.status.as_ref(),
+            config: x.config,
         },
     };
     let reported_status = match observed {
@@ -178,7 +182,7 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
         desired: &desired,
         observed,
         recent,
-        caps: Caps::for_version(snapshot.info.as_ref().map(|i| i.version.as_str())),
+        caps: Caps::for_version(version.as_deref()),
         applied: prev.and_then(|s| s.observed_generation) == o.meta().generation
             && o.meta().generation.is_some(),
         seen_before: prev.is_some_and(|s| s.connector_state.is_some()),
@@ -228,9 +232,11 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
 
     // A restart is recorded before it is sent (with the object's resourceVersion as precondition): a new
     // leader reading this status never repeats it, and a stale cache gets a conflict instead.
+    let mut current = prev.cloned();
     if p.persist_first {
         let s = build(&p.ready, p.auto_restart.clone());
-        write_status(o, api, ctx, &s, true).await?;
+        write_status(o, api, ctx, current.as_ref(), &s, true).await?;
+        current = Some(s);
     }
 
     // Act.
@@ -246,6 +252,12 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
                 let delay = ctx.backoff(&key);
                 tracing::warn!(error = %e, retry_in = ?delay, "Kafka Connect call failed");
                 ctx.metrics.reconcile_error(KIND, e.reason());
+                if p.persist_first && e.status().is_some() {
+                    // Connect refused the restart (e.g. 409 during a rebalance): it did not happen, so
+                    // it does not count. (After a timeout it may have happened: then it counts.)
+                    p.auto_restart = prev.and_then(|s| s.auto_restart.clone());
+                    requeue = Some(Duration::from_secs(1));
+                }
                 if let Some(ready) = ready_from_error(&e, &h.label) {
                     if reason::is_error(ready.reason) && prev_reason(prev) != Some(ready.reason) {
                         ctx.event(
@@ -269,7 +281,7 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
     // Status, only when it changed; events on Ready transitions.
     let new = build(&p.ready, p.auto_restart.clone());
     transition_events(o, ctx, prev, &p, &redactor).await;
-    write_status(o, api, ctx, &new, false).await?;
+    write_status(o, api, ctx, current.as_ref(), &new, false).await?;
 
     // Metrics.
     let healthy_since = status::ready_of(&new.conditions)
@@ -425,18 +437,18 @@ async fn act(
                 let (conn, tasks) = restarted_counts(st, *include_tasks, *only_failed, &outcome);
                 for _ in 0..conn {
                     ctx.metrics
-                        .restarted(&mkey, &h.label, "connector", trigger.label());
+                        .restarted(&mkey, &h.label, name, "connector", trigger.label());
                 }
                 for _ in 0..tasks {
                     ctx.metrics
-                        .restarted(&mkey, &h.label, "task", trigger.label());
+                        .restarted(&mkey, &h.label, name, "task", trigger.label());
                 }
             }
             Action::RestartTask { id, trigger } => {
                 client.restart_task(name, *id).await?;
                 h.note_write(name, oref.clone(), false, None);
                 ctx.metrics
-                    .restarted(&mkey, &h.label, "task", trigger.label());
+                    .restarted(&mkey, &h.label, name, "task", trigger.label());
             }
         }
     }
@@ -592,6 +604,37 @@ async fn transition_events(
         .await;
 }
 
+/// Adds or removes our finalizer. The whole list is written with the object's resourceVersion as
+/// precondition, so a concurrent change of the list fails with a conflict (and is retried) instead of
+/// being lost.
+async fn set_finalizer(
+    o: &KafkaConnector,
+    api: &Api<KafkaConnector>,
+    ctx: &Ctx,
+    add: bool,
+) -> Result<()> {
+    let mut list: Vec<String> = o
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    if add {
+        list.push(FINALIZER.to_string());
+    }
+    let patch =
+        json!({ "metadata": { "finalizers": list, "resourceVersion": o.resource_version() } });
+    let _permit = ctx.kube_writes.acquire().await;
+    api.patch(
+        &o.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    ctx.metrics.kube_write("kafkaconnectors", "patch_finalizer");
+    Ok(())
+}
+
 /// Writes a status whose only news is the `Ready` condition (the observed fields are kept).
 async fn write_simple(
     o: &KafkaConnector,
@@ -623,7 +666,7 @@ async fn write_simple(
             now: Utc::now(),
         },
     );
-    write_status(o, api, ctx, &s, false).await
+    write_status(o, api, ctx, prev, &s, false).await
 }
 
 /// Patches status with the minimal merge patch, and not at all when nothing changed. With `precondition`
@@ -632,10 +675,11 @@ async fn write_status(
     o: &KafkaConnector,
     api: &Api<KafkaConnector>,
     ctx: &Ctx,
+    old: Option<&KafkaConnectorStatus>,
     new: &KafkaConnectorStatus,
     precondition: bool,
 ) -> Result<()> {
-    let old = serde_json::to_value(&o.status)?;
+    let old = serde_json::to_value(old)?;
     let new_v = serde_json::to_value(new)?;
     let Some(diff) = status::merge_patch(&old, &new_v) else {
         return Ok(());
@@ -672,6 +716,7 @@ async fn clear_annotations(
         ann.insert(ANNOTATION_RESTART_TASK.into(), serde_json::Value::Null);
     }
     let patch = json!({ "metadata": { "annotations": ann } });
+    let _permit = ctx.kube_writes.acquire().await;
     api.patch(
         &o.name_any(),
         &PatchParams::default(),

@@ -15,6 +15,9 @@ use crate::metrics::Metrics;
 use crate::plan::{Ready, reason};
 use crate::restart::Policy;
 
+/// Kubernetes writes in flight at once.
+const KUBE_WRITES_IN_FLIGHT: usize = 16;
+
 /// Settings from the flags that reconcilers need.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -34,6 +37,9 @@ pub struct Ctx {
     pub clusters: Store<KafkaConnectCluster>,
     pub connector_tx: UnboundedSender<ObjectRef<KafkaConnector>>,
     pub cluster_tx: UnboundedSender<ObjectRef<KafkaConnectCluster>>,
+    /// Bounds the Kubernetes writes in flight: a burst of thousands of status updates must not open
+    /// thousands of connections to the API server.
+    pub kube_writes: tokio::sync::Semaphore,
     /// Consecutive failures per object, for the retry backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// Bad annotation values already warned about, so a Warning event is sent once per value.
@@ -62,6 +68,7 @@ impl Ctx {
             clusters,
             connector_tx,
             cluster_tx,
+            kube_writes: tokio::sync::Semaphore::new(KUBE_WRITES_IN_FLIGHT),
             failures: Mutex::new(HashMap::new()),
             warned: Mutex::new(HashSet::new()),
         }
@@ -110,22 +117,23 @@ impl Ctx {
     /// Another KafkaConnector that claims the same connector on the same cluster and wins (the oldest; ties
     /// broken by namespace/name), if any.
     pub fn conflict_winner(&self, c: &KafkaConnector, key: &ClusterKey) -> Option<String> {
-        let name = c.connector_name();
-        let rank = |o: &KafkaConnector| {
+        use crate::clusters::connector_name;
+        let name = connector_name(c);
+        // Runs for every reconcile over every connector: compare without allocating.
+        fn rank(o: &KafkaConnector) -> (Option<k8s_openapi::jiff::Timestamp>, &str, &str) {
             (
-                o.creation_timestamp().map(|t| t.0),
-                o.namespace().unwrap_or_default(),
-                o.name_any(),
+                o.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                o.metadata.namespace.as_deref().unwrap_or_default(),
+                o.metadata.name.as_deref().unwrap_or_default(),
             )
-        };
+        }
         let mine = rank(c);
-        self.connectors
-            .state()
-            .into_iter()
-            .filter(|o| o.uid() != c.uid())
-            .filter(|o| o.connector_name() == name && ClusterKey::of_connector(o) == *key)
-            .filter(|o| rank(o) < mine)
-            .min_by_key(|o| rank(o))
+        let state = self.connectors.state();
+        state
+            .iter()
+            .filter(|o| connector_name(o) == name && key.is_target_of(o))
+            .filter(|o| o.metadata.uid != c.metadata.uid && rank(o) < mine)
+            .min_by(|a, b| rank(a).cmp(&rank(b)))
             .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
     }
 
@@ -168,6 +176,7 @@ impl Ctx {
             action: action.into(),
             secondary: None,
         };
+        let _permit = self.kube_writes.acquire().await;
         match self.recorder.publish(&ev, &obj.object_ref(&())).await {
             Ok(()) => self.metrics.kube_write("events", "create"),
             Err(e) => tracing::warn!(error = %e, reason, "publishing an event"),

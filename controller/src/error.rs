@@ -9,8 +9,6 @@ pub enum Error {
     Connect(#[from] shared::Error),
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     /// The connector's deletion waits for something (the cluster, Connect); the message says what.
     #[error("{0}")]
     DeletionBlocked(String),
@@ -39,11 +37,6 @@ impl Error {
             Error::Connect(e) => e.reason(),
             Error::Kube(kube::Error::Api(s)) if s.code == 409 => "kube_conflict",
             Error::Kube(_) => "kube",
-            Error::Finalizer(e) => match e.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.reason(),
-                _ => "finalizer",
-            },
             Error::DeletionBlocked(_) => "deletion_blocked",
             Error::Json(_) => "json",
             Error::Settings(_) => "settings",
@@ -56,13 +49,5 @@ impl Error {
     /// A Kubernetes optimistic-concurrency conflict: the object changed under us; retry soon.
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Kube(kube::Error::Api(s)) if s.code == 409)
-            || matches!(self, Error::Finalizer(e) if matches!(e.as_ref(),
-                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) if e.is_conflict()))
-    }
-}
-
-impl From<kube::runtime::finalizer::Error<Error>> for Error {
-    fn from(e: kube::runtime::finalizer::Error<Error>) -> Self {
-        Error::Finalizer(Box::new(e))
     }
 }

@@ -29,20 +29,37 @@ const RESTART_TRIGGERS: &[&str] = &["automatic", "manual"];
 /// (namespace, name) of a KafkaConnector.
 pub type ObjKey = (String, String);
 
-#[derive(Debug, Clone)]
+/// What the per-connector series are rendered from at scrape time: a few bytes per connector instead of a
+/// dozen metric objects, so thousands of connectors stay cheap.
+#[derive(Debug, Clone, Default)]
 struct Tracked {
     cluster: String,
     connector: String,
+    /// Index in `CONNECTOR_STATES`, once Connect reported one.
+    state: Option<usize>,
+    /// Tasks per `TASK_STATES` entry.
+    tasks: [u32; TASK_STATES.len()],
     /// Since when the connector and all its tasks are RUNNING.
     healthy_since: Option<DateTime<Utc>>,
+    /// Restarts per (target, trigger), as in `RESTART_TARGETS` × `RESTART_TRIGGERS`.
+    restarts: [[u64; 2]; 2],
+}
+
+impl Tracked {
+    /// Points the entry at `cluster`/`connector`; a connector that moved or was renamed starts afresh.
+    fn retarget(&mut self, cluster: &str, connector: &str) {
+        if self.cluster != cluster || self.connector != connector {
+            *self = Tracked {
+                cluster: cluster.to_string(),
+                connector: connector.to_string(),
+                ..Tracked::default()
+            };
+        }
+    }
 }
 
 pub struct Metrics {
     registry: Registry,
-    connector_state: IntGaugeVec,
-    connector_tasks: IntGaugeVec,
-    connector_uptime: IntGaugeVec,
-    restarts: IntCounterVec,
     reconcile_duration: HistogramVec,
     reconcile_errors: IntCounterVec,
     connect_requests: IntCounterVec,
@@ -51,14 +68,13 @@ pub struct Metrics {
     polls: IntCounterVec,
     kube_writes: IntCounterVec,
     leader: IntGauge,
-    autoconnector: Option<[IntGaugeVec; 3]>,
+    autoconnector: bool,
     tracked: Mutex<HashMap<ObjKey, Tracked>>,
 }
 
 impl Metrics {
     pub fn new(autoconnector: bool) -> Result<Arc<Metrics>> {
         let registry = Registry::new();
-        let cn = &["namespace", "name", "cluster"];
         let gauge = |name: &str, help: &str, labels: &[&str]| -> Result<IntGaugeVec> {
             let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
             registry.register(Box::new(g.clone()))?;
@@ -79,59 +95,12 @@ impl Metrics {
             registry.register(Box::new(h.clone()))?;
             Ok(h)
         };
-        let with = |extra: &[&'static str]| -> Vec<&'static str> {
-            let mut v = vec!["namespace", "name", "cluster"];
-            v.extend_from_slice(extra);
-            v
-        };
-        let autoconnector = if autoconnector {
-            let l = &["ns", "rn", "connector_name"];
-            Some([
-                gauge(
-                    "kafka_autoconnector_total_connector_tasks",
-                    "Total number of tasks of the connector (kafka-autoconnector compatible).",
-                    l,
-                )?,
-                gauge(
-                    "kafka_autoconnector_running_connector_tasks",
-                    "Number of RUNNING tasks of the connector (kafka-autoconnector compatible).",
-                    l,
-                )?,
-                gauge(
-                    "kafka_autoconnector_connector_uptime",
-                    "Seconds the connector and all its tasks have been RUNNING without interruption (kafka-autoconnector compatible).",
-                    l,
-                )?,
-            ])
-        } else {
-            None
-        };
         let leader = IntGauge::new(
             "connect_warden_leader",
             "1 while this replica is the leader (always 1 without leader election).",
         )?;
         registry.register(Box::new(leader.clone()))?;
         Ok(Arc::new(Metrics {
-            connector_state: gauge(
-                "connect_warden_connector_state",
-                "Connector state reported by Kafka Connect: 1 for the current state, 0 for the others.",
-                &with(&["state"]),
-            )?,
-            connector_tasks: gauge(
-                "connect_warden_connector_tasks",
-                "Tasks of the connector by state.",
-                &with(&["state"]),
-            )?,
-            connector_uptime: gauge(
-                "connect_warden_connector_uptime_seconds",
-                "Seconds the connector and all its tasks have been RUNNING; 0 when not.",
-                cn,
-            )?,
-            restarts: counter(
-                "connect_warden_connector_restarts_total",
-                "Restarts issued by the controller, by target (connector, task) and trigger (automatic, manual).",
-                &with(&["target", "trigger"]),
-            )?,
             reconcile_duration: histogram(
                 "connect_warden_reconcile_duration_seconds",
                 "Duration of reconciles by kind (KafkaConnector, KafkaConnectCluster).",
@@ -222,10 +191,26 @@ impl Metrics {
         self.leader.set(i64::from(leader));
     }
 
-    pub fn restarted(&self, key: &ObjKey, cluster: &str, target: &str, trigger: &str) {
-        self.restarts
-            .with_label_values(&[&key.0, &key.1, cluster, target, trigger])
-            .inc();
+    pub fn restarted(
+        &self,
+        key: &ObjKey,
+        cluster: &str,
+        connector: &str,
+        target: &str,
+        trigger: &str,
+    ) {
+        let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+        let t = tracked.entry(key.clone()).or_default();
+        t.retarget(cluster, connector);
+        let ti = RESTART_TARGETS
+            .iter()
+            .position(|x| *x == target)
+            .unwrap_or(0);
+        let gi = RESTART_TRIGGERS
+            .iter()
+            .position(|x| *x == trigger)
+            .unwrap_or(0);
+        t.restarts[ti][gi] = t.restarts[ti][gi].saturating_add(1);
     }
 
     /// Records what Connect reported for a connector. `healthy_since` is when it became healthy (from the
@@ -238,56 +223,26 @@ impl Metrics {
         status: Option<&ConnectorStatus>,
         healthy_since: Option<DateTime<Utc>>,
     ) {
-        let moved = {
-            let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
-            let previous = tracked.insert(
-                key.clone(),
-                Tracked {
-                    cluster: cluster.to_string(),
-                    connector: connector.to_string(),
-                    healthy_since,
-                },
-            );
-            previous.filter(|p| p.cluster != cluster || p.connector != connector)
-        };
-        if let Some(old) = moved {
-            self.remove_series(key, &old);
-        }
+        let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+        let t = tracked.entry(key.clone()).or_default();
+        t.retarget(cluster, connector);
+        t.healthy_since = healthy_since;
         let Some(st) = status else { return };
-        let l = |extra: &'static str| [key.0.as_str(), key.1.as_str(), cluster, extra];
-        for s in CONNECTOR_STATES {
-            self.connector_state
-                .with_label_values(&l(s))
-                .set(i64::from(st.connector.state == *s));
-        }
-        for s in TASK_STATES {
+        t.state = CONNECTOR_STATES
+            .iter()
+            .position(|s| *s == st.connector.state);
+        for (i, s) in TASK_STATES.iter().enumerate() {
             let n = st.tasks.iter().filter(|t| t.state == *s).count();
-            self.connector_tasks
-                .with_label_values(&l(s))
-                .set(i64::try_from(n).unwrap_or(i64::MAX));
-        }
-        if let Some([total, running, _]) = &self.autoconnector {
-            let al = [key.0.as_str(), key.1.as_str(), connector];
-            total
-                .with_label_values(&al)
-                .set(i64::try_from(st.tasks.len()).unwrap_or(i64::MAX));
-            let r = st.tasks.iter().filter(|t| t.state == "RUNNING").count();
-            running
-                .with_label_values(&al)
-                .set(i64::try_from(r).unwrap_or(i64::MAX));
+            t.tasks[i] = u32::try_from(n).unwrap_or(u32::MAX);
         }
     }
 
     /// Removes every series of a connector that is gone (deleted, or no longer selected).
     pub fn forget_connector(&self, key: &ObjKey) {
-        let old = self
-            .tracked
+        self.tracked
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
-        if let Some(old) = old {
-            self.remove_series(key, &old);
-        }
     }
 
     /// Connectors with series, for garbage collection against the watch cache.
@@ -300,54 +255,165 @@ impl Metrics {
             .collect()
     }
 
-    fn remove_series(&self, key: &ObjKey, t: &Tracked) {
-        let (ns, name, c) = (key.0.as_str(), key.1.as_str(), t.cluster.as_str());
-        for s in CONNECTOR_STATES {
-            let _ = self.connector_state.remove_label_values(&[ns, name, c, s]);
-        }
-        for s in TASK_STATES {
-            let _ = self.connector_tasks.remove_label_values(&[ns, name, c, s]);
-        }
-        let _ = self.connector_uptime.remove_label_values(&[ns, name, c]);
-        for target in RESTART_TARGETS {
-            for trigger in RESTART_TRIGGERS {
-                let _ = self
-                    .restarts
-                    .remove_label_values(&[ns, name, c, target, trigger]);
-            }
-        }
-        if let Some(gs) = &self.autoconnector {
-            for g in gs {
-                let _ = g.remove_label_values(&[ns, name, &t.connector]);
-            }
-        }
-    }
-
-    /// Sets the uptime gauges for `now` (called on every scrape, so they keep counting between reconciles).
-    fn refresh_uptime(&self, now: DateTime<Utc>) {
-        let tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
-        for ((ns, name), t) in tracked.iter() {
-            let secs = t
-                .healthy_since
-                .map_or(0, |s| (now - s).num_seconds().max(0));
-            self.connector_uptime
-                .with_label_values(&[ns, name, &t.cluster])
-                .set(secs);
-            if let Some([_, _, up]) = &self.autoconnector {
-                up.with_label_values(&[ns, name, &t.connector]).set(secs);
-            }
-        }
-    }
-
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
-        self.refresh_uptime(Utc::now());
         let mut buf = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::warn!(error = %e, "encoding metrics");
         }
-        String::from_utf8(buf).unwrap_or_default()
+        let mut out = String::from_utf8(buf).unwrap_or_default();
+        self.render_connectors(&mut out, Utc::now());
+        out
     }
+
+    /// The per-connector families, written straight from `tracked`.
+    fn render_connectors(&self, out: &mut String, now: DateTime<Utc>) {
+        use std::fmt::Write as _;
+        let tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys: Vec<&ObjKey> = tracked.keys().collect();
+        keys.sort();
+        let uptime = |t: &Tracked| {
+            t.healthy_since
+                .map_or(0, |s| (now - s).num_seconds().max(0))
+        };
+        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        head(
+            out,
+            "connect_warden_connector_state",
+            "gauge",
+            "Connector state reported by Kafka Connect: 1 for the current state, 0 for the others.",
+        );
+        for k in &keys {
+            let t = &tracked[*k];
+            let Some(current) = t.state else { continue };
+            for (i, s) in CONNECTOR_STATES.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "connect_warden_connector_state{{cluster=\"{}\",name=\"{}\",namespace=\"{}\",state=\"{s}\"}} {}",
+                    esc(&t.cluster),
+                    esc(&k.1),
+                    esc(&k.0),
+                    u8::from(i == current)
+                );
+            }
+        }
+        head(
+            out,
+            "connect_warden_connector_tasks",
+            "gauge",
+            "Tasks of the connector by state.",
+        );
+        for k in &keys {
+            let t = &tracked[*k];
+            if t.state.is_none() {
+                continue;
+            }
+            for (i, s) in TASK_STATES.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "connect_warden_connector_tasks{{cluster=\"{}\",name=\"{}\",namespace=\"{}\",state=\"{s}\"}} {}",
+                    esc(&t.cluster),
+                    esc(&k.1),
+                    esc(&k.0),
+                    t.tasks[i]
+                );
+            }
+        }
+        head(
+            out,
+            "connect_warden_connector_uptime_seconds",
+            "gauge",
+            "Seconds the connector and all its tasks have been RUNNING; 0 when not.",
+        );
+        for k in &keys {
+            let t = &tracked[*k];
+            let _ = writeln!(
+                out,
+                "connect_warden_connector_uptime_seconds{{cluster=\"{}\",name=\"{}\",namespace=\"{}\"}} {}",
+                esc(&t.cluster),
+                esc(&k.1),
+                esc(&k.0),
+                uptime(t)
+            );
+        }
+        head(
+            out,
+            "connect_warden_connector_restarts_total",
+            "counter",
+            "Restarts issued by the controller, by target (connector, task) and trigger (automatic, manual).",
+        );
+        for k in &keys {
+            let t = &tracked[*k];
+            for (ti, target) in RESTART_TARGETS.iter().enumerate() {
+                for (gi, trigger) in RESTART_TRIGGERS.iter().enumerate() {
+                    let n = t.restarts[ti][gi];
+                    if n > 0 {
+                        let _ = writeln!(
+                            out,
+                            "connect_warden_connector_restarts_total{{cluster=\"{}\",name=\"{}\",namespace=\"{}\",target=\"{target}\",trigger=\"{trigger}\"}} {n}",
+                            esc(&t.cluster),
+                            esc(&k.1),
+                            esc(&k.0)
+                        );
+                    }
+                }
+            }
+        }
+        if !self.autoconnector {
+            return;
+        }
+        // The kafka-autoconnector operator's gauges, labelled as it did (ns, rn, connector_name).
+        let running = TASK_STATES
+            .iter()
+            .position(|s| *s == "RUNNING")
+            .unwrap_or(0);
+        for (name, help, value) in [
+            (
+                "kafka_autoconnector_total_connector_tasks",
+                "Total number of tasks of the connector (kafka-autoconnector compatible).",
+                0u8,
+            ),
+            (
+                "kafka_autoconnector_running_connector_tasks",
+                "Number of RUNNING tasks of the connector (kafka-autoconnector compatible).",
+                1,
+            ),
+            (
+                "kafka_autoconnector_connector_uptime",
+                "Seconds the connector and all its tasks have been RUNNING without interruption (kafka-autoconnector compatible).",
+                2,
+            ),
+        ] {
+            head(out, name, "gauge", help);
+            for k in &keys {
+                let t = &tracked[*k];
+                if t.state.is_none() {
+                    continue;
+                }
+                let v = match value {
+                    0 => i64::from(t.tasks.iter().sum::<u32>()),
+                    1 => i64::from(t.tasks[running]),
+                    _ => uptime(t),
+                };
+                let _ = writeln!(
+                    out,
+                    "{name}{{connector_name=\"{}\",ns=\"{}\",rn=\"{}\"}} {v}",
+                    esc(&t.connector),
+                    esc(&k.0),
+                    esc(&k.1)
+                );
+            }
+        }
+    }
+}
+
+/// A label value in the text format: backslash, double quote and newline escaped.
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 struct ConnectObserver {
@@ -408,7 +474,7 @@ mod tests {
             Some(&status(&["RUNNING", "FAILED"])),
             Some(since),
         );
-        m.restarted(&key, "ns/c", "task", "automatic");
+        m.restarted(&key, "ns/c", "orders", "task", "automatic");
         let text = m.render();
         assert!(text.contains(r#"connect_warden_connector_state{cluster="ns/c",name="orders",namespace="ns",state="RUNNING"} 1"#), "{text}");
         assert!(text.contains(r#"connect_warden_connector_tasks{cluster="ns/c",name="orders",namespace="ns",state="FAILED"} 1"#));
@@ -424,6 +490,24 @@ mod tests {
         m.forget_connector(&key);
         let text = m.render();
         assert!(!text.contains("orders"), "{text}");
+    }
+
+    #[test]
+    fn a_restart_counted_before_the_first_observation_is_kept() {
+        let m = Metrics::new(false).unwrap();
+        let key = ("ns".to_string(), "orders".to_string());
+        m.restarted(&key, "ns/c", "orders", "task", "automatic");
+        m.observe_connector(&key, "ns/c", "orders", Some(&status(&["FAILED"])), None);
+        assert!(
+            m.render()
+                .contains(r#"target="task",trigger="automatic"} 1"#)
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(esc(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(esc("x\ny"), "x\\ny");
     }
 
     #[test]

@@ -20,13 +20,24 @@ pub struct Desired {
     pub state: ConnectorState,
 }
 
+/// A digest of a connector config: polls keep this instead of the config itself (thousands of connectors
+/// stay small, and no secret value is held longer than a poll).
+pub fn config_digest(config: &BTreeMap<String, String>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // `DefaultHasher::new()` gives the same output for the same input within and across runs.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    config.hash(&mut h);
+    h.finish()
+}
+
 /// What the latest poll (taken after our last write) says about this connector.
 #[derive(Debug, Clone, Copy)]
 pub enum Observed<'a> {
     Present {
         /// Missing right after creation, until the worker reports it.
         status: Option<&'a ConnectorStatus>,
-        config: Option<&'a BTreeMap<String, String>>,
+        /// `config_digest` of the config Connect has.
+        config: Option<u64>,
     },
     Absent,
     /// The poll failed; `reason` is the condition reason, `message` says why.
@@ -327,7 +338,7 @@ pub fn plan(i: &Input<'_>) -> Plan {
         Observed::Present { status, config } => (status, config),
     };
 
-    if config.is_some_and(|c| *c != d.config) {
+    if config.is_some_and(|c| c != config_digest(&d.config)) {
         p.actions.push(Action::PutConfig);
         p.change = Some(if i.applied {
             Change::DriftCorrected
@@ -672,10 +683,10 @@ mod tests {
         }
     }
 
-    fn present<'a>(st: &'a ConnectorStatus, cfg: &'a BTreeMap<String, String>) -> Observed<'a> {
+    fn present<'a>(st: &'a ConnectorStatus, cfg: &BTreeMap<String, String>) -> Observed<'a> {
         Observed::Present {
             status: Some(st),
-            config: Some(cfg),
+            config: Some(config_digest(cfg)),
         }
     }
 
@@ -893,7 +904,7 @@ mod tests {
             &d,
             Observed::Present {
                 status: None,
-                config: Some(&d.config),
+                config: Some(config_digest(&d.config)),
             },
         ));
         assert!(p.actions.is_empty());
