@@ -9,6 +9,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 t0=$(date +%s)
+results="$CARGO_TARGET_DIR/test-results.log"
+mkdir -p "$CARGO_TARGET_DIR"
+: > "$results"
 phase() { echo; echo "=== $* (t+$(( $(date +%s) - t0 ))s)"; }
 
 phase "dependencies"
@@ -25,7 +28,7 @@ phase "control plane and Kafka jars (cached after the first run)"
 "$CARGO_TARGET_DIR/debug/cw-stack" build
 
 phase "unit tests"
-cargo test --workspace --exclude connect-warden-e2e
+cargo test --workspace --exclude connect-warden-e2e 2>&1 | tee -a "$results"
 
 phase "Prometheus rules (promtool) and the Argo CD health check (Lua)"
 bash deploy/monitoring/check.sh
@@ -54,7 +57,8 @@ done
 
 phase "end-to-end tests"
 status=0
-CW_STACK_ENV="$env_file" cargo test -p connect-warden-e2e -- --test-threads "${E2E_THREADS:-4}" || status=$?
+CW_STACK_ENV="$env_file" cargo test -p connect-warden-e2e --test e2e -- --test-threads "${E2E_THREADS:-4}" 2>&1 \
+  | tee -a "$results" || status=$?
 if [ $status -ne 0 ]; then
   echo "end-to-end tests failed; the stack's logs are kept in $stack_dir/logs:" >&2
   for f in "$stack_dir"/logs/*.log; do
@@ -63,4 +67,7 @@ if [ $status -ne 0 ]; then
   done
 fi
 phase "done (exit $status)"
+# One closing line for all cargo test runs together.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^ignored/) s += $(i-1) } }
+     END { printf "summary: %d passed, %d failed, %d skipped\n", p, f, s }' "$results"
 exit $status
