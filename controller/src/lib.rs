@@ -13,6 +13,7 @@ pub mod clusters;
 pub mod connector;
 pub mod context;
 mod error;
+pub mod memory;
 pub mod metrics;
 pub mod plan;
 pub mod restart;
@@ -408,6 +409,7 @@ async fn collect_garbage(ctx: Arc<Ctx>) {
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
         tick.tick().await;
+        memory::trim();
         for key in ctx.metrics.tracked_keys() {
             let r =
                 kube::runtime::reflector::ObjectRef::<KafkaConnector>::new(&key.1).within(&key.0);

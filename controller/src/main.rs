@@ -2,12 +2,22 @@
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    connect_warden_controller::memory::limit_arenas();
     shared::tls::install_crypto_provider();
     let args = connect_warden_controller::Args::parse();
     shared::telemetry::init_logging(args.log_format, &args.log_level);
-    match connect_warden_controller::run(args).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "starting the async runtime");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(connect_warden_controller::run(args)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "controller failed");
