@@ -295,6 +295,9 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
         reported_status,
         healthy_since,
     );
+    let exhausted = status::ready_of(&new.conditions)
+        .is_some_and(|c| c.reason.as_deref() == Some(reason::RESTARTS_EXHAUSTED));
+    ctx.metrics.set_restarts_exhausted(&mkey, exhausted);
 
     Ok(match requeue {
         Some(d) => Requeue::requeue(d.min(ctx.settings.resync)),

@@ -43,6 +43,8 @@ struct Tracked {
     healthy_since: Option<DateTime<Utc>>,
     /// Restarts per (target, trigger), as in `RESTART_TARGETS` × `RESTART_TRIGGERS`.
     restarts: [[u64; 2]; 2],
+    /// Ready=False with reason RestartsExhausted: automatic restarts have given up.
+    exhausted: bool,
 }
 
 impl Tracked {
@@ -237,6 +239,14 @@ impl Metrics {
         }
     }
 
+    /// Records whether automatic restarts gave up on a connector (its Ready reason is RestartsExhausted).
+    pub fn set_restarts_exhausted(&self, key: &ObjKey, exhausted: bool) {
+        let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = tracked.get_mut(key) {
+            t.exhausted = exhausted;
+        }
+    }
+
     /// Removes every series of a connector that is gone (deleted, or no longer selected).
     pub fn forget_connector(&self, key: &ObjKey) {
         self.tracked
@@ -336,6 +346,23 @@ impl Metrics {
                 esc(&k.1),
                 esc(&k.0),
                 uptime(t)
+            );
+        }
+        head(
+            out,
+            "connect_warden_connector_restarts_exhausted",
+            "gauge",
+            "1 while automatic restarts have given up on the connector (maxRestarts reached), else 0.",
+        );
+        for k in &keys {
+            let t = &tracked[*k];
+            let _ = writeln!(
+                out,
+                "connect_warden_connector_restarts_exhausted{{cluster=\"{}\",name=\"{}\",namespace=\"{}\"}} {}",
+                esc(&t.cluster),
+                esc(&k.1),
+                esc(&k.0),
+                u8::from(t.exhausted)
             );
         }
         head(
@@ -487,6 +514,9 @@ mod tests {
             .unwrap();
         let v: i64 = up.rsplit(' ').next().unwrap().parse().unwrap();
         assert!((42..50).contains(&v), "{up}");
+        assert!(text.contains(r#"connect_warden_connector_restarts_exhausted{cluster="ns/c",name="orders",namespace="ns"} 0"#));
+        m.set_restarts_exhausted(&key, true);
+        assert!(m.render().contains(r#"connect_warden_connector_restarts_exhausted{cluster="ns/c",name="orders",namespace="ns"} 1"#));
         m.forget_connector(&key);
         let text = m.render();
         assert!(!text.contains("orders"), "{text}");
