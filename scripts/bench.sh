@@ -9,7 +9,7 @@ shift
 
 bash scripts/deps.sh
 cargo build --release --workspace --bins
-cargo build --release -p "connect-warden-$which" --example bench
+cargo build --release -p "connect-warden-$which" --example "bench_$which"
 "$CARGO_TARGET_DIR/release/cw-stack" build >/dev/null
 
 stack_dir="$CARGO_TARGET_DIR/bench-stack"
@@ -27,4 +27,4 @@ eval "$("$CARGO_TARGET_DIR/release/cw-stack" env "$env_file")"
 kubectl apply --server-side -f deploy/crds >/dev/null
 kubectl wait --for=condition=Established -f deploy/crds >/dev/null
 CW_STACK_ENV="$env_file" CW_BIN_DIR="$CARGO_TARGET_DIR/release" \
-  "$CARGO_TARGET_DIR/release/examples/bench" "$@"
+  "$CARGO_TARGET_DIR/release/examples/bench_$which" "$@"

@@ -10,7 +10,7 @@
 //!   metrics (targets: 1 and 0), next to what per-connector polling would cost (~4 requests per connector);
 //! - the controller's resident memory, and its peak (VmHWM) over the whole run.
 //!
-//! `cargo run -p connect-warden-controller --example bench -- [--running N] [--stopped N]
+//! `cargo run -p connect-warden-controller --example bench_controller -- [--running N] [--stopped N]
 //!  [--poll-interval-seconds S] [--cycles C]`
 
 use std::collections::BTreeMap;
