@@ -27,9 +27,13 @@ pub struct WardenEnv {
 
 /// Where the connect-warden binaries are.
 pub fn bin_dir() -> PathBuf {
-    std::env::var_os("CW_BIN_DIR")
+    if let Some(d) = std::env::var_os("CW_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::cache::repo_root().join("target").join("debug"))
+        .unwrap_or_else(|| crate::cache::repo_root().join("target"))
+        .join("debug")
 }
 
 fn binary(name: &str) -> crate::Result<PathBuf> {
