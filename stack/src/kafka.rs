@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use crate::pki::Ca;
 use crate::process::{Proc, wait_ready};
 use crate::{Error, Result, io};
 
@@ -628,56 +629,19 @@ impl SecureMaterial {
     /// CA; writes them as PEM plus the PKCS12 key store and trust store the worker's Jetty needs (Connect's
     /// REST listener cannot read PEM stores), the credentials file and the JAAS file.
     fn create(dir: &Path) -> Result<SecureMaterial> {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-            KeyPair, KeyUsagePurpose,
-        };
         fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-        let ca_params = |cn: &str| -> Result<CertificateParams> {
-            let mut p = CertificateParams::new(Vec::<String>::new())?;
-            p.distinguished_name.push(DnType::CommonName, cn);
-            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            p.key_usages = vec![
-                KeyUsagePurpose::KeyCertSign,
-                KeyUsagePurpose::CrlSign,
-                KeyUsagePurpose::DigitalSignature,
-            ];
-            Ok(p)
-        };
-        let ca_key = KeyPair::generate()?;
-        let ca_p = ca_params("connect-warden test Connect CA")?;
-        let ca_cert = ca_p.self_signed(&ca_key)?;
-        let ca = Issuer::new(ca_p, ca_key);
-
-        let other_key = KeyPair::generate()?;
-        let other_cert = ca_params("connect-warden untrusted CA")?.self_signed(&other_key)?;
-
-        let server_key = KeyPair::generate()?;
-        let mut sp =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
-        sp.distinguished_name.push(DnType::CommonName, "127.0.0.1");
-        sp.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        sp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server_cert = sp.signed_by(&server_key, &ca)?;
-
-        let client_key = KeyPair::generate()?;
-        let mut cp = CertificateParams::new(Vec::<String>::new())?;
-        cp.distinguished_name
-            .push(DnType::CommonName, "connect-warden-client");
-        cp.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        cp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let client_cert = cp.signed_by(&client_key, &ca)?;
+        let ca = Ca::new("connect-warden test Connect CA")?;
+        let other = Ca::new("connect-warden untrusted CA")?;
+        let server = ca.server(&["127.0.0.1", "localhost"])?;
+        let client = ca.client("connect-warden-client", None)?;
 
         let f = |n: &str| dir.join(n);
-        write_file(&f("ca.pem"), ca_cert.pem())?;
-        write_file(&f("untrusted-ca.pem"), other_cert.pem())?;
-        write_file(&f("server.pem"), server_cert.pem())?;
-        write_file(&f("server-key.pem"), server_key.serialize_pem())?;
-        write_file(&f("client.pem"), client_cert.pem())?;
-        write_file(&f("client-key.pem"), client_key.serialize_pem())?;
+        write_file(&f("ca.pem"), &ca.cert_pem)?;
+        write_file(&f("untrusted-ca.pem"), &other.cert_pem)?;
+        write_file(&f("server.pem"), &server.cert_pem)?;
+        write_file(&f("server-key.pem"), &server.key_pem)?;
+        write_file(&f("client.pem"), &client.cert_pem)?;
+        write_file(&f("client-key.pem"), &client.key_pem)?;
 
         let password =
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<12>()?);
@@ -734,19 +698,7 @@ impl SecureMaterial {
                 .and(ts)
         })?;
 
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(ca_cert.der().clone())
-            .map_err(|e| Error::Env(format!("CA certificate: {e}")))?;
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(client_key.serialize_der().into());
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Env(format!("TLS client config: {e}")))?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(vec![client_cert.der().clone()], key)
-        .map_err(|e| Error::Env(format!("TLS client config: {e}")))?;
+        let config = ca.client_tls(&client)?;
         let authorization = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD

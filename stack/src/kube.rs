@@ -16,13 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use serde::{Deserialize, Serialize};
 
+use crate::pki::{Ca, Leaf};
 use crate::ports::free_port;
 use crate::process::{Proc, wait_ready};
 
@@ -132,13 +129,13 @@ impl KubeStack {
         let kubeconfig = dir.join("kubeconfig");
         let rendered = render_kubeconfig(
             &server,
-            &pki.ca_pem,
-            &pki.admin_cert_pem,
-            &pki.admin_key_pem,
+            &pki.ca.cert_pem,
+            &pki.admin.cert_pem,
+            &pki.admin.key_pem,
         );
         write_file(&kubeconfig, rendered.as_bytes())?;
 
-        let tls = Arc::new(pki.admin_tls_config()?);
+        let tls = Arc::new(pki.ca.client_tls(&pki.admin)?);
         let mut last = String::new();
         let ready = wait_ready(&mut apiserver, READY_TIMEOUT, || {
             match https_get(&tls, port, "/readyz") {
@@ -285,14 +282,9 @@ pub fn render_kubeconfig(server: &str, ca_pem: &str, cert_pem: &str, key_pem: &s
 
 /// The throwaway PKI of one control plane. All keys are ECDSA P-256.
 struct Pki {
-    ca_pem: String,
-    ca_der: CertificateDer<'static>,
-    serving_cert_pem: String,
-    serving_key_pem: String,
-    admin_cert_pem: String,
-    admin_key_pem: String,
-    admin_cert_der: CertificateDer<'static>,
-    admin_key_der: Vec<u8>,
+    ca: Ca,
+    serving: Leaf,
+    admin: Leaf,
     sa_key_pem: String,
     sa_pub_pem: String,
 }
@@ -311,56 +303,16 @@ pub const SERVING_SANS: &[&str] = &[
 
 impl Pki {
     fn generate() -> crate::Result<Pki> {
-        let ca_key = KeyPair::generate()?;
-        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-        ca_params.distinguished_name = dn("connect-warden-kube-ca", None);
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = ca_params.self_signed(&ca_key)?;
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let serving_key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(
-            SERVING_SANS
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-        )?;
-        params.distinguished_name = dn("kube-apiserver", None);
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let serving_cert = params.signed_by(&serving_key, &issuer)?;
-
-        let admin_key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name = dn("admin", Some("system:masters"));
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let admin_cert = params.signed_by(&admin_key, &issuer)?;
-
-        let sa_key = KeyPair::generate()?;
-
+        let ca = Ca::new("connect-warden-kube-ca")?;
+        let serving = ca.server(SERVING_SANS)?;
+        let admin = ca.client("admin", Some("system:masters"))?;
+        let (sa_key_pem, sa_pub_pem) = crate::pki::key_pair_pem()?;
         Ok(Pki {
-            ca_pem: ca_cert.pem(),
-            ca_der: ca_cert.der().clone(),
-            serving_cert_pem: serving_cert.pem(),
-            serving_key_pem: serving_key.serialize_pem(),
-            admin_cert_pem: admin_cert.pem(),
-            admin_key_pem: admin_key.serialize_pem(),
-            admin_cert_der: admin_cert.der().clone(),
-            admin_key_der: admin_key.serialize_der(),
-            sa_key_pem: sa_key.serialize_pem(),
-            sa_pub_pem: sa_key.public_key_pem(),
+            ca,
+            serving,
+            admin,
+            sa_key_pem,
+            sa_pub_pem,
         })
     }
 
@@ -373,43 +325,15 @@ impl Pki {
             sa_key: dir.join("sa.key"),
             sa_pub: dir.join("sa.pub"),
         };
-        write_file(&files.ca_cert, self.ca_pem.as_bytes())?;
-        write_file(&files.serving_cert, self.serving_cert_pem.as_bytes())?;
-        write_file(&files.serving_key, self.serving_key_pem.as_bytes())?;
+        write_file(&files.ca_cert, self.ca.cert_pem.as_bytes())?;
+        write_file(&files.serving_cert, self.serving.cert_pem.as_bytes())?;
+        write_file(&files.serving_key, self.serving.key_pem.as_bytes())?;
         write_file(&files.sa_key, self.sa_key_pem.as_bytes())?;
         write_file(&files.sa_pub, self.sa_pub_pem.as_bytes())?;
-        write_file(&dir.join("admin.crt"), self.admin_cert_pem.as_bytes())?;
-        write_file(&dir.join("admin.key"), self.admin_key_pem.as_bytes())?;
+        write_file(&dir.join("admin.crt"), self.admin.cert_pem.as_bytes())?;
+        write_file(&dir.join("admin.key"), self.admin.key_pem.as_bytes())?;
         Ok(files)
     }
-
-    /// A TLS client config that trusts the CA and presents the admin certificate.
-    fn admin_tls_config(&self) -> crate::Result<rustls::ClientConfig> {
-        let tls_err = |e: rustls::Error| crate::Error::Io {
-            what: "configuring TLS for the apiserver readiness probe".into(),
-            source: std::io::Error::other(e),
-        };
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca_der.clone()).map_err(tls_err)?;
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.admin_key_der.clone()));
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(tls_err)?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(vec![self.admin_cert_der.clone()], key)
-        .map_err(tls_err)
-    }
-}
-
-fn dn(common_name: &str, organization: Option<&str>) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    if let Some(o) = organization {
-        dn.push(DnType::OrganizationName, o);
-    }
-    dn.push(DnType::CommonName, common_name);
-    dn
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -522,18 +446,18 @@ mod tests {
     #[test]
     fn pki_is_pem_and_admin_is_in_system_masters() {
         let pki = Pki::generate().unwrap();
-        for pem in [&pki.ca_pem, &pki.serving_cert_pem, &pki.admin_cert_pem] {
+        for pem in [&pki.ca.cert_pem, &pki.serving.cert_pem, &pki.admin.cert_pem] {
             assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
         }
-        for pem in [&pki.serving_key_pem, &pki.admin_key_pem, &pki.sa_key_pem] {
+        for pem in [&pki.serving.key_pem, &pki.admin.key_pem, &pki.sa_key_pem] {
             assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem}");
         }
         assert!(pki.sa_pub_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
         // The subject is DER inside the certificate; both names must appear verbatim.
-        let der = pki.admin_cert_der.as_ref();
+        let der = pki.admin.cert_der.as_ref();
         let has = |needle: &[u8]| der.windows(needle.len()).any(|w| w == needle);
         assert!(has(b"system:masters") && has(b"admin"));
-        pki.admin_tls_config().unwrap();
+        pki.ca.client_tls(&pki.admin).unwrap();
     }
 
     #[test]

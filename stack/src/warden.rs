@@ -210,7 +210,7 @@ impl Webhook {
             Some(&webhook_configurations(
                 name,
                 &self.url(),
-                &self.ca_pem,
+                Some(self.ca_pem.as_str()),
                 private,
             )),
         )?;
@@ -226,14 +226,22 @@ impl Webhook {
     }
 }
 
-/// The Mutating- and ValidatingWebhookConfiguration for a webhook reached by URL.
+/// The Mutating- and ValidatingWebhookConfiguration for a webhook reached by URL. Without `ca_pem` there is
+/// no `caBundle`, for a certificate manager to write it.
 pub fn webhook_configurations(
     name: &str,
     url: &str,
-    ca_pem: &str,
+    ca_pem: Option<&str>,
     private: Option<&str>,
 ) -> String {
-    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let ca_bundle = ca_pem
+        .map(|pem| {
+            format!(
+                "\n      caBundle: {}",
+                base64::engine::general_purpose::STANDARD.encode(pem)
+            )
+        })
+        .unwrap_or_default();
     let selector = match private {
         Some(v) => format!("matchLabels:\n        {PRIVATE_LABEL}: \"{v}\""),
         None => format!(
@@ -253,8 +261,7 @@ webhooks:
     timeoutSeconds: 10
     failurePolicy: Fail
     clientConfig:
-      url: {url}/{path}
-      caBundle: {ca}
+      url: {url}/{path}{ca_bundle}
     namespaceSelector:
       {selector}
     rules:
@@ -339,12 +346,14 @@ mod tests {
 
     #[test]
     fn configurations_select_namespaces() {
-        let shared = webhook_configurations("cw", "https://127.0.0.1:1", "PEM", None);
+        let shared = webhook_configurations("cw", "https://127.0.0.1:1", Some("PEM"), None);
         assert!(shared.contains("operator: DoesNotExist"));
         assert!(shared.contains("url: https://127.0.0.1:1/validate"));
         // DELETE is not intercepted: removing a connector must never depend on the webhook or on Connect.
         assert!(!shared.contains("DELETE"));
-        let private = webhook_configurations("cw-t1", "https://127.0.0.1:1", "PEM", Some("t1"));
+        let private = webhook_configurations("cw-t1", "https://127.0.0.1:1", None, Some("t1"));
         assert!(private.contains("matchLabels:\n        connectwarden.io/e2e-private: \"t1\""));
+        assert!(shared.contains("url: https://127.0.0.1:1/mutate\n      caBundle: UEVN\n"));
+        assert!(!private.contains("caBundle"));
     }
 }

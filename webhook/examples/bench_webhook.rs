@@ -158,15 +158,7 @@ async fn main() -> Result<(), Error> {
     let label = format!("bench-{}", std::process::id());
     let mut hook = warden::start_webhook(&dir, &kube, "bench-webhook", &["--log-level", "warn"])?;
     let config_name = format!("cw-bench-{}", std::process::id());
-    // Re-indent matchLabels (one level too shallow in the generator at the time of writing; a no-op once fixed).
-    let label_line = format!("{}: \"{label}\"", warden::PRIVATE_LABEL);
-    let hooks =
-        warden::webhook_configurations(&config_name, &hook.url(), &hook.ca_pem, Some(&label))
-            .replace(
-                &format!("matchLabels:\n      {label_line}"),
-                &format!("matchLabels:\n        {label_line}"),
-            );
-    warden::kubectl(&kube, &["apply", "-f", "-"], Some(&hooks))?;
+    hook.register(&kube, &config_name, Some(&label))?;
     let ns = format!("bench-{}", std::process::id());
     warden::kubectl(
         &kube,

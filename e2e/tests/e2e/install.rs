@@ -539,41 +539,6 @@ fn certs_command(sub: &str, t: &CertsTarget, out_dir: &Path) -> Command {
     cmd
 }
 
-/// Two webhook configurations for `url`, serving only namespaces labelled `PRIVATE_LABEL=label`, with no
-/// caBundle yet: connect-warden-certs writes it.
-fn private_configurations(name: &str, url: &str, label: &str) -> String {
-    let hook = |kind: &str, path: &str| {
-        format!(
-            r#"apiVersion: admissionregistration.k8s.io/v1
-kind: {kind}
-metadata:
-  name: {name}
-webhooks:
-  - name: {path}.connectwarden.io
-    admissionReviewVersions: ["v1"]
-    sideEffects: None
-    timeoutSeconds: 10
-    failurePolicy: Fail
-    clientConfig:
-      url: {url}/{path}
-    namespaceSelector:
-      matchLabels:
-        {PRIVATE_LABEL}: "{label}"
-    rules:
-      - apiGroups: ["connectwarden.io"]
-        apiVersions: ["v1alpha1"]
-        operations: ["CREATE", "UPDATE"]
-        resources: ["kafkaconnectors", "kafkaconnectclusters"]
-"#
-        )
-    };
-    format!(
-        "{}---\n{}",
-        hook("MutatingWebhookConfiguration", "mutate"),
-        hook("ValidatingWebhookConfiguration", "validate")
-    )
-}
-
 /// The decoded caBundle of the first webhook of configuration `kind`/`name`.
 fn ca_bundle(kind: &str, name: &str) -> String {
     kubectl(&[
@@ -667,7 +632,9 @@ fn self_managed_certificates_admit_connectors_through_rotation() {
     let served_dir = webhook.cert_file.parent().unwrap().to_path_buf();
     let url = webhook.url();
 
-    apply(&private_configurations(&hook_name, &url, &label), &[]).expect_ok();
+    // No caBundle yet: connect-warden-certs writes it.
+    let hooks = stack::warden::webhook_configurations(&hook_name, &url, None, Some(&label));
+    apply(&hooks, &[]).expect_ok();
     let _registered = Registered(hook_name.clone());
     let target = CertsTarget {
         namespace: ns.clone(),

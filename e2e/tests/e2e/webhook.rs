@@ -443,20 +443,9 @@ impl PrivateWebhook {
         let dir = scratch("webhook");
         let webhook =
             stack::warden::start_webhook(&dir, kube_env(), &name, extra).expect("start webhook");
-        // Registered through `webhook_configurations`, re-indenting `matchLabels` (its label line sits one
-        // level too shallow at the time of writing; a no-op once that is fixed).
-        let label_line = format!("{}: \"{label}\"", stack::warden::PRIVATE_LABEL);
-        let yaml = stack::warden::webhook_configurations(
-            &name,
-            &webhook.url(),
-            &webhook.ca_pem,
-            Some(label),
-        )
-        .replace(
-            &format!("matchLabels:\n      {label_line}"),
-            &format!("matchLabels:\n        {label_line}"),
-        );
-        apply(&yaml, &[]).expect_ok();
+        webhook
+            .register(kube_env(), &name, Some(label))
+            .expect("register webhook");
         PrivateWebhook { webhook, name }
     }
 }
