@@ -136,15 +136,29 @@ pub fn is_pass_through(key: &str) -> bool {
     PASS_THROUGH_PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
-/// The closest candidate to `word`, if one is close enough to be a plausible typo.
+/// The closest candidate to `word`, if one is close enough to be a plausible typo. Compares the characters
+/// and also the words (split at `.`, `-`, `_`) in sorted order, so `max.tasks` finds `tasks.max`.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let w = word.to_ascii_lowercase();
+    let w_sorted = sorted_words(&w);
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&w, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            let lc = c.to_ascii_lowercase();
+            let chars = strsim::jaro_winkler(&w, &lc);
+            let words = strsim::jaro_winkler(&w_sorted, &sorted_words(&lc));
+            (chars.max(words), c)
+        })
         .filter(|(score, _)| *score >= 0.85)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// The words of a key in sorted order, joined by `.`: `max.tasks` and `tasks.max` give the same text.
+fn sorted_words(key: &str) -> String {
+    let mut words: Vec<&str> = key.split(['.', '-', '_']).collect();
+    words.sort_unstable();
+    words.join(".")
 }
 
 /// The closest connector class to an unknown one: compares full names and simple names (`FileStreamSink`).
@@ -236,6 +250,22 @@ mod tests {
         assert_eq!(closest("topcis", keys), Some("topics"));
         assert_eq!(closest("fiel", keys), Some("file"));
         assert_eq!(closest("completely.unrelated", keys), None);
+        // Word order: the same words, or nearly, in another order.
+        let keys = ["tasks.max", "topics", "errors.retry.timeout", "batch.size"];
+        assert_eq!(closest("max.tasks", keys), Some("tasks.max"));
+        assert_eq!(closest("Max.Tasks", keys), Some("tasks.max"));
+        assert_eq!(
+            closest("timeout.retry.errors", keys),
+            Some("errors.retry.timeout")
+        );
+        assert_eq!(closest("size.batch", keys), Some("batch.size"));
+        assert_eq!(closest("size_batch", keys), Some("batch.size"));
+        assert_eq!(closest("max.taks", keys), Some("tasks.max"));
+        assert_eq!(closest("max.size.topics", keys), None);
+        assert_eq!(
+            closest("local-connect", ["connect-local", "prod"]),
+            Some("connect-local")
+        );
         let classes = [
             "org.apache.kafka.connect.file.FileStreamSinkConnector",
             "org.apache.kafka.connect.file.FileStreamSourceConnector",
