@@ -195,7 +195,7 @@ pub struct PluginStatus {
     printcolumn = r#"{"name":"Tasks","type":"string","jsonPath":".status.tasksReady"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = Rule::new("!has(oldSelf.spec.name) || (has(self.spec.name) && self.spec.name == oldSelf.spec.name)").message("spec.name is immutable: the connector on Kafka Connect keeps its name")
+    validation = Rule::new("!has(oldSelf.spec.name) || (has(self.spec.name) && self.spec.name == oldSelf.spec.name)").message("field is immutable: the connector on Kafka Connect keeps its name").field_path(".spec.name").reason(Reason::FieldValueForbidden)
 )]
 #[serde(rename_all = "camelCase")]
 pub struct KafkaConnectorSpec {
