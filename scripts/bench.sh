@@ -14,16 +14,11 @@ cargo build --release -p "connect-warden-$which" --example "bench_$which"
 
 stack_dir="$CARGO_TARGET_DIR/bench-stack"
 env_file="$CARGO_TARGET_DIR/bench-stack.env.json"
-rm -f "$env_file"
+cw_stack="$CARGO_TARGET_DIR/release/cw-stack"
 # CRDs installed, no shared webhook or controller: each benchmark runs its own.
-"$CARGO_TARGET_DIR/release/cw-stack" up --dir "$stack_dir" --env-file "$env_file" &
-stack_pid=$!
-trap 'kill -TERM $stack_pid 2>/dev/null; wait $stack_pid 2>/dev/null' EXIT
-while [ ! -f "$env_file" ]; do
-  kill -0 "$stack_pid" 2>/dev/null || { echo "the stack failed to start; logs in $stack_dir/logs" >&2; exit 1; }
-  sleep 1
-done
-eval "$("$CARGO_TARGET_DIR/release/cw-stack" env "$env_file")"
+"$cw_stack" up --detach --dir "$stack_dir" --env-file "$env_file"
+trap '"$cw_stack" down --env-file "$env_file"' EXIT
+eval "$("$cw_stack" env "$env_file")"
 kubectl apply --server-side -f deploy/crds >/dev/null
 kubectl wait --for=condition=Established -f deploy/crds >/dev/null
 CW_STACK_ENV="$env_file" CW_BIN_DIR="$CARGO_TARGET_DIR/release" \

@@ -15,18 +15,13 @@ cargo build --workspace --bins
 
 stack_dir="$CARGO_TARGET_DIR/demo"
 env_file="$CARGO_TARGET_DIR/demo.env.json"
-rm -f "$env_file"
+cw_stack="$CARGO_TARGET_DIR/debug/cw-stack"
 say "Starting the stack"
-"$CARGO_TARGET_DIR/debug/cw-stack" up --warden --dir "$stack_dir" --env-file "$env_file" \
-  --controller-args "--poll-interval-seconds 5" &
-stack_pid=$!
-trap 'kill -TERM $stack_pid 2>/dev/null; wait $stack_pid 2>/dev/null' EXIT
+"$cw_stack" up --detach --warden --dir "$stack_dir" --env-file "$env_file" \
+  --controller-args "--poll-interval-seconds 5"
+trap '"$cw_stack" down --env-file "$env_file"' EXIT
 trap 'exit 130' INT TERM
-while [ ! -f "$env_file" ]; do
-  kill -0 "$stack_pid" 2>/dev/null || { echo "the stack failed to start; logs in $stack_dir/logs" >&2; exit 1; }
-  sleep 1
-done
-eval "$("$CARGO_TARGET_DIR/debug/cw-stack" env "$env_file")"
+eval "$("$cw_stack" env "$env_file")"
 
 export DEMO_FILE="$stack_dir/orders.txt"
 printf 'order-1\norder-2\norder-3\n' > "$DEMO_FILE"
@@ -50,8 +45,8 @@ say "\$ kubectl get kafkaconnectclusters -n demo"
 kubectl get kafkaconnectclusters -n demo
 
 say "The stack keeps running. In another shell:"
-echo "  eval \"\$($CARGO_TARGET_DIR/debug/cw-stack env $env_file)\""
+echo "  eval \"\$($cw_stack env $env_file)\""
 echo "  kubectl get kafkaconnectors -A"
 echo "  curl -s \$CONNECT_URL/connectors?expand=status"
 echo "Logs: $stack_dir/logs/   Ctrl-C stops everything."
-wait "$stack_pid"
+while kill -0 "$CW_STACK_PID" 2>/dev/null; do sleep 1; done

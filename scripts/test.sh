@@ -37,23 +37,11 @@ bash deploy/argocd/test.sh
 phase "start the stack"
 stack_dir="$CARGO_TARGET_DIR/stack"
 env_file="$CARGO_TARGET_DIR/stack.env.json"
-rm -f "$env_file"
-"$CARGO_TARGET_DIR/debug/cw-stack" up --warden --dir "$stack_dir" --env-file "$env_file" \
-  --controller-args "--poll-interval-seconds 2" &
-stack_pid=$!
-stop_stack() {
-  if kill -0 "$stack_pid" 2>/dev/null; then
-    kill -TERM "$stack_pid" 2>/dev/null || true
-    wait "$stack_pid" 2>/dev/null || true
-  fi
-}
-trap stop_stack EXIT
-for _ in $(seq 1 600); do
-  [ -f "$env_file" ] && break
-  kill -0 "$stack_pid" 2>/dev/null || { echo "the stack failed to start; logs in $stack_dir/logs" >&2; exit 1; }
-  sleep 1
-done
-[ -f "$env_file" ] || { echo "the stack did not start within 600s; logs in $stack_dir/logs" >&2; exit 1; }
+cw_stack="$CARGO_TARGET_DIR/debug/cw-stack"
+# Returns once the stack is up (printing its log when it fails to start); it runs on in the background.
+"$cw_stack" up --detach --warden --dir "$stack_dir" --env-file "$env_file" \
+  --controller-args "--poll-interval-seconds 2"
+trap '"$cw_stack" down --env-file "$env_file"' EXIT
 
 phase "end-to-end tests"
 status=0

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// The name under which `cw-stack up` records itself in [`StackEnv::processes`].
+pub const OWNER: &str = "cw-stack";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StackEnv {
     /// State directory: data, certificates and one log file per process.
@@ -14,6 +17,10 @@ pub struct StackEnv {
     /// The shared webhook and controller, when started with `--warden`.
     #[serde(default)]
     pub warden: Option<crate::warden::WardenEnv>,
+    /// `cw-stack up` itself (named `cw-stack`, first) and every process it started, with their pids and
+    /// logs. `cw-stack down` stops the first, which stops the others in order.
+    #[serde(default)]
+    pub processes: Vec<crate::process::ProcessInfo>,
 }
 
 impl StackEnv {
@@ -29,6 +36,11 @@ impl StackEnv {
             std::fs::read(path).map_err(crate::io(format!("reading {}", path.display())))?;
         serde_json::from_slice(&bytes)
             .map_err(|e| crate::Error::Env(format!("{}: {e}", path.display())))
+    }
+
+    /// The `cw-stack up` process that runs this stack.
+    pub fn owner(&self) -> Option<&crate::process::ProcessInfo> {
+        self.processes.iter().find(|p| p.name == OWNER)
     }
 
     /// The stack named by `$CW_STACK_ENV`. Tests call this and fail loudly when it is missing: the README's

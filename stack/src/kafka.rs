@@ -155,6 +155,14 @@ impl KafkaStack {
     pub fn env(&self) -> KafkaEnv {
         self.env.clone()
     }
+
+    /// The broker and both workers, for the env file.
+    pub fn processes(&self) -> Vec<crate::process::ProcessInfo> {
+        let mut out: Vec<_> = self.broker.iter().filter_map(|p| p.info()).collect();
+        out.extend(self.main.info());
+        out.extend(self.secure.info());
+        out
+    }
 }
 
 impl Drop for KafkaStack {
@@ -232,6 +240,11 @@ impl ConnectWorker {
         self.stop();
         self.launch()?;
         self.wait_ready()
+    }
+
+    /// Name, pid and log while running.
+    pub fn info(&self) -> Option<crate::process::ProcessInfo> {
+        self.proc_.as_ref().and_then(|p| p.info())
     }
 
     /// The worker's log file.

@@ -174,6 +174,14 @@ impl KubeStack {
         self.env.clone()
     }
 
+    /// etcd and kube-apiserver, for the env file.
+    pub fn processes(&self) -> Vec<crate::process::ProcessInfo> {
+        [&self.etcd, &self.apiserver]
+            .into_iter()
+            .filter_map(|p| p.info())
+            .collect()
+    }
+
     /// The processes, for tests that want to crash or restart them.
     pub fn apiserver(&mut self) -> &mut Proc {
         &mut self.apiserver

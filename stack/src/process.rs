@@ -7,6 +7,61 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
+/// One process of a running stack, as recorded in the env file for scripts and `cw-stack down`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    pub name: String,
+    pub pid: u32,
+    /// When the process started (clock ticks after boot, from `/proc/<pid>/stat`): a pid that was reused by
+    /// another process after ours exited has a different value, so it is never signalled by mistake.
+    #[serde(default)]
+    pub start_ticks: u64,
+    #[serde(default)]
+    pub log: PathBuf,
+}
+
+impl ProcessInfo {
+    /// This process (`cw-stack` itself).
+    pub fn current(name: &str, log: PathBuf) -> ProcessInfo {
+        let pid = std::process::id();
+        ProcessInfo {
+            name: name.to_string(),
+            pid,
+            start_ticks: start_ticks(pid).unwrap_or(0),
+            log,
+        }
+    }
+
+    /// Whether the recorded process still runs (not a zombie, and not a later process with the same pid).
+    pub fn is_running(&self) -> bool {
+        start_ticks(self.pid).is_some_and(|t| self.start_ticks == 0 || t == self.start_ticks)
+    }
+
+    /// Sends `signal` if the recorded process still runs; true if it was sent.
+    pub fn signal(&self, signal: libc::c_int) -> bool {
+        if !self.is_running() {
+            return false;
+        }
+        // SAFETY: kill(2) on a pid we checked is still the process we recorded.
+        unsafe { libc::kill(self.pid as libc::pid_t, signal) == 0 }
+    }
+}
+
+/// The start time of a live, non-zombie process, from field 22 of `/proc/<pid>/stat`.
+pub fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may contain spaces: fields are counted after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state).
+    if fields.first() == Some(&"Z") || fields.first() == Some(&"X") {
+        return None;
+    }
+    fields.get(22 - 3)?.parse().ok()
+}
+
 pub struct Proc {
     pub name: String,
     pub log: PathBuf,
@@ -46,6 +101,17 @@ impl Proc {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Name, pid and log, for the env file; `None` once stopped.
+    pub fn info(&self) -> Option<ProcessInfo> {
+        let pid = self.pid()?;
+        Some(ProcessInfo {
+            name: self.name.clone(),
+            pid,
+            start_ticks: start_ticks(pid).unwrap_or(0),
+            log: self.log.clone(),
+        })
     }
 
     /// An error if the process has already exited.
@@ -118,5 +184,42 @@ pub fn wait_ready(
             });
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_process_is_recognised_until_it_exits() {
+        let me = ProcessInfo::current("me", PathBuf::new());
+        assert!(me.start_ticks > 0 && me.is_running());
+        let reused = ProcessInfo {
+            start_ticks: me.start_ticks + 1,
+            ..me.clone()
+        };
+        assert!(
+            !reused.is_running(),
+            "a different start time is another process"
+        );
+
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let mut p = Proc::spawn(
+            "sleeper",
+            cmd,
+            &std::env::temp_dir().join(format!("cw-proc-test-{}.log", std::process::id())),
+        )
+        .unwrap();
+        let info = p.info().unwrap();
+        assert!(info.is_running());
+        p.stop(Duration::from_secs(5));
+        assert!(!info.is_running());
+        assert!(
+            !info.signal(libc::SIGTERM),
+            "nothing to signal once it is gone"
+        );
+        let _ = std::fs::remove_file(&info.log);
     }
 }

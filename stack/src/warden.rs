@@ -22,18 +22,33 @@ pub struct WardenEnv {
     pub webhook_url: String,
     pub webhook_metrics_url: String,
     pub controller_metrics_url: String,
+    /// The CA that signed the webhook's serving certificate (the `caBundle` of its registration).
     pub webhook_ca_pem: PathBuf,
+    /// The webhook's serving certificate and key, as passed to `--tls-cert-file` and `--tls-key-file`.
+    #[serde(default)]
+    pub webhook_cert_pem: PathBuf,
+    #[serde(default)]
+    pub webhook_key_pem: PathBuf,
 }
 
-/// Where the connect-warden binaries are.
+/// Where the connect-warden binaries are: `$CW_BIN_DIR`, else `$CARGO_TARGET_DIR/debug`, else the directory
+/// of the running executable when the binaries were built next to it (`cw-stack` run from anywhere), else
+/// the repository's `target/debug`.
 pub fn bin_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("CW_BIN_DIR") {
         return PathBuf::from(d);
     }
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::cache::repo_root().join("target"))
-        .join("debug")
+    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(d).join("debug");
+    }
+    if let Some(d) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+        .filter(|d| d.join("connect-warden-controller").exists())
+    {
+        return d;
+    }
+    crate::cache::repo_root().join("target").join("debug")
 }
 
 fn binary(name: &str) -> crate::Result<PathBuf> {
@@ -224,6 +239,11 @@ impl Webhook {
     pub fn pid(&self) -> Option<u32> {
         self.proc_.pid()
     }
+
+    /// Name, pid and log while running.
+    pub fn info(&self) -> Option<crate::process::ProcessInfo> {
+        self.proc_.info()
+    }
 }
 
 /// The Mutating- and ValidatingWebhookConfiguration for a webhook reached by URL. Without `ca_pem` there is
@@ -337,6 +357,15 @@ impl Controller {
 
     pub fn is_alive(&mut self) -> bool {
         self.proc_.check_alive().is_ok()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.proc_.pid()
+    }
+
+    /// Name, pid and log while running.
+    pub fn info(&self) -> Option<crate::process::ProcessInfo> {
+        self.proc_.info()
     }
 }
 
