@@ -108,10 +108,12 @@ fn install_crypto() {
 fn build() -> stack::Result<()> {
     let kube = stack::cache::run_build_script("stack/kube/build.sh")?;
     let kafka = stack::cache::run_build_script("stack/kafka/build.sh")?;
+    let gitops = stack::cache::run_build_script("stack/gitops/build.sh")?;
     println!(
-        "control plane: {}\nkafka: {}",
+        "control plane: {}\nkafka: {}\ngitops engines: {}",
         kube.display(),
-        kafka.display()
+        kafka.display(),
+        gitops.display()
     );
     Ok(())
 }
