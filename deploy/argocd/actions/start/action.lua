@@ -1,0 +1,3 @@
+-- Runs a stopped or paused connector again (spec.state: running).
+obj.spec.state = "running"
+return obj
