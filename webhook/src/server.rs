@@ -197,7 +197,21 @@ pub fn admission_router(app: Arc<App>, max_body_bytes: usize) -> Router {
         .route("/mutate", any(mutate_handler))
         .route("/validate", any(validate_handler))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::map_response(close_after_unread_body))
         .with_state(app)
+}
+
+/// A 413 is answered before the body is read, and the unread rest of it makes the connection unusable:
+/// say so with `Connection: close`, so a keep-alive client (the API server) opens a new one for its next
+/// request instead of failing on this one. (HTTP/2 drops the header; there a stream ends on its own.)
+async fn close_after_unread_body(mut resp: Response) -> Response {
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        resp.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }
 
 pub fn probe_router(app: Arc<App>) -> Router {

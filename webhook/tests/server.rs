@@ -125,6 +125,104 @@ async fn envelope_errors_are_clear_400s_and_reviews_echo_the_uid() {
     ), "{metrics}");
 }
 
+/// Reads one HTTP/1.1 response (head and a Content-Length body) from `s`.
+async fn read_response(s: &mut tokio::net::TcpStream) -> (String, String) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map(|v| v.trim().parse().unwrap())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = s.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "connection closed inside a response");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned();
+            return (head, body);
+        }
+        let n = s.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed before a response");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// After a 413 the rest of the body is unread, so that connection cannot carry another request: the answer
+/// must say `Connection: close`, and a keep-alive client then succeeds with its next request.
+#[tokio::test]
+async fn a_too_large_body_closes_the_connection_cleanly_for_keep_alive_clients() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = serve_plain(admission_router(app(), 64 * 1024)).await;
+    let review = serde_json::to_vec(&mutate_review()).unwrap();
+
+    // A pooled keep-alive client (hyper, as the API server's Go client pools too): the next review succeeds.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let r = http
+            .post(format!("{url}/mutate"))
+            .header("Content-Type", "application/json")
+            .body(vec![b' '; 128 * 1024])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413);
+        assert_eq!(r.headers()["connection"], "close");
+        let r = http
+            .post(format!("{url}/mutate"))
+            .header("Content-Type", "application/json")
+            .body(review.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["response"]["uid"],
+            "abc-123"
+        );
+    }
+
+    // On one raw keep-alive connection: a good review, the connection is reused; a too-large one, the answer
+    // says close and the server closes; a fresh connection works.
+    let addr = url.strip_prefix("http://").unwrap();
+    let request = |body: &[u8]| {
+        let mut r = format!(
+            "POST /mutate HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    };
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    for _ in 0..2 {
+        s.write_all(&request(&review)).await.unwrap();
+        let (head, body) = read_response(&mut s).await;
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(!head.contains("connection: close"), "{head}");
+        assert!(body.contains("abc-123"), "{body}");
+    }
+    s.write_all(&request(&vec![b' '; 128 * 1024]))
+        .await
+        .unwrap();
+    let (head, _) = read_response(&mut s).await;
+    assert!(head.starts_with("http/1.1 413"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(_)) | Ok(Err(_))),
+        "the server kept a connection it announced as closed"
+    );
+}
+
 #[tokio::test]
 async fn probes_never_depend_on_connect() {
     let url = serve_plain(probe_router(app())).await;
