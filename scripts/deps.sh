@@ -23,9 +23,15 @@ cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 apt_pkgs=()
 need curl || apt_pkgs+=(curl)
 need openssl || apt_pkgs+=(openssl)   # PKCS12 keystore of the https Connect worker
+# The alerting tests run a real Prometheus (its promtool also checks the rules) and Alertmanager.
+need prometheus || apt_pkgs+=(prometheus)
+need prometheus-alertmanager || apt_pkgs+=(prometheus-alertmanager)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   echo "deps: installing ${apt_pkgs[*]} with apt-get" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  # RUNLEVEL=1: never start the services these packages ship, on hosts where services start on install.
+  export DEBIAN_FRONTEND=noninteractive RUNLEVEL=1
+  $sudo apt-get update -qq >/dev/null
+  $sudo apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
 fi

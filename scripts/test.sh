@@ -39,7 +39,7 @@ stack_dir="$CARGO_TARGET_DIR/stack"
 env_file="$CARGO_TARGET_DIR/stack.env.json"
 cw_stack="$CARGO_TARGET_DIR/debug/cw-stack"
 # Returns once the stack is up (printing its log when it fails to start); it runs on in the background.
-"$cw_stack" up --detach --warden --dir "$stack_dir" --env-file "$env_file" \
+"$cw_stack" up --detach --warden --monitoring --dir "$stack_dir" --env-file "$env_file" \
   --controller-args "--poll-interval-seconds 2"
 trap '"$cw_stack" down --env-file "$env_file"' EXIT
 

@@ -17,6 +17,9 @@ pub struct StackEnv {
     /// The shared webhook and controller, when started with `--warden`.
     #[serde(default)]
     pub warden: Option<crate::warden::WardenEnv>,
+    /// Prometheus and Alertmanager, when started with `--monitoring`.
+    #[serde(default)]
+    pub monitoring: Option<crate::monitoring::MonitoringEnv>,
     /// `cw-stack up` itself (named `cw-stack`, first) and every process it started, with their pids and
     /// logs. `cw-stack down` stops the first, which stops the others in order.
     #[serde(default)]

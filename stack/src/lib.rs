@@ -6,6 +6,7 @@ pub mod cache;
 pub mod env;
 pub mod kafka;
 pub mod kube;
+pub mod monitoring;
 pub mod pki;
 pub mod ports;
 pub mod process;

@@ -63,6 +63,11 @@ struct UpArgs {
     /// webhook (for every namespace not labelled connectwarden.io/e2e-private).
     #[arg(long)]
     warden: bool,
+    /// Also run Prometheus and Alertmanager (Debian packages): Prometheus scrapes the shared webhook and
+    /// controller and evaluates deploy/monitoring's rules; Alertmanager notifies a webhook receiver whose
+    /// address is in the env file.
+    #[arg(long)]
+    monitoring: bool,
     /// Extra flags for the shared controller, space-separated.
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     controller_args: String,
@@ -135,6 +140,10 @@ fn print_env(path: &Path) -> stack::Result<()> {
     }
     if let Some(k) = &env.kafka {
         println!("export CONNECT_URL={}", k.connect_url);
+    }
+    if let Some(m) = &env.monitoring {
+        println!("export PROMETHEUS_URL={}", m.prometheus_url);
+        println!("export ALERTMANAGER_URL={}", m.alertmanager_url);
     }
     Ok(())
 }
@@ -227,6 +236,7 @@ fn up(args: UpArgs) -> stack::Result<()> {
         kube: kube.as_ref().map(|k| k.env()),
         kafka: kafka.as_ref().map(|k| k.env()),
         warden: None,
+        monitoring: None,
         processes: vec![ProcessInfo::current(stack::env::OWNER, owner_log)],
     };
     env.processes
@@ -262,6 +272,22 @@ fn up(args: UpArgs) -> stack::Result<()> {
         env.processes.extend(controller.info());
         running_warden = Some((webhook, controller));
     }
+    let mut monitoring = None;
+    if args.monitoring {
+        let addr = |url: &str| url.trim_start_matches("http://").to_string();
+        let webhook = env.warden.as_ref().map(|w| addr(&w.webhook_metrics_url));
+        let controller = env.warden.as_ref().map(|w| addr(&w.controller_metrics_url));
+        let m = stack::monitoring::Monitoring::start(
+            &dir,
+            &stack::monitoring::Targets {
+                webhook: webhook.as_deref(),
+                controller: controller.as_deref(),
+            },
+        )?;
+        env.monitoring = Some(m.env());
+        env.processes.extend(m.processes());
+        monitoring = Some(m);
+    }
     env.write(&env_file)?;
 
     print_summary(&env, &env_file, started.elapsed());
@@ -270,6 +296,7 @@ fn up(args: UpArgs) -> stack::Result<()> {
     wait_for_signal();
     eprintln!("cw-stack: stopping");
     let _ = std::fs::remove_file(&env_file);
+    drop(monitoring);
     drop(running_warden);
     drop(kafka);
     drop(kube);
@@ -322,6 +349,7 @@ fn up_detached(args: UpArgs) -> stack::Result<()> {
         (args.no_kube, "--no-kube"),
         (args.no_kafka, "--no-kafka"),
         (args.warden, "--warden"),
+        (args.monitoring, "--monitoring"),
     ] {
         if on {
             cmd.arg(flag);
@@ -436,6 +464,13 @@ fn print_summary(env: &StackEnv, env_file: &Path, took: Duration) {
             w.webhook_url, w.webhook_metrics_url
         );
         eprintln!("  controller       metrics {}", w.controller_metrics_url);
+    }
+    if let Some(m) = &env.monitoring {
+        eprintln!("  prometheus       {}", m.prometheus_url);
+        eprintln!(
+            "  alertmanager     {}   (notifies http://{}/alerts)",
+            m.alertmanager_url, m.receiver_addr
+        );
     }
     eprintln!("  env file         {}", env_file.display());
 }

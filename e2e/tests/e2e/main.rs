@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary, so one run shares one stack (see `e2e/src/lib.rs`). Run them with
 //! `make test`, which starts the stack and sets `CW_STACK_ENV`.
 
+mod alerts;
 mod client;
 mod controller;
 mod install;

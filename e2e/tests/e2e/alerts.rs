@@ -1,0 +1,244 @@
+//! Paging for real: the stack's Prometheus scrapes the shared webhook and controller (and the private
+//! controllers these tests register) the way the shipped ServiceMonitor does, evaluates the shipped
+//! PrometheusRule (with `for:` shortened), and its Alertmanager notifies a webhook receiver in this process.
+//! Each test waits for the notification of its own alert, picked out by its namespace, connector or cluster
+//! labels, then fixes the cause and waits for the resolved notification.
+
+use std::time::{Duration, Instant};
+
+use connect_warden_e2e::prom::{self, CONTROLLER_JOB, Notified, ScrapeTarget};
+use connect_warden_e2e::*;
+use stack::warden::PRIVATE_LABEL;
+
+/// Bounds a wait for an alert: the failure shows within seconds (2 s polls), `for:` is 5 s in the test
+/// rules, and Prometheus and Alertmanager work at one-second intervals.
+const T: Duration = Duration::from_secs(120);
+
+fn show(what: &str, started: Instant, a: &Notified) {
+    eprintln!(
+        "{what} after {}: status={} labels={:?} annotations={:?}",
+        prom::since(started),
+        a.status,
+        a.labels,
+        a.annotations
+    );
+}
+
+fn cluster_yaml(ns: &str, name: &str, url: &str) -> String {
+    format!(
+        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  url: {url}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_failed_task_pages_with_its_runbook_and_the_fix_resolves_it() {
+    prom::start_receiver();
+    let ns = namespace("alert-task", &[]);
+    apply(&cluster_yaml(&ns, "main", &kafka_env().connect_url), &[]).expect_ok();
+    let name = unique("cw-alert-task");
+    // The task fails on start, and again on every restart, until the file can be written.
+    let connector = format!(
+        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  clusterRef: {{name: main}}\n  class: FileStreamSink\n  autoRestart: {{enabled: false}}\n  config: {{topics: alert-task-t, file: /nonexistent-dir/out.txt}}\n"
+    );
+    let started = Instant::now();
+    apply(&connector, &[]).expect_ok();
+
+    let cluster = format!("{ns}/main");
+    let ours = [
+        ("namespace", ns.as_str()),
+        ("name", name.as_str()),
+        ("cluster", cluster.as_str()),
+    ];
+    let firing = prom::wait_notified("ConnectWardenTaskFailed", "firing", &ours, T).await;
+    show("ConnectWardenTaskFailed firing", started, &firing);
+    assert_eq!(firing.labels["severity"], "warning");
+    assert_eq!(
+        firing.annotations["summary"],
+        format!("Connector {ns}/{name} on {cluster} has 1 FAILED task(s).")
+    );
+    assert_eq!(
+        firing.annotations["runbook"],
+        format!(
+            "kubectl -n {ns} get kafkaconnector {name} -o yaml: read status.tasks[].trace, fix the cause, then let autoRestart retry or annotate connectwarden.io/restart=includeTasks,onlyFailed."
+        )
+    );
+    // Only the task failed: the connector itself runs, and autoRestart is off, so nothing else pages.
+    assert!(
+        prom::notified(&ours)
+            .iter()
+            .all(|a| a.labels["alertname"] == "ConnectWardenTaskFailed"),
+        "{:#?}",
+        prom::notified(&ours)
+    );
+
+    // The fix: a file that can be written. The new config restarts the task.
+    let fixed = scratch("alert-task").join("out.txt");
+    let fixed_at = Instant::now();
+    kubectl(&[
+        "patch",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "--type",
+        "merge",
+        "-p",
+        &format!(
+            r#"{{"spec":{{"config":{{"file":"{}"}}}}}}"#,
+            fixed.display()
+        ),
+    ])
+    .expect_ok();
+    let resolved = prom::wait_notified("ConnectWardenTaskFailed", "resolved", &ours, T).await;
+    show("ConnectWardenTaskFailed resolved", fixed_at, &resolved);
+    assert_eq!(resolved.labels, firing.labels);
+    assert_eq!(resolved.starts_at, firing.starts_at, "the same alert");
+
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+}
+
+#[tokio::test]
+async fn a_connect_cluster_that_stops_answering_pages_until_it_answers_again() {
+    prom::start_receiver();
+    let ns = namespace("alert-down", &[]);
+    // A port that was just closed: nothing answers there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    apply(
+        &cluster_yaml(&ns, "gone", &format!("http://127.0.0.1:{port}")),
+        &[],
+    )
+    .expect_ok();
+
+    let cluster = format!("{ns}/gone");
+    let ours = [("cluster", cluster.as_str())];
+    let firing = prom::wait_notified("ConnectWardenClusterUnreachable", "firing", &ours, T).await;
+    show("ConnectWardenClusterUnreachable firing", started, &firing);
+    assert_eq!(firing.labels["severity"], "critical");
+    assert_eq!(
+        firing.annotations["summary"],
+        format!("Kafka Connect cluster {cluster} is unreachable.")
+    );
+    assert!(
+        firing.annotations["runbook"].starts_with(&format!(
+            "kubectl get kafkaconnectcluster -A and describe {cluster}: check spec.url"
+        )),
+        "{:?}",
+        firing.annotations
+    );
+
+    // Pointed at a worker that answers, it resolves.
+    let fixed_at = Instant::now();
+    kubectl(&[
+        "patch",
+        "kafkaconnectcluster",
+        "gone",
+        "-n",
+        &ns,
+        "--type",
+        "merge",
+        "-p",
+        &format!(r#"{{"spec":{{"url":"{}"}}}}"#, kafka_env().connect_url),
+    ])
+    .expect_ok();
+    let resolved =
+        prom::wait_notified("ConnectWardenClusterUnreachable", "resolved", &ours, T).await;
+    show(
+        "ConnectWardenClusterUnreachable resolved",
+        fixed_at,
+        &resolved,
+    );
+    assert_eq!(resolved.labels, firing.labels);
+}
+
+/// A controller installation of its own (namespace, Lease, scrape target with that namespace, as its
+/// Service would give it), next to the shared one that keeps leading: only this installation pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_installation_without_a_leader_pages_until_a_replica_leads_again() {
+    prom::start_receiver();
+    let id = unique("alert-lease");
+    let ns = namespace("alert-lease", &[(PRIVATE_LABEL, id.as_str())]);
+    let selector = format!("{PRIVATE_LABEL}={id}");
+    let args = [
+        "--label-selector",
+        selector.as_str(),
+        "--leader-election",
+        "--lease-name",
+        "connect-warden-controller",
+        "--lease-namespace",
+        ns.as_str(),
+        "--lease-duration-seconds",
+        "4",
+    ];
+    let start = || {
+        tokio::task::block_in_place(|| {
+            stack::warden::start_controller(
+                &env().dir,
+                kube_env(),
+                &unique("controller-alert"),
+                &args,
+                true,
+            )
+        })
+        .expect("starting a private controller")
+    };
+    let leading = format!("connect_warden_leader{{namespace=\"{ns}\"}} == 1");
+    let alert = format!("ALERTS{{alertname=\"ConnectWardenNoLeader\",namespace=\"{ns}\"}}");
+
+    let mut first = start();
+    let target = ScrapeTarget::add(CONTROLLER_JOB, &ns, prom::host_port(&first.metrics_url()));
+    prom::wait_series(&leading, T).await;
+    // Leading: no alert, not even pending.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(prom::query(&alert).await.unwrap().len(), 0);
+
+    // Its only replica stops (and releases the Lease): nobody leads this installation.
+    let stopped_at = Instant::now();
+    tokio::task::block_in_place(|| first.stop());
+    let ours = [("namespace", ns.as_str()), ("job", CONTROLLER_JOB)];
+    let firing = prom::wait_notified("ConnectWardenNoLeader", "firing", &ours, T).await;
+    show("ConnectWardenNoLeader firing", stopped_at, &firing);
+    assert_eq!(firing.labels["severity"], "critical");
+    assert_eq!(
+        firing.annotations["summary"],
+        format!("No connect-warden controller replica in {ns} is leading.")
+    );
+    assert_eq!(
+        firing.annotations["runbook"],
+        format!(
+            "kubectl -n {ns} get pods,lease: check that the controller pods run and that the Lease connect-warden-controller is renewed; read the controller logs."
+        )
+    );
+    // The shared installation leads all along and never pages.
+    assert!(
+        prom::notified(&[
+            ("alertname", "ConnectWardenNoLeader"),
+            ("namespace", stack::monitoring::INSTALL_NAMESPACE)
+        ])
+        .is_empty()
+    );
+
+    // A new replica (a new pod: new address) takes the Lease.
+    let restarted_at = Instant::now();
+    let second = start();
+    let target2 = ScrapeTarget::add(CONTROLLER_JOB, &ns, prom::host_port(&second.metrics_url()));
+    drop(target);
+    let resolved = prom::wait_notified("ConnectWardenNoLeader", "resolved", &ours, T).await;
+    show("ConnectWardenNoLeader resolved", restarted_at, &resolved);
+    assert_eq!(resolved.labels, firing.labels);
+    drop(target2);
+    drop(second);
+}
