@@ -63,6 +63,47 @@ pub fn coerce(config: &BTreeMap<String, Value>) -> Coercion {
     c
 }
 
+/// Why the JSON number `text` cannot be trusted to hold what was written, if it cannot. JSON decoders keep
+/// 64-bit integers and 64-bit floats: the API server turns an integer beyond the signed 64-bit range into a
+/// float (12345678901234567890 arrives as 12345678901234567000 or 1.2345678901234568e+19), and a decimal with
+/// more significant digits than a float holds loses the rest. So: an integer outside i64, a float that is
+/// a whole number beyond 2^53 (only rounding makes such a float), or more digits than the float keeps.
+pub fn inexact_number(text: &str) -> Option<&'static str> {
+    let t = text.trim();
+    let is_integer = !t.contains(['.', 'e', 'E']);
+    if is_integer {
+        return match t.parse::<i64>() {
+            Ok(_) => None,
+            Err(_) => Some(
+                "an integer beyond the signed 64-bit range, which JSON decoding turns into a rounded float",
+            ),
+        };
+    }
+    let Ok(v) = t.parse::<f64>() else {
+        return Some("not a number a 64-bit float can hold");
+    };
+    if !v.is_finite() {
+        return Some("beyond the range of a 64-bit float");
+    }
+    if v.fract() == 0.0 && v.abs() >= 9_007_199_254_740_992.0 {
+        return Some("a whole number beyond 2^53 as a float: JSON decoding has rounded it");
+    }
+    if significant_digits(t).len() > significant_digits(&format!("{v:e}")).len() {
+        return Some("more significant digits than a 64-bit float keeps");
+    }
+    None
+}
+
+/// The significant digits of a number's text: no sign, point, exponent, leading or trailing zeros.
+fn significant_digits(text: &str) -> String {
+    let mantissa = text.split(['e', 'E']).next().unwrap_or_default();
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    digits
+        .trim_start_matches('0')
+        .trim_end_matches('0')
+        .to_string()
+}
+
 /// The config as strings, or the keys whose values are not strings (the controller's defence when the
 /// webhook was bypassed).
 pub fn string_config(
@@ -231,6 +272,44 @@ mod tests {
             string_config(&map(json!({"a": 1}))).unwrap_err(),
             vec![("a".to_string(), "number")]
         );
+    }
+
+    #[test]
+    fn numbers_that_cannot_have_survived_decoding() {
+        // As the API server sends them after decoding 12345678901234567890 into a float.
+        assert!(inexact_number("12345678901234567000").is_some());
+        assert!(inexact_number("1.2345678901234568e+19").is_some());
+        assert!(inexact_number("1.2345678901234568e+21").is_some());
+        assert!(inexact_number("18446744073709551615").is_some());
+        assert!(inexact_number("-9223372036854775809").is_some());
+        assert!(inexact_number("9007199254740993.0").is_some());
+        assert!(inexact_number("0.12345678901234567890").is_some());
+        assert!(inexact_number("1e400").is_some());
+        assert_eq!(
+            inexact_number("9223372036854775808"),
+            Some(
+                "an integer beyond the signed 64-bit range, which JSON decoding turns into a rounded float"
+            )
+        );
+        // Exact: every i64, short decimals, trailing zeros, exponents of exact values.
+        for ok in [
+            "0",
+            "-1",
+            "200",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9007199254740993",
+            "1.5",
+            "1.50",
+            "0.1",
+            "0.30000000000000004",
+            "1e-7",
+            "1.5E3",
+            "4.5e15",
+            "-0.0",
+        ] {
+            assert_eq!(inexact_number(ok), None, "{ok}");
+        }
     }
 
     #[test]

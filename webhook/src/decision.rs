@@ -10,6 +10,7 @@ use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOp
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use shared::config::{
@@ -213,7 +214,7 @@ pub fn review_offline(
 ) -> Result<(Decision, AdmissionResponse)> {
     let req = parse_review(body)?;
     let decision = match webhook {
-        Webhook::Mutate => mutate(&req),
+        Webhook::Mutate => mutate(&req, body),
         Webhook::Validate => match plan_validate(&req, lookup) {
             Plan::Done(d) => d,
             Plan::Connect(check) => finish(&check, outcome, policy),
@@ -354,9 +355,74 @@ fn pointer(tokens: &[&str]) -> PointerBuf {
     PointerBuf::from_tokens(tokens.iter().copied())
 }
 
+/// The text of each number in `spec.config` of the review's object, exactly as it was sent. Decoding into a
+/// `Value` keeps only an f64 or a 64-bit integer, which is the very loss the number check looks for; the raw
+/// text is read in a second, narrow pass. Anything unexpected gives an empty map (the `Value` then speaks).
+pub fn config_number_texts(body: &[u8]) -> BTreeMap<String, String> {
+    #[derive(Deserialize)]
+    struct Review<'a> {
+        #[serde(borrow)]
+        request: Option<Req<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Req<'a> {
+        #[serde(borrow)]
+        object: Option<Obj<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Obj<'a> {
+        #[serde(borrow)]
+        spec: Option<Spec<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Spec<'a> {
+        #[serde(borrow)]
+        config: Option<BTreeMap<String, &'a RawValue>>,
+    }
+    let Ok(review) = serde_json::from_slice::<Review>(body) else {
+        return BTreeMap::new();
+    };
+    review
+        .request
+        .and_then(|r| r.object)
+        .and_then(|o| o.spec)
+        .and_then(|s| s.config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, v)| {
+            let t = v.get();
+            t.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+        })
+        .map(|(k, v)| (k, v.get().to_string()))
+        .collect()
+}
+
+/// One denial line per number in `config` that cannot have been decoded exactly (`texts`: the numbers as
+/// sent, from [`config_number_texts`]; a number missing there is judged by its decoded form).
+fn inexact_numbers(config: &Map<String, Value>, texts: &BTreeMap<String, String>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (k, v) in config {
+        let Value::Number(n) = v else {
+            continue;
+        };
+        let text = texts.get(k).cloned().unwrap_or_else(|| n.to_string());
+        if let Some(why) = shared::config::inexact_number(&text) {
+            lines.push(format!(
+                "spec.config.{:?}: the number {} cannot be stored exactly ({why}); quote it in Git so it is kept as written",
+                cut(k),
+                cut(&text)
+            ));
+        }
+    }
+    limit_lines(&mut lines, "numbers");
+    lines
+}
+
 /// `/mutate`: numbers and booleans in `spec.config` become strings, reserved keys move to their spec fields.
-/// Everything else is left for `/validate` to judge, so one bad value never hides another.
-pub fn mutate(req: &Request) -> Decision {
+/// Numbers that may have been rounded on the way are denied: storing a changed value silently is worse.
+/// Everything else is left for `/validate` to judge, so one bad value never hides another. `body` is the
+/// review as received, for the numbers' exact text.
+pub fn mutate(req: &Request, body: &[u8]) -> Decision {
     if !is_kind(req, "KafkaConnector") {
         return Decision::allow(Reason::NotApplicable);
     }
@@ -374,6 +440,15 @@ pub fn mutate(req: &Request) -> Decision {
     let Some(config) = spec.get("config").and_then(Value::as_object) else {
         return Decision::allow(Reason::Valid);
     };
+
+    let inexact = if config.values().any(Value::is_number) {
+        inexact_numbers(config, &config_number_texts(body))
+    } else {
+        Vec::new()
+    };
+    if !inexact.is_empty() {
+        return Decision::deny(Reason::InvalidConfig, inexact);
+    }
 
     let mut patch = Vec::new();
     let mut warnings = Vec::new();

@@ -127,7 +127,7 @@ async fn admission(
     };
     let started = Instant::now();
     let d = match webhook {
-        Webhook::Mutate => decision::mutate(&req),
+        Webhook::Mutate => decision::mutate(&req, &body),
         Webhook::Validate => app.validate(&req).await,
     };
     let elapsed = started.elapsed();

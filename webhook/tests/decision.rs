@@ -814,3 +814,77 @@ fn wrong_spec_shapes_are_denied_not_crashed() {
     no_spec.as_object_mut().unwrap().remove("spec");
     assert_eq!(validate(no_spec, &ok()).message(), "spec is missing");
 }
+
+// ----- numbers that JSON decoding may have changed ---------------------------------------------------------
+
+/// A mutate review whose `spec.config.id` is the number `raw`, exactly as written in the body.
+fn with_raw_number(raw: &str) -> Vec<u8> {
+    let mut spec = source_spec();
+    spec["config"]["id"] = json!("@RAW@");
+    spec["config"]["batch.size"] = json!(5);
+    let body = review("KafkaConnector", "CREATE", Some(connector("n", spec)), None);
+    String::from_utf8(body)
+        .unwrap()
+        .replace("\"@RAW@\"", raw)
+        .into_bytes()
+}
+
+#[test]
+fn numbers_that_may_have_been_rounded_are_denied_asking_to_quote_them() {
+    for (raw, why) in [
+        // What the API server sends after decoding 12345678901234567890 into a float.
+        (
+            "12345678901234567000",
+            "an integer beyond the signed 64-bit range, which JSON decoding turns into a rounded float",
+        ),
+        (
+            "1.2345678901234568e+21",
+            "a whole number beyond 2^53 as a float: JSON decoding has rounded it",
+        ),
+        // Sent as written (another client, or a future API server): the text shows the loss.
+        (
+            "123456789012345678901234567890",
+            "an integer beyond the signed 64-bit range, which JSON decoding turns into a rounded float",
+        ),
+        (
+            "0.12345678901234567890",
+            "more significant digits than a 64-bit float keeps",
+        ),
+    ] {
+        let d = decide(Webhook::Mutate, &with_raw_number(raw), &ok());
+        assert_eq!(
+            (d.allowed, d.reason),
+            (false, Reason::InvalidConfig),
+            "{raw}"
+        );
+        assert_eq!(
+            d.message(),
+            format!(
+                "spec.config.\"id\": the number {raw} cannot be stored exactly ({why}); quote it in Git so it is kept as written"
+            )
+        );
+        assert!(d.patch.is_empty());
+    }
+    // Exact numbers are converted as before, digit for digit.
+    for raw in ["9007199254740993", "-9223372036854775808", "0.1", "1.5e3"] {
+        let d = decide(Webhook::Mutate, &with_raw_number(raw), &ok());
+        assert!(d.allowed, "{raw}: {d:?}");
+        let patch = patch_json(&d);
+        let id = patch
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|op| op["path"] == "/spec/config/id")
+            .unwrap();
+        assert_eq!(
+            id["value"],
+            json!(serde_json::from_str::<Value>(raw).unwrap().to_string())
+        );
+    }
+    let d = decide(Webhook::Mutate, &with_raw_number("9007199254740993"), &ok());
+    assert!(
+        d.warnings[0].contains("id: 9007199254740993 → \"9007199254740993\""),
+        "{:?}",
+        d.warnings
+    );
+}
