@@ -9,6 +9,8 @@ use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOperation};
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -18,7 +20,7 @@ use shared::config::{
     closest_class, effective_config, is_pass_through, string_config,
 };
 use shared::connect::{ClientSettings, ValidateResponse, parse_base_url};
-use shared::crd::{GROUP, KafkaConnectClusterSpec, KafkaConnector, KafkaConnectorSpec};
+use shared::crd::{ClusterTls, GROUP, KafkaConnectClusterSpec, KafkaConnector, KafkaConnectorSpec};
 use shared::redact::{Redactor, is_config_reference};
 
 use crate::args::FailurePolicy;
@@ -81,10 +83,15 @@ pub enum Reason {
     /// Local config rules: non-string values, empty class, tasksMax < 1, connector name rules.
     InvalidConfig,
     ReservedKeyConflict,
+    /// The KafkaConnectCluster does not exist (yet): admitted with a warning, or denied when no cluster is
+    /// named and no default is configured.
     ClusterNotFound,
+    /// A Secret or ConfigMap the KafkaConnectCluster references does not exist (yet): admitted with a warning.
+    ReferenceNotFound,
     NamespaceNotAllowed,
     NameConflict,
-    /// The KafkaConnectCluster is malformed or its Secrets/ConfigMaps are missing.
+    /// The KafkaConnectCluster is malformed, or its Secrets/ConfigMaps do not hold what they should (missing
+    /// keys, a CA without a PEM certificate).
     ClusterMisconfigured,
     /// Kafka Connect reported errors for the config.
     ConnectRejected,
@@ -105,6 +112,7 @@ impl Reason {
             Reason::InvalidConfig => "invalid_config",
             Reason::ReservedKeyConflict => "reserved_key_conflict",
             Reason::ClusterNotFound => "cluster_not_found",
+            Reason::ReferenceNotFound => "reference_not_found",
             Reason::NamespaceNotAllowed => "namespace_not_allowed",
             Reason::NameConflict => "name_conflict",
             Reason::ClusterMisconfigured => "cluster_misconfigured",
@@ -602,6 +610,11 @@ pub enum ConnectOutcome {
     Refused {
         message: String,
     },
+    /// No client could be built from the cluster's settings (a CA or client certificate TLS refuses): a
+    /// problem of the KafkaConnectCluster, not an outage.
+    Misconfigured {
+        message: String,
+    },
     /// No usable answer: unreachable, too slow, 5xx, authentication failed.
     Unavailable {
         reason: &'static str,
@@ -617,6 +630,11 @@ impl ConnectOutcome {
             shared::Error::Rejected { .. } => ConnectOutcome::Refused {
                 message: e.to_string(),
             },
+            shared::Error::ClientConfig(_) | shared::Error::Resolve(_) => {
+                ConnectOutcome::Misconfigured {
+                    message: e.to_string(),
+                }
+            }
             _ => ConnectOutcome::Unavailable {
                 reason: e.reason(),
                 message: e.to_string(),
@@ -626,7 +644,10 @@ impl ConnectOutcome {
 
     /// Outages are not cached: the next request should try again.
     pub fn is_cacheable(&self) -> bool {
-        !matches!(self, ConnectOutcome::Unavailable { .. })
+        !matches!(
+            self,
+            ConnectOutcome::Unavailable { .. } | ConnectOutcome::Misconfigured { .. }
+        )
     }
 
     pub fn label(&self) -> &'static str {
@@ -635,6 +656,7 @@ impl ConnectOutcome {
             ConnectOutcome::Validated(_) => "valid",
             ConnectOutcome::UnknownClass { .. } => "plugin_not_found",
             ConnectOutcome::Refused { .. } => "refused",
+            ConnectOutcome::Misconfigured { .. } => "misconfigured",
             ConnectOutcome::Unavailable { reason, .. } => reason,
         }
     }
@@ -849,17 +871,23 @@ fn plan_connector(req: &Request, lookup: &dyn Lookup) -> Plan {
     }
 
     let cluster = ClusterId::of(&connector);
+    // False when the namespace may not use the cluster (a name clash there is beside the point).
     let mut cluster_ok = false;
     let mut settings = None;
+    // Why Kafka Connect cannot be asked yet (an object not there yet): admitted with this warning.
+    let mut not_yet: Option<(Reason, String)> = None;
     match &cluster {
         ClusterId::Named {
             namespace: cns,
             name: cname,
         } => match lookup.cluster(cns, cname) {
-            None => problems.push((
-                Reason::ClusterNotFound,
-                format!("spec.clusterRef: {cluster} not found"),
-            )),
+            None => {
+                cluster_ok = true;
+                not_yet = Some((
+                    Reason::ClusterNotFound,
+                    missing_cluster_warning(cns, cname, &lookup.cluster_names(cns)),
+                ));
+            }
             Some(c) if !c.spec.allows_namespace(cns, &ns) => problems.push((
                 Reason::NamespaceNotAllowed,
                 format!(
@@ -868,14 +896,36 @@ fn plan_connector(req: &Request, lookup: &dyn Lookup) -> Plan {
             )),
             Some(c) => {
                 cluster_ok = true;
-                match shared::cluster::resolve(
-                    &cluster.label(),
-                    &c.spec,
-                    |n| lookup.secret(cns, n).map(|s| (*s).clone()),
-                    |n| lookup.config_map(cns, n).map(|m| (*m).clone()),
-                ) {
-                    Ok(s) => settings = Some(s),
-                    Err(e) => problems.push((Reason::ClusterMisconfigured, e.to_string())),
+                let refs = check_cluster_refs(cns, cname, &c.spec, lookup);
+                if !refs.problems.is_empty() {
+                    problems.extend(
+                        refs.problems
+                            .into_iter()
+                            .map(|l| (Reason::ClusterMisconfigured, l)),
+                    );
+                } else if !refs.missing.is_empty() {
+                    not_yet = Some((
+                        Reason::ReferenceNotFound,
+                        format!(
+                            "Kafka Connect validation skipped: {cluster} cannot reach Kafka Connect with its settings yet: {} not found; the controller validates the connector and reports it once {}",
+                            refs.missing
+                                .iter()
+                                .map(|(field, what)| format!("{what} (its {field})"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            if refs.missing.len() == 1 { "it exists" } else { "they exist" }
+                        ),
+                    ));
+                } else {
+                    match shared::cluster::resolve(
+                        &cluster.label(),
+                        &c.spec,
+                        |n| lookup.secret(cns, n).map(|s| (*s).clone()),
+                        |n| lookup.config_map(cns, n).map(|m| (*m).clone()),
+                    ) {
+                        Ok(s) => settings = Some(s),
+                        Err(e) => problems.push((Reason::ClusterMisconfigured, e.to_string())),
+                    }
                 }
             }
         },
@@ -914,6 +964,10 @@ fn plan_connector(req: &Request, lookup: &dyn Lookup) -> Plan {
         // Non-string values were already summarised; this bounds the rest (one line of slack for that summary).
         limit_lines_to(&mut lines, MAX_LINES + 1, "problems");
         return Plan::Done(Decision::deny(reason, lines).with_warnings(warnings));
+    }
+    if let Some((reason, warning)) = not_yet {
+        warnings.push(warning);
+        return Plan::Done(Decision::allow(reason).with_warnings(warnings));
     }
     let (Some(strings), Some(settings)) = (strings, settings) else {
         // Unreachable: each None above recorded a problem. Deny rather than trust that.
@@ -982,6 +1036,12 @@ pub fn finish(check: &ConnectCheck, outcome: &ConnectOutcome, policy: FailurePol
             Reason::ConnectRejected,
             vec![format!(
                 "Kafka Connect ({cluster}) refused to validate the config of {class}: {message}"
+            )],
+        ),
+        ConnectOutcome::Misconfigured { message } => Decision::deny(
+            Reason::ClusterMisconfigured,
+            vec![format!(
+                "cannot validate the config on {cluster}: {message}; fix the KafkaConnectCluster's TLS settings"
             )],
         ),
         ConnectOutcome::Unavailable { message, .. } => match policy {
@@ -1068,7 +1128,9 @@ fn config_warnings(
     out
 }
 
-/// `KafkaConnectCluster`: URL form, referenced Secrets and ConfigMaps exist, risky settings warned about.
+/// `KafkaConnectCluster`: URL form; referenced Secrets and ConfigMaps that exist hold what they should (keys,
+/// a PEM CA); missing ones and risky settings are warned about. A Secret that does not exist yet is ordering,
+/// not an error: GitOps engines dry-run a whole folder first, and sealed or external secrets come later.
 pub fn validate_cluster(req: &Request, lookup: &dyn Lookup) -> Decision {
     if let Some(d) = quick_answer(req) {
         return d;
@@ -1094,62 +1156,250 @@ pub fn validate_cluster(req: &Request, lookup: &dyn Lookup) -> Decision {
             );
         }
     };
-    let mut lines = Vec::new();
+    let mut warnings = shared::cluster::warnings(&spec);
     if let Err(e) = parse_base_url(&spec.url) {
         let detail = match &e {
             shared::Error::ClientConfig(m) => m.clone(),
             other => other.to_string(),
         };
-        lines.push(format!("spec.url: {}", cut_long(&detail)));
+        return Decision::deny(
+            Reason::ClusterMisconfigured,
+            vec![format!("spec.url: {}", cut_long(&detail))],
+        )
+        .with_warnings(warnings);
     }
-    let mut refs: Vec<(&str, &str, &str)> = Vec::new();
+    let refs = check_cluster_refs(&ns, &name, &spec, lookup);
+    if !refs.problems.is_empty() {
+        return Decision::deny(Reason::ClusterMisconfigured, refs.problems).with_warnings(warnings);
+    }
+    if refs.missing.is_empty() {
+        return Decision::allow(Reason::Valid).with_warnings(warnings);
+    }
+    warnings.extend(refs.missing.iter().map(|(field, what)| {
+        format!(
+            "{field}: {what} not found; admitted, the controller reports the cluster not Ready until it exists"
+        )
+    }));
+    Decision::allow(Reason::ReferenceNotFound).with_warnings(warnings)
+}
+
+/// The warning for a connector whose KafkaConnectCluster does not exist (yet), with the closest existing
+/// name so that a typo shows at once.
+fn missing_cluster_warning(ns: &str, name: &str, existing: &[String]) -> String {
+    let hint = match closest(name, existing.iter().map(String::as_str)) {
+        Some(c) => format!(" (did you mean {c:?}?)"),
+        None if existing.is_empty() => {
+            format!(" (there is no KafkaConnectCluster in namespace {ns})")
+        }
+        None => {
+            let mut list: Vec<String> = existing
+                .iter()
+                .take(MAX_KEYS_IN_WARNING)
+                .map(|n| cut(n))
+                .collect();
+            if existing.len() > MAX_KEYS_IN_WARNING {
+                list.push(format!("… {} more", existing.len() - MAX_KEYS_IN_WARNING));
+            }
+            format!(
+                " (KafkaConnectClusters in namespace {ns}: {})",
+                list.join(", ")
+            )
+        }
+    };
+    format!(
+        "spec.clusterRef: KafkaConnectCluster {ns}/{} not found{hint}; admitted without Kafka Connect validation, \
+         the controller validates the connector and reports it once the cluster exists",
+        cut(name)
+    )
+}
+
+/// What the Secrets and ConfigMaps a KafkaConnectCluster references say about it.
+#[derive(Debug, Default)]
+struct RefCheck {
+    /// References to objects that do not exist (yet): (field, object), e.g.
+    /// (`spec.authentication.secretRef`, `Secret team-a/creds`).
+    missing: Vec<(&'static str, String)>,
+    /// Objects that exist but do not hold what they should.
+    problems: Vec<String>,
+}
+
+/// One Secret or ConfigMap a cluster references, and what it must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefPart {
+    Auth,
+    CaSecret,
+    CaConfigMap,
+    ClientCert,
+}
+
+/// The key of a CA bundle when `key` is not given (as `shared::cluster::resolve` reads it).
+const DEFAULT_CA_KEY: &str = "ca.crt";
+
+/// The spec with only the reference `part`: resolving it checks that one object's keys, whatever the others.
+fn only_ref(spec: &KafkaConnectClusterSpec, part: RefPart) -> KafkaConnectClusterSpec {
+    let mut s = spec.clone();
+    if part != RefPart::Auth {
+        s.authentication = None;
+    }
+    s.tls = spec.tls.as_ref().map(|t| ClusterTls {
+        ca_secret_ref: t
+            .ca_secret_ref
+            .clone()
+            .filter(|_| part == RefPart::CaSecret),
+        ca_config_map_ref: t
+            .ca_config_map_ref
+            .clone()
+            .filter(|_| part == RefPart::CaConfigMap),
+        client_cert_secret_ref: t
+            .client_cert_secret_ref
+            .clone()
+            .filter(|_| part == RefPart::ClientCert),
+        insecure_skip_verify: t.insecure_skip_verify,
+    });
+    s
+}
+
+/// Checks each Secret and ConfigMap the cluster `ns/name` references on its own: missing ones are listed,
+/// present ones must have their keys, and CA bundles and client certificates must be PEM that TLS accepts.
+/// The spec's URL must parse (callers check it first).
+fn check_cluster_refs(
+    ns: &str,
+    name: &str,
+    spec: &KafkaConnectClusterSpec,
+    lookup: &dyn Lookup,
+) -> RefCheck {
+    let label = format!("{ns}/{name}");
+    let mut out = RefCheck::default();
+    if let Err(e) = parse_base_url(&spec.url) {
+        out.problems
+            .push(cut_long(&format!("KafkaConnectCluster {label}: {e}")));
+        return out;
+    }
+    let mut refs: Vec<(RefPart, &'static str, &str, &str, Option<&str>)> = Vec::new();
     if let Some(a) = &spec.authentication {
         refs.push((
+            RefPart::Auth,
             "spec.authentication.secretRef",
             "Secret",
             &a.secret_ref.name,
+            None,
         ));
     }
     if let Some(t) = &spec.tls {
         if let Some(r) = &t.ca_secret_ref {
-            refs.push(("spec.tls.caSecretRef", "Secret", &r.name));
-        }
-        if let Some(r) = &t.client_cert_secret_ref {
-            refs.push(("spec.tls.clientCertSecretRef", "Secret", &r.name));
+            let key = r.key.as_deref().unwrap_or(DEFAULT_CA_KEY);
+            refs.push((
+                RefPart::CaSecret,
+                "spec.tls.caSecretRef",
+                "Secret",
+                &r.name,
+                Some(key),
+            ));
         }
         if let Some(r) = &t.ca_config_map_ref {
-            refs.push(("spec.tls.caConfigMapRef", "ConfigMap", &r.name));
+            let key = r.key.as_deref().unwrap_or(DEFAULT_CA_KEY);
+            refs.push((
+                RefPart::CaConfigMap,
+                "spec.tls.caConfigMapRef",
+                "ConfigMap",
+                &r.name,
+                Some(key),
+            ));
+        }
+        if let Some(r) = &t.client_cert_secret_ref {
+            refs.push((
+                RefPart::ClientCert,
+                "spec.tls.clientCertSecretRef",
+                "Secret",
+                &r.name,
+                None,
+            ));
         }
     }
-    let mut missing = false;
-    for (field, kind, n) in refs {
+    for (part, field, kind, obj, key) in refs {
         let found = if kind == "Secret" {
-            lookup.secret(&ns, n).is_some()
+            lookup.secret(ns, obj).is_some()
         } else {
-            lookup.config_map(&ns, n).is_some()
+            lookup.config_map(ns, obj).is_some()
         };
         if !found {
-            missing = true;
-            lines.push(format!("{field}: {kind} {ns}/{} not found", cut(n)));
+            out.missing
+                .push((field, format!("{kind} {ns}/{}", cut(obj))));
+            continue;
         }
-    }
-    if lines.is_empty() && !missing {
-        // Everything exists: resolving now finds missing keys.
-        if let Err(e) = shared::cluster::resolve(
-            &format!("{ns}/{name}"),
-            &spec,
-            |n| lookup.secret(&ns, n).map(|s| (*s).clone()),
-            |n| lookup.config_map(&ns, n).map(|m| (*m).clone()),
+        let settings = match shared::cluster::resolve(
+            &label,
+            &only_ref(spec, part),
+            |n| lookup.secret(ns, n).map(|s| (*s).clone()),
+            |n| lookup.config_map(ns, n).map(|m| (*m).clone()),
         ) {
-            lines.push(cut_long(&e.to_string()));
+            Ok(s) => s,
+            Err(e) => {
+                out.problems.push(cut_long(&e.to_string()));
+                continue;
+            }
+        };
+        let at = |k: &str| format!("KafkaConnectCluster {label}: {kind} {} key {k:?}", cut(obj));
+        match part {
+            RefPart::CaSecret | RefPart::CaConfigMap => {
+                if let (Some(pem), Some(k)) = (&settings.ca_pem, key)
+                    && let Some(why) = ca_bundle_problem(pem)
+                {
+                    out.problems.push(format!("{} {why}", at(k)));
+                }
+            }
+            RefPart::ClientCert => {
+                if let Some(pem) = &settings.client_cert_pem
+                    && certificates(pem).is_none_or(|n| n == 0)
+                {
+                    out.problems.push(format!(
+                        "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                        at("tls.crt")
+                    ));
+                }
+                if let Some(pem) = &settings.client_key_pem
+                    && PrivateKeyDer::from_pem_slice(pem).is_err()
+                {
+                    // Never the parser's detail: it could quote key material.
+                    out.problems.push(format!(
+                        "{} holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
+                        at("tls.key")
+                    ));
+                }
+            }
+            RefPart::Auth => {}
         }
     }
-    let warnings = shared::cluster::warnings(&spec);
-    if lines.is_empty() {
-        Decision::allow(Reason::Valid).with_warnings(warnings)
-    } else {
-        Decision::deny(Reason::ClusterMisconfigured, lines).with_warnings(warnings)
+    out
+}
+
+/// How many PEM certificates `pem` holds, or `None` when it is not valid PEM.
+fn certificates(pem: &[u8]) -> Option<usize> {
+    CertificateDer::pem_slice_iter(pem)
+        .try_fold(0, |n, c| c.map(|_| n + 1))
+        .ok()
+}
+
+/// Why a CA bundle cannot be used to verify Kafka Connect's certificate, if it cannot: no PEM certificate in
+/// it (a placeholder, the wrong key), or a certificate TLS refuses as a trust anchor.
+fn ca_bundle_problem(pem: &[u8]) -> Option<String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let mut count = 0;
+    for (i, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
+        let cert = match cert {
+            Ok(c) => c,
+            Err(e) => return Some(format!("is not valid PEM: {}", cut(&e.to_string()))),
+        };
+        count += 1;
+        if let Err(e) = roots.add(cert) {
+            return Some(format!(
+                "holds a certificate (number {}) that is not a valid CA certificate: {}",
+                i + 1,
+                cut(&e.to_string())
+            ));
+        }
     }
+    (count == 0).then(|| "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_string())
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ impl ClusterId {
 /// A read-only view of the objects admission decisions depend on.
 pub trait Lookup: Send + Sync {
     fn cluster(&self, namespace: &str, name: &str) -> Option<Arc<KafkaConnectCluster>>;
+    /// The names of the KafkaConnectClusters in `namespace`, sorted (for "did you mean").
+    fn cluster_names(&self, namespace: &str) -> Vec<String>;
     fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>>;
     fn config_map(&self, namespace: &str, name: &str) -> Option<Arc<ConfigMap>>;
     /// Some KafkaConnector other than `except` (namespace, name) that claims `connector_name` on `cluster`.
@@ -133,6 +135,13 @@ impl Lookup for Objects {
     fn cluster(&self, namespace: &str, name: &str) -> Option<Arc<KafkaConnectCluster>> {
         self.clusters.get(&key(namespace, name)).cloned()
     }
+    fn cluster_names(&self, namespace: &str) -> Vec<String> {
+        self.clusters
+            .keys()
+            .filter(|(ns, _)| ns == namespace)
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
     fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
         self.secrets.get(&key(namespace, name)).cloned()
     }
@@ -168,6 +177,13 @@ impl Lookup for Overlay<'_> {
         self.top
             .cluster(namespace, name)
             .or_else(|| self.base.cluster(namespace, name))
+    }
+    fn cluster_names(&self, namespace: &str) -> Vec<String> {
+        let mut names = self.top.cluster_names(namespace);
+        names.extend(self.base.cluster_names(namespace));
+        names.sort();
+        names.dedup();
+        names
     }
     fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
         self.top

@@ -94,6 +94,17 @@ impl Lookup for World {
     fn cluster(&self, namespace: &str, name: &str) -> Option<Arc<KafkaConnectCluster>> {
         self.clusters.get(&ObjectRef::new(name).within(namespace))
     }
+    fn cluster_names(&self, namespace: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .clusters
+            .state()
+            .iter()
+            .filter(|c| c.metadata.namespace.as_deref() == Some(namespace))
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
     fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
         self.secrets.get(&ObjectRef::new(name).within(namespace))
     }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use serde_json::{Value, json};
 use shared::connect::ValidateResponse;
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
@@ -387,16 +387,7 @@ fn updates_that_leave_spec_alone_and_deletions_never_need_connect() {
 }
 
 #[test]
-fn cluster_must_exist_and_allow_the_namespace() {
-    let mut spec = source_spec();
-    spec["clusterRef"] = json!({"name": "nope"});
-    let d = validate(connector("orders", spec), &ok());
-    assert_eq!(d.reason, Reason::ClusterNotFound);
-    assert_eq!(
-        d.message(),
-        "spec.clusterRef: KafkaConnectCluster team-a/nope not found"
-    );
-
+fn cluster_must_allow_the_namespace() {
     let mut spec = source_spec();
     spec["clusterRef"] = json!({"name": "local", "namespace": NS});
     let d = validate(connector_in("team-c", "orders", spec), &ok());
@@ -715,16 +706,20 @@ fn clusters_need_a_valid_url_and_existing_secrets() {
         "authentication": {"type": "basic", "secretRef": {"name": "creds"}},
         "tls": {"caConfigMapRef": {"name": "ca"}, "insecureSkipVerify": true}
     });
+    // Secrets and ConfigMaps that do not exist yet are ordering, not an error: admitted, each named.
     let d = validate_cluster(spec.clone(), &world());
+    assert_eq!((d.allowed, d.reason), (true, Reason::ReferenceNotFound));
+    assert_eq!(d.warnings.len(), 3);
+    assert!(d.warnings[0].contains("insecureSkipVerify"));
     assert_eq!(
-        d.lines,
-        vec![
-            "spec.authentication.secretRef: Secret team-a/creds not found",
-            "spec.tls.caConfigMapRef: ConfigMap team-a/ca not found",
+        d.warnings[1..],
+        [
+            "spec.authentication.secretRef: Secret team-a/creds not found; admitted, the controller reports the \
+             cluster not Ready until it exists",
+            "spec.tls.caConfigMapRef: ConfigMap team-a/ca not found; admitted, the controller reports the cluster \
+             not Ready until it exists",
         ]
     );
-    assert_eq!(d.warnings.len(), 1);
-    assert!(d.warnings[0].contains("insecureSkipVerify"));
 
     let mut w = world();
     w.add_secret(Secret {
@@ -813,6 +808,314 @@ fn wrong_spec_shapes_are_denied_not_crashed() {
     let mut no_spec = connector("x", json!({}));
     no_spec.as_object_mut().unwrap().remove("spec");
     assert_eq!(validate(no_spec, &ok()).message(), "spec is missing");
+}
+
+// ----- ordering: objects that do not exist yet -------------------------------------------------------------
+
+fn with_dry_run(body: Vec<u8>) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&body).unwrap();
+    v["request"]["dryRun"] = json!(true);
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// Never consulted when the decision is taken before Connect is asked.
+fn outage() -> ConnectOutcome {
+    ConnectOutcome::Unavailable {
+        reason: "unreachable",
+        message: "connection refused".into(),
+    }
+}
+
+fn validate_in(w: &Objects, body: &[u8]) -> Decision {
+    review_offline(Webhook::Validate, body, w, &outage(), FailurePolicy::Closed)
+        .unwrap()
+        .0
+}
+
+fn secret(name: &str, pairs: &[(&str, &str)]) -> Secret {
+    Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(NS.into()),
+            ..Default::default()
+        },
+        data: Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+fn config_map(name: &str, pairs: &[(&str, &str)]) -> ConfigMap {
+    ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(NS.into()),
+            ..Default::default()
+        },
+        data: Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// The world plus `secured`: https with basic auth from Secret `creds` and a CA from ConfigMap `ca`.
+fn secured_world() -> Objects {
+    let mut w = world();
+    w.add_cluster(
+        serde_json::from_value(cluster_obj(
+            NS,
+            "secured",
+            json!({"url": "https://connect.example:8083",
+                   "authentication": {"type": "basic", "secretRef": {"name": "creds"}},
+                   "tls": {"caConfigMapRef": {"name": "ca"}}}),
+        ))
+        .unwrap(),
+    );
+    w
+}
+
+fn on_cluster(cluster: Value) -> Vec<u8> {
+    let mut spec = source_spec();
+    spec["clusterRef"] = cluster;
+    review(
+        "KafkaConnector",
+        "CREATE",
+        Some(connector("orders-src", spec)),
+        None,
+    )
+}
+
+#[test]
+fn a_connector_before_its_cluster_is_admitted_with_a_warning_naming_the_closest() {
+    let tail = "admitted without Kafka Connect validation, the controller validates the connector and reports \
+                it once the cluster exists";
+    for dry_run in [false, true] {
+        let body = |cluster: Value| {
+            let b = on_cluster(cluster);
+            if dry_run { with_dry_run(b) } else { b }
+        };
+        // A typo: the closest existing cluster in that namespace is named.
+        let d = validate_in(&world(), &body(json!({"name": "locl"})));
+        assert_eq!((d.allowed, d.reason), (true, Reason::ClusterNotFound));
+        assert_eq!(
+            d.warnings,
+            vec![format!(
+                "spec.clusterRef: KafkaConnectCluster team-a/locl not found (did you mean \"local\"?); {tail}"
+            )]
+        );
+        // Nothing close: the clusters that exist there.
+        let d = validate_in(&world(), &body(json!({"name": "warehouse"})));
+        assert!(d.allowed);
+        assert_eq!(
+            d.warnings,
+            vec![format!(
+                "spec.clusterRef: KafkaConnectCluster team-a/warehouse not found (KafkaConnectClusters in namespace \
+                 team-a: local); {tail}"
+            )]
+        );
+        // None at all in that namespace.
+        let d = validate_in(
+            &world(),
+            &body(json!({"name": "local", "namespace": "team-z"})),
+        );
+        assert!(d.allowed);
+        assert_eq!(
+            d.warnings,
+            vec![format!(
+                "spec.clusterRef: KafkaConnectCluster team-z/local not found (there is no KafkaConnectCluster in \
+                 namespace team-z); {tail}"
+            )]
+        );
+    }
+}
+
+#[test]
+fn local_rules_stay_strict_without_the_cluster() {
+    let mut spec = source_spec();
+    spec["clusterRef"] = json!({"name": "not-yet"});
+    spec["config"]["nested"] = json!({"a": 1});
+    spec["tasksMax"] = json!(0);
+    let d = validate(connector("orders-src", spec), &ok());
+    assert_eq!((d.allowed, d.reason), (false, Reason::InvalidConfig));
+    assert_eq!(
+        d.lines,
+        vec![
+            "spec.config.\"nested\": must be a string, got object",
+            "spec.tasksMax must be at least 1, got 0",
+        ]
+    );
+    // A clash of connector names on a cluster that does not exist yet is still a clash.
+    let mut w = world();
+    w.add_connector(
+        serde_json::from_value(connector(
+            "first",
+            json!({"clusterRef": {"name": "not-yet"}, "name": "orders", "class": "FileStreamSink", "config": {}}),
+        ))
+        .unwrap(),
+    );
+    let mut spec = source_spec();
+    spec["clusterRef"] = json!({"name": "not-yet"});
+    spec["name"] = json!("orders");
+    let d = validate_in(
+        &w,
+        &review(
+            "KafkaConnector",
+            "CREATE",
+            Some(connector("second", spec)),
+            None,
+        ),
+    );
+    assert_eq!((d.allowed, d.reason), (false, Reason::NameConflict));
+}
+
+#[test]
+fn a_connector_whose_cluster_lacks_its_secrets_is_admitted_without_validation() {
+    let d = validate_in(&secured_world(), &on_cluster(json!({"name": "secured"})));
+    assert_eq!((d.allowed, d.reason), (true, Reason::ReferenceNotFound));
+    assert_eq!(
+        d.warnings,
+        vec![
+            "Kafka Connect validation skipped: KafkaConnectCluster team-a/secured cannot reach Kafka Connect with its \
+             settings yet: Secret team-a/creds (its spec.authentication.secretRef), ConfigMap team-a/ca (its \
+             spec.tls.caConfigMapRef) not found; the controller validates the connector and reports it once they exist"
+        ]
+    );
+    // Once both exist, Connect is asked with the cluster's credentials and CA.
+    let mut w = secured_world();
+    w.add_secret(secret("creds", &[("username", "u"), ("password", "p")]));
+    w.add_config_map(config_map(
+        "ca",
+        &[("ca.crt", &stack::pki::Ca::new("test ca").unwrap().cert_pem)],
+    ));
+    let req = parse_review(&on_cluster(json!({"name": "secured"}))).unwrap();
+    let Plan::Connect(check) = plan_validate(&req, &w) else {
+        panic!("expected a Connect check");
+    };
+    assert_eq!(check.settings.url, "https://connect.example:8083");
+    assert!(check.settings.auth.is_some() && check.settings.ca_pem.is_some());
+    // Still strict: a namespace the cluster does not allow.
+    let mut spec = source_spec();
+    spec["clusterRef"] = json!({"name": "secured", "namespace": NS});
+    let d = validate_in(
+        &w,
+        &review(
+            "KafkaConnector",
+            "CREATE",
+            Some(connector_in("team-b", "x", spec)),
+            None,
+        ),
+    );
+    assert_eq!((d.allowed, d.reason), (false, Reason::NamespaceNotAllowed));
+}
+
+#[test]
+fn a_ca_without_a_certificate_is_denied_for_the_cluster_and_its_connectors() {
+    let spec =
+        json!({"url": "https://connect.example:8083", "tls": {"caConfigMapRef": {"name": "ca"}}});
+    let mut w = secured_world();
+    w.add_secret(secret("creds", &[("username", "u"), ("password", "p")]));
+    w.add_config_map(config_map(
+        "ca",
+        &[("ca.crt", "# Replace with the PEM CA certificate\n")],
+    ));
+    let d = validate_cluster(spec.clone(), &w);
+    assert_eq!((d.allowed, d.reason), (false, Reason::ClusterMisconfigured));
+    assert_eq!(
+        d.message(),
+        "KafkaConnectCluster team-a/prod: ConfigMap ca key \"ca.crt\" holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+    );
+    // A connector on a cluster whose CA went bad after the cluster was admitted: the real cause.
+    let d = validate_in(&w, &on_cluster(json!({"name": "secured"})));
+    assert_eq!((d.allowed, d.reason), (false, Reason::ClusterMisconfigured));
+    assert_eq!(
+        d.message(),
+        "KafkaConnectCluster team-a/secured: ConfigMap ca key \"ca.crt\" holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+    );
+
+    // A PEM block that is no certificate, in a Secret with its own key.
+    let mut w = world();
+    w.add_secret(secret(
+        "ca-secret",
+        &[(
+            "bundle.pem",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )],
+    ));
+    let d = validate_cluster(
+        json!({"url": "https://c:8083", "tls": {"caSecretRef": {"name": "ca-secret", "key": "bundle.pem"}}}),
+        &w,
+    );
+    assert!(!d.allowed);
+    assert!(
+        d.message().starts_with(
+            "KafkaConnectCluster team-a/prod: Secret ca-secret key \"bundle.pem\" holds a certificate (number 1) \
+             that is not a valid CA certificate: "
+        ),
+        "{}",
+        d.message()
+    );
+
+    // A client certificate Secret without PEM in it; the key's content never appears.
+    let mut w = world();
+    w.add_secret(secret(
+        "client",
+        &[
+            ("tls.crt", "not a cert"),
+            ("tls.key", "s3cr3t-key-material"),
+        ],
+    ));
+    let d = validate_cluster(
+        json!({"url": "https://c:8083", "tls": {"clientCertSecretRef": {"name": "client"}}}),
+        &w,
+    );
+    assert_eq!(
+        d.lines,
+        vec![
+            "KafkaConnectCluster team-a/prod: Secret client key \"tls.crt\" holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            "KafkaConnectCluster team-a/prod: Secret client key \"tls.key\" holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
+        ]
+    );
+
+    // A good CA and a good client certificate pass.
+    let ca = stack::pki::Ca::new("test ca").unwrap();
+    let leaf = ca.server(&["client"]).unwrap();
+    let mut w = world();
+    w.add_config_map(config_map("ca", &[("ca.crt", &ca.cert_pem)]));
+    w.add_secret(secret(
+        "client",
+        &[("tls.crt", &leaf.cert_pem), ("tls.key", &leaf.key_pem)],
+    ));
+    let d = validate_cluster(
+        json!({"url": "https://c:8083", "tls": {"caConfigMapRef": {"name": "ca"}, "clientCertSecretRef": {"name": "client"}}}),
+        &w,
+    );
+    assert_eq!((d.allowed, d.reason), (true, Reason::Valid), "{d:?}");
+}
+
+#[test]
+fn settings_tls_refuses_are_a_cluster_problem_not_an_outage() {
+    let req = parse_review(&on_cluster(json!({"name": "local"}))).unwrap();
+    let Plan::Connect(check) = plan_validate(&req, &world()) else {
+        panic!("expected a Connect check");
+    };
+    let e = shared::Error::ClientConfig("CA bundle holds no PEM certificate".into());
+    for policy in [FailurePolicy::Closed, FailurePolicy::Open] {
+        let d = finish(&check, &ConnectOutcome::from_error(&e, Vec::new()), policy);
+        assert_eq!((d.allowed, d.reason), (false, Reason::ClusterMisconfigured));
+        assert_eq!(
+            d.message(),
+            "cannot validate the config on KafkaConnectCluster team-a/local: invalid Kafka Connect client settings: \
+             CA bundle holds no PEM certificate; fix the KafkaConnectCluster's TLS settings"
+        );
+    }
 }
 
 // ----- numbers that JSON decoding may have changed ---------------------------------------------------------
