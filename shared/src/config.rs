@@ -63,11 +63,13 @@ pub fn coerce(config: &BTreeMap<String, Value>) -> Coercion {
     c
 }
 
-/// Why the JSON number `text` cannot be trusted to hold what was written, if it cannot. JSON decoders keep
-/// 64-bit integers and 64-bit floats: the API server turns an integer beyond the signed 64-bit range into a
-/// float (12345678901234567890 arrives as 12345678901234567000 or 1.2345678901234568e+19), and a decimal with
-/// more significant digits than a float holds loses the rest. So: an integer outside i64, a float that is
-/// a whole number beyond 2^53 (only rounding makes such a float), or more digits than the float keeps.
+/// Why the JSON number `text` cannot be trusted to hold what was written, if it cannot. JSON decoders (kubectl,
+/// the API server) keep 64-bit integers and 64-bit floats: an integer beyond the signed 64-bit range becomes a
+/// float (12345678901234567890 arrives as 12345678901234567000, larger ones as 1.2345678901234568e+23), and a
+/// decimal keeps about 15 significant digits (0.12345678901234567890 arrives as 0.12345678901234568). The
+/// original text is gone by then, so the signs are judged: an integer outside i64, a float that is a whole
+/// number beyond 2^53 (only rounding makes one), or more than 15 significant digits (DBL_DIG: up to 15 always
+/// survive a float unchanged; beyond that there is no telling).
 pub fn inexact_number(text: &str) -> Option<&'static str> {
     let t = text.trim();
     let is_integer = !t.contains(['.', 'e', 'E']);
@@ -88,8 +90,8 @@ pub fn inexact_number(text: &str) -> Option<&'static str> {
     if v.fract() == 0.0 && v.abs() >= 9_007_199_254_740_992.0 {
         return Some("a whole number beyond 2^53 as a float: JSON decoding has rounded it");
     }
-    if significant_digits(t).len() > significant_digits(&format!("{v:e}")).len() {
-        return Some("more significant digits than a 64-bit float keeps");
+    if significant_digits(t).len() > 15 {
+        return Some("more than 15 significant digits, which a 64-bit float does not keep exactly");
     }
     None
 }
@@ -284,6 +286,8 @@ mod tests {
         assert!(inexact_number("-9223372036854775809").is_some());
         assert!(inexact_number("9007199254740993.0").is_some());
         assert!(inexact_number("0.12345678901234567890").is_some());
+        assert!(inexact_number("0.12345678901234568").is_some());
+        assert!(inexact_number("0.30000000000000004").is_some());
         assert!(inexact_number("1e400").is_some());
         assert_eq!(
             inexact_number("9223372036854775808"),
@@ -302,7 +306,7 @@ mod tests {
             "1.5",
             "1.50",
             "0.1",
-            "0.30000000000000004",
+            "0.123456789012345",
             "1e-7",
             "1.5E3",
             "4.5e15",

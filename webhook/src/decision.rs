@@ -416,7 +416,7 @@ fn inexact_numbers(config: &Map<String, Value>, texts: &BTreeMap<String, String>
         let text = texts.get(k).cloned().unwrap_or_else(|| n.to_string());
         if let Some(why) = shared::config::inexact_number(&text) {
             lines.push(format!(
-                "spec.config.{:?}: the number {} cannot be stored exactly ({why}); quote it in Git so it is kept as written",
+                "spec.config.{:?}: the number arrived as {} and cannot be stored exactly ({why}); quote it in Git so it is kept as written",
                 cut(k),
                 cut(&text)
             ));

@@ -1135,23 +1135,28 @@ fn with_raw_number(raw: &str) -> Vec<u8> {
 #[test]
 fn numbers_that_may_have_been_rounded_are_denied_asking_to_quote_them() {
     for (raw, why) in [
-        // What the API server sends after decoding 12345678901234567890 into a float.
+        // What kubectl and the API server send after decoding 12345678901234567890, 123456789012345678901234
+        // and 0.12345678901234567890 into floats.
         (
             "12345678901234567000",
             "an integer beyond the signed 64-bit range, which JSON decoding turns into a rounded float",
         ),
         (
-            "1.2345678901234568e+21",
+            "1.2345678901234569e+23",
             "a whole number beyond 2^53 as a float: JSON decoding has rounded it",
         ),
-        // Sent as written (another client, or a future API server): the text shows the loss.
+        (
+            "0.12345678901234568",
+            "more than 15 significant digits, which a 64-bit float does not keep exactly",
+        ),
+        // Sent as written (another client): the text shows the loss too.
         (
             "123456789012345678901234567890",
             "an integer beyond the signed 64-bit range, which JSON decoding turns into a rounded float",
         ),
         (
             "0.12345678901234567890",
-            "more significant digits than a 64-bit float keeps",
+            "more than 15 significant digits, which a 64-bit float does not keep exactly",
         ),
     ] {
         let d = decide(Webhook::Mutate, &with_raw_number(raw), &ok());
@@ -1163,7 +1168,7 @@ fn numbers_that_may_have_been_rounded_are_denied_asking_to_quote_them() {
         assert_eq!(
             d.message(),
             format!(
-                "spec.config.\"id\": the number {raw} cannot be stored exactly ({why}); quote it in Git so it is kept as written"
+                "spec.config.\"id\": the number arrived as {raw} and cannot be stored exactly ({why}); quote it in Git so it is kept as written"
             )
         );
         assert!(d.patch.is_empty());
