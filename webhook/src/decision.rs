@@ -1339,7 +1339,13 @@ fn check_cluster_refs(
                 continue;
             }
         };
-        let at = |k: &str| format!("KafkaConnectCluster {label}: {kind} {} key {k:?}", cut(obj));
+        // Worded as the controller words the same problems in its conditions.
+        let at = |k: &str| {
+            format!(
+                "KafkaConnectCluster {label}: {kind} {ns}/{} key {k:?} ({field})",
+                cut(obj)
+            )
+        };
         match part {
             RefPart::CaSecret | RefPart::CaConfigMap => {
                 if let (Some(pem), Some(k)) = (&settings.ca_pem, key)
@@ -1350,19 +1356,19 @@ fn check_cluster_refs(
             }
             RefPart::ClientCert => {
                 if let Some(pem) = &settings.client_cert_pem
-                    && certificates(pem).is_none_or(|n| n == 0)
+                    && let Some(why) = match certificates(pem) {
+                        None => Some(NOT_PEM),
+                        Some(0) => Some(NO_CERTIFICATE),
+                        Some(_) => None,
+                    }
                 {
-                    out.problems.push(format!(
-                        "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                        at("tls.crt")
-                    ));
+                    out.problems.push(format!("{} {why}", at("tls.crt")));
                 }
                 if let Some(pem) = &settings.client_key_pem
                     && PrivateKeyDer::from_pem_slice(pem).is_err()
                 {
-                    // Never the parser's detail: it could quote key material.
                     out.problems.push(format!(
-                        "{} holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
+                        "{} holds no PEM private key (expected a \"-----BEGIN PRIVATE KEY-----\" block)",
                         at("tls.key")
                     ));
                 }
@@ -1373,6 +1379,11 @@ fn check_cluster_refs(
     out
 }
 
+// Never the PEM parser's own text: it may quote the content (a private key, for the client certificate).
+const NOT_PEM: &str = "is not valid PEM (a BEGIN/END line or the base64 between is broken)";
+const NO_CERTIFICATE: &str =
+    "holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)";
+
 /// How many PEM certificates `pem` holds, or `None` when it is not valid PEM.
 fn certificates(pem: &[u8]) -> Option<usize> {
     CertificateDer::pem_slice_iter(pem)
@@ -1381,25 +1392,24 @@ fn certificates(pem: &[u8]) -> Option<usize> {
 }
 
 /// Why a CA bundle cannot be used to verify Kafka Connect's certificate, if it cannot: no PEM certificate in
-/// it (a placeholder, the wrong key), or a certificate TLS refuses as a trust anchor.
+/// it (a placeholder, the wrong key), broken PEM, or a certificate TLS refuses as a trust anchor.
 fn ca_bundle_problem(pem: &[u8]) -> Option<String> {
     let mut roots = rustls::RootCertStore::empty();
     let mut count = 0;
     for (i, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
-        let cert = match cert {
-            Ok(c) => c,
-            Err(e) => return Some(format!("is not valid PEM: {}", cut(&e.to_string()))),
+        let Ok(cert) = cert else {
+            return Some(NOT_PEM.into());
         };
         count += 1;
         if let Err(e) = roots.add(cert) {
             return Some(format!(
-                "holds a certificate (number {}) that is not a valid CA certificate: {}",
+                "holds a certificate (number {}) that is not a valid X.509 CA certificate: {}",
                 i + 1,
                 cut(&e.to_string())
             ));
         }
     }
-    (count == 0).then(|| "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_string())
+    (count == 0).then(|| NO_CERTIFICATE.into())
 }
 
 // ---------------------------------------------------------------------------------------------------------

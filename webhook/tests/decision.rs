@@ -1030,14 +1030,16 @@ fn a_ca_without_a_certificate_is_denied_for_the_cluster_and_its_connectors() {
     assert_eq!((d.allowed, d.reason), (false, Reason::ClusterMisconfigured));
     assert_eq!(
         d.message(),
-        "KafkaConnectCluster team-a/prod: ConfigMap ca key \"ca.crt\" holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        "KafkaConnectCluster team-a/prod: ConfigMap team-a/ca key \"ca.crt\" (spec.tls.caConfigMapRef) holds no PEM \
+         certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)"
     );
     // A connector on a cluster whose CA went bad after the cluster was admitted: the real cause.
     let d = validate_in(&w, &on_cluster(json!({"name": "secured"})));
     assert_eq!((d.allowed, d.reason), (false, Reason::ClusterMisconfigured));
     assert_eq!(
         d.message(),
-        "KafkaConnectCluster team-a/secured: ConfigMap ca key \"ca.crt\" holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        "KafkaConnectCluster team-a/secured: ConfigMap team-a/ca key \"ca.crt\" (spec.tls.caConfigMapRef) holds no \
+         PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)"
     );
 
     // A PEM block that is no certificate, in a Secret with its own key.
@@ -1056,8 +1058,8 @@ fn a_ca_without_a_certificate_is_denied_for_the_cluster_and_its_connectors() {
     assert!(!d.allowed);
     assert!(
         d.message().starts_with(
-            "KafkaConnectCluster team-a/prod: Secret ca-secret key \"bundle.pem\" holds a certificate (number 1) \
-             that is not a valid CA certificate: "
+            "KafkaConnectCluster team-a/prod: Secret team-a/ca-secret key \"bundle.pem\" (spec.tls.caSecretRef) holds \
+             a certificate (number 1) that is not a valid X.509 CA certificate: "
         ),
         "{}",
         d.message()
@@ -1079,9 +1081,27 @@ fn a_ca_without_a_certificate_is_denied_for_the_cluster_and_its_connectors() {
     assert_eq!(
         d.lines,
         vec![
-            "KafkaConnectCluster team-a/prod: Secret client key \"tls.crt\" holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            "KafkaConnectCluster team-a/prod: Secret client key \"tls.key\" holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
+            "KafkaConnectCluster team-a/prod: Secret team-a/client key \"tls.crt\" (spec.tls.clientCertSecretRef) holds \
+             no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)",
+            "KafkaConnectCluster team-a/prod: Secret team-a/client key \"tls.key\" (spec.tls.clientCertSecretRef) holds \
+             no PEM private key (expected a \"-----BEGIN PRIVATE KEY-----\" block)",
         ]
+    );
+
+    // Broken PEM is said so, without the parser's text.
+    let mut w = world();
+    w.add_config_map(config_map(
+        "ca",
+        &[("ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n")],
+    ));
+    let d = validate_cluster(
+        json!({"url": "https://c:8083", "tls": {"caConfigMapRef": {"name": "ca"}}}),
+        &w,
+    );
+    assert_eq!(
+        d.message(),
+        "KafkaConnectCluster team-a/prod: ConfigMap team-a/ca key \"ca.crt\" (spec.tls.caConfigMapRef) is not valid \
+         PEM (a BEGIN/END line or the base64 between is broken)"
     );
 
     // A good CA and a good client certificate pass.
