@@ -14,7 +14,10 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use shared::cluster::{referenced_config_maps, referenced_secrets, resolve};
-use shared::crd::{KafkaConnectCluster, KafkaConnectClusterStatus, PluginStatus};
+use shared::connect::ClientSettings;
+use shared::crd::{
+    AuthenticationType, KafkaConnectCluster, KafkaConnectClusterStatus, PluginStatus,
+};
 
 use crate::clusters::{ClusterHandle, ClusterKey, Seen, connector_name};
 use crate::context::Ctx;
@@ -23,8 +26,8 @@ use crate::{Error, Result, status};
 
 const KIND: &str = "KafkaConnectCluster";
 pub const REASON_REACHABLE: &str = "Reachable";
-pub const REASON_INVALID_SETTINGS: &str = "InvalidSettings";
 pub const REASON_CONNECTING: &str = "Connecting";
+const DEFAULT_CA_KEY: &str = "ca.crt";
 /// Keeps a KafkaConnectCluster while KafkaConnectors use it.
 pub const CLUSTER_FINALIZER: &str = "connectwarden.io/cluster-in-use";
 
@@ -76,22 +79,21 @@ async fn apply(c: &KafkaConnectCluster, ctx: &Arc<Ctx>) -> Result<Requeue> {
     }
     let secrets = fetch::<Secret>(ctx, &ns, referenced_secrets(&c.spec)).await?;
     let maps = fetch::<ConfigMap>(ctx, &ns, referenced_config_maps(&c.spec)).await?;
-    let settings = resolve(
-        &label,
-        &c.spec,
-        |n| secrets.get(n).cloned(),
-        |n| maps.get(n).cloned(),
-    );
-    let handle = match settings.and_then(|s| ctx.registry.ensure(&key, s, ctx)) {
+    let handle = settings(c, &secrets, &maps).and_then(|s| {
+        ctx.registry.ensure(&key, s, ctx).map_err(|e| {
+            Ready::no(
+                reason::INVALID_SETTINGS,
+                format!("KafkaConnectCluster {label}: {e}"),
+            )
+        })
+    });
+    let handle = match handle {
         Ok(h) => Some(h),
-        Err(e) => {
-            let was_broken = ctx.registry.broken(&key);
-            let why = e.to_string();
-            if was_broken.as_deref() != Some(why.as_str()) {
-                tracing::warn!(cluster = %label, error = %why, "cannot set up the Kafka Connect client");
+        Err(why) => {
+            if ctx.registry.broken(&key).as_ref() != Some(&why) {
+                tracing::warn!(cluster = %label, reason = why.reason, error = %why.message, "cannot set up the Kafka Connect client");
                 ctx.registry.mark_broken(&key, why.clone());
-                ctx.event(c, true, REASON_INVALID_SETTINGS, "Resolve", why)
-                    .await;
+                ctx.event(c, true, why.reason, "Resolve", why.message).await;
                 // Its connectors now say why they wait.
                 for k in connectors_of(&ctx.connectors, &key) {
                     let _ = ctx.connector_tx.unbounded_send(k);
@@ -178,7 +180,7 @@ where
     Ok(out)
 }
 
-fn connectors_of(
+pub fn connectors_of(
     store: &Store<shared::crd::KafkaConnector>,
     key: &ClusterKey,
 ) -> Vec<ObjectRef<shared::crd::KafkaConnector>> {
@@ -203,7 +205,7 @@ fn prev_with(
 pub fn cluster_status(
     c: &KafkaConnectCluster,
     h: Option<&ClusterHandle>,
-    broken: Option<String>,
+    broken: Option<Ready>,
     managed: usize,
 ) -> KafkaConnectClusterStatus {
     let prev = c.status.clone().unwrap_or_default();
@@ -212,7 +214,7 @@ pub fn cluster_status(
     s.observed_generation = generation;
     s.managed_connectors = Some(u32::try_from(managed).unwrap_or(u32::MAX));
     let ready = match (h, broken) {
-        (_, Some(why)) => Ready::no(REASON_INVALID_SETTINGS, why),
+        (_, Some(why)) => why,
         (None, None) => Ready {
             status: Truth::Unknown,
             reason: REASON_CONNECTING,
@@ -261,6 +263,176 @@ pub fn cluster_status(
     let now = Utc::now();
     s.conditions = status::conditions(&prev.conditions, &ready, &ready.message, generation, now);
     s
+}
+
+/// One Secret or ConfigMap the cluster's settings name: the spec field, and the keys it must hold.
+struct Reference<'a> {
+    field: &'static str,
+    config_map: bool,
+    name: &'a str,
+    keys: Vec<&'a str>,
+}
+
+fn references(spec: &shared::crd::KafkaConnectClusterSpec) -> Vec<Reference<'_>> {
+    let mut out = Vec::new();
+    if let Some(a) = &spec.authentication {
+        let keys = match a.kind {
+            AuthenticationType::Basic => vec![
+                a.username_key.as_deref().unwrap_or("username"),
+                a.password_key.as_deref().unwrap_or("password"),
+            ],
+            AuthenticationType::Bearer => vec![a.token_key.as_deref().unwrap_or("token")],
+        };
+        out.push(Reference {
+            field: "spec.authentication.secretRef",
+            config_map: false,
+            name: &a.secret_ref.name,
+            keys,
+        });
+    }
+    if let Some(t) = &spec.tls {
+        if let Some(r) = &t.ca_secret_ref {
+            out.push(Reference {
+                field: "spec.tls.caSecretRef",
+                config_map: false,
+                name: &r.name,
+                keys: vec![r.key.as_deref().unwrap_or(DEFAULT_CA_KEY)],
+            });
+        }
+        if let Some(r) = &t.ca_config_map_ref {
+            out.push(Reference {
+                field: "spec.tls.caConfigMapRef",
+                config_map: true,
+                name: &r.name,
+                keys: vec![r.key.as_deref().unwrap_or(DEFAULT_CA_KEY)],
+            });
+        }
+        if let Some(r) = &t.client_cert_secret_ref {
+            out.push(Reference {
+                field: "spec.tls.clientCertSecretRef",
+                config_map: false,
+                name: &r.name,
+                keys: vec!["tls.crt", "tls.key"],
+            });
+        }
+    }
+    out
+}
+
+/// The client settings of a cluster, or the `Ready` condition that says what is missing or wrong: a Secret
+/// or ConfigMap (or a key in it) that does not exist yet, a CA without a certificate. Pure: `secrets` and
+/// `maps` hold the referenced objects that exist. Messages name objects and keys, never a value.
+pub fn settings(
+    c: &KafkaConnectCluster,
+    secrets: &HashMap<String, Secret>,
+    maps: &HashMap<String, ConfigMap>,
+) -> Result<ClientSettings, Ready> {
+    let ns = c.namespace().unwrap_or_default();
+    let label = format!("{ns}/{}", c.name_any());
+    let mut problems: Vec<(&'static str, String)> = Vec::new();
+    for r in references(&c.spec) {
+        let (kind, why) = if r.config_map {
+            ("ConfigMap", reason::CONFIG_MAP_NOT_FOUND)
+        } else {
+            ("Secret", reason::SECRET_NOT_FOUND)
+        };
+        let has_key = |k: &str| {
+            if r.config_map {
+                maps.get(r.name)
+                    .is_some_and(|m| m.data.as_ref().is_some_and(|d| d.contains_key(k)))
+            } else {
+                secrets.get(r.name).is_some_and(|s| {
+                    s.data.as_ref().is_some_and(|d| d.contains_key(k))
+                        || s.string_data.as_ref().is_some_and(|d| d.contains_key(k))
+                })
+            }
+        };
+        let exists = if r.config_map {
+            maps.contains_key(r.name)
+        } else {
+            secrets.contains_key(r.name)
+        };
+        let keys = r
+            .keys
+            .iter()
+            .map(|k| format!("{k:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !exists {
+            problems.push((
+                why,
+                format!("{kind} {ns}/{} not found ({}, key {keys})", r.name, r.field),
+            ));
+            continue;
+        }
+        for k in r.keys.iter().filter(|k| !has_key(k)) {
+            problems.push((
+                why,
+                format!("{kind} {ns}/{} has no key {k:?} ({})", r.name, r.field),
+            ));
+        }
+    }
+    if let Some((why, _)) = problems.first() {
+        let lines: Vec<&str> = problems.iter().map(|(_, m)| m.as_str()).collect();
+        return Err(Ready::no(
+            why,
+            format!("KafkaConnectCluster {label}: {}", lines.join("; ")),
+        ));
+    }
+    let s = resolve(
+        &label,
+        &c.spec,
+        |n| secrets.get(n).cloned(),
+        |n| maps.get(n).cloned(),
+    )
+    .map_err(|e| Ready::no(reason::INVALID_SETTINGS, e.to_string()))?;
+    if let (Some(pem), Some(t)) = (&s.ca_pem, &c.spec.tls) {
+        // The ConfigMap wins when both are set, as in `resolve`.
+        let source = match (&t.ca_config_map_ref, &t.ca_secret_ref) {
+            (Some(r), _) => format!(
+                "ConfigMap {ns}/{} key {:?} (spec.tls.caConfigMapRef)",
+                r.name,
+                r.key.as_deref().unwrap_or(DEFAULT_CA_KEY)
+            ),
+            (None, Some(r)) => format!(
+                "Secret {ns}/{} key {:?} (spec.tls.caSecretRef)",
+                r.name,
+                r.key.as_deref().unwrap_or(DEFAULT_CA_KEY)
+            ),
+            (None, None) => "the CA".to_string(),
+        };
+        if let Err(what) = check_ca(pem) {
+            return Err(Ready::no(
+                reason::INVALID_CA,
+                format!("KafkaConnectCluster {label}: {source} {what}"),
+            ));
+        }
+    }
+    Ok(s)
+}
+
+/// Whether a CA bundle holds at least one PEM certificate, and no broken PEM block.
+fn check_ca(pem: &[u8]) -> Result<(), String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut certs = 0;
+    for c in CertificateDer::pem_slice_iter(pem) {
+        match c {
+            Ok(_) => certs += 1,
+            // Not the parser's text: it may quote the content.
+            Err(_) => {
+                return Err(
+                    "is not valid PEM (a BEGIN/END line or the base64 between is broken)".into(),
+                );
+            }
+        }
+    }
+    if certs == 0 {
+        return Err(
+            "holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)".into(),
+        );
+    }
+    Ok(())
 }
 
 async fn write_status(
@@ -334,6 +506,37 @@ pub async fn prune(ctx: &Ctx, h: &ClusterHandle, connectors: &BTreeMap<String, S
     }
 }
 
+/// What of a KafkaConnectCluster its connectors depend on (which object it is, its spec, whether it is being
+/// deleted): when that changes, or the object appears or goes, they are reconciled at once, so a connector
+/// applied before its cluster turns Ready as soon as the cluster is there, not at the next resync. Status
+/// updates of the cluster change none of it, so they trigger nothing.
+#[derive(Default)]
+pub struct Changes {
+    seen: HashMap<ObjectRef<KafkaConnectCluster>, (Option<String>, Option<i64>, bool)>,
+}
+
+impl Changes {
+    /// Whether a watch event for `r` matters to its connectors; `now` is the object the cache holds after
+    /// the event (`None`: deleted).
+    pub fn changed(
+        &mut self,
+        r: ObjectRef<KafkaConnectCluster>,
+        now: Option<&KafkaConnectCluster>,
+    ) -> bool {
+        match now {
+            Some(c) => {
+                let m = &c.metadata;
+                let fp = (m.uid.clone(), m.generation, m.deletion_timestamp.is_some());
+                self.seen.insert(r, fp.clone()).as_ref() != Some(&fp)
+            }
+            None => {
+                self.seen.remove(&r);
+                true
+            }
+        }
+    }
+}
+
 /// Maps a changed Secret or ConfigMap to the clusters that reference it.
 pub fn referencing(
     store: &Store<KafkaConnectCluster>,
@@ -367,12 +570,202 @@ mod tests {
             "main",
             serde_json::from_value(json!({"url": "http://c:8083"})).unwrap(),
         );
-        let s = cluster_status(&c, None, Some("Secret creds not found".into()), 3);
+        let why = Ready::no(reason::SECRET_NOT_FOUND, "Secret kafka/creds not found");
+        let s = cluster_status(&c, None, Some(why), 3);
         let r = status::ready_of(&s.conditions).unwrap();
         assert_eq!(r.status, "False");
-        assert_eq!(r.reason.as_deref(), Some(REASON_INVALID_SETTINGS));
+        assert_eq!(r.reason.as_deref(), Some(reason::SECRET_NOT_FOUND));
+        assert_eq!(r.message.as_deref(), Some("Secret kafka/creds not found"));
         assert_eq!(s.managed_connectors, Some(3));
         let s = cluster_status(&c, None, None, 0);
         assert_eq!(status::ready_of(&s.conditions).unwrap().status, "Unknown");
+    }
+
+    fn cluster(spec: serde_json::Value) -> KafkaConnectCluster {
+        let mut c = KafkaConnectCluster::new("main", serde_json::from_value(spec).unwrap());
+        c.metadata.namespace = Some("kafka".into());
+        c
+    }
+
+    fn secret(pairs: &[(&str, &str)]) -> Secret {
+        Secret {
+            data: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            k8s_openapi::ByteString(v.as_bytes().to_vec()),
+                        )
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    fn config_map(pairs: &[(&str, &str)]) -> ConfigMap {
+        ConfigMap {
+            data: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    const PEM: &str =
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
+
+    fn secure() -> KafkaConnectCluster {
+        cluster(json!({"url": "https://c:8083",
+            "authentication": {"type": "basic", "secretRef": {"name": "creds"}},
+            "tls": {"caConfigMapRef": {"name": "ca"}, "clientCertSecretRef": {"name": "client"}}}))
+    }
+
+    #[test]
+    fn a_missing_secret_is_named_with_its_field_and_keys_and_every_missing_object_is_listed() {
+        let no = HashMap::new();
+        let r = settings(&secure(), &no, &HashMap::new()).unwrap_err();
+        assert_eq!(r.reason, reason::SECRET_NOT_FOUND);
+        assert_eq!(
+            r.message,
+            "KafkaConnectCluster kafka/main: Secret kafka/creds not found (spec.authentication.secretRef, key \"username\", \"password\"); \
+             ConfigMap kafka/ca not found (spec.tls.caConfigMapRef, key \"ca.crt\"); \
+             Secret kafka/client not found (spec.tls.clientCertSecretRef, key \"tls.crt\", \"tls.key\")"
+        );
+    }
+
+    #[test]
+    fn a_missing_config_map_is_config_map_not_found_and_a_missing_key_is_named_without_values() {
+        let secrets = HashMap::from([
+            (
+                "creds".to_string(),
+                secret(&[("username", "u"), ("pass", "hunter2-secret")]),
+            ),
+            (
+                "client".to_string(),
+                secret(&[("tls.crt", "C"), ("tls.key", "K")]),
+            ),
+        ]);
+        let r = settings(&secure(), &secrets, &HashMap::new()).unwrap_err();
+        assert_eq!(
+            r.reason,
+            reason::SECRET_NOT_FOUND,
+            "the first problem names the reason"
+        );
+        assert_eq!(
+            r.message,
+            "KafkaConnectCluster kafka/main: Secret kafka/creds has no key \"password\" (spec.authentication.secretRef); \
+             ConfigMap kafka/ca not found (spec.tls.caConfigMapRef, key \"ca.crt\")"
+        );
+        let mut secrets = secrets;
+        secrets.insert(
+            "creds".into(),
+            secret(&[("username", "u"), ("password", "hunter2-secret")]),
+        );
+        let r = settings(&secure(), &secrets, &HashMap::new()).unwrap_err();
+        assert_eq!(r.reason, reason::CONFIG_MAP_NOT_FOUND);
+        let maps = HashMap::from([("ca".to_string(), config_map(&[("other", PEM)]))]);
+        let r = settings(&secure(), &secrets, &maps).unwrap_err();
+        assert_eq!(
+            (r.reason, r.message.as_str()),
+            (
+                reason::CONFIG_MAP_NOT_FOUND,
+                "KafkaConnectCluster kafka/main: ConfigMap kafka/ca has no key \"ca.crt\" (spec.tls.caConfigMapRef)"
+            )
+        );
+        assert!(!r.message.contains("hunter2"));
+    }
+
+    #[test]
+    fn a_ca_without_a_certificate_is_invalid_ca_and_says_which_and_what() {
+        let secrets = HashMap::from([
+            (
+                "creds".to_string(),
+                secret(&[("username", "u"), ("password", "p")]),
+            ),
+            (
+                "client".to_string(),
+                secret(&[("tls.crt", "C"), ("tls.key", "K")]),
+            ),
+        ]);
+        let maps = HashMap::from([(
+            "ca".to_string(),
+            config_map(&[("ca.crt", "not a certificate")]),
+        )]);
+        let r = settings(&secure(), &secrets, &maps).unwrap_err();
+        assert_eq!(r.reason, reason::INVALID_CA);
+        assert_eq!(
+            r.message,
+            "KafkaConnectCluster kafka/main: ConfigMap kafka/ca key \"ca.crt\" (spec.tls.caConfigMapRef) holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)"
+        );
+        assert!(reason::is_stalled(r.reason));
+        let broken = "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n";
+        let maps = HashMap::from([("ca".to_string(), config_map(&[("ca.crt", broken)]))]);
+        let r = settings(&secure(), &secrets, &maps).unwrap_err();
+        assert_eq!(r.reason, reason::INVALID_CA);
+        assert!(r.message.contains("is not valid PEM"), "{}", r.message);
+        assert!(
+            !r.message.contains("!!!"),
+            "never the content: {}",
+            r.message
+        );
+
+        let maps = HashMap::from([("ca".to_string(), config_map(&[("ca.crt", PEM)]))]);
+        let s = settings(&secure(), &secrets, &maps).unwrap();
+        assert_eq!(s.ca_pem.as_deref(), Some(PEM.as_bytes()));
+
+        let in_secret = cluster(
+            json!({"url": "https://c", "tls": {"caSecretRef": {"name": "ca", "key": "root.pem"}}}),
+        );
+        let secrets = HashMap::from([("ca".to_string(), secret(&[("root.pem", "")]))]);
+        let r = settings(&in_secret, &secrets, &HashMap::new()).unwrap_err();
+        assert_eq!(
+            (r.reason, r.message.as_str()),
+            (
+                reason::INVALID_CA,
+                "KafkaConnectCluster kafka/main: Secret kafka/ca key \"root.pem\" (spec.tls.caSecretRef) holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)"
+            )
+        );
+    }
+
+    #[test]
+    fn bearer_keys_and_plain_clusters() {
+        let c = cluster(
+            json!({"url": "http://c", "authentication": {"type": "bearer", "secretRef": {"name": "tok"}, "tokenKey": "t"}}),
+        );
+        let r = settings(&c, &HashMap::new(), &HashMap::new()).unwrap_err();
+        assert_eq!(
+            r.message,
+            "KafkaConnectCluster kafka/main: Secret kafka/tok not found (spec.authentication.secretRef, key \"t\")"
+        );
+        let plain = cluster(json!({"url": "http://c:8083"}));
+        assert!(settings(&plain, &HashMap::new(), &HashMap::new()).is_ok());
+    }
+
+    #[test]
+    fn connectors_hear_of_a_cluster_that_appears_changes_its_spec_or_goes_but_not_of_status_writes()
+    {
+        let mut changes = Changes::default();
+        let mut c = cluster(json!({"url": "http://c:8083"}));
+        c.metadata.uid = Some("u1".into());
+        c.metadata.generation = Some(1);
+        let r = ObjectRef::from_obj(&c);
+        assert!(changes.changed(r.clone(), Some(&c)), "appears");
+        c.status = Some(Default::default());
+        assert!(!changes.changed(r.clone(), Some(&c)), "status only");
+        c.metadata.generation = Some(2);
+        assert!(changes.changed(r.clone(), Some(&c)), "spec changed");
+        c.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        ));
+        assert!(changes.changed(r.clone(), Some(&c)), "being deleted");
+        assert!(changes.changed(r.clone(), None), "gone");
+        c.metadata.uid = Some("u2".into());
+        c.metadata.deletion_timestamp = None;
+        assert!(changes.changed(r, Some(&c)), "created again");
     }
 }

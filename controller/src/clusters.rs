@@ -20,7 +20,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::context::Ctx;
-use crate::plan::{Recent, reason};
+use crate::plan::{Ready, Recent, reason};
 
 /// How long a created connector may stay unlisted (Connect lists it once its status is reported) before
 /// it is created again.
@@ -308,11 +308,12 @@ impl Drop for ClusterHandle {
     }
 }
 
-/// All cluster handles, and the clusters whose settings cannot be resolved (and why).
+/// All cluster handles, and the clusters whose settings cannot be resolved (and the `Ready` condition that
+/// says why, which their connectors show too).
 #[derive(Default)]
 pub struct Registry {
     handles: RwLock<HashMap<ClusterKey, Arc<ClusterHandle>>>,
-    broken: RwLock<HashMap<ClusterKey, String>>,
+    broken: RwLock<HashMap<ClusterKey, Ready>>,
 }
 
 impl Registry {
@@ -324,7 +325,7 @@ impl Registry {
             .cloned()
     }
 
-    pub fn broken(&self, key: &ClusterKey) -> Option<String> {
+    pub fn broken(&self, key: &ClusterKey) -> Option<Ready> {
         self.broken
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -332,7 +333,7 @@ impl Registry {
             .cloned()
     }
 
-    pub fn mark_broken(&self, key: &ClusterKey, why: String) {
+    pub fn mark_broken(&self, key: &ClusterKey, why: Ready) {
         self.remove(key);
         self.broken
             .write()

@@ -105,8 +105,15 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
     let h = match ctx.target(o) {
         Ok(h) => h,
         // The cluster exists but its client is being set up (e.g. at start-up): its first poll triggers
-        // this connector again; nothing to report meanwhile.
-        Err(ready) if ready.status == Truth::Unknown => return Ok(resync),
+        // this connector again. Nothing to report meanwhile, unless status still says the cluster is
+        // missing or broken (it was just created or fixed).
+        Err(ready) if ready.status == Truth::Unknown => {
+            if prev_reason(prev).is_some_and(|r| reason::is_cluster_problem(r) && r != ready.reason)
+            {
+                write_simple(o, api, ctx, &ready).await?;
+            }
+            return Ok(resync);
+        }
         Err(ready) => {
             write_simple(o, api, ctx, &ready).await?;
             return Ok(resync);

@@ -98,8 +98,9 @@ impl Ctx {
         if let Some(h) = self.registry.get(&key) {
             return Ok(h);
         }
+        // The cluster's own reason (a missing Secret, a bad CA, …): the fix is the same for both.
         if let Some(why) = self.registry.broken(&key) {
-            return Err(Ready::no(reason::CLUSTER_NOT_READY, why));
+            return Err(why);
         }
         Err(match key {
             ClusterKey::Default => Ready::no(

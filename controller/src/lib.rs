@@ -30,7 +30,7 @@ use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use shared::connect::ClientSettings;
@@ -253,10 +253,28 @@ async fn run_engine(
     );
     let connectors = Controller::for_stream(connector_stream, connector_store)
         .with_config(controller::Config::default().debounce(Duration::from_millis(100)));
-    let clusters = Controller::for_stream(cluster_stream, cluster_store)
-        .with_config(controller::Config::default().debounce(Duration::from_millis(500)));
     let (connector_tx, connector_rx) = futures::channel::mpsc::unbounded();
     let (cluster_tx, cluster_rx) = futures::channel::mpsc::unbounded();
+    // A cluster that appears, changes its spec or goes: its connectors are reconciled at once (objects may
+    // be applied in any order).
+    let cluster_stream = {
+        let (clusters_now, connectors_now) = (cluster_store.clone(), connectors.store());
+        let tx = connector_tx.clone();
+        let mut changes = cluster::Changes::default();
+        cluster_stream.inspect(move |e| {
+            if let Ok(c) = e {
+                let r = ObjectRef::from_obj(c);
+                let now = clusters_now.get(&r);
+                if changes.changed(r, now.as_deref()) {
+                    for k in cluster::connectors_of(&connectors_now, &ClusterKey::of_cluster(c)) {
+                        let _ = tx.unbounded_send(k);
+                    }
+                }
+            }
+        })
+    };
+    let clusters = Controller::for_stream(cluster_stream, cluster_store)
+        .with_config(controller::Config::default().debounce(Duration::from_millis(500)));
     let recorder = Recorder::new(
         kube.clone(),
         Reporter {

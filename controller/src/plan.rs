@@ -223,6 +223,14 @@ pub mod reason {
     pub const CLUSTER_NOT_FOUND: &str = "ClusterNotFound";
     pub const CLUSTER_NOT_ALLOWED: &str = "ClusterNotAllowed";
     pub const CLUSTER_NOT_READY: &str = "ClusterNotReady";
+    /// A Secret the cluster's credentials or TLS settings name is missing, or lacks the key.
+    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+    /// The ConfigMap holding the cluster's CA is missing, or lacks the key.
+    pub const CONFIG_MAP_NOT_FOUND: &str = "ConfigMapNotFound";
+    /// The cluster's CA bundle holds no usable PEM certificate.
+    pub const INVALID_CA: &str = "InvalidCA";
+    /// Other cluster settings no client can be built from (e.g. a client certificate that does not parse).
+    pub const INVALID_SETTINGS: &str = "InvalidSettings";
     pub const NO_CLUSTER: &str = "NoCluster";
     pub const INVALID_CONFIG: &str = "InvalidConfig";
     pub const NAME_CONFLICT: &str = "NameConflict";
@@ -243,6 +251,23 @@ pub mod reason {
                 | PLUGIN_NOT_FOUND
                 | RESTARTS_EXHAUSTED
                 | CLUSTER_NOT_ALLOWED
+                | INVALID_CA
+                | INVALID_SETTINGS
+        )
+    }
+
+    /// Reasons that say the connector's cluster cannot be used at all (missing, not allowed, not set up).
+    pub fn is_cluster_problem(r: &str) -> bool {
+        matches!(
+            r,
+            CLUSTER_NOT_FOUND
+                | CLUSTER_NOT_ALLOWED
+                | CLUSTER_NOT_READY
+                | NO_CLUSTER
+                | SECRET_NOT_FOUND
+                | CONFIG_MAP_NOT_FOUND
+                | INVALID_CA
+                | INVALID_SETTINGS
         )
     }
 
@@ -258,6 +283,10 @@ pub mod reason {
                 | CLUSTER_NOT_ALLOWED
                 | CLUSTER_NOT_READY
                 | NO_CLUSTER
+                | SECRET_NOT_FOUND
+                | CONFIG_MAP_NOT_FOUND
+                | INVALID_CA
+                | INVALID_SETTINGS
                 | INVALID_CONFIG
                 | NAME_CONFLICT
                 | PLUGIN_NOT_FOUND

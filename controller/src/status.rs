@@ -74,7 +74,7 @@ pub fn connector_status(prev: Option<&KafkaConnectorStatus>, p: Parts<'_>) -> Ka
     let message = cut(&p.redactor.redact(&p.ready.message), 3, MESSAGE_CHARS);
     if p.ready.status == Truth::True {
         s.last_error = None;
-    } else if reason::is_error(p.ready.reason) {
+    } else if p.ready.status == Truth::False && reason::is_error(p.ready.reason) {
         s.last_error = Some(message.clone());
     }
     s.conditions = conditions(&s.conditions, p.ready, &message, p.generation, p.now);

@@ -14,16 +14,22 @@ use shared::crd::{KafkaConnectCluster, KafkaConnector};
 use stack::warden::PRIVATE_LABEL;
 
 /// Bounds a wait; the shared controller polls every 2 s, so most changes show within seconds.
-const T: Duration = Duration::from_secs(90);
+pub(crate) const T: Duration = Duration::from_secs(90);
 
-fn cluster_yaml(ns: &str, name: &str, url: &str, labels: &str) -> String {
+pub(crate) fn cluster_yaml(ns: &str, name: &str, url: &str, labels: &str) -> String {
     format!(
         "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{labels}}}\nspec:\n  url: {url}\n"
     )
 }
 
 /// A KafkaConnector; `spec` holds extra spec lines indented by two spaces, `config` flow-style pairs.
-fn connector_yaml(ns: &str, name: &str, labels: &str, spec: &str, config: &str) -> String {
+pub(crate) fn connector_yaml(
+    ns: &str,
+    name: &str,
+    labels: &str,
+    spec: &str,
+    config: &str,
+) -> String {
     format!(
         "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{labels}}}\nspec:\n  clusterRef: {{name: main}}\n{spec}  config: {{{config}}}\n"
     )
@@ -40,18 +46,18 @@ fn shared_setup(prefix: &str) -> String {
     ns
 }
 
-async fn get(ns: &str, name: &str) -> Option<KafkaConnector> {
+pub(crate) async fn get(ns: &str, name: &str) -> Option<KafkaConnector> {
     let api: Api<KafkaConnector> = Api::namespaced(kube_client().await, ns);
     api.get_opt(name).await.expect("reading a KafkaConnector")
 }
 
-async fn get_cluster(ns: &str, name: &str) -> KafkaConnectCluster {
+pub(crate) async fn get_cluster(ns: &str, name: &str) -> KafkaConnectCluster {
     let api: Api<KafkaConnectCluster> = Api::namespaced(kube_client().await, ns);
     api.get(name).await.expect("reading a KafkaConnectCluster")
 }
 
 /// (status, reason, message) of the Ready condition.
-fn ready(k: &KafkaConnector) -> (String, String, String) {
+pub(crate) fn ready(k: &KafkaConnector) -> (String, String, String) {
     k.status
         .as_ref()
         .and_then(|s| s.conditions.iter().find(|c| c.kind == "Ready"))
@@ -66,7 +72,12 @@ fn ready(k: &KafkaConnector) -> (String, String, String) {
 }
 
 /// Waits until the KafkaConnector's Ready condition has `reason` (and `status`), for its current generation.
-async fn wait_reason(ns: &str, name: &str, status: &str, reason: &str) -> KafkaConnector {
+pub(crate) async fn wait_reason(
+    ns: &str,
+    name: &str,
+    status: &str,
+    reason: &str,
+) -> KafkaConnector {
     eventually(
         &format!("{ns}/{name} Ready={status} {reason}"),
         T,
@@ -87,7 +98,7 @@ async fn wait_reason(ns: &str, name: &str, status: &str, reason: &str) -> KafkaC
     .await
 }
 
-async fn wait_running(ns: &str, name: &str, tasks: &str) -> KafkaConnector {
+pub(crate) async fn wait_running(ns: &str, name: &str, tasks: &str) -> KafkaConnector {
     eventually(
         &format!("{ns}/{name} running with {tasks} tasks"),
         T,
@@ -134,7 +145,7 @@ async fn wait_gone_from_connect(c: &shared::connect::ConnectClient, name: &str) 
     .await
 }
 
-fn events(ns: &str, name: &str) -> String {
+pub(crate) fn events(ns: &str, name: &str) -> String {
     kubectl(&[
         "get",
         "events",
@@ -148,7 +159,7 @@ fn events(ns: &str, name: &str) -> String {
     .stdout
 }
 
-async fn scrape(base: &str) -> String {
+pub(crate) async fn scrape(base: &str) -> String {
     reqwest::get(format!("{base}/metrics"))
         .await
         .expect("scraping /metrics")
@@ -158,7 +169,7 @@ async fn scrape(base: &str) -> String {
 }
 
 /// The value of the first sample of `name` whose labels include every pair of `labels`.
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
@@ -172,7 +183,7 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 }
 
 /// The sum of all samples of `name` matching `labels`.
-fn total(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn total(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
         .filter(|l| {
@@ -184,7 +195,7 @@ fn total(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
-fn shared_metrics_url() -> String {
+pub(crate) fn shared_metrics_url() -> String {
     env()
         .warden
         .as_ref()
@@ -494,13 +505,13 @@ async fn cluster_status_shows_version_plugins_and_managed_connectors() {
 // ---------------------------------------------------------------------------------------------------------
 
 /// A namespace for a private controller, with the label it selects on.
-fn private_setup(prefix: &str) -> (String, String) {
+pub(crate) fn private_setup(prefix: &str) -> (String, String) {
     let id = unique(prefix);
     let ns = namespace(prefix, &[(PRIVATE_LABEL, id.as_str())]);
     (ns, id)
 }
 
-fn private_controller(id: &str, extra: &[&str]) -> stack::warden::Controller {
+pub(crate) fn private_controller(id: &str, extra: &[&str]) -> stack::warden::Controller {
     let selector = format!("{PRIVATE_LABEL}={id}");
     let mut args = vec![
         "--label-selector",

@@ -6,4 +6,5 @@ mod client;
 mod controller;
 mod install;
 mod kube_api;
+mod recovery;
 mod webhook;

@@ -1,0 +1,250 @@
+//! Objects in any order, as GitOps tools apply them: a KafkaConnector before its KafkaConnectCluster, a
+//! cluster before its Secrets and ConfigMap. The controller says precisely what is missing and turns Ready by
+//! itself when it appears, through its watches: these tests run private controllers whose resync period
+//! (an hour) is far longer than any wait here. Private namespaces have no webhook, as for objects that
+//! reached the API server without admission checks.
+
+use std::time::{Duration, Instant};
+
+use connect_warden_e2e::*;
+use stack::warden::PRIVATE_LABEL;
+
+use crate::controller::{
+    T, cluster_yaml, connector_yaml, events, get, get_cluster, private_controller, private_setup,
+    ready, wait_reason, wait_running,
+};
+
+/// A private controller that never resyncs within a test: whatever happens, a watch triggered it.
+const NO_RESYNC: &[&str] = &["--resync-seconds", "3600"];
+
+/// (status, reason, message) of a KafkaConnectCluster's Ready condition.
+async fn cluster_ready(ns: &str, name: &str) -> (String, String, String) {
+    get_cluster(ns, name)
+        .await
+        .status
+        .unwrap_or_default()
+        .conditions
+        .iter()
+        .find(|c| c.kind == "Ready")
+        .map(|c| {
+            (
+                c.status.clone(),
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+async fn wait_cluster_reason(ns: &str, name: &str, status: &str, reason: &str) -> String {
+    eventually(
+        &format!("KafkaConnectCluster {ns}/{name} Ready={status} {reason}"),
+        T,
+        || async {
+            let (s, r, m) = cluster_ready(ns, name).await;
+            (s == status && r == reason)
+                .then(|| m.clone())
+                .ok_or(format!("Ready={s} {r}: {m}"))
+        },
+    )
+    .await
+}
+
+fn delete_connector(ns: &str, name: &str) {
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        name,
+        "-n",
+        ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_applied_before_its_cluster_turns_ready_when_the_cluster_appears() {
+    let (ns, id) = private_setup("rec-order");
+    let label = format!("{PRIVATE_LABEL}: {id}");
+    let ctl = private_controller(&id, NO_RESYNC);
+    let name = unique("cw-early");
+    let out = scratch("rec-order").join("out.txt");
+    apply(
+        &connector_yaml(
+            &ns,
+            &name,
+            &label,
+            "  class: FileStreamSink\n",
+            &format!("topics: early-t, file: {}", out.display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+    let k = wait_reason(&ns, &name, "False", "ClusterNotFound").await;
+    assert_eq!(
+        ready(&k).2,
+        format!("KafkaConnectCluster {ns}/main not found")
+    );
+
+    let applied = Instant::now();
+    apply(
+        &cluster_yaml(&ns, "main", &kafka_env().connect_url, &label),
+        &[],
+    )
+    .expect_ok();
+    wait_running(&ns, &name, "1/1").await;
+    assert!(
+        applied.elapsed() < Duration::from_secs(60),
+        "Ready {:?} after the cluster appeared: triggered by the watch, not the hourly resync",
+        applied.elapsed()
+    );
+    delete_connector(&ns, &name);
+    drop(ctl);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_applied_before_its_secrets_and_ca_says_what_is_missing_until_each_appears() {
+    let (ns, id) = private_setup("rec-secrets");
+    let label = format!("{PRIVATE_LABEL}: {id}");
+    let ctl = private_controller(&id, NO_RESYNC);
+    let s = &kafka_env().secure;
+    apply(
+        &format!(
+            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: secure, namespace: {ns}, labels: {{{label}}}}}\nspec:\n  url: {}\n  authentication: {{type: basic, secretRef: {{name: creds}}}}\n  tls: {{caConfigMapRef: {{name: ca}}, clientCertSecretRef: {{name: client}}}}\n",
+            s.url
+        ),
+        &[],
+    )
+    .expect_ok();
+    let name = unique("cw-secure");
+    let out = scratch("rec-secrets").join("out.txt");
+    apply(
+        &connector_yaml(
+            &ns,
+            &name,
+            &label,
+            "  class: FileStreamSink\n",
+            &format!("topics: secure-t, file: {}", out.display()),
+        )
+        .replace("clusterRef: {name: main}", "clusterRef: {name: secure}"),
+        &[],
+    )
+    .expect_ok();
+
+    // Nothing there yet: every missing object is named with the field and keys it must provide; the
+    // connector says the same.
+    let want = format!(
+        "KafkaConnectCluster {ns}/secure: Secret {ns}/creds not found (spec.authentication.secretRef, key \"username\", \"password\"); \
+         ConfigMap {ns}/ca not found (spec.tls.caConfigMapRef, key \"ca.crt\"); \
+         Secret {ns}/client not found (spec.tls.clientCertSecretRef, key \"tls.crt\", \"tls.key\")"
+    );
+    assert_eq!(
+        wait_cluster_reason(&ns, "secure", "False", "SecretNotFound").await,
+        want
+    );
+    let k = wait_reason(&ns, &name, "False", "SecretNotFound").await;
+    assert_eq!(ready(&k).2, want);
+
+    // The Secrets appear: only the ConfigMap is missing.
+    kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        &ns,
+        &format!("--from-literal=username={}", s.username),
+        &format!("--from-literal=password={}", s.password),
+    ])
+    .expect_ok();
+    kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "client",
+        "-n",
+        &ns,
+        &format!("--from-file=tls.crt={}", s.client_cert_pem.display()),
+        &format!("--from-file=tls.key={}", s.client_key_pem.display()),
+    ])
+    .expect_ok();
+    let want = format!(
+        "KafkaConnectCluster {ns}/secure: ConfigMap {ns}/ca not found (spec.tls.caConfigMapRef, key \"ca.crt\")"
+    );
+    assert_eq!(
+        wait_cluster_reason(&ns, "secure", "False", "ConfigMapNotFound").await,
+        want
+    );
+    let k = wait_reason(&ns, &name, "False", "ConfigMapNotFound").await;
+    assert_eq!(ready(&k).2, want);
+
+    // A CA without a certificate: said so, on both; no retry fixes it, so the connector is Stalled.
+    kubectl(&[
+        "create",
+        "configmap",
+        "ca",
+        "-n",
+        &ns,
+        "--from-literal=ca.crt=not a certificate",
+    ])
+    .expect_ok();
+    let want = format!(
+        "KafkaConnectCluster {ns}/secure: ConfigMap {ns}/ca key \"ca.crt\" (spec.tls.caConfigMapRef) holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)"
+    );
+    assert_eq!(
+        wait_cluster_reason(&ns, "secure", "False", "InvalidCA").await,
+        want
+    );
+    let k = wait_reason(&ns, &name, "False", "InvalidCA").await;
+    assert_eq!(ready(&k).2, want);
+    assert!(
+        k.status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .iter()
+            .any(|c| c.kind == "Stalled" && c.status == "True"),
+        "{:?}",
+        k.status
+    );
+
+    // The right CA: Ready on its own, long before any resync.
+    let fixed = Instant::now();
+    let yaml = kubectl(&[
+        "create",
+        "configmap",
+        "ca",
+        "-n",
+        &ns,
+        &format!("--from-file=ca.crt={}", s.ca_pem.display()),
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    ])
+    .expect_ok()
+    .stdout;
+    apply(&yaml, &[]).expect_ok();
+    wait_cluster_reason(&ns, "secure", "True", "Reachable").await;
+    let k = wait_running(&ns, &name, "1/1").await;
+    assert!(
+        fixed.elapsed() < Duration::from_secs(60),
+        "Ready {:?} after the CA was fixed",
+        fixed.elapsed()
+    );
+    assert_eq!(k.status.as_ref().unwrap().last_error, None);
+
+    let ev = events(&ns, "secure");
+    for reason in ["SecretNotFound", "ConfigMapNotFound", "InvalidCA"] {
+        assert!(ev.contains(reason), "no {reason} event in:\n{ev}");
+    }
+    let everything = format!(
+        "{ev}{}{:?}",
+        events(&ns, &name),
+        get(&ns, &name).await.unwrap().status
+    );
+    assert!(!everything.contains(&s.password), "a secret leaked");
+
+    delete_connector(&ns, &name);
+    drop(ctl);
+}
