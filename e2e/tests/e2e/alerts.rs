@@ -242,3 +242,293 @@ async fn a_controller_installation_without_a_leader_pages_until_a_replica_leads_
     drop(target2);
     drop(second);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The Grafana dashboard
+// ---------------------------------------------------------------------------------------------------------
+
+fn dashboard_file() -> std::path::PathBuf {
+    stack::cache::repo_root().join("deploy/monitoring/dashboards/connect-warden.json")
+}
+
+/// Every `expr` in the dashboard (panels, rows and their panels), in order.
+fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("expr", serde_json::Value::String(e)) => out.push(e.clone()),
+                    _ => exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| exprs(v, out)),
+        _ => {}
+    }
+}
+
+/// The expression as Grafana sends it with every variable at "All" (a match-all regex) and a rate window
+/// of five minutes (what Grafana picks for a few hours' range at the ServiceMonitor's 30 s interval).
+fn substitute(expr: &str, variables: &[String]) -> String {
+    let mut e = expr.replace("$__rate_interval", "5m");
+    for v in variables {
+        e = e
+            .replace(&format!("${{{v}}}"), ".*")
+            .replace(&format!("${v}"), ".*");
+    }
+    e
+}
+
+/// Connectors in every state the panels show, admissions allowed and denied, restarts, and reconcile errors;
+/// then every query of the dashboard must return a value from the stack's Prometheus.
+#[tokio::test]
+async fn every_dashboard_query_returns_data() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dashboard_file()).unwrap())
+            .expect("the dashboard is JSON");
+    let variables: Vec<String> = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(variables, ["datasource", "cluster", "namespace"]);
+
+    // Traffic.
+    let ns = namespace("dash", &[]);
+    apply(&cluster_yaml(&ns, "main", &kafka_env().connect_url), &[]).expect_ok();
+    apply(&cluster_yaml(&ns, "flaky", &kafka_env().connect_url), &[]).expect_ok();
+    let connector = |name: &str, cluster: &str, extra: &str, config: &str| {
+        format!(
+            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  clusterRef: {{name: {cluster}}}\n  class: FileStreamSink\n{extra}  config: {{{config}}}\n"
+        )
+    };
+    let (ok, broken, stuck) = (
+        unique("dash-ok"),
+        unique("dash-broken"),
+        unique("dash-stuck"),
+    );
+    let out = scratch("dash").join("out.txt");
+    apply(
+        &connector(
+            &ok,
+            "main",
+            "",
+            &format!("topics: dash-t, file: {}", out.display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+    apply(
+        &connector(
+            &broken,
+            "main",
+            "  autoRestart: {maxRestarts: 1, backoffBaseSeconds: 1}\n",
+            "topics: dash-t, file: /nonexistent-dir/out.txt",
+        ),
+        &[],
+    )
+    .expect_ok();
+    apply(
+        &connector(
+            &stuck,
+            "flaky",
+            "",
+            &format!("topics: dash-t, file: {}", out.display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+    // Denied: a sink needs topics.
+    apply(
+        &connector(&unique("dash-bad"), "main", "", "tasks.max: 1"),
+        &[],
+    )
+    .expect_err();
+    // The cluster of `stuck` stops answering and `stuck` is deleted: deletion waits for Connect and each
+    // reconcile fails (reconcile errors).
+    let ready_reason = |name: &str| {
+        kubectl(&[
+            "get",
+            "kafkaconnector",
+            name,
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}",
+        ])
+        .stdout
+    };
+    eventually("both connectors running", T, || async {
+        let (a, b) = (ready_reason(&ok), ready_reason(&stuck));
+        (a == "Running" && b == "Running")
+            .then_some(())
+            .ok_or(format!("{a} {b}"))
+    })
+    .await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    kubectl(&[
+        "patch",
+        "kafkaconnectcluster",
+        "flaky",
+        "-n",
+        &ns,
+        "--type",
+        "merge",
+        "-p",
+        &format!(r#"{{"spec":{{"url":"http://127.0.0.1:{closed}"}}}}"#),
+    ])
+    .expect_ok();
+    eventually("the flaky cluster unreachable", T, || async {
+        let r = ready_reason(&stuck);
+        (r == "ClusterUnreachable").then_some(()).ok_or(r)
+    })
+    .await;
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &stuck,
+        "-n",
+        &ns,
+        "--wait=false",
+    ])
+    .expect_ok();
+    eventually("restarts given up on the broken connector", T, || async {
+        let r = ready_reason(&broken);
+        (r == "RestartsExhausted").then_some(()).ok_or(r)
+    })
+    .await;
+
+    // Every query, with the variables at "All", until each has returned a value (scrapes lag a second or
+    // two); then all those that never did are named at once.
+    let mut all = Vec::new();
+    exprs(&dashboard, &mut all);
+    assert!(all.len() >= 15, "{all:#?}");
+    let mut pending: Vec<String> = all.iter().map(|e| substitute(e, &variables)).collect();
+    for q in &pending {
+        assert!(!q.contains('$'), "an unknown variable in {q}");
+    }
+    let mut checked = Vec::new();
+    let mut last = std::collections::BTreeMap::new();
+    let deadline = Instant::now() + T;
+    while !pending.is_empty() && Instant::now() < deadline {
+        let mut still = Vec::new();
+        for q in pending {
+            let finite: Result<Vec<String>, String> = prom::query(&q).await.map(|r| {
+                r.iter()
+                    .filter(|s| s.number().is_finite())
+                    .map(|s| format!("{:?} {}", s.metric, s.value.1))
+                    .collect()
+            });
+            match finite {
+                Ok(v) if !v.is_empty() => {
+                    checked.push(format!("{q}\n    => {}", v.join("\n       ")))
+                }
+                other => {
+                    last.insert(q.clone(), format!("{other:?}"));
+                    still.push(q);
+                }
+            }
+        }
+        pending = still;
+        if !pending.is_empty() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    eprintln!("dashboard queries with data:\n{}", checked.join("\n"));
+    assert!(
+        pending.is_empty(),
+        "dashboard queries without data after {T:?}:\n{}",
+        pending
+            .iter()
+            .map(|q| format!("{q}\n    last: {}", last[q]))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // The variables' own queries: label_values(metric, label) has values.
+    for v in dashboard["templating"]["list"].as_array().unwrap() {
+        let Some(def) = v["definition"].as_str() else {
+            continue;
+        };
+        let (metric, label) = def
+            .strip_prefix("label_values(")
+            .and_then(|d| d.strip_suffix(')'))
+            .and_then(|d| d.split_once(", "))
+            .unwrap_or_else(|| panic!("unexpected variable query {def}"));
+        prom::wait_series(&format!("count by ({label}) ({metric})"), T).await;
+    }
+
+    // Clean up: Orphan lets the blocked deletion finish; the orphan goes from Connect directly.
+    kubectl(&[
+        "patch",
+        "kafkaconnector",
+        &stuck,
+        "-n",
+        &ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"deletionPolicy":"Orphan"}}"#,
+    ])
+    .expect_ok();
+    for name in [&ok, &broken] {
+        kubectl(&[
+            "delete",
+            "kafkaconnector",
+            name,
+            "-n",
+            &ns,
+            "--wait=true",
+            "--timeout=60s",
+        ])
+        .expect_ok();
+    }
+    eventually("the orphan deleted from Connect", T, || async {
+        match connect().delete(&stuck).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.to_string().contains("404") => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await;
+}
+
+/// The ConfigMap of `kubectl apply -k deploy/monitoring` carries the dashboard file unchanged, labelled for
+/// Grafana's dashboard sidecar, and the API server accepts it.
+#[test]
+fn the_dashboard_ships_in_a_configmap_grafana_picks_up() {
+    let dir = stack::cache::repo_root().join("deploy/monitoring");
+    let rendered = kubectl(&["kustomize", &dir.to_string_lossy()])
+        .expect_ok()
+        .stdout;
+    let doc = rendered
+        .split("\n---\n")
+        .find(|d| d.contains("kind: ConfigMap"))
+        .expect("a ConfigMap in deploy/monitoring");
+    apply(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: connect-warden\n",
+        &[],
+    )
+    .expect_ok();
+    let out = apply(doc, &["--dry-run=server", "-o", "json"])
+        .expect_ok()
+        .stdout;
+    let cm: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(cm["metadata"]["name"], "connect-warden-dashboard");
+    assert_eq!(cm["metadata"]["namespace"], "connect-warden");
+    assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1");
+    let shipped: serde_json::Value = serde_json::from_str(
+        cm["data"]["connect-warden.json"]
+            .as_str()
+            .expect("data connect-warden.json"),
+    )
+    .unwrap();
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dashboard_file()).unwrap()).unwrap();
+    assert_eq!(shipped, file);
+    assert_eq!(file["uid"], "connect-warden");
+}

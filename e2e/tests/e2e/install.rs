@@ -223,8 +223,9 @@ fn examples_and_argocd_config_are_accepted_by_the_api_server() {
 fn monitoring_objects_match_the_services_they_scrape() {
     let docs = documents(&render("monitoring"));
     let kinds: Vec<_> = docs.iter().map(|d| d.kind.as_str()).collect();
-    assert_eq!(kinds, ["PrometheusRule", "ServiceMonitor"]);
-    let monitor = &docs[1];
+    // The ConfigMap is the Grafana dashboard (checked in alerts.rs).
+    assert_eq!(kinds, ["ConfigMap", "PrometheusRule", "ServiceMonitor"]);
+    let monitor = &docs[2];
     assert!(
         monitor.text.contains("connectwarden.io/metrics: \"true\""),
         "{}",
@@ -243,7 +244,7 @@ fn monitoring_objects_match_the_services_they_scrape() {
         );
         assert!(s.text.contains("name: metrics"), "{}", s.text);
     }
-    let rule = &docs[0];
+    let rule = &docs[1];
     for alert in [
         "ConnectWardenConnectorFailed",
         "ConnectWardenTaskFailed",
