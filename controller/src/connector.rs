@@ -13,8 +13,8 @@ use serde_json::json;
 use shared::config::{check_connector_name, describe_non_strings, effective_config, string_config};
 use shared::connect::{ConnectorStatus, RestartOutcome};
 use shared::crd::{
-    ANNOTATION_PAUSE_RECONCILIATION, ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, ConnectorState,
-    DeletionPolicy, FINALIZER, KafkaConnector, KafkaConnectorStatus,
+    ANNOTATION_PAUSE_RECONCILIATION, ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, Condition,
+    ConnectorState, DeletionPolicy, FINALIZER, KafkaConnector, KafkaConnectorStatus,
 };
 use shared::redact::Redactor;
 
@@ -152,7 +152,7 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
         name,
         state: o.spec.state,
     };
-    let redactor = Redactor::from_config(&desired.config);
+    let mut redactor = Redactor::from_config(&desired.config);
 
     // Observe: the latest poll, if it can show our last write.
     let oref = ObjectRef::from_obj(o);
@@ -222,7 +222,7 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
         Observed::Present { status: None, .. } => Reported::Nothing,
     };
     let topics = status::topics_of(&desired.config);
-    let build = |ready: &Ready, auto_restart| {
+    let build = |ready: &Ready, auto_restart, redactor: &Redactor| {
         status::connector_status(
             prev,
             Parts {
@@ -231,7 +231,7 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
                 ready,
                 auto_restart,
                 topics: topics.clone(),
-                redactor: &redactor,
+                redactor,
                 now: Utc::now(),
             },
         )
@@ -241,13 +241,14 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
     // leader reading this status never repeats it, and a stale cache gets a conflict instead.
     let mut current = prev.cloned();
     if p.persist_first {
-        let s = build(&p.ready, p.auto_restart.clone());
+        let s = build(&p.ready, p.auto_restart.clone(), &redactor);
         write_status(o, api, ctx, current.as_ref(), &s, true).await?;
         current = Some(s);
     }
 
     // Act.
     let mut requeue = p.requeue_after;
+    let mut call_failed = false;
     if !p.actions.is_empty() {
         match act(o, &h, &desired, &p.actions, reported_status, ctx).await {
             Ok(()) => {
@@ -265,18 +266,18 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
                     p.auto_restart = prev.and_then(|s| s.auto_restart.clone());
                     requeue = Some(Duration::from_secs(1));
                 }
-                if let Some(ready) = ready_from_error(&e, &h.label) {
-                    if reason::is_error(ready.reason) && prev_reason(prev) != Some(ready.reason) {
-                        ctx.event(
-                            o,
-                            true,
-                            ready.reason,
-                            "Reconcile",
-                            redactor.redact(&ready.message),
-                        )
-                        .await;
-                    }
+                let config_refused = e.status() == Some(400)
+                    && p.actions
+                        .iter()
+                        .any(|a| matches!(a, Action::PutConfig | Action::Create(_)));
+                let ready = if config_refused {
+                    Some(refused_config(&h, &desired, &e, &mut redactor).await)
+                } else {
+                    ready_from_error(&e, &h.label)
+                };
+                if let Some(ready) = ready {
                     p.ready = ready;
+                    call_failed = true;
                 }
                 requeue = Some(requeue.map_or(delay, |r| r.min(delay)));
             }
@@ -286,8 +287,15 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
     }
 
     // Status, only when it changed; events on Ready transitions.
-    let new = build(&p.ready, p.auto_restart.clone());
-    transition_events(o, ctx, prev, &p, &redactor).await;
+    let new = build(&p.ready, p.auto_restart.clone(), &redactor);
+    let was = prev.and_then(|s| status::ready_of(&s.conditions));
+    if let Some(now) = status::ready_of(&new.conditions)
+        && let Some(r) = transition_event(was, now, &p.ready, call_failed)
+    {
+        // The condition's message: redacted and cut already.
+        let note = now.message.clone().unwrap_or_default();
+        ctx.event(o, true, r, "Reconcile", note).await;
+    }
     write_status(o, api, ctx, current.as_ref(), &new, false).await?;
 
     // Metrics.
@@ -587,31 +595,57 @@ async fn announce(o: &KafkaConnector, ctx: &Ctx, h: &ClusterHandle, p: &plan::Pl
     }
 }
 
-/// Events when `Ready` turns into a failure, or restarts run out.
-async fn transition_events(
-    o: &KafkaConnector,
-    ctx: &Ctx,
-    prev: Option<&KafkaConnectorStatus>,
-    p: &plan::Plan,
-    redactor: &Redactor,
-) {
-    let was = prev_reason(prev);
-    let now = p.ready.reason;
-    if was == Some(now) || p.ready.status == Truth::True {
-        return;
+/// The reason of the event a change of `Ready` deserves, if any: failures, exhausted restarts and problems
+/// only a change fixes; after a failed Connect call (`call_failed`), any error. A refused config whose errors
+/// changed is announced again. `was` and `now` are the conditions as stored (messages redacted and cut).
+fn transition_event(
+    was: Option<&Condition>,
+    now: &Condition,
+    ready: &Ready,
+    call_failed: bool,
+) -> Option<&'static str> {
+    let r = ready.reason;
+    let was_reason = was.and_then(|c| c.reason.as_deref());
+    if ready.status == Truth::True {
+        return None;
     }
-    let r = match now {
+    if was_reason == Some(r) {
+        let new_errors = was.and_then(|c| c.message.as_deref()) != now.message.as_deref();
+        return (r == reason::INVALID_CONFIG && new_errors).then_some(r);
+    }
+    match r {
         reason::CONNECTOR_FAILED | reason::TASK_FAILED
-            if was != Some(reason::RESTARTS_EXHAUSTED) =>
+            if was_reason != Some(reason::RESTARTS_EXHAUSTED) =>
         {
-            "Failed"
+            Some("Failed")
         }
-        reason::RESTARTS_EXHAUSTED => "RestartsExhausted",
-        reason::INVALID_CONFIG | reason::NAME_CONFLICT | reason::PLUGIN_NOT_FOUND => now,
-        _ => return,
-    };
-    ctx.event(o, true, r, "Reconcile", redactor.redact(&p.ready.message))
-        .await;
+        reason::RESTARTS_EXHAUSTED => Some("RestartsExhausted"),
+        reason::INVALID_CONFIG | reason::NAME_CONFLICT | reason::PLUGIN_NOT_FOUND => Some(r),
+        _ if call_failed && reason::is_error(r) => Some(r),
+        _ => None,
+    }
+}
+
+/// `Ready` for a config Connect refused (400), with one line per key: the refusal lists the errors without
+/// their keys, so the same config is validated to get them (and its PASSWORD-typed keys, for redaction).
+async fn refused_config(
+    h: &ClusterHandle,
+    d: &Desired,
+    e: &shared::Error,
+    redactor: &mut Redactor,
+) -> Ready {
+    let refusal = e.connect_message().unwrap_or_default();
+    let class = d.config.get("connector.class").map_or("", String::as_str);
+    match h.client().validate(class, &d.config).await {
+        Ok(v) => {
+            *redactor = std::mem::take(redactor).with_password_keys(&d.config, &v.password_keys());
+            plan::rejected_config(&d.name, Some(&v), refusal)
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "validating a refused config for its per-key errors");
+            plan::rejected_config(&d.name, None, refusal)
+        }
+    }
 }
 
 /// Adds or removes our finalizer. The whole list is written with the object's resourceVersion as
@@ -779,6 +813,52 @@ mod tests {
             (1, 0)
         );
         assert_eq!(restarted_counts(None, true, true, &a), (1, 0));
+    }
+
+    fn cond(reason: &str, message: &str) -> Condition {
+        Condition {
+            kind: "Ready".into(),
+            status: "False".into(),
+            reason: Some(reason.into()),
+            message: Some(message.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn events_on_transitions_and_on_new_config_errors_only() {
+        let bad = Ready::no(reason::INVALID_CONFIG, "x");
+        let now = cond(reason::INVALID_CONFIG, "rejected:\ntopics: missing");
+        // a refused config is announced, once
+        assert_eq!(
+            transition_event(None, &now, &bad, true),
+            Some(reason::INVALID_CONFIG)
+        );
+        assert_eq!(transition_event(Some(&now), &now, &bad, true), None);
+        // ... and again when its errors change
+        let other = cond(reason::INVALID_CONFIG, "rejected:\nfile: missing");
+        assert_eq!(
+            transition_event(Some(&now), &other, &bad, true),
+            Some(reason::INVALID_CONFIG)
+        );
+        // a failed call announces its error; a poll that finds the cluster down does not (the cluster does)
+        let down = Ready::no(reason::CLUSTER_UNREACHABLE, "refused");
+        let c = cond(reason::CLUSTER_UNREACHABLE, "refused");
+        assert_eq!(
+            transition_event(None, &c, &down, true),
+            Some(reason::CLUSTER_UNREACHABLE)
+        );
+        assert_eq!(transition_event(None, &c, &down, false), None);
+        let failed = Ready::no(reason::TASK_FAILED, "boom");
+        let c = cond(reason::TASK_FAILED, "boom");
+        assert_eq!(transition_event(None, &c, &failed, false), Some("Failed"));
+        let exhausted = cond(reason::RESTARTS_EXHAUSTED, "gave up");
+        assert_eq!(transition_event(Some(&exhausted), &c, &failed, false), None);
+        let ok = Ready::yes(reason::RUNNING, "fine");
+        assert_eq!(
+            transition_event(Some(&c), &cond(reason::RUNNING, "fine"), &ok, false),
+            None
+        );
     }
 
     #[test]

@@ -173,7 +173,8 @@ impl Ctx {
                 EventType::Normal
             },
             reason: reason.into(),
-            note: Some(shared::redact::cut(&note, 5, 1000)),
+            // At most 1 kB, as the API requires; enough lines for a refused config's keys.
+            note: Some(shared::redact::cut(&note, 21, 1000)),
             action: action.into(),
             secondary: None,
         };

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use shared::connect::{ConnectorStatus, InitialState, parse_major_minor};
+use shared::connect::{ConnectorStatus, InitialState, ValidateResponse, parse_major_minor};
 use shared::crd::{AutoRestartStatus, ConnectorState};
 
 use crate::restart::{self, Decision, Manual, Policy};
@@ -627,6 +627,42 @@ pub fn health(d: &Desired, st: &ConnectorStatus) -> Ready {
     }
 }
 
+/// `Ready` for a config Kafka Connect refused (`PUT /connectors/{name}/config` or `POST /connectors` answered
+/// 400): one line per key, `<key>: <error>`, from Connect's validation of the same config. Without it (the
+/// validation failed too), the refusal's own lines, which carry no keys. Redaction is the caller's.
+pub fn rejected_config(name: &str, validation: Option<&ValidateResponse>, refusal: &str) -> Ready {
+    let mut lines: Vec<String> = validation
+        .map(|v| {
+            v.errors()
+                .into_iter()
+                .map(|(k, e)| format!("{k}: {}", e.trim()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if lines.is_empty() {
+        // "Connector configuration is invalid and contains the following 2 error(s):", the errors, then
+        // "You can also find the above list of errors at the endpoint `/connector-plugins/…/validate`".
+        lines = refusal
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .filter(|l| !l.starts_with("Connector configuration is invalid"))
+            .filter(|l| !l.starts_with("You can also find the above list of errors"))
+            .map(String::from)
+            .collect();
+    }
+    if lines.is_empty() {
+        lines.push(refusal.trim().to_string());
+    }
+    Ready::no(
+        reason::INVALID_CONFIG,
+        format!(
+            "Kafka Connect rejected the config of {name:?}:\n{}",
+            lines.join("\n")
+        ),
+    )
+}
+
 /// ": <first line of the trace>", or nothing.
 fn first_line(trace: Option<&str>) -> String {
     trace
@@ -1114,6 +1150,67 @@ mod tests {
         let mut i = input(&d, present(&st, &d.config));
         i.restarts = Some(&prev);
         assert_eq!(plan(&i).auto_restart.unwrap().count, 0);
+    }
+
+    fn validation(errors: &[(&str, &str)]) -> ValidateResponse {
+        let configs: Vec<serde_json::Value> = errors
+            .iter()
+            .map(|(k, e)| {
+                serde_json::json!({
+                    "definition": {"name": k, "type": "STRING"},
+                    "value": {"name": k, "value": null, "errors": if e.is_empty() { vec![] } else { vec![*e] }}
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "name": "x", "error_count": errors.len(), "groups": [], "configs": configs
+        }))
+        .unwrap()
+    }
+
+    const REFUSAL: &str = "Connector configuration is invalid and contains the following 2 error(s):\n\
+        Invalid value abc for configuration batch.size: Not a number of type INT\n\
+        Must configure one of topics or topics.regex\n\
+        You can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`";
+
+    #[test]
+    fn a_refused_config_shows_one_line_per_key_from_connects_validation() {
+        let v = validation(&[
+            ("file", ""),
+            (
+                "batch.size",
+                "Invalid value abc for configuration batch.size: Not a number of type INT",
+            ),
+            ("topics", "Must configure one of topics or topics.regex"),
+        ]);
+        let r = rejected_config("orders", Some(&v), REFUSAL);
+        assert_eq!(
+            r,
+            Ready::no(
+                reason::INVALID_CONFIG,
+                "Kafka Connect rejected the config of \"orders\":\n\
+                 batch.size: Invalid value abc for configuration batch.size: Not a number of type INT\n\
+                 topics: Must configure one of topics or topics.regex"
+            )
+        );
+        assert!(reason::is_stalled(r.reason));
+    }
+
+    #[test]
+    fn without_a_validation_the_refusals_own_lines_are_shown() {
+        let r = rejected_config("orders", None, REFUSAL);
+        assert_eq!(
+            r.message,
+            "Kafka Connect rejected the config of \"orders\":\n\
+             Invalid value abc for configuration batch.size: Not a number of type INT\n\
+             Must configure one of topics or topics.regex"
+        );
+        // a validation without errors says nothing more
+        let r = rejected_config("orders", Some(&validation(&[("file", "")])), "bad");
+        assert_eq!(
+            r.message,
+            "Kafka Connect rejected the config of \"orders\":\nbad"
+        );
     }
 
     #[test]

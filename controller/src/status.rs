@@ -17,6 +17,8 @@ pub const STALLED: &str = "Stalled";
 const TRACE_LINES: usize = 6;
 const TRACE_CHARS: usize = 1500;
 const MESSAGE_CHARS: usize = 1000;
+/// Lines of a refused config's message: its first line and one per key.
+const CONFIG_ERROR_LINES: usize = 21;
 
 /// What Connect reported, for the observed fields of the status.
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +73,13 @@ pub fn connector_status(prev: Option<&KafkaConnectorStatus>, p: Parts<'_>) -> Ka
     }
     s.topics = p.topics;
     s.auto_restart = p.auto_restart;
-    let message = cut(&p.redactor.redact(&p.ready.message), 3, MESSAGE_CHARS);
+    // A refused config has one line per key; other messages keep to a few lines (no stack traces).
+    let lines = if p.ready.reason == reason::INVALID_CONFIG {
+        CONFIG_ERROR_LINES
+    } else {
+        3
+    };
+    let message = cut(&p.redactor.redact(&p.ready.message), lines, MESSAGE_CHARS);
     if p.ready.status == Truth::True {
         s.last_error = None;
     } else if p.ready.status == Truth::False && reason::is_error(p.ready.reason) {

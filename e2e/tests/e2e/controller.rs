@@ -1325,6 +1325,82 @@ async fn without_the_webhook_bad_config_and_name_conflicts_are_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_webhook_connects_own_errors_are_shown_one_line_per_key() {
+    let (ns, id) = private_setup("ctl-refused");
+    let label = format!("{PRIVATE_LABEL}: {id}");
+    let ctl = private_controller(&id, &[]);
+    apply(
+        &cluster_yaml(&ns, "main", &kafka_env().connect_url, &label),
+        &[],
+    )
+    .expect_ok();
+    let name = unique("cw-refused");
+    let input = scratch("ctl-refused").join("in.txt");
+    std::fs::write(&input, "a\n").unwrap();
+    let yaml = |batch: &str| {
+        connector_yaml(
+            &ns,
+            &name,
+            &label,
+            "  class: FileStreamSource\n",
+            &format!(
+                "topic: refused-t, file: {}, batch.size: \"{batch}\", db.password: hunter2-refused",
+                input.display()
+            ),
+        )
+    };
+    // Strings everywhere, so only Kafka Connect can tell: it refuses the PUT with its own errors.
+    apply(&yaml("abc"), &[]).expect_ok();
+    let k = wait_reason(&ns, &name, "False", "InvalidConfig").await;
+    assert_eq!(
+        ready(&k).2,
+        format!(
+            "Kafka Connect rejected the config of \"{name}\":\n\
+             batch.size: Invalid value abc for configuration batch.size: Not a number of type INT"
+        )
+    );
+    let st = k.status.clone().unwrap();
+    assert!(
+        st.conditions
+            .iter()
+            .any(|c| c.kind == "Stalled" && c.status == "True"),
+        "{st:?}"
+    );
+    assert!(
+        connect().get_status(&name).await.is_err(),
+        "nothing created on Connect"
+    );
+    let ev = eventually("an InvalidConfig event", T, || async {
+        let ev = events(&ns, &name);
+        ev.contains("InvalidConfig").then_some(ev.clone()).ok_or(ev)
+    })
+    .await;
+    assert!(
+        ev.contains("batch.size: Invalid value abc for configuration batch.size"),
+        "{ev}"
+    );
+    assert!(
+        !format!("{ev}{st:?}").contains("hunter2-refused"),
+        "a secret leaked"
+    );
+
+    // Fixed in the spec: created and running.
+    apply(&yaml("5"), &[]).expect_ok();
+    wait_running(&ns, &name, "1/1").await;
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+    drop(ctl);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_deletes_only_connectors_no_kafkaconnector_claims() {
     let ns = namespace("ctl-prune", &[]);
     let worker = tokio::task::block_in_place(|| {
