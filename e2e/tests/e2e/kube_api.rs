@@ -170,9 +170,9 @@ fn connector_name_is_immutable() {
     };
     apply(&yaml("first"), &[]).expect_ok();
     let out = apply(&yaml("second"), &[]).expect_err();
-    assert!(
-        out.stderr.contains("spec.name is immutable"),
-        "{}",
-        out.stderr
+    assert_eq!(
+        out.stderr.trim_end(),
+        "The KafkaConnector \"renamed\" is invalid: spec.name: Forbidden: field is immutable: the connector on \
+         Kafka Connect keeps its name"
     );
 }
