@@ -6,5 +6,6 @@ mod client;
 mod controller;
 mod install;
 mod kube_api;
+mod ordering;
 mod recovery;
 mod webhook;

@@ -6,20 +6,26 @@ use std::time::{Duration, Instant};
 use connect_warden_e2e::*;
 
 const DENIED: &str = "admission webhook \"validate.connectwarden.io\" denied the request: ";
+const MUTATE_DENIED: &str = "admission webhook \"mutate.connectwarden.io\" denied the request: ";
 
-/// The webhook's message in a kubectl error (one object per apply, so one message).
+/// The validating webhook's message in a kubectl error (one object per apply, so one message).
 #[track_caller]
-fn denial(out: &Out) -> String {
+pub(crate) fn denial(out: &Out) -> String {
+    denial_by(out, DENIED)
+}
+
+#[track_caller]
+fn denial_by(out: &Out, prefix: &str) -> String {
     assert!(!out.ok, "expected a denial, got success: {}", out.stdout);
     let at = out
         .stderr
-        .find(DENIED)
+        .find(prefix)
         .unwrap_or_else(|| panic!("no webhook denial in: {}", out.stderr));
-    out.stderr[at + DENIED.len()..].trim_end().to_string()
+    out.stderr[at + prefix.len()..].trim_end().to_string()
 }
 
 /// The `Warning:` lines kubectl printed.
-fn warnings(out: &Out) -> Vec<String> {
+pub(crate) fn warnings(out: &Out) -> Vec<String> {
     out.stderr
         .lines()
         .filter_map(|l| l.strip_prefix("Warning: "))
@@ -607,7 +613,7 @@ fn connect_down_fail_closed_and_fail_open() {
 
 // 12 ----------------------------------------------------------------------------------------------------------
 #[test]
-fn clusters_with_malformed_url_or_missing_secret_are_denied() {
+fn clusters_with_malformed_url_are_denied_and_missing_secrets_warned_about() {
     let ns = namespace("wh-cluster", &[]);
     let msg = denial(&apply(
         &cluster_yaml(&ns, "bad-url", "connect:8083", ""),
@@ -618,20 +624,125 @@ fn clusters_with_malformed_url_or_missing_secret_are_denied() {
         "spec.url: url \"connect:8083\": scheme must be http or https"
     );
 
+    // A Secret that does not exist yet (sealed or external secrets arrive later) is ordering, not an error:
+    // admitted, with a warning naming it.
     let auth = "  authentication:\n    type: basic\n    secretRef: {name: connect-credentials}\n";
-    let msg = denial(&apply(
+    let out = apply(
         &cluster_yaml(&ns, "no-secret", "https://connect.example:8083", auth),
         &[],
-    ));
+    )
+    .expect_ok();
     assert_eq!(
-        msg,
-        format!("spec.authentication.secretRef: Secret {ns}/connect-credentials not found")
+        warnings(&out),
+        vec![format!(
+            "spec.authentication.secretRef: Secret {ns}/connect-credentials not found; admitted, the controller \
+             reports the cluster not Ready until it exists"
+        )]
     );
 
-    // With the Secret (applied in the same kubectl run, before the cluster) it is admitted.
+    // With the Secret (applied in the same kubectl run, before the cluster) it is admitted without a warning.
     let yaml = format!(
         "apiVersion: v1\nkind: Secret\nmetadata: {{name: connect-credentials, namespace: {ns}}}\nstringData: {{username: u, password: p}}\n---\n{}",
         cluster_yaml(&ns, "with-secret", "https://connect.example:8083", auth)
     );
-    apply(&yaml, &[]).expect_ok();
+    let out = apply(&yaml, &[]).expect_ok();
+    assert!(warnings(&out).is_empty(), "{}", out.stderr);
+
+    // A Secret that exists but lacks a key is a real mistake: denied.
+    let yaml = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: half, namespace: {ns}}}\nstringData: {{username: u}}\n---\n{}",
+        cluster_yaml(
+            &ns,
+            "half-secret",
+            "https://connect.example:8083",
+            &auth.replace("connect-credentials", "half")
+        )
+    );
+    assert_eq!(
+        denial(&apply(&yaml, &[])),
+        format!("KafkaConnectCluster {ns}/half-secret: Secret half has no key \"password\"")
+    );
+}
+
+// 13 ----------------------------------------------------------------------------------------------------------
+#[test]
+fn numbers_json_decoding_has_rounded_are_denied_asking_to_quote_them() {
+    let ns = setup("wh-bignum");
+    let want = |arrived: &str, why: &str| {
+        format!(
+            "spec.config.\"id\": the number arrived as {arrived} and cannot be stored exactly ({why}); quote it in \
+             Git so it is kept as written"
+        )
+    };
+    let beyond_i64 =
+        "an integer beyond the signed 64-bit range, which JSON decoding turns into a rounded float";
+    // kubectl and the API server decode numbers into 64-bit integers or floats before the webhook sees them:
+    // what arrives is already rounded, and says so by its form.
+    let cases = [
+        (
+            "12345678901234567890",
+            want("12345678901234567000", beyond_i64),
+        ),
+        (
+            "123456789012345678901234",
+            want(
+                "1.2345678901234569e+23",
+                "a whole number beyond 2^53 as a float: JSON decoding has rounded it",
+            ),
+        ),
+        (
+            "0.12345678901234567890",
+            want(
+                "0.12345678901234568",
+                "more than 15 significant digits, which a 64-bit float does not keep exactly",
+            ),
+        ),
+    ];
+    for flags in [&[][..], &["--server-side"][..], &["--dry-run=server"][..]] {
+        for (written, message) in &cases {
+            let name = unique("src");
+            let out = apply(&source(&ns, &name, &format!("    id: {written}\n")), flags);
+            assert_eq!(&denial_by(&out, MUTATE_DENIED), message, "{flags:?}");
+            assert!(
+                kubectl(&["get", "kafkaconnector", &name, "-n", &ns])
+                    .stderr
+                    .contains("NotFound")
+            );
+        }
+    }
+    // Quoted, it is kept digit for digit; a big number that fits 64 bits is converted exactly.
+    let name = unique("src");
+    apply(
+        &source(
+            &ns,
+            &name,
+            "    id: \"12345678901234567890\"\n    offset: 9007199254740993\n",
+        ),
+        &[],
+    )
+    .expect_ok();
+    let obj = get_json(&ns, "kafkaconnector", &name);
+    assert_eq!(obj["spec"]["config"]["id"], "12345678901234567890");
+    assert_eq!(obj["spec"]["config"]["offset"], "9007199254740993");
+}
+
+// 14 ----------------------------------------------------------------------------------------------------------
+#[test]
+fn words_in_the_wrong_order_get_a_did_you_mean_warning() {
+    let ns = setup("wh-order");
+    let name = unique("src");
+    let out = apply(
+        &source(&ns, &name, "    size.batch: \"10\"\n    max.tasks: \"1\"\n"),
+        &[],
+    )
+    .expect_ok();
+    assert_eq!(
+        warnings(&out),
+        vec![
+            "spec.config.\"max.tasks\" is not a setting of FileStreamSource; did you mean \"tasks.max\"? \
+             (Kafka Connect ignores unknown keys)",
+            "spec.config.\"size.batch\" is not a setting of FileStreamSource; did you mean \"batch.size\"? \
+             (Kafka Connect ignores unknown keys)",
+        ]
+    );
 }
