@@ -195,12 +195,14 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
         seen_before: prev.is_some_and(|s| s.connector_state.is_some()),
         policy: Policy::new(o.spec.auto_restart.as_ref(), &ctx.settings.restart_defaults),
         restarts: prev.and_then(|s| s.auto_restart.as_ref()),
-        manual: annotations
-            .get(ANNOTATION_RESTART)
-            .map(|v| restart::parse_manual(v)),
-        manual_task: annotations
-            .get(ANNOTATION_RESTART_TASK)
-            .map(|v| restart::parse_task(v)),
+        manual: restart::pending_restart(
+            annotations.get(ANNOTATION_RESTART).map(String::as_str),
+            prev.and_then(|s| s.last_handled_restart.as_deref()),
+        ),
+        manual_task: restart::pending_task_restart(
+            annotations.get(ANNOTATION_RESTART_TASK).map(String::as_str),
+            prev.and_then(|s| s.last_handled_task_restart.as_deref()),
+        ),
         now: Utc::now(),
     };
     let mut p = plan::plan(&input);
@@ -222,14 +224,16 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
         Observed::Present { status: None, .. } => Reported::Nothing,
     };
     let topics = status::topics_of(&desired.config);
-    let build = |ready: &Ready, auto_restart, redactor: &Redactor| {
+    let build = |p: &plan::Plan, redactor: &Redactor| {
         status::connector_status(
             prev,
             Parts {
                 generation: o.meta().generation,
                 reported,
-                ready,
-                auto_restart,
+                ready: &p.ready,
+                auto_restart: p.auto_restart.clone(),
+                handled_restart: p.handled_restart.clone(),
+                handled_task_restart: p.handled_task_restart.clone(),
                 topics: topics.clone(),
                 redactor,
                 now: Utc::now(),
@@ -237,11 +241,12 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
         )
     };
 
-    // A restart is recorded before it is sent (with the object's resourceVersion as precondition): a new
-    // leader reading this status never repeats it, and a stale cache gets a conflict instead.
+    // A restart (its count, or the request value) is recorded before it is sent, with the object's
+    // resourceVersion as precondition: a new leader reading this status never repeats it, and a stale cache
+    // gets a conflict instead.
     let mut current = prev.cloned();
     if p.persist_first {
-        let s = build(&p.ready, p.auto_restart.clone(), &redactor);
+        let s = build(&p, &redactor);
         write_status(o, api, ctx, current.as_ref(), &s, true).await?;
         current = Some(s);
     }
@@ -254,7 +259,6 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
             Ok(()) => {
                 ctx.succeeded(&key);
                 announce(o, ctx, &h, &p, &desired).await;
-                clear_annotations(o, api, ctx, p.clear_restart, p.clear_restart_task).await?;
             }
             Err(e) => {
                 let delay = ctx.backoff(&key);
@@ -265,6 +269,31 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
                     // it does not count. (After a timeout it may have happened: then it counts.)
                     p.auto_restart = prev.and_then(|s| s.auto_restart.clone());
                     requeue = Some(Duration::from_secs(1));
+                }
+                let manual = p
+                    .actions
+                    .iter()
+                    .any(|a| a.trigger() == Some(Trigger::Manual));
+                if manual && retry_manual(&e) {
+                    // Not sent, or Connect said "not now": the request stays open and is retried.
+                    if matches!(input.manual, Some(restart::Request { ask: Ok(_), .. })) {
+                        p.handled_restart = None;
+                    }
+                    if matches!(input.manual_task, Some(restart::Request { ask: Ok(_), .. })) {
+                        p.handled_task_restart = None;
+                    }
+                } else if manual {
+                    ctx.event(
+                        o,
+                        true,
+                        "RestartFailed",
+                        "Restart",
+                        redactor.redact(&format!(
+                            "the restart asked by {} failed: {e}; set a new value to try again",
+                            requested_by(&input)
+                        )),
+                    )
+                    .await;
                 }
                 let config_refused = e.status() == Some(400)
                     && p.actions
@@ -287,7 +316,7 @@ async fn apply(o: &KafkaConnector, api: &Api<KafkaConnector>, ctx: &Arc<Ctx>) ->
     }
 
     // Status, only when it changed; events on Ready transitions.
-    let new = build(&p.ready, p.auto_restart.clone(), &redactor);
+    let new = build(&p, &redactor);
     let was = prev.and_then(|s| status::ready_of(&s.conditions));
     if let Some(now) = status::ready_of(&new.conditions)
         && let Some(r) = transition_event(was, now, &p.ready, call_failed)
@@ -580,15 +609,24 @@ async fn announce(o: &KafkaConnector, ctx: &Ctx, h: &ClusterHandle, p: &plan::Pl
                     Trigger::Manual => (
                         false,
                         "Restarted",
-                        format!("restarted {what} of {n:?} as asked by {ANNOTATION_RESTART}"),
+                        format!(
+                            "restarted {what} of {n:?} as asked by {ANNOTATION_RESTART}={:?}",
+                            p.handled_restart.as_deref().unwrap_or_default()
+                        ),
                     ),
                 }
             }
-            Action::RestartTask { id, trigger } => (
-                *trigger == Trigger::Automatic,
-                "Restarted",
-                format!("restarted task {id} of {n:?}"),
-            ),
+            Action::RestartTask { id, trigger } => match trigger {
+                Trigger::Automatic => (true, "Restarted", format!("restarted task {id} of {n:?}")),
+                Trigger::Manual => (
+                    false,
+                    "Restarted",
+                    format!(
+                        "restarted task {id} of {n:?} as asked by {ANNOTATION_RESTART_TASK}={:?}",
+                        p.handled_task_restart.as_deref().unwrap_or_default()
+                    ),
+                ),
+            },
             _ => continue,
         };
         ctx.event(o, warning, reason, "Reconcile", note).await;
@@ -705,6 +743,8 @@ async fn write_simple(
             reported: Reported::Keep,
             ready,
             auto_restart: prev.and_then(|s| s.auto_restart.clone()),
+            handled_restart: None,
+            handled_task_restart: None,
             topics: prev.map(|s| s.topics.clone()).unwrap_or_default(),
             redactor: &Redactor::default(),
             now: Utc::now(),
@@ -742,34 +782,28 @@ async fn write_status(
     Ok(())
 }
 
-async fn clear_annotations(
-    o: &KafkaConnector,
-    api: &Api<KafkaConnector>,
-    ctx: &Ctx,
-    restart: bool,
-    task: bool,
-) -> Result<()> {
-    if !restart && !task {
-        return Ok(());
-    }
-    let mut ann = serde_json::Map::new();
-    if restart {
-        ann.insert(ANNOTATION_RESTART.into(), serde_json::Value::Null);
-    }
-    if task {
-        ann.insert(ANNOTATION_RESTART_TASK.into(), serde_json::Value::Null);
-    }
-    let patch = json!({ "metadata": { "annotations": ann } });
-    let _permit = ctx.kube_writes.acquire().await;
-    api.patch(
-        &o.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
+/// Whether a manual restart that failed this way may simply be sent again: it was not sent (no
+/// connection), or Connect answered "not now" (a rebalance, a server error). After a timeout it may have
+/// happened; other refusals (no such task, …) would only repeat.
+fn retry_manual(e: &shared::Error) -> bool {
+    matches!(
+        e,
+        shared::Error::Rebalancing { .. }
+            | shared::Error::Server { .. }
+            | shared::Error::Unreachable { .. }
     )
-    .await?;
-    ctx.metrics
-        .kube_write("kafkaconnectors", "patch_annotations");
-    Ok(())
+}
+
+/// `connectwarden.io/restart="…"` and/or `connectwarden.io/restart-task="…"`: the valid requests of a plan.
+fn requested_by(i: &Input<'_>) -> String {
+    let mut out = Vec::new();
+    if let Some(restart::Request { value, ask: Ok(_) }) = &i.manual {
+        out.push(format!("{ANNOTATION_RESTART}={value:?}"));
+    }
+    if let Some(restart::Request { value, ask: Ok(_) }) = &i.manual_task {
+        out.push(format!("{ANNOTATION_RESTART_TASK}={value:?}"));
+    }
+    out.join(" and ")
 }
 
 #[cfg(test)]

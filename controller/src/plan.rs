@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use shared::connect::{ConnectorStatus, InitialState, ValidateResponse, parse_major_minor};
 use shared::crd::{AutoRestartStatus, ConnectorState};
 
-use crate::restart::{self, Decision, Manual, Policy};
+use crate::restart::{self, Decision, Manual, Policy, Request};
 
 /// What the KafkaConnector asks for, already checked (string config, name rules).
 #[derive(Debug, Clone, PartialEq)]
@@ -108,10 +108,10 @@ pub struct Input<'a> {
     pub seen_before: bool,
     pub policy: Policy,
     pub restarts: Option<&'a AutoRestartStatus>,
-    /// The `connectwarden.io/restart` annotation, parsed.
-    pub manual: Option<Result<Manual, String>>,
-    /// The `connectwarden.io/restart-task` annotation, parsed.
-    pub manual_task: Option<Result<i32, String>>,
+    /// The `connectwarden.io/restart` request not handled yet, if any.
+    pub manual: Option<Request<Manual>>,
+    /// The `connectwarden.io/restart-task` request not handled yet, if any.
+    pub manual_task: Option<Request<i32>>,
     pub now: DateTime<Utc>,
 }
 
@@ -150,6 +150,16 @@ pub enum Action {
         id: i32,
         trigger: Trigger,
     },
+}
+
+impl Action {
+    /// Who asked for a restart; `None` for other actions.
+    pub fn trigger(&self) -> Option<Trigger> {
+        match self {
+            Action::Restart { trigger, .. } | Action::RestartTask { trigger, .. } => Some(*trigger),
+            _ => None,
+        }
+    }
 }
 
 /// What the config actions amount to, for events.
@@ -311,10 +321,11 @@ pub struct Plan {
     pub requeue_after: Option<Duration>,
     /// `maxRestarts` reached.
     pub exhausted: bool,
-    /// Remove `connectwarden.io/restart` / `restart-task` once the actions succeeded.
-    pub clear_restart: bool,
-    pub clear_restart_task: bool,
-    /// Bad annotation values, for Warning events.
+    /// Restart request values handled now, for `status.lastHandledRestart` / `lastHandledTaskRestart`:
+    /// acted on, refused as invalid, or moot because the connector is being created.
+    pub handled_restart: Option<String>,
+    pub handled_task_restart: Option<String>,
+    /// Invalid request values, for Warning events (each value is handled, so warned about, once).
     pub warnings: Vec<String>,
 }
 
@@ -328,15 +339,17 @@ pub fn plan(i: &Input<'_>) -> Plan {
         persist_first: false,
         requeue_after: None,
         exhausted: false,
-        clear_restart: false,
-        clear_restart_task: false,
+        handled_restart: None,
+        handled_task_restart: None,
         warnings: Vec::new(),
     };
-    if let Some(Err(w)) = &i.manual {
+    if let Some(Request { value, ask: Err(w) }) = &i.manual {
         p.warnings.push(w.clone());
+        p.handled_restart = Some(value.clone());
     }
-    if let Some(Err(w)) = &i.manual_task {
+    if let Some(Request { value, ask: Err(w) }) = &i.manual_task {
         p.warnings.push(w.clone());
+        p.handled_task_restart = Some(value.clone());
     }
 
     let (status, config) = match i.observed {
@@ -362,6 +375,14 @@ pub fn plan(i: &Input<'_>) -> Plan {
             });
             p.actions = create(d.state, &i.caps);
             p.ready = Ready::no(reason::CREATING, format!("creating connector {:?}", d.name));
+            // A new connector needs no restart: requests standing now (e.g. in the manifest it was
+            // created from) are done.
+            if let Some(r) = &i.manual {
+                p.handled_restart = Some(r.value.clone());
+            }
+            if let Some(r) = &i.manual_task {
+                p.handled_task_restart = Some(r.value.clone());
+            }
             return p;
         }
         Observed::Present { status, config } => (status, config),
@@ -407,9 +428,10 @@ pub fn plan(i: &Input<'_>) -> Plan {
         return p;
     }
 
-    // Manual restarts first: they also start a new restart count.
+    // Manual restarts first: they also start a new restart count. Their values are stored before the
+    // restarts are sent, so that no value is acted on twice, across restarts and leader changes too.
     let mut manual = false;
-    if let Some(Ok(m)) = &i.manual {
+    if let Some(Request { value, ask: Ok(m) }) = &i.manual {
         p.actions.extend(restart_actions(
             st,
             m.include_tasks,
@@ -417,18 +439,19 @@ pub fn plan(i: &Input<'_>) -> Plan {
             Trigger::Manual,
             &i.caps,
         ));
-        p.clear_restart = true;
+        p.handled_restart = Some(value.clone());
         manual = true;
     }
-    if let Some(Ok(id)) = &i.manual_task {
+    if let Some(Request { value, ask: Ok(id) }) = &i.manual_task {
         p.actions.push(Action::RestartTask {
             id: *id,
             trigger: Trigger::Manual,
         });
-        p.clear_restart_task = true;
+        p.handled_task_restart = Some(value.clone());
         manual = true;
     }
     if manual {
+        p.persist_first = true;
         p.auto_restart = i.restarts.map(|r| AutoRestartStatus {
             count: 0,
             last_restart_time: r.last_restart_time.clone(),
@@ -1087,8 +1110,15 @@ mod tests {
         assert!(plan(&input(&d, present(&st, &d.config))).actions.is_empty());
     }
 
+    fn request<T>(value: &str, ask: Result<T, String>) -> Option<Request<T>> {
+        Some(Request {
+            value: value.into(),
+            ask,
+        })
+    }
+
     #[test]
-    fn manual_restart_and_task_restart() {
+    fn a_manual_restart_is_sent_once_and_its_value_stored_before() {
         let d = desired(ConnectorState::Running);
         let st = status("RUNNING", &["RUNNING", "RUNNING"]);
         let prev = AutoRestartStatus {
@@ -1097,11 +1127,14 @@ mod tests {
             next_restart_time: None,
         };
         let mut i = input(&d, present(&st, &d.config));
-        i.manual = Some(Ok(Manual {
-            include_tasks: true,
-            only_failed: false,
-        }));
-        i.manual_task = Some(Ok(1));
+        i.manual = request(
+            "t1,includeTasks",
+            Ok(Manual {
+                include_tasks: true,
+                only_failed: false,
+            }),
+        );
+        i.manual_task = request("1,t1", Ok(1));
         i.restarts = Some(&prev);
         let p = plan(&i);
         assert_eq!(
@@ -1118,24 +1151,71 @@ mod tests {
                 },
             ]
         );
-        assert!(p.clear_restart && p.clear_restart_task);
-        assert_eq!(p.auto_restart.unwrap().count, 0);
+        assert_eq!(p.handled_restart.as_deref(), Some("t1,includeTasks"));
+        assert_eq!(p.handled_task_restart.as_deref(), Some("1,t1"));
+        assert!(p.persist_first, "stored before it is sent");
+        assert_eq!(
+            p.auto_restart.unwrap().count,
+            0,
+            "a manual restart starts a new count"
+        );
     }
 
     #[test]
-    fn bad_annotation_values_warn_and_do_nothing() {
+    fn a_manual_restart_waits_while_the_config_or_state_changes_or_connect_is_away() {
+        let d = desired(ConnectorState::Running);
+        let st = status("PAUSED", &["PAUSED"]);
+        let mut i = input(&d, present(&st, &d.config));
+        i.manual = request("t1", Ok(PLAIN));
+        let p = plan(&i);
+        assert_eq!(p.actions, vec![Action::Resume]);
+        assert_eq!(p.handled_restart, None, "still to do");
+        let mut i = input(
+            &d,
+            Observed::Unreachable {
+                reason: reason::CLUSTER_UNREACHABLE,
+                message: "down",
+            },
+        );
+        i.manual = request("t1", Ok(PLAIN));
+        assert_eq!(plan(&i).handled_restart, None);
+    }
+
+    const PLAIN: Manual = Manual {
+        include_tasks: false,
+        only_failed: false,
+    };
+
+    #[test]
+    fn a_connector_being_created_needs_no_restart_so_standing_requests_are_done() {
+        let d = desired(ConnectorState::Running);
+        let mut i = input(&d, Observed::Absent);
+        i.manual = request("t1", Ok(PLAIN));
+        i.manual_task = request("0", Ok(0));
+        let p = plan(&i);
+        assert_eq!(p.actions, vec![Action::PutConfig]);
+        assert_eq!(p.handled_restart.as_deref(), Some("t1"));
+        assert_eq!(p.handled_task_restart.as_deref(), Some("0"));
+        assert!(!p.persist_first);
+    }
+
+    #[test]
+    fn bad_annotation_values_warn_once_and_do_nothing() {
         let d = desired(ConnectorState::Running);
         let st = status("RUNNING", &["RUNNING"]);
         let mut i = input(&d, present(&st, &d.config));
-        i.manual = Some(Err("bad restart".into()));
-        i.manual_task = Some(Err("bad task".into()));
+        i.manual = request("includeTask", Err("bad restart".into()));
+        i.manual_task = request("x", Err("bad task".into()));
         let p = plan(&i);
         assert!(p.actions.is_empty());
         assert_eq!(
             p.warnings,
             vec!["bad restart".to_string(), "bad task".to_string()]
         );
-        assert!(!p.clear_restart);
+        // recorded, so the next reconcile sees no request and warns no more
+        assert_eq!(p.handled_restart.as_deref(), Some("includeTask"));
+        assert_eq!(p.handled_task_restart.as_deref(), Some("x"));
+        assert!(!p.persist_first);
     }
 
     #[test]

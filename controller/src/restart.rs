@@ -141,43 +141,86 @@ pub struct Manual {
     pub only_failed: bool,
 }
 
-/// `true`, `includeTasks`, `onlyFailed`, `includeTasks,onlyFailed` (any order, spaces allowed).
-pub fn parse_manual(value: &str) -> Result<Manual, String> {
-    let v = value.trim();
-    if v.eq_ignore_ascii_case("true") {
-        return Ok(Manual {
-            include_tasks: false,
-            only_failed: false,
-        });
+/// A one-shot request read from an annotation: the value that identifies it (recorded in status once
+/// handled) and what it asks for, or why it is invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request<T> {
+    pub value: String,
+    pub ask: Result<T, String>,
+}
+
+const OPTIONS: [&str; 2] = ["includeTasks", "onlyFailed"];
+
+/// The restart the `connectwarden.io/restart` annotation asks for, unless its value was handled already.
+/// A request is a value: comma-separated parts, where `includeTasks` and `onlyFailed` are options and any
+/// other part (a timestamp, a token, `true`) only makes the value new, e.g. `2024-05-01T10:00:00Z,includeTasks`.
+/// `false` asks for nothing. An empty value, or a part that looks like a misspelled option, is invalid.
+pub fn pending_restart(value: Option<&str>, handled: Option<&str>) -> Option<Request<Manual>> {
+    let value = value.filter(|v| Some(*v) != handled)?;
+    if value.trim().eq_ignore_ascii_case("false") {
+        return None;
     }
+    Some(Request {
+        value: value.to_string(),
+        ask: parse_manual(value),
+    })
+}
+
+fn parse_manual(value: &str) -> Result<Manual, String> {
     let mut m = Manual {
         include_tasks: false,
         only_failed: false,
     };
-    for part in v.split(',').map(str::trim) {
-        match part {
-            "includeTasks" => m.include_tasks = true,
-            "onlyFailed" => m.only_failed = true,
-            _ => {
-                return Err(format!(
-                    "connectwarden.io/restart: {value:?} is not one of true, includeTasks, onlyFailed, includeTasks,onlyFailed"
-                ));
-            }
+    if value.trim().is_empty() {
+        return Err("connectwarden.io/restart is empty: set a new value to restart, e.g. a timestamp (optionally with ,includeTasks and ,onlyFailed)".into());
+    }
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part.eq_ignore_ascii_case("includeTasks") {
+            m.include_tasks = true;
+        } else if part.eq_ignore_ascii_case("onlyFailed") {
+            m.only_failed = true;
+        } else if let Some(o) = OPTIONS
+            .iter()
+            .find(|o| edit_distance(&part.to_ascii_lowercase(), &o.to_ascii_lowercase()) <= 2)
+        {
+            return Err(format!(
+                "connectwarden.io/restart: {value:?}: {part:?} looks like a misspelled option (did you mean {o}?); the options are includeTasks and onlyFailed, next to any token such as a timestamp"
+            ));
         }
     }
     Ok(m)
 }
 
-/// `connectwarden.io/restart-task: "<id>"`.
-pub fn parse_task(value: &str) -> Result<i32, String> {
-    value
-        .trim()
-        .parse::<i32>()
-        .ok()
-        .filter(|id| *id >= 0)
-        .ok_or_else(|| {
-            format!("connectwarden.io/restart-task: {value:?} is not a task id (0, 1, …)")
-        })
+/// The task restart the `connectwarden.io/restart-task` annotation asks for, unless its value was handled
+/// already: `<task id>` or `<task id>,<token>` (the token makes a request for the same task new).
+pub fn pending_task_restart(value: Option<&str>, handled: Option<&str>) -> Option<Request<i32>> {
+    let value = value.filter(|v| Some(*v) != handled)?;
+    let id = value.split(',').next().unwrap_or_default().trim();
+    let ask = id.parse::<i32>().ok().filter(|id| *id >= 0).ok_or_else(|| {
+        format!(
+            "connectwarden.io/restart-task: {value:?} does not start with a task id: use \"<id>\" or \"<id>,<token>\", e.g. \"1,2024-05-01T10:00:00Z\""
+        )
+    });
+    Some(Request {
+        value: value.to_string(),
+        ask,
+    })
+}
+
+/// Levenshtein distance, for telling a misspelled option from a token.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]
@@ -343,33 +386,88 @@ mod tests {
         ));
     }
 
+    fn asks(value: &str) -> Result<Manual, String> {
+        pending_restart(Some(value), None).unwrap().ask
+    }
+
+    const PLAIN: Manual = Manual {
+        include_tasks: false,
+        only_failed: false,
+    };
+
     #[test]
-    fn manual_values() {
+    fn a_restart_request_is_a_new_value_with_optional_options() {
+        assert_eq!(asks("true"), Ok(PLAIN));
+        assert_eq!(asks("2024-05-01T10:00:00Z"), Ok(PLAIN));
+        assert_eq!(asks("please"), Ok(PLAIN));
         assert_eq!(
-            parse_manual("true"),
-            Ok(Manual {
-                include_tasks: false,
-                only_failed: false
-            })
-        );
-        assert_eq!(
-            parse_manual("includeTasks"),
+            asks("includeTasks"),
             Ok(Manual {
                 include_tasks: true,
                 only_failed: false
             })
         );
         assert_eq!(
-            parse_manual("onlyFailed, includeTasks"),
+            asks("1714557600, onlyFailed,includetasks"),
             Ok(Manual {
                 include_tasks: true,
                 only_failed: true
             })
         );
-        assert!(parse_manual("yes").is_err());
-        assert!(parse_manual("").is_err());
-        assert_eq!(parse_task(" 2 "), Ok(2));
-        assert!(parse_task("-1").is_err());
-        assert!(parse_task("x").is_err());
+        let r = pending_restart(Some("2024-05-01T10:00:00Z,includeTasks"), Some("true")).unwrap();
+        assert_eq!(r.value, "2024-05-01T10:00:00Z,includeTasks");
+    }
+
+    #[test]
+    fn a_handled_value_false_or_no_annotation_asks_for_nothing() {
+        assert_eq!(pending_restart(Some("t1"), Some("t1")), None);
+        assert_eq!(pending_restart(Some("false"), None), None);
+        assert_eq!(pending_restart(None, Some("t1")), None);
+        assert_eq!(pending_task_restart(Some("1,t1"), Some("1,t1")), None);
+        assert_eq!(pending_task_restart(None, None), None);
+    }
+
+    #[test]
+    fn empty_values_and_misspelled_options_are_invalid_and_say_why() {
+        assert_eq!(
+            asks(" "),
+            Err("connectwarden.io/restart is empty: set a new value to restart, e.g. a timestamp (optionally with ,includeTasks and ,onlyFailed)".into())
+        );
+        assert_eq!(
+            asks("t1,includeTask"),
+            Err("connectwarden.io/restart: \"t1,includeTask\": \"includeTask\" looks like a misspelled option (did you mean includeTasks?); the options are includeTasks and onlyFailed, next to any token such as a timestamp".into())
+        );
+        assert!(asks("onlyfailled").is_err());
+        // an invalid value is still a request: it is recorded, so it is warned about once
+        assert_eq!(
+            pending_restart(Some("includeTask"), None).map(|r| r.value),
+            Some("includeTask".to_string())
+        );
+    }
+
+    #[test]
+    fn a_task_restart_is_an_id_optionally_with_a_token() {
+        let r = pending_task_restart(Some(" 2 "), None).unwrap();
+        assert_eq!((r.value.as_str(), r.ask), (" 2 ", Ok(2)));
+        assert_eq!(
+            pending_task_restart(Some("1,2024-05-01T10:00:00Z"), Some("1"))
+                .unwrap()
+                .ask,
+            Ok(1)
+        );
+        assert_eq!(
+            pending_task_restart(Some("x"), None).unwrap().ask,
+            Err("connectwarden.io/restart-task: \"x\" does not start with a task id: use \"<id>\" or \"<id>,<token>\", e.g. \"1,2024-05-01T10:00:00Z\"".into())
+        );
+        assert!(pending_task_restart(Some("-1"), None).unwrap().ask.is_err());
+        assert!(pending_task_restart(Some(""), None).unwrap().ask.is_err());
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("includetask", "includetasks"), 1);
+        assert_eq!(edit_distance("onlyfailled", "onlyfailed"), 1);
+        assert!(edit_distance("please", "onlyfailed") > 2);
+        assert!(edit_distance("true", "includetasks") > 2);
     }
 }

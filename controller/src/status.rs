@@ -36,6 +36,9 @@ pub struct Parts<'a> {
     pub reported: Reported<'a>,
     pub ready: &'a Ready,
     pub auto_restart: Option<AutoRestartStatus>,
+    /// Restart request values handled now (kept from `prev` when `None`).
+    pub handled_restart: Option<String>,
+    pub handled_task_restart: Option<String>,
     pub topics: Vec<String>,
     pub redactor: &'a Redactor,
     pub now: DateTime<Utc>,
@@ -73,6 +76,12 @@ pub fn connector_status(prev: Option<&KafkaConnectorStatus>, p: Parts<'_>) -> Ka
     }
     s.topics = p.topics;
     s.auto_restart = p.auto_restart;
+    if p.handled_restart.is_some() {
+        s.last_handled_restart = p.handled_restart;
+    }
+    if p.handled_task_restart.is_some() {
+        s.last_handled_task_restart = p.handled_task_restart;
+    }
     // A refused config has one line per key; other messages keep to a few lines (no stack traces).
     let lines = if p.ready.reason == reason::INVALID_CONFIG {
         CONFIG_ERROR_LINES
@@ -245,6 +254,8 @@ mod tests {
             reported,
             ready,
             auto_restart: None,
+            handled_restart: None,
+            handled_task_restart: None,
             topics: vec!["t".into()],
             redactor,
             now,
@@ -344,6 +355,26 @@ mod tests {
             merge_patch(&Value::Null, &json!({"a": 1})),
             Some(json!({"a": 1}))
         );
+    }
+
+    #[test]
+    fn handled_restart_values_are_recorded_and_kept() {
+        let r = Redactor::default();
+        let ok = Ready::yes(reason::RUNNING, "ok");
+        let s = st("RUNNING", None);
+        let mut p = parts(Reported::Status(&s), &ok, &r, t(0));
+        p.handled_restart = Some("t1".into());
+        let a = connector_status(None, p);
+        assert_eq!(a.last_handled_restart.as_deref(), Some("t1"));
+        assert_eq!(a.last_handled_task_restart, None);
+        let mut p = parts(Reported::Status(&s), &ok, &r, t(1));
+        p.handled_task_restart = Some("0,t1".into());
+        let b = connector_status(Some(&a), p);
+        assert_eq!(b.last_handled_restart.as_deref(), Some("t1"), "kept");
+        assert_eq!(b.last_handled_task_restart.as_deref(), Some("0,t1"));
+        let v = serde_json::to_value(&b).unwrap();
+        assert_eq!(v["lastHandledRestart"], "t1");
+        assert_eq!(v["lastHandledTaskRestart"], "0,t1");
     }
 
     #[test]

@@ -11,10 +11,12 @@ use serde_json::Value;
 pub const GROUP: &str = "connectwarden.io";
 pub const VERSION: &str = "v1alpha1";
 
-/// Annotation asking the controller to restart the connector once: `true`, `includeTasks`, `onlyFailed` or
-/// `includeTasks,onlyFailed`. Removed after success.
+/// Annotation asking the controller to restart the connector. Each new value is one request (a timestamp or
+/// any token; `true` works too), optionally with `includeTasks` and/or `onlyFailed`, comma-separated. The
+/// handled value is recorded in `status.lastHandledRestart` and the annotation stays in place.
 pub const ANNOTATION_RESTART: &str = "connectwarden.io/restart";
-/// Annotation asking the controller to restart one task: the task id. Removed after success.
+/// Annotation asking the controller to restart one task: `<task id>` or `<task id>,<token>`; each new value is
+/// one request, recorded in `status.lastHandledTaskRestart`; the annotation stays in place.
 pub const ANNOTATION_RESTART_TASK: &str = "connectwarden.io/restart-task";
 /// Annotation that stops every controller action on this connector while `"true"`.
 pub const ANNOTATION_PAUSE_RECONCILIATION: &str = "connectwarden.io/pause-reconciliation";
@@ -338,6 +340,13 @@ pub struct KafkaConnectorStatus {
     /// The last error, cut to a readable length.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The last `connectwarden.io/restart` value handled (restarted, or refused as invalid). Only a different
+    /// value is a new request, so the annotation can stay in Git.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_restart: Option<String>,
+    /// The last `connectwarden.io/restart-task` value handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_task_restart: Option<String>,
 }
 
 /// One task.

@@ -768,7 +768,8 @@ async fn failed_task_is_restarted_with_backoff_until_exhausted_then_manually() {
         Some(0.0)
     );
 
-    // The directory appears; a manual restart brings it back; the annotation goes away.
+    // The directory appears; a manual restart brings it back. The request stays in place (GitOps would put
+    // it back anyway); status records it as handled.
     std::fs::create_dir_all(&dir).unwrap();
     kubectl(&[
         "annotate",
@@ -780,17 +781,29 @@ async fn failed_task_is_restarted_with_backoff_until_exhausted_then_manually() {
     ])
     .expect_ok();
     let k = wait_running(&ns, &name, "1/1").await;
-    eventually("the restart annotation removed", T, || async {
-        let k = get(&ns, &name).await.ok_or("gone")?;
-        (!k.metadata
+    assert_eq!(
+        k.metadata
             .annotations
+            .clone()
             .unwrap_or_default()
-            .contains_key("connectwarden.io/restart"))
-        .then_some(())
-        .ok_or("still annotated".to_string())
-    })
-    .await;
-    assert_eq!(k.status.unwrap().auto_restart.map(|a| a.count), Some(0));
+            .get("connectwarden.io/restart")
+            .map(String::as_str),
+        Some("includeTasks,onlyFailed"),
+        "the annotation stays"
+    );
+    let st = k.status.unwrap();
+    assert_eq!(
+        st.last_handled_restart.as_deref(),
+        Some("includeTasks,onlyFailed")
+    );
+    assert_eq!(st.auto_restart.map(|a| a.count), Some(0));
+    let ev = events(&ns, &name);
+    assert!(
+        ev.contains(&format!(
+            "restarted the failed connector and tasks of {name:?} as asked by connectwarden.io/restart=\"includeTasks,onlyFailed\""
+        )),
+        "{ev}"
+    );
     let m = scrape(&shared_metrics_url()).await;
     assert_eq!(
         sample(
@@ -841,23 +854,48 @@ async fn failed_task_is_restarted_with_backoff_until_exhausted_then_manually() {
     );
 }
 
+/// How many manual restarts of `target` (connector or task) the shared controller sent for `name`.
+async fn manual_restarts(name: &str, target: &str) -> f64 {
+    total(
+        &scrape(&shared_metrics_url()).await,
+        "connect_warden_connector_restarts_total",
+        &[("name", name), ("target", target), ("trigger", "manual")],
+    )
+}
+
+async fn handled(ns: &str, name: &str) -> (Option<String>, Option<String>) {
+    let st = get(ns, name)
+        .await
+        .and_then(|k| k.status)
+        .unwrap_or_default();
+    (st.last_handled_restart, st.last_handled_task_restart)
+}
+
 #[tokio::test]
-async fn manual_task_restart_and_bad_annotation() {
+async fn restart_requests_are_values_handled_once_and_left_in_place() {
     let ns = shared_setup("ctl-manual");
     let name = unique("cw-manual");
     let out = scratch("ctl-manual").join("out.txt");
-    apply(
-        &connector_yaml(
+    let yaml = |restart: Option<&str>| {
+        let y = connector_yaml(
             &ns,
             &name,
             "",
             "  class: FileStreamSink\n  tasksMax: 2\n",
             &format!("topics: manual-t, file: {}", out.display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+        );
+        match restart {
+            Some(v) => y.replace(
+                "metadata:\n",
+                &format!("metadata:\n  annotations: {{connectwarden.io/restart: \"{v}\"}}\n"),
+            ),
+            None => y,
+        }
+    };
+    apply(&yaml(None), &[]).expect_ok();
     wait_running(&ns, &name, "2/2").await;
+
+    // One task, by id: restarted once, recorded, the annotation left in place.
     kubectl(&[
         "annotate",
         "kafkaconnector",
@@ -867,35 +905,28 @@ async fn manual_task_restart_and_bad_annotation() {
         "connectwarden.io/restart-task=1",
     ])
     .expect_ok();
-    eventually("the task restart done", T, || async {
-        let k = get(&ns, &name).await.ok_or("gone")?;
-        let m = scrape(&shared_metrics_url()).await;
-        let n = sample(
-            &m,
-            "connect_warden_connector_restarts_total",
-            &[
-                ("name", name.as_str()),
-                ("target", "task"),
-                ("trigger", "manual"),
-            ],
-        );
-        let annotated = k
-            .metadata
-            .annotations
-            .unwrap_or_default()
-            .contains_key("connectwarden.io/restart-task");
-        (n == Some(1.0) && !annotated)
+    eventually("the task restart done and recorded", T, || async {
+        let n = manual_restarts(&name, "task").await;
+        let h = handled(&ns, &name).await;
+        (n == 1.0 && h.1.as_deref() == Some("1"))
             .then_some(())
-            .ok_or(format!("{n:?}, annotated {annotated}"))
+            .ok_or(format!("{n} restarts, handled {h:?}"))
     })
     .await;
+    let k = get(&ns, &name).await.unwrap();
+    assert_eq!(
+        k.metadata.annotations.unwrap_or_default()["connectwarden.io/restart-task"],
+        "1"
+    );
+
+    // A misspelled option: one Warning, recorded, nothing restarted.
     kubectl(&[
         "annotate",
         "kafkaconnector",
         &name,
         "-n",
         &ns,
-        "connectwarden.io/restart=please",
+        "connectwarden.io/restart=includeTask",
     ])
     .expect_ok();
     eventually("a Warning about the bad value", T, || async {
@@ -903,31 +934,58 @@ async fn manual_task_restart_and_bad_annotation() {
         ev.contains("InvalidAnnotation").then_some(()).ok_or(ev)
     })
     .await;
+    assert_eq!(handled(&ns, &name).await.0.as_deref(), Some("includeTask"));
+
+    // GitOps: the manifest carries a value. Applied: one restart. Applied again, as a sync does: nothing.
+    let v1 = "2024-05-01T10:00:00Z";
+    apply(&yaml(Some(v1)), &[]).expect_ok();
+    eventually("the restart done and recorded", T, || async {
+        let n = manual_restarts(&name, "connector").await;
+        let h = handled(&ns, &name).await;
+        (n == 1.0 && h.0.as_deref() == Some(v1))
+            .then_some(())
+            .ok_or(format!("{n} restarts, handled {h:?}"))
+    })
+    .await;
+    apply(&yaml(Some(v1)), &[]).expect_ok();
     kubectl(&[
         "annotate",
         "kafkaconnector",
         &name,
         "-n",
         &ns,
-        "connectwarden.io/restart=true",
+        &format!("connectwarden.io/restart={v1}"),
         "--overwrite",
     ])
     .expect_ok();
-    eventually("the connector restart done", T, || async {
-        let m = scrape(&shared_metrics_url()).await;
-        let n = sample(
-            &m,
-            "connect_warden_connector_restarts_total",
-            &[
-                ("name", name.as_str()),
-                ("target", "connector"),
-                ("trigger", "manual"),
-            ],
-        );
-        (n == Some(1.0)).then_some(()).ok_or(format!("{n:?}"))
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        manual_restarts(&name, "connector").await,
+        1.0,
+        "same value, no restart"
+    );
+    assert_eq!(manual_restarts(&name, "task").await, 1.0);
+
+    // A new value: exactly one more.
+    let v2 = "2024-05-01T10:05:00Z";
+    apply(&yaml(Some(v2)), &[]).expect_ok();
+    eventually("the second restart done", T, || async {
+        let n = manual_restarts(&name, "connector").await;
+        (n >= 2.0).then_some(()).ok_or(format!("{n} restarts"))
     })
     .await;
-    wait_running(&ns, &name, "2/2").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(manual_restarts(&name, "connector").await, 2.0);
+    let k = wait_running(&ns, &name, "2/2").await;
+    assert_eq!(
+        k.status.as_ref().unwrap().last_handled_restart.as_deref(),
+        Some(v2)
+    );
+    assert_eq!(
+        k.metadata.annotations.unwrap_or_default()["connectwarden.io/restart"],
+        v2
+    );
+
     kubectl(&[
         "delete",
         "kafkaconnector",

@@ -2,7 +2,7 @@
 //! cluster before its Secrets and ConfigMap. The controller says precisely what is missing and turns Ready by
 //! itself when it appears, through its watches: these tests run private controllers whose resync period
 //! (an hour) is far longer than any wait here. Private namespaces have no webhook, as for objects that
-//! reached the API server without admission checks.
+//! reached the API server without admission checks. And one-shot requests across controller restarts.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use stack::warden::PRIVATE_LABEL;
 
 use crate::controller::{
     T, cluster_yaml, connector_yaml, events, get, get_cluster, private_controller, private_setup,
-    ready, wait_reason, wait_running,
+    ready, sample, scrape, total, wait_reason, wait_running,
 };
 
 /// A private controller that never resyncs within a test: whatever happens, a watch triggered it.
@@ -247,4 +247,103 @@ async fn a_cluster_applied_before_its_secrets_and_ca_says_what_is_missing_until_
 
     delete_connector(&ns, &name);
     drop(ctl);
+}
+
+/// Manual restarts of `name` a controller sent, by its metrics.
+async fn manual_restarts(metrics_url: &str, name: &str) -> f64 {
+    total(
+        &scrape(metrics_url).await,
+        "connect_warden_connector_restarts_total",
+        &[("name", name), ("trigger", "manual")],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handled_restart_value_is_not_repeated_by_the_next_controller_and_a_new_value_restarts_once()
+ {
+    let (ns, id) = private_setup("rec-restart");
+    let label = format!("{PRIVATE_LABEL}: {id}");
+    let mut first = private_controller(&id, &[]);
+    apply(
+        &cluster_yaml(&ns, "main", &kafka_env().connect_url, &label),
+        &[],
+    )
+    .expect_ok();
+    let name = unique("cw-once");
+    let out = scratch("rec-restart").join("out.txt");
+    apply(
+        &connector_yaml(
+            &ns,
+            &name,
+            &label,
+            "  class: FileStreamSink\n",
+            &format!("topics: once-t, file: {}", out.display()),
+        ),
+        &[],
+    )
+    .expect_ok();
+    wait_running(&ns, &name, "1/1").await;
+    let annotate = |v: &str| {
+        kubectl(&[
+            "annotate",
+            "kafkaconnector",
+            &name,
+            "-n",
+            &ns,
+            &format!("connectwarden.io/restart={v}"),
+            "--overwrite",
+        ])
+        .expect_ok();
+    };
+    let handled = || async {
+        get(&ns, &name)
+            .await
+            .and_then(|k| k.status)
+            .and_then(|s| s.last_handled_restart)
+    };
+
+    annotate("t1");
+    let url = first.metrics_url();
+    eventually("the first controller restarts once", T, || async {
+        let n = manual_restarts(&url, &name).await;
+        let h = handled().await;
+        (n == 1.0 && h.as_deref() == Some("t1"))
+            .then_some(())
+            .ok_or(format!("{n} restarts, handled {h:?}"))
+    })
+    .await;
+
+    // A new controller (a restart, a new leader) finds the request handled in status: nothing to do.
+    tokio::task::block_in_place(|| first.stop());
+    let second = private_controller(&id, &[]);
+    let url = second.metrics_url();
+    eventually("the second controller sees the connector", T, || async {
+        let m = scrape(&url).await;
+        sample(
+            &m,
+            "connect_warden_connector_state",
+            &[("name", name.as_str()), ("state", "RUNNING")],
+        )
+        .filter(|v| *v == 1.0)
+        .ok_or("not observed yet".to_string())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(manual_restarts(&url, &name).await, 0.0, "t1 repeated");
+
+    // A new value: one restart.
+    annotate("t2");
+    eventually("the new value handled", T, || async {
+        let n = manual_restarts(&url, &name).await;
+        let h = handled().await;
+        (n >= 1.0 && h.as_deref() == Some("t2"))
+            .then_some(())
+            .ok_or(format!("{n} restarts, handled {h:?}"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(manual_restarts(&url, &name).await, 1.0);
+    wait_running(&ns, &name, "1/1").await;
+    delete_connector(&ns, &name);
+    drop(second);
 }
