@@ -617,7 +617,14 @@ async fn announce(o: &KafkaConnector, ctx: &Ctx, h: &ClusterHandle, p: &plan::Pl
                 }
             }
             Action::RestartTask { id, trigger } => match trigger {
-                Trigger::Automatic => (true, "Restarted", format!("restarted task {id} of {n:?}")),
+                Trigger::Automatic => (
+                    true,
+                    "Restarted",
+                    format!(
+                        "restarted task {id} of {n:?} (automatic restart {})",
+                        p.auto_restart.as_ref().map_or(0, |r| r.count)
+                    ),
+                ),
                 Trigger::Manual => (
                     false,
                     "Restarted",

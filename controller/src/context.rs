@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
 use kube::ResourceExt;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::{ObjectRef, Store};
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
 
 use crate::clusters::{ClusterHandle, ClusterKey, Registry};
+use crate::events::Recorder;
 use crate::metrics::Metrics;
 use crate::plan::{Ready, reason};
 use crate::restart::Policy;

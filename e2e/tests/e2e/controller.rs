@@ -159,6 +159,41 @@ pub(crate) fn events(ns: &str, name: &str) -> String {
     .stdout
 }
 
+/// (reason, message, occurrences) of each event about `name`, as `kubectl get events` has them: an event
+/// that happened again is one entry with a count (its series).
+pub(crate) fn event_list(ns: &str, name: &str) -> Vec<(String, String, i64)> {
+    let out = kubectl(&[
+        "get",
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        &format!("involvedObject.name={name}"),
+        "-o",
+        "json",
+    ])
+    .expect_ok()
+    .stdout;
+    let v: serde_json::Value = serde_json::from_str(&out).expect("events as JSON");
+    v["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            let count = e["series"]["count"]
+                .as_i64()
+                .or_else(|| e["count"].as_i64())
+                .unwrap_or(1);
+            (
+                e["reason"].as_str().unwrap_or_default().to_string(),
+                e["message"].as_str().unwrap_or_default().to_string(),
+                count,
+            )
+        })
+        .collect()
+}
+
 pub(crate) async fn scrape(base: &str) -> String {
     reqwest::get(format!("{base}/metrics"))
         .await
@@ -731,6 +766,20 @@ async fn failed_task_is_restarted_with_backoff_until_exhausted_then_manually() {
         ev.contains("RestartsExhausted") && ev.contains("Restarted"),
         "{ev}"
     );
+    // Each restart has its own event, whose text says which one it was, and no event claims a count its
+    // text does not tell.
+    let restarted: Vec<_> = event_list(&ns, &name)
+        .into_iter()
+        .filter(|e| e.0 == "Restarted")
+        .collect();
+    for n in 1..=3 {
+        let text =
+            format!("restarted the failed connector and tasks of {name:?} (automatic restart {n})");
+        let hits: Vec<_> = restarted.iter().filter(|e| e.1 == text).collect();
+        assert_eq!(hits.len(), 1, "{text:?} in {restarted:#?}");
+        assert_eq!(hits[0].2, 1, "{text:?} happened once: {restarted:#?}");
+    }
+    assert_eq!(restarted.len(), 3, "{restarted:#?}");
 
     let m = scrape(&shared_metrics_url()).await;
     let cn = [("namespace", ns.as_str()), ("name", name.as_str())];
@@ -986,6 +1035,27 @@ async fn restart_requests_are_values_handled_once_and_left_in_place() {
         v2
     );
 
+    // Each event tells its own request, once; the bad value was warned about once.
+    let list = event_list(&ns, &name);
+    let once = |text: &str| {
+        let hits: Vec<_> = list.iter().filter(|e| e.1 == text).collect();
+        assert!(
+            hits.len() == 1 && hits[0].2 == 1,
+            "{text:?} once in {list:#?}"
+        );
+    };
+    once(&format!(
+        "restarted task 1 of {name:?} as asked by connectwarden.io/restart-task=\"1\""
+    ));
+    once(&format!(
+        "restarted the connector of {name:?} as asked by connectwarden.io/restart=\"{v1}\""
+    ));
+    once(&format!(
+        "restarted the connector of {name:?} as asked by connectwarden.io/restart=\"{v2}\""
+    ));
+    once(
+        "connectwarden.io/restart: \"includeTask\": \"includeTask\" looks like a misspelled option (did you mean includeTasks?); the options are includeTasks and onlyFailed, next to any token such as a timestamp",
+    );
     kubectl(&[
         "delete",
         "kafkaconnector",
