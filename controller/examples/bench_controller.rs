@@ -68,6 +68,8 @@ fn main() -> Result<(), Error> {
                 kube: Some(kube.env()),
                 kafka: Some(kafka.env()),
                 warden: None,
+                monitoring: None,
+                processes: Vec::new(),
             };
             stack::warden::install_crds(env.kube.as_ref().ok_or("no kube")?)?;
             (env, Some((kube, kafka)))
