@@ -204,11 +204,16 @@ async fn a_controller_installation_without_a_leader_pages_until_a_replica_leads_
     // Leading: no alert, not even pending.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(prom::query(&alert).await.unwrap().len(), 0);
+    let ours = [("namespace", ns.as_str()), ("job", CONTROLLER_JOB)];
+    assert!(
+        prom::notified(&ours).is_empty(),
+        "{:?}",
+        prom::notified(&ours)
+    );
 
     // Its only replica stops (and releases the Lease): nobody leads this installation.
     let stopped_at = Instant::now();
     tokio::task::block_in_place(|| first.stop());
-    let ours = [("namespace", ns.as_str()), ("job", CONTROLLER_JOB)];
     let firing = prom::wait_notified("ConnectWardenNoLeader", "firing", &ours, T).await;
     show("ConnectWardenNoLeader firing", stopped_at, &firing);
     assert_eq!(firing.labels["severity"], "critical");
