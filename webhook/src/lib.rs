@@ -27,7 +27,7 @@ pub async fn run(args: Args) -> Result<()> {
         cert: args.tls_cert_file.clone(),
         key: args.tls_key_file.clone(),
     };
-    let (tls, applied) = files.load().await?;
+    let (tls, applied) = files.load(&metrics).await?;
     let kube = kube::Client::try_default().await?;
     let world = world::World::start(kube.clone(), args.default_connect_url.clone());
     let app = Arc::new(server::App {

@@ -2,7 +2,7 @@
 //! reason, cluster (`namespace/name`) and outcome, all from bounded sets.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 use crate::Result;
@@ -20,6 +20,9 @@ pub struct Metrics {
     pub cache: IntCounterVec,
     /// Certificate reloads by result (ok/error).
     pub cert_reloads: IntCounterVec,
+    /// Expiry (notAfter, Unix seconds) of the serving certificate in use, so dashboards and alerts see a
+    /// rotation that stopped working before clients do.
+    pub cert_expiry: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -66,11 +69,16 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let cert_expiry = IntGauge::new(
+            "connect_warden_webhook_certificate_expiry_timestamp_seconds",
+            "Expiry (notAfter, Unix seconds) of the serving certificate in use.",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(connect_validate.clone()))?;
         registry.register(Box::new(cache.clone()))?;
         registry.register(Box::new(cert_reloads.clone()))?;
+        registry.register(Box::new(cert_expiry.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -78,7 +86,15 @@ impl Metrics {
             connect_validate,
             cache,
             cert_reloads,
+            cert_expiry,
         })
+    }
+
+    /// Records the expiry of the serving certificate now in use (the first PEM block of `cert_pem`).
+    pub fn observe_certificate(&self, cert_pem: &[u8]) {
+        if let Some(not_after) = not_after(cert_pem) {
+            self.cert_expiry.set(not_after);
+        }
     }
 
     /// The text exposition format.
@@ -87,5 +103,41 @@ impl Metrics {
         // Encoding into a Vec only fails on invalid metric families, which the registry refuses up front.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+/// `notAfter` of the first certificate in a PEM bundle, in Unix seconds.
+fn not_after(cert_pem: &[u8]) -> Option<i64> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem).ok()?;
+    let cert = pem.parse_x509().ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_expiry_is_read_from_the_pem() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["webhook.local".into()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(2031, 5, 17);
+        let cert = params.self_signed(&key).unwrap();
+        let metrics = Metrics::new().unwrap();
+        metrics.observe_certificate(cert.pem().as_bytes());
+        // 2031-05-17T00:00:00Z
+        assert_eq!(metrics.cert_expiry.get(), 1_936_742_400);
+        assert!(
+            metrics
+                .render()
+                .contains("connect_warden_webhook_certificate_expiry_timestamp_seconds 1936742400")
+        );
+    }
+
+    #[test]
+    fn garbage_leaves_the_gauge_alone() {
+        let metrics = Metrics::new().unwrap();
+        metrics.observe_certificate(b"not a certificate");
+        assert_eq!(metrics.cert_expiry.get(), 0);
     }
 }

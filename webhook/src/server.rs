@@ -270,9 +270,10 @@ impl CertFiles {
         ))
     }
 
-    pub async fn load(&self) -> Result<(RustlsConfig, [u8; 32])> {
+    pub async fn load(&self, metrics: &Metrics) -> Result<(RustlsConfig, [u8; 32])> {
         let (cert, key) = self.read().await?;
         let digest = digest(&cert, &key);
+        metrics.observe_certificate(&cert);
         let config = RustlsConfig::from_pem(cert, key)
             .await
             .map_err(|source| Error::Tls {
@@ -316,9 +317,10 @@ pub async fn reload_certificates(
         if d == applied {
             continue;
         }
-        match config.reload_from_pem(cert, key).await {
+        match config.reload_from_pem(cert.clone(), key).await {
             Ok(()) => {
                 applied = d;
+                metrics.observe_certificate(&cert);
                 metrics.cert_reloads.with_label_values(&["ok"]).inc();
                 tracing::info!(cert = %files.cert.display(), "serving certificate reloaded");
             }

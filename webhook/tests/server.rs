@@ -262,7 +262,11 @@ async fn certificates_are_reloaded_when_the_files_change() {
         stack::pki::Ca::new("second").unwrap(),
     );
     write(&ca1);
-    let (tls, applied) = files().load().await.unwrap();
+    let (tls, applied) = files().load(&app.metrics).await.unwrap();
+    assert!(
+        app.metrics.cert_expiry.get() > 0,
+        "the expiry of the loaded certificate is exported"
+    );
     tokio::spawn(reload_certificates(
         files(),
         tls.clone(),
