@@ -188,12 +188,7 @@ fn examples_and_argocd_config_are_accepted_by_the_api_server() {
     let kinds: BTreeSet<_> = examples.iter().map(|d| d.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        BTreeSet::from([
-            "ConfigMap",
-            "KafkaConnectCluster",
-            "KafkaConnector",
-            "Secret"
-        ])
+        BTreeSet::from(["KafkaConnectCluster", "KafkaConnector", "Secret"])
     );
     server_dry_run(&examples.iter().collect::<Vec<_>>(), &["-n", &ns]);
 
