@@ -4,6 +4,7 @@
 mod alerts;
 mod client;
 mod controller;
+mod gitops;
 mod install;
 mod kube_api;
 mod ordering;

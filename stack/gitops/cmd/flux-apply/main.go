@@ -203,10 +203,7 @@ func apply(rep *report, kubeconfig string, files []string, ownerName, ownerNs st
 
 	if changeSet != nil {
 		for _, e := range changeSet.Entries {
-			u := &unstructured.Unstructured{}
-			u.SetGroupVersionKind(schema.FromAPIVersionAndKind(e.GroupVersion, e.ObjMetadata.GroupKind.Kind))
-			u.SetNamespace(e.ObjMetadata.Namespace)
-			u.SetName(e.ObjMetadata.Name)
+			u := entryObject(e)
 			rep.Objects = append(rep.Objects, objectReport{
 				Subject: e.Subject,
 				Action:  string(e.Action),
@@ -230,7 +227,7 @@ func apply(rep *report, kubeconfig string, files []string, ownerName, ownerNs st
 			}
 		}
 	case len(checks) > 0:
-		set = checks
+		set = qualify(checks, objects)
 	}
 	if len(set) > 0 {
 		w := &waitReport{Objects: []string{}}
@@ -251,10 +248,8 @@ func apply(rep *report, kubeconfig string, files []string, ownerName, ownerNs st
 	// The status and message kstatus computes for each object now.
 	for i := range rep.Objects {
 		o := &rep.Objects[i]
-		e := changeSet.Entries[i]
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(schema.FromAPIVersionAndKind(e.GroupVersion, e.ObjMetadata.GroupKind.Kind))
-		err := kube.Get(ctx, client.ObjectKey{Namespace: e.ObjMetadata.Namespace, Name: e.ObjMetadata.Name}, u)
+		u := entryObject(changeSet.Entries[i])
+		err := kube.Get(ctx, client.ObjectKeyFromObject(u), u)
 		switch {
 		case apierrors.IsNotFound(err):
 			o.Status, o.Message = string(status.NotFoundStatus), "Resource not found"
@@ -270,6 +265,38 @@ func apply(rep *report, kubeconfig string, files []string, ownerName, ownerNs st
 		}
 	}
 	return code
+}
+
+// entryObject is an empty object with the identity of a change set entry, to read the live object into.
+// (The entry's GroupVersion field holds only the version.)
+func entryObject(e ssa.ChangeSetEntry) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(schema.GroupVersionKind{
+		Group:   e.ObjMetadata.GroupKind.Group,
+		Version: e.GroupVersion,
+		Kind:    e.ObjMetadata.GroupKind.Kind,
+	})
+	u.SetNamespace(e.ObjMetadata.Namespace)
+	u.SetName(e.ObjMetadata.Name)
+	return u
+}
+
+// qualify gives health checks named by kind alone the group of the applied objects of that kind, as
+// Flux's healthChecks do with their apiVersion.
+func qualify(checks object.ObjMetadataSet, objects []*unstructured.Unstructured) object.ObjMetadataSet {
+	groups := map[string]string{}
+	for _, o := range objects {
+		gvk := o.GroupVersionKind()
+		groups[gvk.Kind] = gvk.Group
+	}
+	out := make(object.ObjMetadataSet, 0, len(checks))
+	for _, c := range checks {
+		if c.GroupKind.Group == "" {
+			c.GroupKind.Group = groups[c.GroupKind.Kind]
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // applyOptions are kustomize-controller's (see its KustomizationReconciler.apply), for a Kustomization
