@@ -4,11 +4,12 @@
 //! this keeps Connect out of that loop.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
+use parking_lot::Mutex;
 
 use crate::decision::ConnectOutcome;
 
@@ -62,7 +63,7 @@ impl ValidationCache {
         F: FnOnce() -> BoxFuture<'static, ConnectOutcome>,
     {
         let (answer, result) = {
-            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            let mut entries = self.entries.lock();
             let found = entries.get(&key).and_then(|e| match e.answer.peek() {
                 None => Some((e.answer.clone(), CacheResult::Shared)),
                 Some(done) if done.is_cacheable() && e.created.elapsed() < self.ttl => {
@@ -92,7 +93,7 @@ impl ValidationCache {
         };
         let out = answer.await;
         if result == CacheResult::Miss && !out.is_cacheable() {
-            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            let mut entries = self.entries.lock();
             if entries
                 .get(&key)
                 .and_then(|e| e.answer.peek())
@@ -105,7 +106,7 @@ impl ValidationCache {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.entries.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -2,9 +2,9 @@
 //! validate call with the webhook's deadline.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use shared::connect::{ClientSettings, ConnectClient};
 
 use crate::decision::{ConnectCheck, ConnectOutcome};
@@ -37,7 +37,7 @@ impl Clients {
         let mut settings = settings.clone();
         // The cluster's own timeout may be long (30 s); admission must answer before the API server gives up.
         settings.timeout = settings.timeout.min(self.deadline);
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let mut clients = self.clients.lock();
         if let Some((s, c)) = clients.get(cluster)
             && *s == settings
         {
