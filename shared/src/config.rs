@@ -175,8 +175,26 @@ pub fn effective_config(
     out
 }
 
+/// Prefixes MirrorMaker connectors pass on to the clients of each cluster; Connect does not list them among
+/// the connector's settings.
+pub const MIRROR_PASS_THROUGH_PREFIXES: &[&str] = &[
+    "source.cluster.",
+    "target.cluster.",
+    "source.consumer.",
+    "source.producer.",
+    "source.admin.",
+    "target.consumer.",
+    "target.producer.",
+    "target.admin.",
+];
+
+/// Whether Connect (or a MirrorMaker connector) passes `key` on rather than reading it itself: such keys are
+/// never typo suspects.
 pub fn is_pass_through(key: &str) -> bool {
-    PASS_THROUGH_PREFIXES.iter().any(|p| key.starts_with(p))
+    PASS_THROUGH_PREFIXES
+        .iter()
+        .chain(MIRROR_PASS_THROUGH_PREFIXES)
+        .any(|p| key.starts_with(p))
 }
 
 /// The closest candidate to `word`, if one is close enough to be a plausible typo. Compares the characters
@@ -373,6 +391,7 @@ mod tests {
         assert_eq!(c["connector.class"], "FileStreamSink");
         assert_eq!(c["tasks.max"], "2");
         assert!(is_pass_through("transforms.route.type"));
+        assert!(is_pass_through("source.cluster.bootstrap.servers"));
         assert!(!is_pass_through("topics"));
     }
 

@@ -7,7 +7,10 @@ pub mod connect;
 pub mod crd;
 mod error;
 pub mod redact;
+pub mod shutdown;
+pub mod target;
 pub mod telemetry;
 pub mod tls;
+pub mod watch;
 
 pub use error::{Error, Result};
