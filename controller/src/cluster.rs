@@ -21,7 +21,7 @@ use shared::crd::{
 
 use crate::clusters::{ClusterHandle, ClusterKey, Seen, connector_name};
 use crate::context::Ctx;
-use crate::plan::{Ready, Truth, reason};
+use crate::plan::{Ready, reason};
 use crate::{Error, Result, status};
 
 const KIND: &str = "KafkaConnectCluster";
@@ -215,11 +215,7 @@ pub fn cluster_status(
     s.managed_connectors = Some(u32::try_from(managed).unwrap_or(u32::MAX));
     let ready = match (h, broken) {
         (_, Some(why)) => why,
-        (None, None) => Ready {
-            status: Truth::Unknown,
-            reason: REASON_CONNECTING,
-            message: "setting up the Kafka Connect client".into(),
-        },
+        (None, None) => Ready::unknown(REASON_CONNECTING, "setting up the Kafka Connect client"),
         (Some(h), None) => {
             let snap = h.snapshot();
             if let Some(info) = &snap.info {
@@ -243,11 +239,7 @@ pub fn cluster_status(
                 (_, 0) if status::ready_of(&prev.conditions).is_some() => {
                     return prev_with(s, &prev);
                 }
-                (_, 0) => Ready {
-                    status: Truth::Unknown,
-                    reason: REASON_CONNECTING,
-                    message: format!("connecting to {}", h.url()),
-                },
+                (_, 0) => Ready::unknown(REASON_CONNECTING, format!("connecting to {}", h.url())),
                 (Ok(_), _) => Ready::yes(
                     REASON_REACHABLE,
                     format!(

@@ -108,11 +108,10 @@ impl Ctx {
                 reason::NO_CLUSTER,
                 "spec.clusterRef is not set and the controller has no default cluster (KAFKA_CONNECT_ADDR)",
             ),
-            ClusterKey::Named { .. } => Ready {
-                status: crate::plan::Truth::Unknown,
-                reason: reason::CLUSTER_NOT_READY,
-                message: format!("waiting for KafkaConnectCluster {label} to be set up"),
-            },
+            ClusterKey::Named { .. } => Ready::unknown(
+                reason::CLUSTER_NOT_READY,
+                format!("waiting for KafkaConnectCluster {label} to be set up"),
+            ),
         })
     }
 

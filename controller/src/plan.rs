@@ -196,22 +196,27 @@ pub struct Ready {
     pub status: Truth,
     pub reason: &'static str,
     pub message: String,
+    /// No retry by the controller fixes this (kstatus `Stalled`): a person has to act.
+    pub stalled: bool,
 }
 
 impl Ready {
-    pub fn yes(reason: &'static str, message: impl Into<String>) -> Ready {
+    fn new(status: Truth, reason: &'static str, message: impl Into<String>) -> Ready {
         Ready {
-            status: Truth::True,
+            status,
             reason,
             message: message.into(),
+            stalled: reason::is_stalled(reason),
         }
     }
+    pub fn yes(reason: &'static str, message: impl Into<String>) -> Ready {
+        Ready::new(Truth::True, reason, message)
+    }
     pub fn no(reason: &'static str, message: impl Into<String>) -> Ready {
-        Ready {
-            status: Truth::False,
-            reason,
-            message: message.into(),
-        }
+        Ready::new(Truth::False, reason, message)
+    }
+    pub fn unknown(reason: &'static str, message: impl Into<String>) -> Ready {
+        Ready::new(Truth::Unknown, reason, message)
     }
 }
 
@@ -466,7 +471,19 @@ pub fn plan(i: &Input<'_>) -> Plan {
     let failed = is_failed(st);
     let healthy = p.ready.status == Truth::True;
     match restart::decide(&i.policy, i.restarts, failed, healthy, i.now) {
-        Decision::Healthy { status } | Decision::Disabled { status } => p.auto_restart = status,
+        Decision::Healthy { status } => p.auto_restart = status,
+        Decision::Disabled { status } => {
+            // Connect never restarts a failed task by itself: without automatic restarts only a person
+            // can, so GitOps health checks should fail now rather than wait for their timeout.
+            if failed {
+                p.ready.stalled = true;
+                p.ready.message = format!(
+                    "{}; automatic restarts are off: fix the cause, then set a new connectwarden.io/restart value",
+                    p.ready.message
+                );
+            }
+            p.auto_restart = status;
+        }
         Decision::Restart { status } => {
             p.actions = restart_actions(st, true, true, Trigger::Automatic, &i.caps);
             p.ready.message = format!("{}; restart {} issued", p.ready.message, status.count);
@@ -1108,6 +1125,30 @@ mod tests {
         let d = desired(ConnectorState::Paused);
         let st = status("FAILED", &[]);
         assert!(plan(&input(&d, present(&st, &d.config))).actions.is_empty());
+    }
+
+    #[test]
+    fn a_failed_task_without_automatic_restarts_is_stalled() {
+        let d = desired(ConnectorState::Running);
+        let st = status("RUNNING", &["FAILED"]);
+        let mut i = input(&d, present(&st, &d.config));
+        i.policy.enabled = false;
+        let p = plan(&i);
+        assert_eq!(p.ready.reason, reason::TASK_FAILED);
+        assert!(
+            p.ready.stalled,
+            "only a person can restart it, so health checks fail now"
+        );
+        assert!(
+            p.ready
+                .message
+                .ends_with("automatic restarts are off: fix the cause, then set a new connectwarden.io/restart value"),
+            "{}",
+            p.ready.message
+        );
+        // With automatic restarts on, the same failure waits for the next restart.
+        i.policy.enabled = true;
+        assert!(!plan(&i).ready.stalled);
     }
 
     fn request<T>(value: &str, ask: Result<T, String>) -> Option<Request<T>> {

@@ -116,7 +116,7 @@ pub fn conditions(
         generation,
         now,
     )];
-    if reason::is_stalled(ready.reason) {
+    if ready.stalled {
         out.push(condition(
             prev,
             STALLED,

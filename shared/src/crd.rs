@@ -438,18 +438,43 @@ impl KafkaConnectClusterSpec {
     }
 }
 
-/// Renders both CRDs as one multi-document YAML, as checked in under `deploy/crds/`.
-pub fn crd_yaml() -> Result<Vec<(&'static str, String)>, serde_yaml::Error> {
+/// Both CRDs as installed. `status` defaults to `{observedGeneration: -1}`: kstatus (Flux's health checks)
+/// counts an object without a status as Current, so without the default a sync would report a connector
+/// healthy before the controller has looked at it.
+pub fn crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+{
     use kube::CustomResourceExt;
+    let mut crds = vec![KafkaConnectCluster::crd(), KafkaConnector::crd()];
+    for crd in &mut crds {
+        for version in &mut crd.spec.versions {
+            let status = version
+                .schema
+                .as_mut()
+                .and_then(|s| s.open_api_v3_schema.as_mut())
+                .and_then(|s| s.properties.as_mut())
+                .and_then(|p| p.get_mut("status"));
+            if let Some(status) = status {
+                status.default = Some(
+                    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSON(
+                        serde_json::json!({ "observedGeneration": -1 }),
+                    ),
+                );
+            }
+        }
+    }
+    crds
+}
+
+/// Renders each CRD as YAML, as checked in under `deploy/crds/`.
+pub fn crd_yaml() -> Result<Vec<(&'static str, String)>, serde_yaml::Error> {
+    let [cluster, connector]: [_; 2] = crds().try_into().expect("two CRDs");
     Ok(vec![
         (
             "kafkaconnectclusters.yaml",
-            serde_yaml::to_string(&KafkaConnectCluster::crd())?,
+            serde_yaml::to_string(&cluster)?,
         ),
-        (
-            "kafkaconnectors.yaml",
-            serde_yaml::to_string(&KafkaConnector::crd())?,
-        ),
+        ("kafkaconnectors.yaml", serde_yaml::to_string(&connector)?),
     ])
 }
 
@@ -457,6 +482,19 @@ pub fn crd_yaml() -> Result<Vec<(&'static str, String)>, serde_yaml::Error> {
 mod tests {
     use super::*;
     use kube::CustomResourceExt;
+
+    #[test]
+    fn status_defaults_so_kstatus_waits_for_the_controller() {
+        for crd in crds() {
+            let crd = serde_json::to_value(crd).unwrap();
+            let status =
+                &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"];
+            assert_eq!(
+                status["default"],
+                serde_json::json!({ "observedGeneration": -1 })
+            );
+        }
+    }
 
     #[test]
     fn config_is_free_form_and_documented() {
