@@ -59,7 +59,7 @@ async fn a_failed_task_pages_with_its_runbook_and_the_fix_resolves_it() {
     assert_eq!(
         firing.annotations["runbook"],
         format!(
-            "kubectl -n {ns} get kafkaconnector {name} -o yaml: read status.tasks[].trace, fix the cause, then let autoRestart retry or annotate connectwarden.io/restart=includeTasks,onlyFailed."
+            "kubectl -n {ns} get kafkaconnector {name} -o yaml: read status.tasks[].trace, fix the cause, then let autoRestart retry or annotate --overwrite connectwarden.io/restart=$(date -u +%FT%TZ),includeTasks,onlyFailed (each new value is one restart)."
         )
     );
     // Only the task failed: the connector itself runs, and autoRestart is off, so nothing else pages.
