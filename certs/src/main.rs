@@ -4,7 +4,7 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    // One TLS crypto provider for the Kubernetes client (DESIGN §9: ring).
+    // The Kubernetes client uses ring, the one TLS crypto provider every connect-warden binary links.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = certs::cli::Cli::parse();
     certs::cli::init_logging(cli.log_format, &cli.log_level);

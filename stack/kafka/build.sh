@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Resolves the jars of the local Kafka stack (broker + Connect workers, DESIGN §7) with Maven into
+# Resolves the jars of the local Kafka stack (broker + Connect workers) with Maven into
 #   ${CW_CACHE_DIR:-$HOME/.cache/connect-warden}/kafka-$VERSION/{lib/*.jar,log4j2.xml}
 # and prints that directory as the last line of stdout. Progress goes to stderr. Reruns are instant.
 # The version is kafka.version in pom.xml; override it with KAFKA_VERSION=3.9.1 bash stack/kafka/build.sh.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver and kubectl from the published Go modules pinned in go.mod/go.sum (DESIGN §7)
+# Builds etcd, kube-apiserver and kubectl from the published Go modules pinned in go.mod/go.sum
 # into the cache, once: a later run whose inputs (go.mod, go.sum, etcd/main.go, this script) hash the same
 # does nothing. Needs only Go (and the Go module proxy, on the first run).
 #

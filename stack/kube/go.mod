@@ -1,4 +1,4 @@
-// Builds the local Kubernetes control plane used by the tests and the demo (DESIGN §7):
+// Builds the local Kubernetes control plane used by the tests and the demo:
 // kube-apiserver and kubectl from k8s.io/kubernetes, and etcd from go.etcd.io/etcd/server/v3 at the
 // version k8s.io/kubernetes itself requires. k8s.io/kubernetes is used as a module the only way it can
 // be: every k8s.io/* staging module it replaces with ./staging/... is replaced here by its published

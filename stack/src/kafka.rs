@@ -1,4 +1,4 @@
-//! A one-node KRaft Kafka broker and distributed Kafka Connect workers (DESIGN §7), run from the jars that
+//! A one-node KRaft Kafka broker and distributed Kafka Connect workers, run from the jars that
 //! `stack/kafka/build.sh` resolves with Maven into the cache.
 //!
 //! [`KafkaStack::start`] brings up, on 127.0.0.1 with free ports:

@@ -1,4 +1,4 @@
-//! A real Kubernetes control plane on 127.0.0.1 (DESIGN §7): etcd and kube-apiserver, plus kubectl, built
+//! A real Kubernetes control plane on 127.0.0.1: etcd and kube-apiserver, plus kubectl, built
 //! from the published Go modules by `stack/kube/build.sh` and cached.
 //!
 //! [`KubeStack::start`] generates a throwaway PKI (CA, apiserver serving cert, `system:masters` admin client

@@ -1,4 +1,4 @@
-//! The real local stack for tests and the demo (DESIGN §7): etcd + kube-apiserver + kubectl built from the
+//! The real local stack for tests and the demo: etcd + kube-apiserver + kubectl built from the
 //! published Go modules, and a KRaft Kafka broker + distributed Connect worker(s) run from Maven-resolved jars.
 //! Everything listens on 127.0.0.1 with free ports; every process dies with its owner.
 

@@ -1,4 +1,4 @@
-//! The Kafka Connect client against the real worker (issue 2): every call, real error shapes, and real
+//! The Kafka Connect client against the real worker: every call, real error shapes, and real
 //! authentication (https with mTLS and the basic-auth REST extension) on the secured worker.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The controller (issues 5 and 6) against the real kube-apiserver, kubectl and Kafka Connect: lifecycle,
+//! The controller against the real kube-apiserver, kubectl and Kafka Connect: lifecycle,
 //! finalizer, drift, unowned connectors, cluster status, an unreachable cluster, restarts, metrics and
 //! leader election. Tests that stop Connect or run their own controllers use a private Connect worker and
 //! private controllers in a namespace labelled `connectwarden.io/e2e-private=<id>`, which the shared

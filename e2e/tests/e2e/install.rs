@@ -1,4 +1,4 @@
-//! Installing connect-warden (issue 7): every shipped manifest against the real kube-apiserver, the flags the
+//! Installing connect-warden: every shipped manifest against the real kube-apiserver, the flags the
 //! manifests pass against the real binaries, the webhook configurations' rules (deletion never waits for the
 //! webhook), and self-managed certificates end to end: connect-warden-certs (the library, through its CLI)
 //! creates the Secret and writes caBundle, the real webhook serves its files, and the API server admits

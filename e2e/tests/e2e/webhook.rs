@@ -1,4 +1,4 @@
-//! The admission webhook (issue 4) through the real kubectl, the real kube-apiserver (webhooks registered by
+//! The admission webhook through the real kubectl, the real kube-apiserver (webhooks registered by
 //! url + caBundle) and the real Connect worker: what a user sees on `kubectl apply`.
 
 use std::time::{Duration, Instant};
