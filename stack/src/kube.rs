@@ -8,17 +8,14 @@
 //! `url:` + `caBundle`), but nothing reconciles them — no garbage collection of owner references, no
 //! namespace finalization (a deleted namespace stays `Terminating`), no pods running.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rustls::pki_types::ServerName;
 use serde::{Deserialize, Serialize};
 
+use crate::http::Probe;
 use crate::pki::{Ca, Leaf};
 use crate::ports::free_port;
 use crate::process::{Proc, wait_ready};
@@ -110,9 +107,13 @@ impl KubeStack {
             .arg("--unsafe-no-fsync")
             .arg("--log-level=warn");
         let mut etcd = Proc::spawn("etcd", cmd, &logs.join("etcd.log"))?;
-        wait_ready(&mut etcd, Duration::from_secs(30), || {
-            etcd_healthy(client_port)
-        })?;
+        let etcd_probe = Probe::plain()?;
+        let etcd_health = format!("http://127.0.0.1:{client_port}/health");
+        wait_ready(
+            &mut etcd,
+            Duration::from_secs(30),
+            || matches!(etcd_probe.get(&etcd_health), Ok((200, body)) if body.contains("\"health\":\"true\"")),
+        )?;
         tracing::info!(url = %etcd_url, secs = started.elapsed().as_secs_f32(), "etcd is ready");
 
         let port = free_port()?;
@@ -135,19 +136,18 @@ impl KubeStack {
         );
         write_file(&kubeconfig, rendered.as_bytes())?;
 
-        let tls = Arc::new(pki.ca.client_tls(&pki.admin)?);
+        let probe = Probe::tls(pki.ca.client_tls(&pki.admin)?, None)?;
+        let readyz = format!("{server}/readyz");
         let mut last = String::new();
-        let ready = wait_ready(&mut apiserver, READY_TIMEOUT, || {
-            match https_get(&tls, port, "/readyz") {
-                Ok((200, _)) => true,
-                Ok((code, body)) => {
-                    last = format!("HTTP {code}: {body}");
-                    false
-                }
-                Err(e) => {
-                    last = e.to_string();
-                    false
-                }
+        let ready = wait_ready(&mut apiserver, READY_TIMEOUT, || match probe.get(&readyz) {
+            Ok((200, _)) => true,
+            Ok((code, body)) => {
+                last = format!("HTTP {code}: {}", truncate(&body, 2000));
+                false
+            }
+            Err(e) => {
+                last = e;
+                false
             }
         });
         if let Err(e) = ready {
@@ -344,80 +344,11 @@ impl Pki {
     }
 }
 
-const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
-
-fn connect(port: u16) -> std::io::Result<TcpStream> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let stream = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT)?;
-    stream.set_read_timeout(Some(PROBE_TIMEOUT))?;
-    stream.set_write_timeout(Some(PROBE_TIMEOUT))?;
-    Ok(stream)
-}
-
-/// `GET path` over HTTP/1.1 with `Connection: close`; returns the status code and the body (best effort).
-fn http_get(stream: &mut (impl Read + Write), path: &str) -> std::io::Result<(u16, String)> {
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )?;
-    stream.flush()?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            // Peers may close without a TLS close_notify; what arrived is enough.
-            Err(_) if !buf.is_empty() => break,
-            Err(e) => return Err(e),
-        }
-    }
-    parse_response(&buf)
-}
-
-/// The status code and body of a raw HTTP/1.1 response (the body as sent, chunked framing included).
-fn parse_response(raw: &[u8]) -> std::io::Result<(u16, String)> {
-    let text = String::from_utf8_lossy(raw);
-    let status = text
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse::<u16>().ok())
-        .ok_or_else(|| {
-            std::io::Error::other(format!("not an HTTP response: {:?}", truncate(&text, 200)))
-        })?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    Ok((status, truncate(body, 2000).to_string()))
-}
-
 fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,
     }
-}
-
-fn etcd_healthy(port: u16) -> bool {
-    let probe = || -> std::io::Result<bool> {
-        let mut stream = connect(port)?;
-        let (code, body) = http_get(&mut stream, "/health")?;
-        Ok(code == 200 && body.contains("\"health\":\"true\""))
-    };
-    probe().unwrap_or(false)
-}
-
-fn https_get(
-    tls: &Arc<rustls::ClientConfig>,
-    port: u16,
-    path: &str,
-) -> std::io::Result<(u16, String)> {
-    let name = ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
-    let conn = rustls::ClientConnection::new(tls.clone(), name).map_err(std::io::Error::other)?;
-    let mut stream = rustls::StreamOwned::new(conn, connect(port)?);
-    http_get(&mut stream, path)
 }
 
 #[cfg(test)]
@@ -491,14 +422,5 @@ mod tests {
             assert!(args.iter().any(|a| a == want), "missing {want} in {args:?}");
         }
         assert!(!args.iter().any(|a| a.starts_with("--egress-selector")));
-    }
-
-    #[test]
-    fn parses_status_and_body() {
-        let (code, body) =
-            parse_response(b"HTTP/1.1 500 Internal Server Error\r\nA: b\r\n\r\n[-]etcd failed")
-                .unwrap();
-        assert_eq!((code, body.as_str()), (500, "[-]etcd failed"));
-        assert!(parse_response(b"garbage").is_err());
     }
 }

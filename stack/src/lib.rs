@@ -4,8 +4,10 @@
 
 pub mod cache;
 pub mod env;
+mod http;
 pub mod kafka;
 pub mod kube;
+pub mod metrics_text;
 pub mod monitoring;
 pub mod pki;
 pub mod ports;

@@ -1,0 +1,132 @@
+//! The one-node KRaft broker: combined controller and broker, its log dir formatted with
+//! `kafka.tools.StorageTool` first.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+use super::{java, path_str, random_bytes, write_properties};
+use crate::ports::free_ports;
+use crate::process::Proc;
+use crate::{Error, Result, io};
+
+/// How long the broker may take to come up (2 cores, possibly shared with a cargo or Go build).
+pub(super) const BROKER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Formats the log dir and starts `kafka.Kafka`; returns the process and `127.0.0.1:PORT`.
+pub(super) fn start_broker(home: &Path, dir: &Path) -> Result<(Proc, String)> {
+    let state = dir.join("kafka");
+    let data = state.join("data");
+    fs::create_dir_all(&state).map_err(io(format!("creating {}", state.display())))?;
+    let [port, controller_port] = free_ports()?;
+    let bootstrap = format!("127.0.0.1:{port}");
+    let props: Vec<(String, String)> = [
+        ("process.roles", "broker,controller".to_string()),
+        ("node.id", "1".into()),
+        // A static quorum of one: understood by every KRaft version, and no --standalone needed.
+        (
+            "controller.quorum.voters",
+            format!("1@127.0.0.1:{controller_port}"),
+        ),
+        (
+            "listeners",
+            format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"),
+        ),
+        (
+            "advertised.listeners",
+            format!("PLAINTEXT://127.0.0.1:{port}"),
+        ),
+        ("controller.listener.names", "CONTROLLER".into()),
+        ("inter.broker.listener.name", "PLAINTEXT".into()),
+        (
+            "listener.security.protocol.map",
+            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".into(),
+        ),
+        ("log.dirs", path_str(&data)),
+        ("num.partitions", "1".into()),
+        ("default.replication.factor", "1".into()),
+        ("min.insync.replicas", "1".into()),
+        ("offsets.topic.replication.factor", "1".into()),
+        ("offsets.topic.num.partitions", "3".into()),
+        ("transaction.state.log.replication.factor", "1".into()),
+        ("transaction.state.log.min.isr", "1".into()),
+        ("transaction.state.log.num.partitions", "1".into()),
+        (
+            "share.coordinator.state.topic.replication.factor",
+            "1".into(),
+        ),
+        ("share.coordinator.state.topic.min.isr", "1".into()),
+        ("share.coordinator.state.topic.num.partitions", "1".into()),
+        ("group.initial.rebalance.delay.ms", "0".into()),
+        ("auto.create.topics.enable", "true".into()),
+        ("num.network.threads", "2".into()),
+        ("num.io.threads", "2".into()),
+        ("background.threads", "2".into()),
+        ("num.recovery.threads.per.data.dir", "1".into()),
+        ("log.cleaner.threads", "1".into()),
+        ("log.cleaner.dedupe.buffer.size", "8388608".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let props_path = state.join("server.properties");
+    write_properties(&props_path, &props)?;
+
+    let format_log = dir.join("logs").join("kafka-format.log");
+    let mut fmt = java(home, &["-Xmx256m".to_string()]);
+    fmt.args([
+        "kafka.tools.StorageTool",
+        "format",
+        "--cluster-id",
+        &cluster_id()?,
+        "--config",
+    ])
+    .arg(&props_path);
+    let mut formatter = Proc::spawn("kafka-storage-format", fmt, &format_log)?;
+    let deadline = Instant::now() + BROKER_TIMEOUT;
+    loop {
+        match formatter.check_alive() {
+            Ok(()) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Ok(()) => {
+                return Err(Error::NotReady {
+                    what: "kafka-storage-format".into(),
+                    secs: BROKER_TIMEOUT.as_secs(),
+                    log: format_log.display().to_string(),
+                });
+            }
+            Err(Error::Exited { status, .. }) if status.contains("exit status: 0") => break,
+            Err(e) => return Err(e),
+        }
+    }
+
+    let mut cmd = java(home, &["-Xms128m".to_string(), "-Xmx512m".to_string()]);
+    cmd.arg("kafka.Kafka").arg(&props_path);
+    let broker = Proc::spawn(
+        "kafka-broker",
+        cmd,
+        &dir.join("logs").join("kafka-broker.log"),
+    )?;
+    Ok((broker, bootstrap))
+}
+
+/// A random KRaft cluster id: 16 bytes, URL-safe base64 without padding (what `random-uuid` prints).
+fn cluster_id() -> Result<String> {
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<16>()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_id_is_a_base64_uuid() {
+        let id = cluster_id().unwrap();
+        assert_eq!(id.len(), 22);
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+    }
+}
