@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use shared::connect::{Auth, ClientSettings, ConnectClient};
 pub use stack::StackEnv;
 
+pub mod connectors;
+pub mod objects;
 pub mod prom;
 
 /// The running stack. Panics with the way out when the tests were not started by `make test`.

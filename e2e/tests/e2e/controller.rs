@@ -7,120 +7,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use connect_warden_e2e::connectors::*;
+use connect_warden_e2e::objects::{cluster, file_sink, file_source};
 use connect_warden_e2e::*;
-use kube::api::Api;
 use shared::connect::ConnectClient;
-use shared::crd::{KafkaConnectCluster, KafkaConnector};
+use shared::crd::ConnectorState;
 use stack::warden::PRIVATE_LABEL;
-
-/// Bounds a wait; the shared controller polls every 2 s, so most changes show within seconds.
-pub(crate) const T: Duration = Duration::from_secs(90);
-
-pub(crate) fn cluster_yaml(ns: &str, name: &str, url: &str, labels: &str) -> String {
-    format!(
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{labels}}}\nspec:\n  url: {url}\n"
-    )
-}
-
-/// A KafkaConnector; `spec` holds extra spec lines indented by two spaces, `config` flow-style pairs.
-pub(crate) fn connector_yaml(
-    ns: &str,
-    name: &str,
-    labels: &str,
-    spec: &str,
-    config: &str,
-) -> String {
-    format!(
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{labels}}}\nspec:\n  clusterRef: {{name: main}}\n{spec}  config: {{{config}}}\n"
-    )
-}
-
-/// A namespace served by the shared controller, with a KafkaConnectCluster `main` for the main worker.
-fn shared_setup(prefix: &str) -> String {
-    let ns = namespace(prefix, &[]);
-    apply(
-        &cluster_yaml(&ns, "main", &kafka_env().connect_url, ""),
-        &[],
-    )
-    .expect_ok();
-    ns
-}
-
-pub(crate) async fn get(ns: &str, name: &str) -> Option<KafkaConnector> {
-    let api: Api<KafkaConnector> = Api::namespaced(kube_client().await, ns);
-    api.get_opt(name).await.expect("reading a KafkaConnector")
-}
-
-pub(crate) async fn get_cluster(ns: &str, name: &str) -> KafkaConnectCluster {
-    let api: Api<KafkaConnectCluster> = Api::namespaced(kube_client().await, ns);
-    api.get(name).await.expect("reading a KafkaConnectCluster")
-}
-
-/// (status, reason, message) of the Ready condition.
-pub(crate) fn ready(k: &KafkaConnector) -> (String, String, String) {
-    k.status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.kind == "Ready"))
-        .map(|c| {
-            (
-                c.status.clone(),
-                c.reason.clone().unwrap_or_default(),
-                c.message.clone().unwrap_or_default(),
-            )
-        })
-        .unwrap_or_default()
-}
-
-/// Waits until the KafkaConnector's Ready condition has `reason` (and `status`), for its current generation.
-pub(crate) async fn wait_reason(
-    ns: &str,
-    name: &str,
-    status: &str,
-    reason: &str,
-) -> KafkaConnector {
-    eventually(
-        &format!("{ns}/{name} Ready={status} {reason}"),
-        T,
-        || async {
-            let k = get(ns, name).await.ok_or("not found")?;
-            let (s, r, m) = ready(&k);
-            let current =
-                k.status.as_ref().and_then(|s| s.observed_generation) == k.metadata.generation;
-            if s == status && r == reason && current {
-                Ok(k)
-            } else {
-                Err(format!(
-                    "Ready={s} {r}: {m} (current generation: {current})"
-                ))
-            }
-        },
-    )
-    .await
-}
-
-pub(crate) async fn wait_running(ns: &str, name: &str, tasks: &str) -> KafkaConnector {
-    eventually(
-        &format!("{ns}/{name} running with {tasks} tasks"),
-        T,
-        || async {
-            let k = get(ns, name).await.ok_or("not found")?;
-            let (s, r, m) = ready(&k);
-            let tr = k
-                .status
-                .as_ref()
-                .and_then(|s| s.tasks_ready.clone())
-                .unwrap_or_default();
-            let current =
-                k.status.as_ref().and_then(|s| s.observed_generation) == k.metadata.generation;
-            if s == "True" && r == "Running" && tr == tasks && current {
-                Ok(k)
-            } else {
-                Err(format!("Ready={s} {r}: {m}; tasks {tr}"))
-            }
-        },
-    )
-    .await
-}
 
 /// Waits until Connect reports `state` for connector `name`.
 async fn wait_connect_state(c: &shared::connect::ConnectClient, name: &str, state: &str) {
@@ -145,120 +37,23 @@ async fn wait_gone_from_connect(c: &shared::connect::ConnectClient, name: &str) 
     .await
 }
 
-pub(crate) fn events(ns: &str, name: &str) -> String {
-    kubectl(&[
-        "get",
-        "events",
-        "-n",
-        ns,
-        "--field-selector",
-        &format!("involvedObject.name={name}"),
-        "-o",
-        "custom-columns=REASON:.reason,MESSAGE:.message",
-    ])
-    .stdout
-}
-
-/// (reason, message, occurrences) of each event about `name`, as `kubectl get events` has them: an event
-/// that happened again is one entry with a count (its series).
-pub(crate) fn event_list(ns: &str, name: &str) -> Vec<(String, String, i64)> {
-    let out = kubectl(&[
-        "get",
-        "events",
-        "-n",
-        ns,
-        "--field-selector",
-        &format!("involvedObject.name={name}"),
-        "-o",
-        "json",
-    ])
-    .expect_ok()
-    .stdout;
-    let v: serde_json::Value = serde_json::from_str(&out).expect("events as JSON");
-    v["items"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|e| {
-            let count = e["series"]["count"]
-                .as_i64()
-                .or_else(|| e["count"].as_i64())
-                .unwrap_or(1);
-            (
-                e["reason"].as_str().unwrap_or_default().to_string(),
-                e["message"].as_str().unwrap_or_default().to_string(),
-                count,
-            )
-        })
-        .collect()
-}
-
-pub(crate) async fn scrape(base: &str) -> String {
-    reqwest::get(format!("{base}/metrics"))
-        .await
-        .expect("scraping /metrics")
-        .text()
-        .await
-        .expect("reading /metrics")
-}
-
-/// The value of the first sample of `name` whose labels include every pair of `labels`.
-pub(crate) fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .find(|l| {
-            labels
-                .iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// The sum of all samples of `name` matching `labels`.
-pub(crate) fn total(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
-        .filter(|l| {
-            labels
-                .iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-pub(crate) fn shared_metrics_url() -> String {
-    env()
-        .warden
-        .as_ref()
-        .expect("the stack runs the shared controller")
-        .controller_metrics_url
-        .clone()
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Lifecycle on the shared controller
 // ---------------------------------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn lifecycle_create_update_pause_stop_resume_delete() {
-    let ns = shared_setup("ctl-life");
+    let ns = shared_namespace("ctl-life");
     let c = connect();
     let name = unique("cw-life");
     let out = scratch("ctl-life").join("out.txt");
-    let yaml = |topics: &str, state: &str| {
-        connector_yaml(
-            &ns,
-            &name,
-            "",
-            &format!("  class: FileStreamSink\n  tasksMax: 2\n  state: {state}\n"),
-            &format!("topics: {topics}, file: {}", out.display()),
-        )
+    let yaml = |topics: &str, state: ConnectorState| {
+        file_sink(&ns, &name, topics, out.display())
+            .tasks_max(2)
+            .state(state)
+            .yaml()
     };
-    apply(&yaml("life-a", "running"), &[]).expect_ok();
+    apply(&yaml("life-a", ConnectorState::Running), &[]).expect_ok();
 
     // created → RUNNING with 2/2 tasks, in status and on Connect
     let k = wait_running(&ns, &name, "2/2").await;
@@ -282,7 +77,7 @@ async fn lifecycle_create_update_pause_stop_resume_delete() {
     );
 
     // update → applied
-    apply(&yaml("life-b", "running"), &[]).expect_ok();
+    apply(&yaml("life-b", ConnectorState::Running), &[]).expect_ok();
     eventually("the new config on Connect", T, || async {
         let cfg = c.get_config(&name).await.map_err(|e| e.to_string())?;
         (cfg.get("topics").map(String::as_str) == Some("life-b"))
@@ -293,13 +88,13 @@ async fn lifecycle_create_update_pause_stop_resume_delete() {
     wait_running(&ns, &name, "2/2").await;
 
     // pause, stop, resume
-    apply(&yaml("life-b", "paused"), &[]).expect_ok();
+    apply(&yaml("life-b", ConnectorState::Paused), &[]).expect_ok();
     wait_connect_state(&c, &name, "PAUSED").await;
     wait_reason(&ns, &name, "True", "Paused").await;
-    apply(&yaml("life-b", "stopped"), &[]).expect_ok();
+    apply(&yaml("life-b", ConnectorState::Stopped), &[]).expect_ok();
     wait_connect_state(&c, &name, "STOPPED").await;
     wait_reason(&ns, &name, "True", "Stopped").await;
-    apply(&yaml("life-b", "running"), &[]).expect_ok();
+    apply(&yaml("life-b", ConnectorState::Running), &[]).expect_ok();
     wait_connect_state(&c, &name, "RUNNING").await;
     wait_running(&ns, &name, "2/2").await;
 
@@ -309,51 +104,27 @@ async fn lifecycle_create_update_pause_stop_resume_delete() {
     }
 
     // delete → gone from Connect, then the object goes
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &name);
     wait_gone_from_connect(&c, &name).await;
     assert!(get(&ns, &name).await.is_none());
 }
 
 #[tokio::test]
 async fn orphan_keeps_the_connector_and_created_stopped_stays_stopped() {
-    let ns = shared_setup("ctl-orphan");
+    let ns = shared_namespace("ctl-orphan");
     let c = connect();
     let name = unique("cw-orphan");
     let input = scratch("ctl-orphan").join("in.txt");
     std::fs::write(&input, "a\n").unwrap();
-    apply(
-        &connector_yaml(
-            &ns,
-            &name,
-            "",
-            "  class: FileStreamSource\n  state: stopped\n  deletionPolicy: Orphan\n",
-            &format!("topic: orphan-t, file: {}", input.display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_source(&ns, &name, "orphan-t", input.display())
+        .state(ConnectorState::Stopped)
+        .orphan()
+        .apply()
+        .expect_ok();
     wait_reason(&ns, &name, "True", "Stopped").await;
     wait_connect_state(&c, &name, "STOPPED").await;
 
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &name);
     assert!(get(&ns, &name).await.is_none());
     // still there, still stopped, a few poll cycles later
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -367,22 +138,8 @@ async fn orphan_keeps_the_connector_and_created_stopped_stays_stopped() {
 
 #[tokio::test]
 async fn drift_by_rest_is_restored() {
-    let ns = shared_setup("ctl-drift");
+    let RunningSink { ns, name, .. } = given_a_running_sink("cw-drift", "drift-a").await;
     let c = connect();
-    let name = unique("cw-drift");
-    let out = scratch("ctl-drift").join("out.txt");
-    apply(
-        &connector_yaml(
-            &ns,
-            &name,
-            "",
-            "  class: FileStreamSink\n",
-            &format!("topics: drift-a, file: {}", out.display()),
-        ),
-        &[],
-    )
-    .expect_ok();
-    wait_running(&ns, &name, "1/1").await;
     let want = c.get_config(&name).await.unwrap();
 
     // config changed behind our back → put back
@@ -414,22 +171,13 @@ async fn drift_by_rest_is_restored() {
         "{ev}"
     );
 
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &name);
     wait_gone_from_connect(&c, &name).await;
 }
 
 #[tokio::test]
 async fn a_connector_created_on_connect_directly_is_never_touched() {
-    let ns = shared_setup("ctl-unowned");
+    let ns = shared_namespace("ctl-unowned");
     let c = connect();
     let unowned = unique("cw-unowned");
     let dir = scratch("ctl-unowned");
@@ -447,28 +195,11 @@ async fn a_connector_created_on_connect_directly_is_never_touched() {
 
     // a managed connector on the same cluster, so the controller is busy with it
     let managed = unique("cw-managed");
-    apply(
-        &connector_yaml(
-            &ns,
-            &managed,
-            "",
-            "  class: FileStreamSink\n",
-            &format!("topics: managed-t, file: {}", dir.join("m.txt").display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &managed, "managed-t", dir.join("m.txt").display())
+        .apply()
+        .expect_ok();
     wait_running(&ns, &managed, "1/1").await;
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &managed,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &managed);
     tokio::time::sleep(Duration::from_secs(6)).await;
 
     assert_eq!(c.get_config(&unowned).await.unwrap(), cfg);
@@ -478,19 +209,12 @@ async fn a_connector_created_on_connect_directly_is_never_touched() {
 
 #[tokio::test]
 async fn cluster_status_shows_version_plugins_and_managed_connectors() {
-    let ns = shared_setup("ctl-cluster");
+    let ns = shared_namespace("ctl-cluster");
     let name = unique("cw-count");
-    apply(
-        &connector_yaml(
-            &ns,
-            &name,
-            "",
-            "  class: FileStreamSink\n  state: stopped\n",
-            "topics: count-t, file: /tmp/count.txt",
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &name, "count-t", "/tmp/count.txt")
+        .state(ConnectorState::Stopped)
+        .apply()
+        .expect_ok();
     let cl = eventually("cluster status", T, || async {
         let cl = get_cluster(&ns, "main").await;
         let st = cl.status.clone().ok_or("no status")?;
@@ -523,16 +247,7 @@ async fn cluster_status_shows_version_plugins_and_managed_connectors() {
         .expect_ok()
         .stdout;
     assert!(wide.contains(&kafka_env().version), "{wide}");
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &name);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -544,6 +259,14 @@ pub(crate) fn private_setup(prefix: &str) -> (String, String) {
     let id = unique(prefix);
     let ns = namespace(prefix, &[(PRIVATE_LABEL, id.as_str())]);
     (ns, id)
+}
+
+/// The KafkaConnectCluster `main` for the main worker in a private namespace, labelled for its controller.
+pub(crate) fn private_cluster(ns: &str, id: &str) {
+    cluster(ns, "main", &kafka_env().connect_url)
+        .label(PRIVATE_LABEL, id)
+        .apply()
+        .expect_ok();
 }
 
 pub(crate) fn private_controller(id: &str, extra: &[&str]) -> stack::warden::Controller {
@@ -570,26 +293,22 @@ pub(crate) fn private_controller(id: &str, extra: &[&str]) -> stack::warden::Con
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_down_is_cluster_unreachable_then_recovers_and_steady_state_is_cheap() {
     let (ns, id) = private_setup("ctl-down");
-    let label = format!("{PRIVATE_LABEL}: {id}");
     let mut worker = tokio::task::block_in_place(|| {
         stack::kafka::ConnectWorker::start(kafka_env(), &env().dir, &unique("connect-down"))
     })
     .expect("starting a private Connect worker");
     let ctl = private_controller(&id, &[]);
-    apply(&cluster_yaml(&ns, "main", &worker.url(), &label), &[]).expect_ok();
+    cluster(&ns, "main", &worker.url())
+        .label(PRIVATE_LABEL, &id)
+        .apply()
+        .expect_ok();
     let name = unique("cw-down");
     let out = scratch("ctl-down").join("out.txt");
-    apply(
-        &connector_yaml(
-            &ns,
-            &name,
-            &label,
-            "  class: FileStreamSink\n  tasksMax: 2\n",
-            &format!("topics: down-t, file: {}", out.display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &name, "down-t", out.display())
+        .label(PRIVATE_LABEL, &id)
+        .tasks_max(2)
+        .apply()
+        .expect_ok();
     wait_running(&ns, &name, "2/2").await;
 
     // Steady state: one list request per poll (1 s) and no other Connect request, no Kubernetes write.
@@ -643,12 +362,7 @@ async fn connect_down_is_cluster_unreachable_then_recovers_and_steady_state_is_c
     assert!(ready(&k).2.contains(&cluster), "{:?}", ready(&k));
     eventually("cluster Ready=False", T, || async {
         let st = get_cluster(&ns, "main").await.status.unwrap_or_default();
-        let r = st
-            .conditions
-            .iter()
-            .find(|c| c.kind == "Ready")
-            .cloned()
-            .unwrap_or_default();
+        let r = cluster_ready(&st);
         (r.status == "False").then_some(()).ok_or(format!("{r:?}"))
     })
     .await;
@@ -663,12 +377,7 @@ async fn connect_down_is_cluster_unreachable_then_recovers_and_steady_state_is_c
     wait_running(&ns, &name, "2/2").await;
     eventually("cluster Ready=True", T, || async {
         let st = get_cluster(&ns, "main").await.status.unwrap_or_default();
-        let r = st
-            .conditions
-            .iter()
-            .find(|c| c.kind == "Ready")
-            .cloned()
-            .unwrap_or_default();
+        let r = cluster_ready(&st);
         (r.status == "True").then_some(()).ok_or(format!("{r:?}"))
     })
     .await;
@@ -679,18 +388,7 @@ async fn connect_down_is_cluster_unreachable_then_recovers_and_steady_state_is_c
     kubectl(&["delete", "kafkaconnector", &name, "-n", &ns, "--wait=false"]).expect_ok();
     let k = wait_reason(&ns, &name, "False", "DeletionBlocked").await;
     assert!(ready(&k).2.contains("Orphan"), "{:?}", ready(&k));
-    kubectl(&[
-        "patch",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"deletionPolicy":"Orphan"}}"#,
-    ])
-    .expect_ok();
+    patch_connector(&ns, &name, r#"{"spec":{"deletionPolicy":"Orphan"}}"#);
     eventually("the KafkaConnector gone", T, || async {
         get(&ns, &name)
             .await
@@ -704,21 +402,14 @@ async fn connect_down_is_cluster_unreachable_then_recovers_and_steady_state_is_c
 
 #[tokio::test]
 async fn failed_task_is_restarted_with_backoff_until_exhausted_then_manually() {
-    let ns = shared_setup("ctl-restart");
+    let ns = shared_namespace("ctl-restart");
     let name = unique("cw-restart");
     let dir = scratch("ctl-restart").join("missing");
     let file = dir.join("out.txt");
-    apply(
-        &connector_yaml(
-            &ns,
-            &name,
-            "",
-            "  class: FileStreamSink\n  autoRestart: {maxRestarts: 3, backoffBaseSeconds: 3}\n",
-            &format!("topics: restart-t, file: {}", file.display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &name, "restart-t", file.display())
+        .restarts(3, 3)
+        .apply()
+        .expect_ok();
 
     // Each restart is recorded in status; the gaps grow.
     let mut times = Vec::new();
@@ -820,15 +511,12 @@ async fn failed_task_is_restarted_with_backoff_until_exhausted_then_manually() {
     // The directory appears; a manual restart brings it back. The request stays in place (GitOps would put
     // it back anyway); status records it as handled.
     std::fs::create_dir_all(&dir).unwrap();
-    kubectl(&[
-        "annotate",
-        "kafkaconnector",
-        &name,
-        "-n",
+    annotate_connector(
         &ns,
+        &name,
         "connectwarden.io/restart=includeTasks,onlyFailed",
-    ])
-    .expect_ok();
+        &[],
+    );
     let k = wait_running(&ns, &name, "1/1").await;
     assert_eq!(
         k.metadata
@@ -886,16 +574,7 @@ async fn failed_task_is_restarted_with_backoff_until_exhausted_then_manually() {
     );
 
     // Series of a deleted connector disappear.
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &name);
     let m = scrape(&shared_metrics_url()).await;
     assert!(
         !m.contains(&format!("name=\"{name}\"")),
@@ -922,38 +601,22 @@ async fn handled(ns: &str, name: &str) -> (Option<String>, Option<String>) {
 
 #[tokio::test]
 async fn restart_requests_are_values_handled_once_and_left_in_place() {
-    let ns = shared_setup("ctl-manual");
+    let ns = shared_namespace("ctl-manual");
     let name = unique("cw-manual");
     let out = scratch("ctl-manual").join("out.txt");
     let yaml = |restart: Option<&str>| {
-        let y = connector_yaml(
-            &ns,
-            &name,
-            "",
-            "  class: FileStreamSink\n  tasksMax: 2\n",
-            &format!("topics: manual-t, file: {}", out.display()),
-        );
+        let c = file_sink(&ns, &name, "manual-t", out.display()).tasks_max(2);
         match restart {
-            Some(v) => y.replace(
-                "metadata:\n",
-                &format!("metadata:\n  annotations: {{connectwarden.io/restart: \"{v}\"}}\n"),
-            ),
-            None => y,
+            Some(v) => c.annotation("connectwarden.io/restart", v),
+            None => c,
         }
+        .yaml()
     };
     apply(&yaml(None), &[]).expect_ok();
     wait_running(&ns, &name, "2/2").await;
 
     // One task, by id: restarted once, recorded, the annotation left in place.
-    kubectl(&[
-        "annotate",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "connectwarden.io/restart-task=1",
-    ])
-    .expect_ok();
+    annotate_connector(&ns, &name, "connectwarden.io/restart-task=1", &[]);
     eventually("the task restart done and recorded", T, || async {
         let n = manual_restarts(&name, "task").await;
         let h = handled(&ns, &name).await;
@@ -969,15 +632,7 @@ async fn restart_requests_are_values_handled_once_and_left_in_place() {
     );
 
     // A misspelled option: one Warning, recorded, nothing restarted.
-    kubectl(&[
-        "annotate",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "connectwarden.io/restart=includeTask",
-    ])
-    .expect_ok();
+    annotate_connector(&ns, &name, "connectwarden.io/restart=includeTask", &[]);
     eventually("a Warning about the bad value", T, || async {
         let ev = events(&ns, &name);
         ev.contains("InvalidAnnotation").then_some(()).ok_or(ev)
@@ -997,16 +652,12 @@ async fn restart_requests_are_values_handled_once_and_left_in_place() {
     })
     .await;
     apply(&yaml(Some(v1)), &[]).expect_ok();
-    kubectl(&[
-        "annotate",
-        "kafkaconnector",
-        &name,
-        "-n",
+    annotate_connector(
         &ns,
+        &name,
         &format!("connectwarden.io/restart={v1}"),
-        "--overwrite",
-    ])
-    .expect_ok();
+        &["--overwrite"],
+    );
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(
         manual_restarts(&name, "connector").await,
@@ -1056,22 +707,12 @@ async fn restart_requests_are_values_handled_once_and_left_in_place() {
     once(
         "connectwarden.io/restart: \"includeTask\": \"includeTask\" looks like a misspelled option (did you mean includeTasks?); the options are includeTasks and onlyFailed, next to any token such as a timestamp",
     );
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &name);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_takes_over_and_restarts_continue_without_duplicates() {
     let (ns, id) = private_setup("ctl-lease");
-    let label = format!("{PRIVATE_LABEL}: {id}");
     let lease = unique("cw-lease");
     let lease_args = [
         "--leader-election",
@@ -1086,24 +727,14 @@ async fn a_standby_takes_over_and_restarts_continue_without_duplicates() {
     ];
     let mut a = private_controller(&id, &lease_args);
     let mut b = private_controller(&id, &lease_args);
-    apply(
-        &cluster_yaml(&ns, "main", &kafka_env().connect_url, &label),
-        &[],
-    )
-    .expect_ok();
+    private_cluster(&ns, &id);
     let name = unique("cw-lease");
     let file = scratch("ctl-lease").join("missing").join("out.txt");
-    apply(
-        &connector_yaml(
-            &ns,
-            &name,
-            &label,
-            "  class: FileStreamSink\n  autoRestart: {maxRestarts: 4, backoffBaseSeconds: 4}\n",
-            &format!("topics: lease-t, file: {}", file.display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &name, "lease-t", file.display())
+        .label(PRIVATE_LABEL, &id)
+        .restarts(4, 4)
+        .apply()
+        .expect_ok();
 
     let leader_of = |m: &str| sample(m, "connect_warden_leader", &[]) == Some(1.0);
     let (a_url, b_url) = (a.metrics_url(), b.metrics_url());
@@ -1167,16 +798,7 @@ async fn a_standby_takes_over_and_restarts_continue_without_duplicates() {
         "no restart issued twice across the handover (leader {by_leader}, standby: {lines:#?})"
     );
 
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &name);
     wait_gone_from_connect(&connect(), &name).await;
 }
 
@@ -1216,21 +838,13 @@ async fn credentials_and_ca_come_from_secrets_and_are_picked_up_again() {
         &format!("--from-file=tls.key={}", s.client_key_pem.display()),
     ])
     .expect_ok();
-    apply(
-        &format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: secure, namespace: {ns}}}\nspec:\n  url: {}\n  authentication: {{type: basic, secretRef: {{name: creds}}}}\n  tls: {{caSecretRef: {{name: ca}}, clientCertSecretRef: {{name: client}}}}\n",
-            s.url
-        ),
-        &[],
-    )
-    .expect_ok();
-    let cond = |st: &shared::crd::KafkaConnectClusterStatus| {
-        st.conditions
-            .iter()
-            .find(|c| c.kind == "Ready")
-            .cloned()
-            .unwrap_or_default()
-    };
+    cluster(&ns, "secure", &s.url)
+        .basic_auth("creds")
+        .ca_secret("ca")
+        .client_cert("client")
+        .apply()
+        .expect_ok();
+    let cond = cluster_ready;
     eventually("Ready=False Unauthorized", T, || async {
         let st = get_cluster(&ns, "secure").await.status.unwrap_or_default();
         let r = cond(&st);
@@ -1275,61 +889,33 @@ async fn credentials_and_ca_come_from_secrets_and_are_picked_up_again() {
 
 #[tokio::test]
 async fn a_slow_cluster_does_not_delay_the_others() {
-    let ns = shared_setup("ctl-slow");
+    let ns = shared_namespace("ctl-slow");
     // Accepts connections, never answers: every request waits for its deadline.
     let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let slow_url = format!("http://{}", hole.local_addr().unwrap());
-    apply(
-        &format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: slow, namespace: {ns}}}\nspec:\n  url: {slow_url}\n  requestTimeoutSeconds: 30\n"
-        ),
-        &[],
-    )
-    .expect_ok();
+    cluster(&ns, "slow", &slow_url)
+        .request_timeout_seconds(30)
+        .apply()
+        .expect_ok();
     let stuck = unique("cw-stuck");
     let fast = unique("cw-fast");
     let dir = scratch("ctl-slow");
     // The shared webhook may refuse it (it cannot validate against a silent cluster); either way the
     // controller's poller for `slow` is stuck waiting, which is what matters.
-    let _ = apply(
-        &connector_yaml(
-            &ns,
-            &stuck,
-            "",
-            "  class: FileStreamSink\n",
-            &format!("topics: slow-t, file: {}", dir.join("s.txt").display()),
-        )
-        .replace("clusterRef: {name: main}", "clusterRef: {name: slow}"),
-        &[],
-    );
+    let _ = file_sink(&ns, &stuck, "slow-t", dir.join("s.txt").display())
+        .on("slow")
+        .apply();
     let started = std::time::Instant::now();
-    apply(
-        &connector_yaml(
-            &ns,
-            &fast,
-            "",
-            "  class: FileStreamSink\n",
-            &format!("topics: fast-t, file: {}", dir.join("f.txt").display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &fast, "fast-t", dir.join("f.txt").display())
+        .apply()
+        .expect_ok();
     wait_running(&ns, &fast, "1/1").await;
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "took {:?}",
         started.elapsed()
     );
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &fast,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &fast);
     let _ = kubectl(&[
         "patch",
         "kafkaconnector",
@@ -1355,31 +941,17 @@ async fn a_slow_cluster_does_not_delay_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_webhook_bad_config_and_name_conflicts_are_reported() {
     let (ns, id) = private_setup("ctl-nohook");
-    let label = format!("{PRIVATE_LABEL}: {id}");
     let ctl = private_controller(&id, &[]);
-    apply(
-        &cluster_yaml(&ns, "main", &kafka_env().connect_url, &label),
-        &[],
-    )
-    .expect_ok();
+    private_cluster(&ns, &id);
     let dir = scratch("ctl-nohook");
 
     // A number where Connect wants a string (the webhook would have converted it).
     let bad = unique("cw-bad");
-    apply(
-        &connector_yaml(
-            &ns,
-            &bad,
-            &label,
-            "  class: FileStreamSink\n",
-            &format!(
-                "topics: nohook-t, file: {}, batch.size: 5",
-                dir.join("b.txt").display()
-            ),
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &bad, "nohook-t", dir.join("b.txt").display())
+        .label(PRIVATE_LABEL, &id)
+        .config_value("batch.size", 5.into())
+        .apply()
+        .expect_ok();
     let k = wait_reason(&ns, &bad, "False", "InvalidConfig").await;
     assert!(ready(&k).2.contains("batch.size"), "{:?}", ready(&k));
     let st = k.status.unwrap();
@@ -1399,17 +971,11 @@ async fn without_the_webhook_bad_config_and_name_conflicts_are_reported() {
     let first = unique("cw-first");
     let second = unique("cw-second");
     for n in [&first, &second] {
-        apply(
-            &connector_yaml(
-                &ns,
-                n,
-                &label,
-                &format!("  class: FileStreamSink\n  name: {shared_name}\n"),
-                &format!("topics: same-t, file: {}", dir.join("x.txt").display()),
-            ),
-            &[],
-        )
-        .expect_ok();
+        file_sink(&ns, n, "same-t", dir.join("x.txt").display())
+            .label(PRIVATE_LABEL, &id)
+            .connect_name(&shared_name)
+            .apply()
+            .expect_ok();
         if n == &first {
             wait_running(&ns, &first, "1/1").await;
         }
@@ -1417,16 +983,7 @@ async fn without_the_webhook_bad_config_and_name_conflicts_are_reported() {
     let k = wait_reason(&ns, &second, "False", "NameConflict").await;
     assert!(ready(&k).2.contains(&first), "{:?}", ready(&k));
     // Deleting the loser leaves the winner's connector alone.
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &second,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &second);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         connect()
@@ -1455,27 +1012,17 @@ async fn without_the_webhook_bad_config_and_name_conflicts_are_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_webhook_connects_own_errors_are_shown_one_line_per_key() {
     let (ns, id) = private_setup("ctl-refused");
-    let label = format!("{PRIVATE_LABEL}: {id}");
     let ctl = private_controller(&id, &[]);
-    apply(
-        &cluster_yaml(&ns, "main", &kafka_env().connect_url, &label),
-        &[],
-    )
-    .expect_ok();
+    private_cluster(&ns, &id);
     let name = unique("cw-refused");
     let input = scratch("ctl-refused").join("in.txt");
     std::fs::write(&input, "a\n").unwrap();
     let yaml = |batch: &str| {
-        connector_yaml(
-            &ns,
-            &name,
-            &label,
-            "  class: FileStreamSource\n",
-            &format!(
-                "topic: refused-t, file: {}, batch.size: \"{batch}\", db.password: hunter2-refused",
-                input.display()
-            ),
-        )
+        file_source(&ns, &name, "refused-t", input.display())
+            .label(PRIVATE_LABEL, &id)
+            .config("batch.size", batch)
+            .config("db.password", "hunter2-refused")
+            .yaml()
     };
     // Strings everywhere, so only Kafka Connect can tell: it refuses the PUT with its own errors.
     apply(&yaml("abc"), &[]).expect_ok();
@@ -1515,16 +1062,7 @@ async fn without_the_webhook_connects_own_errors_are_shown_one_line_per_key() {
     // Fixed in the spec: created and running.
     apply(&yaml("5"), &[]).expect_ok();
     wait_running(&ns, &name, "1/1").await;
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &name);
     drop(ctl);
 }
 
@@ -1548,26 +1086,14 @@ async fn prune_deletes_only_connectors_no_kafkaconnector_claims() {
     .collect();
     c.put_config(&stray, &cfg).await.unwrap();
 
-    apply(
-        &format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: main, namespace: {ns}}}\nspec:\n  url: {}\n  prune: true\n",
-            worker.url()
-        ),
-        &[],
-    )
-    .expect_ok();
+    cluster(&ns, "main", &worker.url())
+        .prune()
+        .apply()
+        .expect_ok();
     let kept = unique("cw-kept");
-    apply(
-        &connector_yaml(
-            &ns,
-            &kept,
-            "",
-            "  class: FileStreamSink\n",
-            &format!("topics: prune-t, file: {}", dir.join("kept.txt").display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &kept, "prune-t", dir.join("kept.txt").display())
+        .apply()
+        .expect_ok();
     wait_running(&ns, &kept, "1/1").await;
     eventually("the stray connector pruned", T, || async {
         let names = c.list().await.map_err(|e| e.to_string())?;
@@ -1579,37 +1105,14 @@ async fn prune_deletes_only_connectors_no_kafkaconnector_claims() {
     assert!(c.list().await.unwrap().contains(&kept));
     let ev = events(&ns, "main");
     assert!(ev.contains("Pruned"), "{ev}");
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &kept,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &kept);
     drop(worker);
 }
 
 #[tokio::test]
 async fn deleting_cluster_and_connector_together_deletes_the_connector_from_connect() {
-    let ns = shared_setup("ctl-both");
+    let RunningSink { ns, name, .. } = given_a_running_sink("cw-both", "both-t").await;
     let c = connect();
-    let name = unique("cw-both");
-    let out = scratch("ctl-both").join("out.txt");
-    apply(
-        &connector_yaml(
-            &ns,
-            &name,
-            "",
-            "  class: FileStreamSink\n",
-            &format!("topics: both-t, file: {}", out.display()),
-        ),
-        &[],
-    )
-    .expect_ok();
-    wait_running(&ns, &name, "1/1").await;
     let cl = get_cluster(&ns, "main").await;
     assert!(
         cl.metadata

@@ -6,34 +6,24 @@
 
 use std::time::{Duration, Instant};
 
+use connect_warden_e2e::connectors::*;
+use connect_warden_e2e::objects::{cluster, file_sink};
 use connect_warden_e2e::*;
 use stack::warden::PRIVATE_LABEL;
 
-use crate::controller::{
-    T, cluster_yaml, connector_yaml, events, get, get_cluster, private_controller, private_setup,
-    ready, sample, scrape, total, wait_reason, wait_running,
-};
+use crate::controller::{private_cluster, private_controller, private_setup};
 
 /// A private controller that never resyncs within a test: whatever happens, a watch triggered it.
 const NO_RESYNC: &[&str] = &["--resync-seconds", "3600"];
 
 /// (status, reason, message) of a KafkaConnectCluster's Ready condition.
-async fn cluster_ready(ns: &str, name: &str) -> (String, String, String) {
-    get_cluster(ns, name)
-        .await
-        .status
-        .unwrap_or_default()
-        .conditions
-        .iter()
-        .find(|c| c.kind == "Ready")
-        .map(|c| {
-            (
-                c.status.clone(),
-                c.reason.clone().unwrap_or_default(),
-                c.message.clone().unwrap_or_default(),
-            )
-        })
-        .unwrap_or_default()
+async fn cluster_condition(ns: &str, name: &str) -> (String, String, String) {
+    let c = cluster_ready(&get_cluster(ns, name).await.status.unwrap_or_default());
+    (
+        c.status,
+        c.reason.unwrap_or_default(),
+        c.message.unwrap_or_default(),
+    )
 }
 
 async fn wait_cluster_reason(ns: &str, name: &str, status: &str, reason: &str) -> String {
@@ -41,7 +31,7 @@ async fn wait_cluster_reason(ns: &str, name: &str, status: &str, reason: &str) -
         &format!("KafkaConnectCluster {ns}/{name} Ready={status} {reason}"),
         T,
         || async {
-            let (s, r, m) = cluster_ready(ns, name).await;
+            let (s, r, m) = cluster_condition(ns, name).await;
             (s == status && r == reason)
                 .then(|| m.clone())
                 .ok_or(format!("Ready={s} {r}: {m}"))
@@ -50,37 +40,16 @@ async fn wait_cluster_reason(ns: &str, name: &str, status: &str, reason: &str) -
     .await
 }
 
-fn delete_connector(ns: &str, name: &str) {
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        name,
-        "-n",
-        ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connector_applied_before_its_cluster_turns_ready_when_the_cluster_appears() {
     let (ns, id) = private_setup("rec-order");
-    let label = format!("{PRIVATE_LABEL}: {id}");
     let ctl = private_controller(&id, NO_RESYNC);
     let name = unique("cw-early");
     let out = scratch("rec-order").join("out.txt");
-    apply(
-        &connector_yaml(
-            &ns,
-            &name,
-            &label,
-            "  class: FileStreamSink\n",
-            &format!("topics: early-t, file: {}", out.display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &name, "early-t", out.display())
+        .label(PRIVATE_LABEL, &id)
+        .apply()
+        .expect_ok();
     let k = wait_reason(&ns, &name, "False", "ClusterNotFound").await;
     assert_eq!(
         ready(&k).2,
@@ -88,11 +57,7 @@ async fn a_connector_applied_before_its_cluster_turns_ready_when_the_cluster_app
     );
 
     let applied = Instant::now();
-    apply(
-        &cluster_yaml(&ns, "main", &kafka_env().connect_url, &label),
-        &[],
-    )
-    .expect_ok();
+    private_cluster(&ns, &id);
     wait_running(&ns, &name, "1/1").await;
     assert!(
         applied.elapsed() < Duration::from_secs(60),
@@ -106,31 +71,22 @@ async fn a_connector_applied_before_its_cluster_turns_ready_when_the_cluster_app
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_applied_before_its_secrets_and_ca_says_what_is_missing_until_each_appears() {
     let (ns, id) = private_setup("rec-secrets");
-    let label = format!("{PRIVATE_LABEL}: {id}");
     let ctl = private_controller(&id, NO_RESYNC);
     let s = &kafka_env().secure;
-    apply(
-        &format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: secure, namespace: {ns}, labels: {{{label}}}}}\nspec:\n  url: {}\n  authentication: {{type: basic, secretRef: {{name: creds}}}}\n  tls: {{caConfigMapRef: {{name: ca}}, clientCertSecretRef: {{name: client}}}}\n",
-            s.url
-        ),
-        &[],
-    )
-    .expect_ok();
+    cluster(&ns, "secure", &s.url)
+        .label(PRIVATE_LABEL, &id)
+        .basic_auth("creds")
+        .ca_config_map("ca")
+        .client_cert("client")
+        .apply()
+        .expect_ok();
     let name = unique("cw-secure");
     let out = scratch("rec-secrets").join("out.txt");
-    apply(
-        &connector_yaml(
-            &ns,
-            &name,
-            &label,
-            "  class: FileStreamSink\n",
-            &format!("topics: secure-t, file: {}", out.display()),
-        )
-        .replace("clusterRef: {name: main}", "clusterRef: {name: secure}"),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &name, "secure-t", out.display())
+        .label(PRIVATE_LABEL, &id)
+        .on("secure")
+        .apply()
+        .expect_ok();
 
     // Nothing there yet: every missing object is named with the field and keys it must provide; the
     // connector says the same.
@@ -262,38 +218,22 @@ async fn manual_restarts(metrics_url: &str, name: &str) -> f64 {
 async fn a_handled_restart_value_is_not_repeated_by_the_next_controller_and_a_new_value_restarts_once()
  {
     let (ns, id) = private_setup("rec-restart");
-    let label = format!("{PRIVATE_LABEL}: {id}");
     let mut first = private_controller(&id, &[]);
-    apply(
-        &cluster_yaml(&ns, "main", &kafka_env().connect_url, &label),
-        &[],
-    )
-    .expect_ok();
+    private_cluster(&ns, &id);
     let name = unique("cw-once");
     let out = scratch("rec-restart").join("out.txt");
-    apply(
-        &connector_yaml(
-            &ns,
-            &name,
-            &label,
-            "  class: FileStreamSink\n",
-            &format!("topics: once-t, file: {}", out.display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &name, "once-t", out.display())
+        .label(PRIVATE_LABEL, &id)
+        .apply()
+        .expect_ok();
     wait_running(&ns, &name, "1/1").await;
     let annotate = |v: &str| {
-        kubectl(&[
-            "annotate",
-            "kafkaconnector",
-            &name,
-            "-n",
+        annotate_connector(
             &ns,
+            &name,
             &format!("connectwarden.io/restart={v}"),
-            "--overwrite",
-        ])
-        .expect_ok();
+            &["--overwrite"],
+        );
     };
     let handled = || async {
         get(&ns, &name)

@@ -1,0 +1,235 @@
+//! Reading KafkaConnectors and KafkaConnectClusters back as a user would (status, conditions, events,
+//! metrics), waiting for them, and the "given a running sink" start most controller tests share.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kube::api::Api;
+use shared::crd::{KafkaConnectCluster, KafkaConnectClusterStatus, KafkaConnector};
+
+use crate::objects::{cluster, file_sink};
+use crate::{eventually, kafka_env, kube_client, kubectl, namespace, scratch, unique};
+
+/// Bounds a wait; the shared controller polls every 2 s, so most changes show within seconds.
+pub const T: Duration = Duration::from_secs(90);
+
+/// A namespace served by the shared controller, with a KafkaConnectCluster `main` for the main worker.
+pub fn shared_namespace(prefix: &str) -> String {
+    let ns = namespace(prefix, &[]);
+    cluster(&ns, "main", &kafka_env().connect_url)
+        .apply()
+        .expect_ok();
+    ns
+}
+
+/// A FileStreamSink running with its one task on the shared controller.
+pub struct RunningSink {
+    pub ns: String,
+    /// The KafkaConnector's name, also the connector's name on Connect.
+    pub name: String,
+    /// The file it writes.
+    pub file: PathBuf,
+}
+
+/// Given a running sink: a namespace with the cluster `main` (see [`shared_namespace`]) and a FileStreamSink
+/// `<prefix>-…` reading topic `topic`, Ready=True Running with 1/1 tasks.
+pub async fn given_a_running_sink(prefix: &str, topic: &str) -> RunningSink {
+    let ns = shared_namespace(prefix);
+    let name = unique(prefix);
+    let file = scratch(prefix).join("out.txt");
+    file_sink(&ns, &name, topic, file.display())
+        .apply()
+        .expect_ok();
+    wait_running(&ns, &name, "1/1").await;
+    RunningSink { ns, name, file }
+}
+
+pub async fn get(ns: &str, name: &str) -> Option<KafkaConnector> {
+    let api: Api<KafkaConnector> = Api::namespaced(kube_client().await, ns);
+    api.get_opt(name).await.expect("reading a KafkaConnector")
+}
+
+pub async fn get_cluster(ns: &str, name: &str) -> KafkaConnectCluster {
+    let api: Api<KafkaConnectCluster> = Api::namespaced(kube_client().await, ns);
+    api.get(name).await.expect("reading a KafkaConnectCluster")
+}
+
+/// (status, reason, message) of the Ready condition.
+pub fn ready(k: &KafkaConnector) -> (String, String, String) {
+    k.status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.kind == "Ready"))
+        .map(|c| {
+            (
+                c.status.clone(),
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// The Ready condition of a KafkaConnectCluster's status (a default one when there is none).
+pub fn cluster_ready(st: &KafkaConnectClusterStatus) -> shared::crd::Condition {
+    st.conditions
+        .iter()
+        .find(|c| c.kind == "Ready")
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Waits until the KafkaConnector's Ready condition has `reason` (and `status`), for its current generation.
+pub async fn wait_reason(ns: &str, name: &str, status: &str, reason: &str) -> KafkaConnector {
+    eventually(
+        &format!("{ns}/{name} Ready={status} {reason}"),
+        T,
+        || async {
+            let k = get(ns, name).await.ok_or("not found")?;
+            let (s, r, m) = ready(&k);
+            let current =
+                k.status.as_ref().and_then(|s| s.observed_generation) == k.metadata.generation;
+            if s == status && r == reason && current {
+                Ok(k)
+            } else {
+                Err(format!(
+                    "Ready={s} {r}: {m} (current generation: {current})"
+                ))
+            }
+        },
+    )
+    .await
+}
+
+pub async fn wait_running(ns: &str, name: &str, tasks: &str) -> KafkaConnector {
+    eventually(
+        &format!("{ns}/{name} running with {tasks} tasks"),
+        T,
+        || async {
+            let k = get(ns, name).await.ok_or("not found")?;
+            let (s, r, m) = ready(&k);
+            let tr = k
+                .status
+                .as_ref()
+                .and_then(|s| s.tasks_ready.clone())
+                .unwrap_or_default();
+            let current =
+                k.status.as_ref().and_then(|s| s.observed_generation) == k.metadata.generation;
+            if s == "True" && r == "Running" && tr == tasks && current {
+                Ok(k)
+            } else {
+                Err(format!("Ready={s} {r}: {m}; tasks {tr}"))
+            }
+        },
+    )
+    .await
+}
+
+/// `kubectl delete kafkaconnector <name> --wait=true`: returns once the object is gone (after the
+/// controller's finalizer ran).
+pub fn delete_connector(ns: &str, name: &str) {
+    kubectl(&[
+        "delete",
+        "kafkaconnector",
+        name,
+        "-n",
+        ns,
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect_ok();
+}
+
+/// `kubectl patch kafkaconnector <name> --type merge -p <patch>`, which must succeed.
+pub fn patch_connector(ns: &str, name: &str, patch: &str) {
+    kubectl(&[
+        "patch",
+        "kafkaconnector",
+        name,
+        "-n",
+        ns,
+        "--type",
+        "merge",
+        "-p",
+        patch,
+    ])
+    .expect_ok();
+}
+
+/// `kubectl annotate kafkaconnector <name> <key=value> [flags]`, which must succeed.
+pub fn annotate_connector(ns: &str, name: &str, annotation: &str, flags: &[&str]) {
+    let mut args = vec!["annotate", "kafkaconnector", name, "-n", ns, annotation];
+    args.extend_from_slice(flags);
+    kubectl(&args).expect_ok();
+}
+
+/// The REASON and MESSAGE columns of the events about `name`.
+pub fn events(ns: &str, name: &str) -> String {
+    kubectl(&[
+        "get",
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        &format!("involvedObject.name={name}"),
+        "-o",
+        "custom-columns=REASON:.reason,MESSAGE:.message",
+    ])
+    .stdout
+}
+
+/// (reason, message, occurrences) of each event about `name`, as `kubectl get events` has them: an event
+/// that happened again is one entry with a count (its series).
+pub fn event_list(ns: &str, name: &str) -> Vec<(String, String, i64)> {
+    let out = kubectl(&[
+        "get",
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        &format!("involvedObject.name={name}"),
+        "-o",
+        "json",
+    ])
+    .expect_ok()
+    .stdout;
+    let v: serde_json::Value = serde_json::from_str(&out).expect("events as JSON");
+    v["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            let count = e["series"]["count"]
+                .as_i64()
+                .or_else(|| e["count"].as_i64())
+                .unwrap_or(1);
+            (
+                e["reason"].as_str().unwrap_or_default().to_string(),
+                e["message"].as_str().unwrap_or_default().to_string(),
+                count,
+            )
+        })
+        .collect()
+}
+
+/// The `/metrics` page under `base`.
+pub async fn scrape(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("scraping /metrics")
+        .text()
+        .await
+        .expect("reading /metrics")
+}
+
+pub use stack::metrics_text::{sum as total, value as sample};
+
+/// The shared controller's metrics, `http://host:port`.
+pub fn shared_metrics_url() -> String {
+    crate::env()
+        .warden
+        .as_ref()
+        .expect("the stack runs the shared controller")
+        .controller_metrics_url
+        .clone()
+}

@@ -1,0 +1,340 @@
+//! KafkaConnectCluster and KafkaConnector manifests built from the `shared::crd` types, as YAML for
+//! `kubectl apply`. Fields a test does not set stay out of the manifest (not even their defaults), as in a
+//! hand-written file: the API server defaults them, and `kubectl apply` leaves them to other writers.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use shared::crd::{
+    AuthenticationType, AutoRestart, ClusterAuthentication, ClusterRef, ClusterTls, ConnectorState,
+    DeletionPolicy, KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector,
+    KafkaConnectorSpec, KeyRef, LocalObjectRef,
+};
+
+use crate::{Out, apply};
+
+/// Several manifests as one YAML stream.
+pub fn yaml_stream(docs: &[String]) -> String {
+    docs.join("---\n")
+}
+
+/// A KafkaConnectCluster manifest.
+#[derive(Clone)]
+pub struct Cluster {
+    object: KafkaConnectCluster,
+    prune_set: bool,
+}
+
+/// A KafkaConnectCluster `name` in `ns` for the Connect REST API at `url`.
+pub fn cluster(ns: &str, name: &str, url: &str) -> Cluster {
+    let mut object = KafkaConnectCluster::new(
+        name,
+        KafkaConnectClusterSpec {
+            url: url.to_string(),
+            authentication: None,
+            tls: None,
+            request_timeout_seconds: None,
+            allowed_namespaces: Vec::new(),
+            prune: false,
+        },
+    );
+    object.metadata.namespace = Some(ns.to_string());
+    Cluster {
+        object,
+        prune_set: false,
+    }
+}
+
+impl Cluster {
+    pub fn label(mut self, key: &str, value: &str) -> Cluster {
+        label(&mut self.object.metadata, key, value);
+        self
+    }
+
+    pub fn finalizer(mut self, finalizer: &str) -> Cluster {
+        self.object
+            .metadata
+            .finalizers
+            .get_or_insert_default()
+            .push(finalizer.to_string());
+        self
+    }
+
+    /// HTTP basic auth with the credentials in Secret `secret` (default keys).
+    pub fn basic_auth(mut self, secret: &str) -> Cluster {
+        self.object.spec.authentication = Some(ClusterAuthentication {
+            kind: AuthenticationType::Basic,
+            secret_ref: LocalObjectRef {
+                name: secret.to_string(),
+            },
+            username_key: None,
+            password_key: None,
+            token_key: None,
+        });
+        self
+    }
+
+    /// Trust the CA in Secret `secret` (key `ca.crt`).
+    pub fn ca_secret(mut self, secret: &str) -> Cluster {
+        self.tls().ca_secret_ref = Some(key_ref(secret));
+        self
+    }
+
+    /// Trust the CA in ConfigMap `config_map` (key `ca.crt`).
+    pub fn ca_config_map(mut self, config_map: &str) -> Cluster {
+        self.tls().ca_config_map_ref = Some(key_ref(config_map));
+        self
+    }
+
+    /// mTLS with the `kubernetes.io/tls` Secret `secret`.
+    pub fn client_cert(mut self, secret: &str) -> Cluster {
+        self.tls().client_cert_secret_ref = Some(LocalObjectRef {
+            name: secret.to_string(),
+        });
+        self
+    }
+
+    pub fn request_timeout_seconds(mut self, seconds: u32) -> Cluster {
+        self.object.spec.request_timeout_seconds = Some(seconds);
+        self
+    }
+
+    pub fn prune(mut self) -> Cluster {
+        self.object.spec.prune = true;
+        self.prune_set = true;
+        self
+    }
+
+    fn tls(&mut self) -> &mut ClusterTls {
+        self.object.spec.tls.get_or_insert_default()
+    }
+
+    pub fn yaml(&self) -> String {
+        let mut v = serde_json::to_value(&self.object).expect("a KafkaConnectCluster as JSON");
+        let spec = v["spec"].as_object_mut().expect("spec");
+        if !self.prune_set {
+            spec.remove("prune");
+        }
+        if let Some(tls) = spec.get_mut("tls").and_then(Value::as_object_mut)
+            && tls.get("insecureSkipVerify") == Some(&Value::Bool(false))
+        {
+            tls.remove("insecureSkipVerify");
+        }
+        to_yaml(&v)
+    }
+
+    /// `kubectl apply -f -` of this manifest.
+    pub fn apply(&self) -> Out {
+        apply(&self.yaml(), &[])
+    }
+}
+
+/// A KafkaConnector manifest.
+#[derive(Clone)]
+pub struct Connector {
+    object: KafkaConnector,
+    state_set: bool,
+    deletion_policy_set: bool,
+}
+
+/// A KafkaConnector `name` in `ns` of connector `class` on the KafkaConnectCluster `main`.
+pub fn connector(ns: &str, name: &str, class: &str) -> Connector {
+    let mut object = KafkaConnector::new(
+        name,
+        KafkaConnectorSpec {
+            cluster_ref: Some(ClusterRef {
+                name: "main".into(),
+                namespace: None,
+            }),
+            name: None,
+            class: class.to_string(),
+            tasks_max: None,
+            config: BTreeMap::new(),
+            state: ConnectorState::default(),
+            auto_restart: None,
+            deletion_policy: DeletionPolicy::default(),
+        },
+    );
+    object.metadata.namespace = Some(ns.to_string());
+    Connector {
+        object,
+        state_set: false,
+        deletion_policy_set: false,
+    }
+}
+
+/// A `FileStreamSink` on `main` reading `topics` into `file`.
+pub fn file_sink(ns: &str, name: &str, topics: &str, file: impl std::fmt::Display) -> Connector {
+    connector(ns, name, "FileStreamSink")
+        .config("topics", topics)
+        .config("file", file)
+}
+
+/// A `FileStreamSource` on `main` writing the lines of `file` to `topic`.
+pub fn file_source(ns: &str, name: &str, topic: &str, file: impl std::fmt::Display) -> Connector {
+    connector(ns, name, "FileStreamSource")
+        .config("topic", topic)
+        .config("file", file)
+}
+
+impl Connector {
+    /// Runs on the KafkaConnectCluster `cluster` (in the connector's namespace).
+    pub fn on(mut self, cluster: &str) -> Connector {
+        self.object.spec.cluster_ref = Some(ClusterRef {
+            name: cluster.to_string(),
+            namespace: None,
+        });
+        self
+    }
+
+    pub fn label(mut self, key: &str, value: &str) -> Connector {
+        label(&mut self.object.metadata, key, value);
+        self
+    }
+
+    pub fn annotation(mut self, key: &str, value: &str) -> Connector {
+        self.object
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// `spec.name`: the connector's name on Kafka Connect.
+    pub fn connect_name(mut self, name: &str) -> Connector {
+        self.object.spec.name = Some(name.to_string());
+        self
+    }
+
+    pub fn tasks_max(mut self, n: i32) -> Connector {
+        self.object.spec.tasks_max = Some(n);
+        self
+    }
+
+    pub fn state(mut self, state: ConnectorState) -> Connector {
+        self.object.spec.state = state;
+        self.state_set = true;
+        self
+    }
+
+    pub fn orphan(mut self) -> Connector {
+        self.object.spec.deletion_policy = DeletionPolicy::Orphan;
+        self.deletion_policy_set = true;
+        self
+    }
+
+    pub fn auto_restart(mut self, a: AutoRestart) -> Connector {
+        self.object.spec.auto_restart = Some(a);
+        self
+    }
+
+    /// Automatic restarts on, at most `max` of them, the second after `backoff_base_seconds`.
+    pub fn restarts(self, max: u32, backoff_base_seconds: u32) -> Connector {
+        self.auto_restart(AutoRestart {
+            max_restarts: Some(max),
+            backoff_base_seconds: Some(backoff_base_seconds),
+            ..AutoRestart::default()
+        })
+    }
+
+    /// Automatic restarts off.
+    pub fn no_auto_restart(self) -> Connector {
+        self.auto_restart(AutoRestart {
+            enabled: false,
+            ..AutoRestart::default()
+        })
+    }
+
+    /// A config entry with a string value, as Kafka Connect takes it.
+    pub fn config(self, key: &str, value: impl std::fmt::Display) -> Connector {
+        self.config_value(key, Value::String(value.to_string()))
+    }
+
+    /// A config entry with any JSON value (a number, a boolean), as a user may write it in YAML.
+    pub fn config_value(mut self, key: &str, value: Value) -> Connector {
+        self.object.spec.config.insert(key.to_string(), value);
+        self
+    }
+
+    pub fn yaml(&self) -> String {
+        let mut v = serde_json::to_value(&self.object).expect("a KafkaConnector as JSON");
+        let spec = v["spec"].as_object_mut().expect("spec");
+        if !self.state_set {
+            spec.remove("state");
+        }
+        if !self.deletion_policy_set {
+            spec.remove("deletionPolicy");
+        }
+        to_yaml(&v)
+    }
+
+    /// `kubectl apply -f -` of this manifest.
+    pub fn apply(&self) -> Out {
+        apply(&self.yaml(), &[])
+    }
+}
+
+fn label(meta: &mut kube::api::ObjectMeta, key: &str, value: &str) {
+    meta.labels
+        .get_or_insert_default()
+        .insert(key.to_string(), value.to_string());
+}
+
+fn key_ref(name: &str) -> KeyRef {
+    KeyRef {
+        name: name.to_string(),
+        key: None,
+    }
+}
+
+fn to_yaml(v: &Value) -> String {
+    serde_yaml::to_string(v).expect("a manifest as YAML")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connector_holds_only_what_was_set() {
+        let y = file_sink("ns", "a", "t", "/x").tasks_max(2).yaml();
+        let v: Value = serde_yaml::from_str(&y).unwrap();
+        assert_eq!(v["apiVersion"], "connectwarden.io/v1alpha1");
+        assert_eq!(v["kind"], "KafkaConnector");
+        assert_eq!(v["metadata"]["namespace"], "ns");
+        assert_eq!(
+            v["spec"],
+            serde_json::json!({"clusterRef": {"name": "main"}, "class": "FileStreamSink", "tasksMax": 2,
+                "config": {"topics": "t", "file": "/x"}})
+        );
+        let y = connector("ns", "a", "C")
+            .state(ConnectorState::Stopped)
+            .orphan()
+            .config_value("batch.size", 5.into())
+            .yaml();
+        let v: Value = serde_yaml::from_str(&y).unwrap();
+        assert_eq!(v["spec"]["state"], "stopped");
+        assert_eq!(v["spec"]["deletionPolicy"], "Orphan");
+        assert_eq!(v["spec"]["config"]["batch.size"], 5);
+    }
+
+    #[test]
+    fn a_cluster_holds_only_what_was_set() {
+        let v: Value = serde_yaml::from_str(&cluster("ns", "c", "http://x").yaml()).unwrap();
+        assert_eq!(v["spec"], serde_json::json!({"url": "http://x"}));
+        let y = cluster("ns", "c", "https://x")
+            .basic_auth("creds")
+            .ca_config_map("ca")
+            .client_cert("client")
+            .prune()
+            .yaml();
+        let v: Value = serde_yaml::from_str(&y).unwrap();
+        assert_eq!(
+            v["spec"],
+            serde_json::json!({"url": "https://x", "prune": true,
+                "authentication": {"type": "basic", "secretRef": {"name": "creds"}},
+                "tls": {"caConfigMapRef": {"name": "ca"}, "clientCertSecretRef": {"name": "client"}}})
+        );
+    }
+}
