@@ -1,4 +1,4 @@
-//! `make bench-controller`: the controller's cost at scale on the real stack (issue 5).
+//! `make bench-controller`: the controller's cost at scale on the real stack.
 //!
 //! Uses the stack named by `$CW_STACK_ENV` (a running `cw-stack up`), or starts its own control plane and
 //! Kafka broker when that is unset. Runs a dedicated Connect worker and its own controller (from

@@ -1,4 +1,4 @@
-//! Command-line flags, each with an environment variable (DESIGN §6a).
+//! Command-line flags, each with an environment variable.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -5,7 +5,6 @@
 //! later restart too.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event as K8sEvent;
@@ -13,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Reporter};
+use parking_lot::{Mutex, MutexGuard};
 use serde_json::json;
 
 /// How long a published event is counted on rather than published again (as kube and client-go do).
@@ -121,8 +121,8 @@ impl Recorder {
         }
     }
 
-    fn aggregator(&self) -> std::sync::MutexGuard<'_, Aggregator> {
-        self.aggregator.lock().unwrap_or_else(|e| e.into_inner())
+    fn aggregator(&self) -> MutexGuard<'_, Aggregator> {
+        self.aggregator.lock()
     }
 
     pub async fn publish(&self, ev: &Event, regarding: &ObjectReference) -> kube::Result<()> {

@@ -1,25 +1,33 @@
-//! connect-warden's controller (DESIGN §5, §6): the Kafka Connect connector lifecycle on any Connect cluster
-//! reachable over REST.
+//! connect-warden's controller: the Kafka Connect connector lifecycle on any Connect cluster reachable
+//! over REST. The lifecycle: watch → observe (the cluster's latest poll) → plan (pure) → act → status.
 //!
-//! - `plan` decides (pure): spec + observed Connect state → actions and `Ready`; `restart` is the restart
-//!   policy; `status` builds statuses and the minimal patches between them.
-//! - `clusters` keeps one client and **one** poller per Connect cluster; `connector` and `cluster` are the
-//!   reconcilers (observe → plan → act); `metrics` and `server` expose Prometheus metrics and health.
-//! - With `--leader-election`, all of this runs only while this replica holds the Lease.
+//! Modules in one-way order; each imports only modules above it in this list:
+//! - pure: `conditions` (the `Ready` vocabulary) → `restart` (restart policy) → `plan` (spec + observed
+//!   Connect state → actions and `Ready`) → `status` (statuses and the minimal patches between them);
+//! - edges: `metrics`, `events` (the event publisher), `kube_writes` (every Kubernetes write), `watched`
+//!   (watch caches and reconcile queues), `retries`;
+//! - `connect_runtime`: one client and **one** poller per Connect cluster, pruning; imports no reconciler;
+//! - `context` (what the reconcilers share) → `reconcile::{connector, cluster}` → this file (wiring,
+//!   leadership) and `server` (health and metrics endpoints).
+//!
+//! With `--leader-election`, all of this runs only while this replica holds the Lease.
 
-pub mod args;
-pub mod cluster;
-pub mod clusters;
-pub mod connector;
-pub mod context;
+mod args;
+mod conditions;
+mod connect_runtime;
+mod context;
 mod error;
-pub mod events;
+mod events;
+mod kube_writes;
 pub mod memory;
-pub mod metrics;
-pub mod plan;
-pub mod restart;
-pub mod server;
-pub mod status;
+mod metrics;
+mod plan;
+mod reconcile;
+mod restart;
+mod retries;
+mod server;
+mod status;
+mod watched;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,22 +39,27 @@ use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::Reporter;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use shared::connect::ClientSettings;
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
+use shared::target::ClusterId;
 use tokio::sync::watch;
 
 pub use args::Args;
 pub use error::{Error, Result};
 
-use crate::clusters::ClusterKey;
+use crate::connect_runtime::{ConnectClusters, Wiring};
 use crate::context::{Ctx, Settings};
 use crate::events::Recorder;
+use crate::kube_writes::KubeWrites;
 use crate::metrics::Metrics;
+use crate::reconcile::{cluster, connector};
 use crate::restart::Policy;
+use crate::retries::Retries;
 use crate::server::Health;
+use crate::watched::Watched;
 
 /// The name events are reported under.
 pub const CONTROLLER_NAME: &str = "connect-warden-controller";
@@ -59,7 +72,7 @@ pub async fn run(args: Args) -> Result<()> {
     let ready = Arc::new(AtomicBool::new(false));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shared::shutdown::signal().await;
         tracing::info!("shutting down: finishing the reconciles in progress");
         let _ = stop_tx.send(true);
     });
@@ -104,28 +117,6 @@ fn validate(args: &Args) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).
@@ -219,7 +210,7 @@ struct EngineGuard {
 
 impl Drop for EngineGuard {
     fn drop(&mut self) {
-        self.ctx.registry.clear();
+        self.ctx.connect.clear();
         for t in &self.tasks {
             t.abort();
         }
@@ -268,8 +259,9 @@ async fn run_engine(
                 let r = ObjectRef::from_obj(c);
                 let now = clusters_now.get(&r);
                 if changes.changed(r, now.as_deref()) {
-                    for k in cluster::connectors_of(&connectors_now, &ClusterKey::of_cluster(c)) {
-                        let _ = tx.unbounded_send(k);
+                    let id = ClusterId::of_cluster(c);
+                    for k in connectors_now.state().iter().filter(|k| id.is_target_of(k)) {
+                        let _ = tx.unbounded_send(ObjectRef::from_obj(&**k));
                     }
                 }
             }
@@ -296,16 +288,30 @@ async fn run_engine(
             stable: Duration::from_secs(args.restart_stable_seconds),
         },
     };
-    let ctx = Arc::new(Ctx::new(
-        kube.clone(),
-        settings,
-        metrics.clone(),
-        recorder,
+    let watched = Watched::new(
         connectors.store(),
         clusters.store(),
         connector_tx,
         cluster_tx,
-    ));
+    );
+    let writes = Arc::new(KubeWrites::new(kube.clone(), recorder, metrics.clone()));
+    let connect = ConnectClusters::new(Wiring {
+        kube: kube.clone(),
+        watched: watched.clone(),
+        metrics: metrics.clone(),
+        writes: writes.clone(),
+        poll_interval: settings.poll_interval,
+        max_writes_per_cluster: settings.max_writes_per_cluster,
+    });
+    let ctx = Arc::new(Ctx {
+        kube: kube.clone(),
+        settings,
+        metrics: metrics.clone(),
+        writes,
+        connect,
+        watched,
+        retries: Retries::default(),
+    });
     let mut guard = EngineGuard {
         ctx: ctx.clone(),
         tasks: Vec::new(),
@@ -315,7 +321,7 @@ async fn run_engine(
     if let Some(url) = args.default_cluster_url() {
         let mut s = ClientSettings::new(url);
         s.timeout = Duration::from_secs(args.default_cluster_timeout_seconds);
-        ctx.registry.ensure(&ClusterKey::Default, s, &ctx)?;
+        ctx.connect.ensure(&ClusterId::Default, s)?;
     }
 
     guard.tasks.push(tokio::spawn(collect_garbage(ctx.clone())));
@@ -327,7 +333,7 @@ async fn run_engine(
         ready.store(true, Ordering::SeqCst);
     }));
 
-    let (s1, s2) = (ctx.clusters.clone(), ctx.clusters.clone());
+    let (s1, s2) = (ctx.watched.clusters.clone(), ctx.watched.clusters.clone());
     // Metadata-only watches: a changed Secret or ConfigMap (new credentials, a rotated CA) re-resolves the
     // clusters that use it, without caching any secret data here.
     let cluster_loop = clusters
@@ -385,9 +391,8 @@ fn log_outcome<K, E1, E2>(
     }
 }
 
-/// A watch of `K` feeding a cache, without the bulky fields the controller never reads (managed fields,
-/// kubectl's last-applied copy): thousands of connectors stay cheap. `synced` turns true once the initial
-/// list is in the cache.
+/// A watch of `K` feeding a cache (without the bulky fields no decision reads: thousands of connectors stay
+/// cheap). `synced` turns true once the initial list is in the cache.
 fn watched<K>(
     api: Api<K>,
     wc: watcher::Config,
@@ -405,15 +410,8 @@ where
         + Sync
         + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, wc)
-        .default_backoff()
-        .modify(|o: &mut K| {
-            o.managed_fields_mut().clear();
-            o.annotations_mut()
-                .remove("kubectl.kubernetes.io/last-applied-configuration");
-        })
-        .reflect(writer)
+    let (reader, stream) = shared::watch::reflect(api, wc);
+    let stream = stream
         .inspect(move |e| {
             if matches!(e, Ok(watcher::Event::InitDone)) {
                 synced.store(true, Ordering::SeqCst);
@@ -433,7 +431,7 @@ async fn collect_garbage(ctx: Arc<Ctx>) {
         for key in ctx.metrics.tracked_keys() {
             let r =
                 kube::runtime::reflector::ObjectRef::<KafkaConnector>::new(&key.1).within(&key.0);
-            if ctx.connectors.get(&r).is_none() {
+            if ctx.watched.connectors.get(&r).is_none() {
                 ctx.metrics.forget_connector(&key);
             }
         }

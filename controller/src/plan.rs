@@ -1,4 +1,4 @@
-//! The connector reconciler's decision, pure (DESIGN §2, §5): the spec plus what Kafka Connect reported →
+//! The connector reconciler's decision, pure: the spec plus what Kafka Connect reported →
 //! the actions to take and the `Ready` condition to show. No I/O here, so every transition is unit-tested.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use shared::connect::{ConnectorStatus, InitialState, ValidateResponse, parse_major_minor};
 use shared::crd::{AutoRestartStatus, ConnectorState};
 
-use crate::restart::{self, Decision, Manual, Policy, Request};
+use crate::conditions::{Ready, Reason, Truth};
+use crate::restart::{self, Manual, Policy, Request, Verdict};
 
 /// What the KafkaConnector asks for, already checked (string config, name rules).
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +43,7 @@ pub enum Observed<'a> {
     Absent,
     /// The poll failed; `reason` is the condition reason, `message` says why.
     Unreachable {
-        reason: &'static str,
+        reason: Reason,
         message: &'a str,
     },
 }
@@ -173,145 +174,6 @@ pub enum Change {
     DriftCorrected,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Truth {
-    True,
-    False,
-    Unknown,
-}
-
-impl Truth {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Truth::True => "True",
-            Truth::False => "False",
-            Truth::Unknown => "Unknown",
-        }
-    }
-}
-
-/// The `Ready` condition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ready {
-    pub status: Truth,
-    pub reason: &'static str,
-    pub message: String,
-    /// No retry by the controller fixes this (kstatus `Stalled`): a person has to act.
-    pub stalled: bool,
-}
-
-impl Ready {
-    fn new(status: Truth, reason: &'static str, message: impl Into<String>) -> Ready {
-        Ready {
-            status,
-            reason,
-            message: message.into(),
-            stalled: reason::is_stalled(reason),
-        }
-    }
-    pub fn yes(reason: &'static str, message: impl Into<String>) -> Ready {
-        Ready::new(Truth::True, reason, message)
-    }
-    pub fn no(reason: &'static str, message: impl Into<String>) -> Ready {
-        Ready::new(Truth::False, reason, message)
-    }
-    pub fn unknown(reason: &'static str, message: impl Into<String>) -> Ready {
-        Ready::new(Truth::Unknown, reason, message)
-    }
-}
-
-/// Condition reasons.
-pub mod reason {
-    pub const RUNNING: &str = "Running";
-    pub const PAUSED: &str = "Paused";
-    pub const STOPPED: &str = "Stopped";
-    pub const STARTING: &str = "Starting";
-    pub const CREATING: &str = "Creating";
-    pub const UPDATING: &str = "Updating";
-    pub const PAUSING: &str = "Pausing";
-    pub const RESUMING: &str = "Resuming";
-    pub const STOPPING: &str = "Stopping";
-    pub const CONNECTOR_FAILED: &str = "ConnectorFailed";
-    pub const TASK_FAILED: &str = "TaskFailed";
-    pub const RESTARTS_EXHAUSTED: &str = "RestartsExhausted";
-    pub const CLUSTER_UNREACHABLE: &str = "ClusterUnreachable";
-    pub const CLUSTER_NOT_FOUND: &str = "ClusterNotFound";
-    pub const CLUSTER_NOT_ALLOWED: &str = "ClusterNotAllowed";
-    pub const CLUSTER_NOT_READY: &str = "ClusterNotReady";
-    /// A Secret the cluster's credentials or TLS settings name is missing, or lacks the key.
-    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
-    /// The ConfigMap holding the cluster's CA is missing, or lacks the key.
-    pub const CONFIG_MAP_NOT_FOUND: &str = "ConfigMapNotFound";
-    /// The cluster's CA bundle holds no usable PEM certificate.
-    pub const INVALID_CA: &str = "InvalidCA";
-    /// Other cluster settings no client can be built from (e.g. a client certificate that does not parse).
-    pub const INVALID_SETTINGS: &str = "InvalidSettings";
-    pub const NO_CLUSTER: &str = "NoCluster";
-    pub const INVALID_CONFIG: &str = "InvalidConfig";
-    pub const NAME_CONFLICT: &str = "NameConflict";
-    pub const PLUGIN_NOT_FOUND: &str = "PluginNotFound";
-    pub const UNAUTHORIZED: &str = "Unauthorized";
-    pub const REBALANCING: &str = "Rebalancing";
-    pub const CONNECT_ERROR: &str = "ConnectError";
-    pub const DELETING: &str = "Deleting";
-    pub const DELETION_BLOCKED: &str = "DeletionBlocked";
-    pub const RECONCILIATION_PAUSED: &str = "ReconciliationPaused";
-
-    /// Reasons no retry fixes: kstatus `Stalled`, so Flux and Argo CD fail fast instead of waiting.
-    pub fn is_stalled(r: &str) -> bool {
-        matches!(
-            r,
-            INVALID_CONFIG
-                | NAME_CONFLICT
-                | PLUGIN_NOT_FOUND
-                | RESTARTS_EXHAUSTED
-                | CLUSTER_NOT_ALLOWED
-                | INVALID_CA
-                | INVALID_SETTINGS
-        )
-    }
-
-    /// Reasons that say the connector's cluster cannot be used at all (missing, not allowed, not set up).
-    pub fn is_cluster_problem(r: &str) -> bool {
-        matches!(
-            r,
-            CLUSTER_NOT_FOUND
-                | CLUSTER_NOT_ALLOWED
-                | CLUSTER_NOT_READY
-                | NO_CLUSTER
-                | SECRET_NOT_FOUND
-                | CONFIG_MAP_NOT_FOUND
-                | INVALID_CA
-                | INVALID_SETTINGS
-        )
-    }
-
-    /// Reasons that describe an error worth keeping in `status.lastError`.
-    pub fn is_error(r: &str) -> bool {
-        matches!(
-            r,
-            CONNECTOR_FAILED
-                | TASK_FAILED
-                | RESTARTS_EXHAUSTED
-                | CLUSTER_UNREACHABLE
-                | CLUSTER_NOT_FOUND
-                | CLUSTER_NOT_ALLOWED
-                | CLUSTER_NOT_READY
-                | NO_CLUSTER
-                | SECRET_NOT_FOUND
-                | CONFIG_MAP_NOT_FOUND
-                | INVALID_CA
-                | INVALID_SETTINGS
-                | INVALID_CONFIG
-                | NAME_CONFLICT
-                | PLUGIN_NOT_FOUND
-                | UNAUTHORIZED
-                | CONNECT_ERROR
-                | DELETION_BLOCKED
-        )
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub actions: Vec<Action>,
@@ -339,7 +201,7 @@ pub fn plan(i: &Input<'_>) -> Plan {
     let mut p = Plan {
         actions: Vec::new(),
         change: None,
-        ready: Ready::no(reason::STARTING, ""),
+        ready: Ready::no(Reason::Starting, ""),
         auto_restart: i.restarts.cloned(),
         persist_first: false,
         requeue_after: None,
@@ -364,7 +226,7 @@ pub fn plan(i: &Input<'_>) -> Plan {
         }
         Observed::Absent if i.recent.created => {
             p.ready = Ready::no(
-                reason::CREATING,
+                Reason::Creating,
                 format!(
                     "created connector {:?}; waiting for Kafka Connect to report it",
                     d.name
@@ -379,7 +241,7 @@ pub fn plan(i: &Input<'_>) -> Plan {
                 Change::Created
             });
             p.actions = create(d.state, &i.caps);
-            p.ready = Ready::no(reason::CREATING, format!("creating connector {:?}", d.name));
+            p.ready = Ready::no(Reason::Creating, format!("creating connector {:?}", d.name));
             // A new connector needs no restart: requests standing now (e.g. in the manifest it was
             // created from) are done.
             if let Some(r) = &i.manual {
@@ -405,7 +267,7 @@ pub fn plan(i: &Input<'_>) -> Plan {
     let Some(st) = status else {
         p.ready = if p.actions.is_empty() {
             Ready::no(
-                reason::STARTING,
+                Reason::Starting,
                 format!(
                     "waiting for Kafka Connect to report the state of {:?}",
                     d.name
@@ -413,7 +275,7 @@ pub fn plan(i: &Input<'_>) -> Plan {
             )
         } else {
             Ready::no(
-                reason::UPDATING,
+                Reason::Updating,
                 format!("updating the config of {:?}", d.name),
             )
         };
@@ -471,8 +333,8 @@ pub fn plan(i: &Input<'_>) -> Plan {
     let failed = is_failed(st);
     let healthy = p.ready.status == Truth::True;
     match restart::decide(&i.policy, i.restarts, failed, healthy, i.now) {
-        Decision::Healthy { status } => p.auto_restart = status,
-        Decision::Disabled { status } => {
+        Verdict::Healthy { status } => p.auto_restart = status,
+        Verdict::Disabled { status } => {
             // Connect never restarts a failed task by itself: without automatic restarts only a person
             // can, so GitOps health checks should fail now rather than wait for their timeout.
             if failed {
@@ -484,13 +346,13 @@ pub fn plan(i: &Input<'_>) -> Plan {
             }
             p.auto_restart = status;
         }
-        Decision::Restart { status } => {
+        Verdict::Restart { status } => {
             p.actions = restart_actions(st, true, true, Trigger::Automatic, &i.caps);
             p.ready.message = format!("{}; restart {} issued", p.ready.message, status.count);
             p.auto_restart = Some(status);
             p.persist_first = true;
         }
-        Decision::Wait { status, after } => {
+        Verdict::Wait { status, after } => {
             p.ready.message = format!(
                 "{}; restart {} due at {}",
                 p.ready.message,
@@ -500,9 +362,9 @@ pub fn plan(i: &Input<'_>) -> Plan {
             p.auto_restart = Some(status);
             p.requeue_after = Some(after);
         }
-        Decision::Exhausted { status } => {
+        Verdict::Exhausted { status } => {
             p.ready = Ready::no(
-                reason::RESTARTS_EXHAUSTED,
+                Reason::RestartsExhausted,
                 format!(
                     "gave up after {} automatic restarts: {}",
                     status.count, p.ready.message
@@ -558,12 +420,12 @@ fn state_action(observed: &str, want: ConnectorState, caps: &Caps) -> Option<Act
 fn transition_ready(d: &Desired, actions: &[Action], observed: &str) -> Ready {
     let n = &d.name;
     if actions.contains(&Action::PutConfig) {
-        return Ready::no(reason::UPDATING, format!("updating the config of {n:?}"));
+        return Ready::no(Reason::Updating, format!("updating the config of {n:?}"));
     }
     let (r, verb) = match d.state {
-        ConnectorState::Running => (reason::RESUMING, "resuming"),
-        ConnectorState::Paused => (reason::PAUSING, "pausing"),
-        ConnectorState::Stopped => (reason::STOPPING, "stopping"),
+        ConnectorState::Running => (Reason::Resuming, "resuming"),
+        ConnectorState::Paused => (Reason::Pausing, "pausing"),
+        ConnectorState::Stopped => (Reason::Stopping, "stopping"),
     };
     Ready::no(
         r,
@@ -615,7 +477,7 @@ pub fn health(d: &Desired, st: &ConnectorStatus) -> Ready {
     let state = st.connector.state.as_str();
     if state == "FAILED" {
         return Ready::no(
-            reason::CONNECTOR_FAILED,
+            Reason::ConnectorFailed,
             format!(
                 "connector {n:?} FAILED{}",
                 first_line(st.connector.trace.as_deref())
@@ -626,7 +488,7 @@ pub fn health(d: &Desired, st: &ConnectorStatus) -> Ready {
     if let Some(t) = failed.first() {
         let ids: Vec<String> = failed.iter().map(|t| t.id.to_string()).collect();
         return Ready::no(
-            reason::TASK_FAILED,
+            Reason::TaskFailed,
             format!(
                 "{} of {} tasks FAILED (task {}){}",
                 failed.len(),
@@ -640,7 +502,7 @@ pub fn health(d: &Desired, st: &ConnectorStatus) -> Ready {
     let total = st.tasks.len();
     match d.state {
         ConnectorState::Running if state == "RUNNING" && running == total => Ready::yes(
-            reason::RUNNING,
+            Reason::Running,
             format!("connector RUNNING, {running}/{total} tasks RUNNING"),
         ),
         ConnectorState::Running if state == "RUNNING" => {
@@ -651,19 +513,19 @@ pub fn health(d: &Desired, st: &ConnectorStatus) -> Ready {
                 .map(|t| format!("task {} {}", t.id, t.state))
                 .collect();
             Ready::no(
-                reason::STARTING,
+                Reason::Starting,
                 format!("{running}/{total} tasks RUNNING ({})", others.join(", ")),
             )
         }
-        ConnectorState::Running => Ready::no(reason::STARTING, format!("connector {state}")),
+        ConnectorState::Running => Ready::no(Reason::Starting, format!("connector {state}")),
         ConnectorState::Paused if state == "PAUSED" => {
-            Ready::yes(reason::PAUSED, "connector PAUSED")
+            Ready::yes(Reason::Paused, "connector PAUSED")
         }
-        ConnectorState::Paused => Ready::no(reason::PAUSING, format!("connector {state}")),
+        ConnectorState::Paused => Ready::no(Reason::Pausing, format!("connector {state}")),
         ConnectorState::Stopped if state == "STOPPED" => {
-            Ready::yes(reason::STOPPED, "connector STOPPED")
+            Ready::yes(Reason::Stopped, "connector STOPPED")
         }
-        ConnectorState::Stopped => Ready::no(reason::STOPPING, format!("connector {state}")),
+        ConnectorState::Stopped => Ready::no(Reason::Stopping, format!("connector {state}")),
     }
 }
 
@@ -695,7 +557,7 @@ pub fn rejected_config(name: &str, validation: Option<&ValidateResponse>, refusa
         lines.push(refusal.trim().to_string());
     }
     Ready::no(
-        reason::INVALID_CONFIG,
+        Reason::InvalidConfig,
         format!(
             "Kafka Connect rejected the config of {name:?}:\n{}",
             lines.join("\n")
@@ -801,7 +663,7 @@ mod tests {
         let p = plan(&input(&d, Observed::Absent));
         assert_eq!(p.actions, vec![Action::PutConfig]);
         assert_eq!(p.change, Some(Change::Created));
-        assert_eq!(p.ready.reason, reason::CREATING);
+        assert_eq!(p.ready.reason, Reason::Creating);
         assert_eq!(p.ready.status, Truth::False);
     }
 
@@ -838,7 +700,7 @@ mod tests {
         i.recent.created = true;
         let p = plan(&i);
         assert!(p.actions.is_empty());
-        assert_eq!(p.ready.reason, reason::CREATING);
+        assert_eq!(p.ready.reason, Reason::Creating);
     }
 
     #[test]
@@ -860,7 +722,7 @@ mod tests {
         assert!(p.actions.is_empty());
         assert_eq!(
             p.ready,
-            Ready::yes(reason::RUNNING, "connector RUNNING, 2/2 tasks RUNNING")
+            Ready::yes(Reason::Running, "connector RUNNING, 2/2 tasks RUNNING")
         );
         assert_eq!(tasks_ready(&st), "2/2");
         assert_eq!(p.requeue_after, None);
@@ -876,7 +738,7 @@ mod tests {
         let p = plan(&input(&d, present(&st, &old)));
         assert_eq!(p.actions, vec![Action::PutConfig]);
         assert_eq!(p.change, Some(Change::Updated));
-        assert_eq!(p.ready.reason, reason::UPDATING);
+        assert_eq!(p.ready.reason, Reason::Updating);
         let mut i = input(&d, present(&st, &old));
         i.applied = true;
         assert_eq!(plan(&i).change, Some(Change::DriftCorrected));
@@ -896,57 +758,57 @@ mod tests {
                 ConnectorState::Running,
                 "PAUSED",
                 Some(Action::Resume),
-                reason::RESUMING,
+                Reason::Resuming,
             ),
             (
                 ConnectorState::Running,
                 "STOPPED",
                 Some(Action::Resume),
-                reason::RESUMING,
+                Reason::Resuming,
             ),
             (
                 ConnectorState::Paused,
                 "RUNNING",
                 Some(Action::Pause),
-                reason::PAUSING,
+                Reason::Pausing,
             ),
             (
                 ConnectorState::Paused,
                 "STOPPED",
                 Some(Action::Pause),
-                reason::PAUSING,
+                Reason::Pausing,
             ),
-            (ConnectorState::Paused, "PAUSED", None, reason::PAUSED),
+            (ConnectorState::Paused, "PAUSED", None, Reason::Paused),
             (
                 ConnectorState::Stopped,
                 "RUNNING",
                 Some(Action::Stop),
-                reason::STOPPING,
+                Reason::Stopping,
             ),
             (
                 ConnectorState::Stopped,
                 "PAUSED",
                 Some(Action::Stop),
-                reason::STOPPING,
+                Reason::Stopping,
             ),
             (
                 ConnectorState::Stopped,
                 "FAILED",
                 Some(Action::Stop),
-                reason::STOPPING,
+                Reason::Stopping,
             ),
-            (ConnectorState::Stopped, "STOPPED", None, reason::STOPPED),
+            (ConnectorState::Stopped, "STOPPED", None, Reason::Stopped),
             (
                 ConnectorState::Running,
                 "UNASSIGNED",
                 None,
-                reason::STARTING,
+                Reason::Starting,
             ),
             (
                 ConnectorState::Running,
                 "RESTARTING",
                 None,
-                reason::STARTING,
+                Reason::Starting,
             ),
         ];
         for (want, observed, action, r) in cases {
@@ -974,7 +836,7 @@ mod tests {
         let old = BTreeMap::new();
         let p = plan(&input(&d, present(&st, &old)));
         assert_eq!(p.actions, vec![Action::PutConfig, Action::Pause]);
-        assert_eq!(p.ready.reason, reason::UPDATING);
+        assert_eq!(p.ready.reason, Reason::Updating);
     }
 
     #[test]
@@ -985,7 +847,7 @@ mod tests {
         i.recent.state_requested = Some(ConnectorState::Paused);
         let p = plan(&i);
         assert!(p.actions.is_empty());
-        assert_eq!(p.ready.reason, reason::PAUSING);
+        assert_eq!(p.ready.reason, Reason::Pausing);
         // a different wish than the one requested is acted on
         let d = desired(ConnectorState::Stopped);
         let mut i = input(&d, present(&st, &d.config));
@@ -1013,7 +875,7 @@ mod tests {
             },
         ));
         assert!(p.actions.is_empty());
-        assert_eq!(p.ready.reason, reason::STARTING);
+        assert_eq!(p.ready.reason, Reason::Starting);
     }
 
     #[test]
@@ -1022,14 +884,14 @@ mod tests {
         let p = plan(&input(
             &d,
             Observed::Unreachable {
-                reason: reason::CLUSTER_UNREACHABLE,
+                reason: Reason::ClusterUnreachable,
                 message: "connection refused",
             },
         ));
         assert!(p.actions.is_empty());
         assert_eq!(
             p.ready,
-            Ready::no(reason::CLUSTER_UNREACHABLE, "connection refused")
+            Ready::no(Reason::ClusterUnreachable, "connection refused")
         );
     }
 
@@ -1038,7 +900,7 @@ mod tests {
         let d = desired(ConnectorState::Running);
         let st = status("RUNNING", &["RUNNING", "UNASSIGNED"]);
         let p = plan(&input(&d, present(&st, &d.config)));
-        assert_eq!(p.ready.reason, reason::STARTING);
+        assert_eq!(p.ready.reason, Reason::Starting);
         assert!(p.ready.message.contains("1/2"), "{}", p.ready.message);
     }
 
@@ -1047,7 +909,7 @@ mod tests {
         let d = desired(ConnectorState::Running);
         let st = status("RUNNING", &["FAILED"]);
         let p = plan(&input(&d, present(&st, &d.config)));
-        assert_eq!(p.ready.reason, reason::TASK_FAILED);
+        assert_eq!(p.ready.reason, Reason::TaskFailed);
         assert!(
             p.ready.message.contains("FileNotFoundException"),
             "{}",
@@ -1083,7 +945,7 @@ mod tests {
         let p = plan(&i);
         assert!(p.actions.is_empty());
         assert!(p.exhausted);
-        assert_eq!(p.ready.reason, reason::RESTARTS_EXHAUSTED);
+        assert_eq!(p.ready.reason, Reason::RestartsExhausted);
         assert!(
             p.ready.message.starts_with("gave up after 2"),
             "{}",
@@ -1098,7 +960,7 @@ mod tests {
         let mut i = input(&d, present(&st, &d.config));
         i.caps = Caps::for_version(Some("2.8.2"));
         let p = plan(&i);
-        assert_eq!(p.ready.reason, reason::CONNECTOR_FAILED);
+        assert_eq!(p.ready.reason, Reason::ConnectorFailed);
         assert_eq!(
             p.actions,
             vec![
@@ -1134,7 +996,7 @@ mod tests {
         let mut i = input(&d, present(&st, &d.config));
         i.policy.enabled = false;
         let p = plan(&i);
-        assert_eq!(p.ready.reason, reason::TASK_FAILED);
+        assert_eq!(p.ready.reason, Reason::TaskFailed);
         assert!(
             p.ready.stalled,
             "only a person can restart it, so health checks fail now"
@@ -1214,7 +1076,7 @@ mod tests {
         let mut i = input(
             &d,
             Observed::Unreachable {
-                reason: reason::CLUSTER_UNREACHABLE,
+                reason: Reason::ClusterUnreachable,
                 message: "down",
             },
         );
@@ -1308,13 +1170,13 @@ mod tests {
         assert_eq!(
             r,
             Ready::no(
-                reason::INVALID_CONFIG,
+                Reason::InvalidConfig,
                 "Kafka Connect rejected the config of \"orders\":\n\
                  batch.size: Invalid value abc for configuration batch.size: Not a number of type INT\n\
                  topics: Must configure one of topics or topics.regex"
             )
         );
-        assert!(reason::is_stalled(r.reason));
+        assert!(r.reason.is_stalled());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Restart policy (DESIGN §5, issue 6), pure: what a FAILED connector or task gets, and when.
+//! Restart policy, pure: what a FAILED connector or task gets, and when.
 //!
 //! The first restart happens as soon as the failure is seen; each further one waits `base · 2^(n-1)`, capped
 //! at `max`. The count lives in status (so a new leader or a restarted controller continues it) and resets
@@ -43,7 +43,7 @@ impl Policy {
 
 /// What the policy says about the connector now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub enum Verdict {
     /// Nothing failed; `status` is the bookkeeping to keep (reset after a stable period).
     Healthy { status: Option<AutoRestartStatus> },
     /// Restart now; `status` already counts this restart and must be stored before the restart is sent, so
@@ -66,7 +66,7 @@ pub fn decide(
     failed: bool,
     healthy: bool,
     now: DateTime<Utc>,
-) -> Decision {
+) -> Verdict {
     let last = prev
         .and_then(|p| p.last_restart_time.as_deref())
         .and_then(parse_time);
@@ -80,15 +80,15 @@ pub fn decide(
                 s.count = 0;
             }
         }
-        return Decision::Healthy { status };
+        return Verdict::Healthy { status };
     }
     if !policy.enabled {
-        return Decision::Disabled {
+        return Verdict::Disabled {
             status: prev.cloned(),
         };
     }
     if policy.max_restarts.is_some_and(|m| count >= m) {
-        return Decision::Exhausted {
+        return Verdict::Exhausted {
             status: AutoRestartStatus {
                 count,
                 last_restart_time: prev.and_then(|p| p.last_restart_time.clone()),
@@ -101,7 +101,7 @@ pub fn decide(
         (n, Some(l)) => l + chrono::Duration::from_std(policy.delay_after(n)).unwrap_or_default(),
     };
     if due <= now {
-        Decision::Restart {
+        Verdict::Restart {
             status: AutoRestartStatus {
                 count: count.saturating_add(1),
                 last_restart_time: Some(format_time(now)),
@@ -109,7 +109,7 @@ pub fn decide(
             },
         }
     } else {
-        Decision::Wait {
+        Verdict::Wait {
             status: AutoRestartStatus {
                 count,
                 last_restart_time: prev.and_then(|p| p.last_restart_time.clone()),
@@ -254,7 +254,7 @@ mod tests {
         let d = decide(&policy(), None, true, false, t(0));
         assert_eq!(
             d,
-            Decision::Restart {
+            Verdict::Restart {
                 status: st(1, Some(0))
             }
         );
@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(p.delay_after(100), Duration::from_secs(25));
         // after the first restart at 0, the second is due at 10
         match decide(&p, Some(&st(1, Some(0))), true, false, t(4)) {
-            Decision::Wait { status, after } => {
+            Verdict::Wait { status, after } => {
                 assert_eq!(after, Duration::from_secs(6));
                 assert_eq!(status.next_restart_time, Some(format_time(t(10))));
                 assert_eq!(status.count, 1);
@@ -278,18 +278,18 @@ mod tests {
         }
         assert_eq!(
             decide(&p, Some(&st(1, Some(0))), true, false, t(10)),
-            Decision::Restart {
+            Verdict::Restart {
                 status: st(2, Some(10))
             }
         );
         // the third waits 20 s after the second
         assert!(matches!(
             decide(&p, Some(&st(2, Some(10))), true, false, t(29)),
-            Decision::Wait { .. }
+            Verdict::Wait { .. }
         ));
         assert!(matches!(
             decide(&p, Some(&st(2, Some(10))), true, false, t(30)),
-            Decision::Restart { .. }
+            Verdict::Restart { .. }
         ));
     }
 
@@ -298,7 +298,7 @@ mod tests {
         let d = decide(&policy(), Some(&st(3, Some(0))), true, false, t(1000));
         assert_eq!(
             d,
-            Decision::Exhausted {
+            Verdict::Exhausted {
                 status: st(3, Some(0))
             }
         );
@@ -306,7 +306,7 @@ mod tests {
         unlimited.max_restarts = None;
         assert!(matches!(
             decide(&unlimited, Some(&st(300, Some(0))), true, false, t(1000)),
-            Decision::Restart { .. }
+            Verdict::Restart { .. }
         ));
     }
 
@@ -316,14 +316,14 @@ mod tests {
         let d = decide(&p, Some(&st(2, Some(0))), false, true, t(599));
         assert_eq!(
             d,
-            Decision::Healthy {
+            Verdict::Healthy {
                 status: Some(st(2, Some(0)))
             }
         );
         let d = decide(&p, Some(&st(2, Some(0))), false, true, t(600));
         assert_eq!(
             d,
-            Decision::Healthy {
+            Verdict::Healthy {
                 status: Some(st(0, Some(0)))
             }
         );
@@ -331,13 +331,13 @@ mod tests {
         let d = decide(&p, Some(&st(2, Some(0))), false, false, t(9999));
         assert_eq!(
             d,
-            Decision::Healthy {
+            Verdict::Healthy {
                 status: Some(st(2, Some(0)))
             }
         );
         assert_eq!(
             decide(&p, None, false, true, t(0)),
-            Decision::Healthy { status: None }
+            Verdict::Healthy { status: None }
         );
     }
 
@@ -347,7 +347,7 @@ mod tests {
         p.enabled = false;
         assert_eq!(
             decide(&p, None, true, false, t(0)),
-            Decision::Disabled { status: None }
+            Verdict::Disabled { status: None }
         );
     }
 
@@ -376,13 +376,13 @@ mod tests {
         };
         assert!(matches!(
             decide(&policy(), Some(&s), true, false, t(0)),
-            Decision::Exhausted { .. }
+            Verdict::Exhausted { .. }
         ));
         let mut p = policy();
         p.max_restarts = None;
         assert!(matches!(
             decide(&p, Some(&s), true, false, t(0)),
-            Decision::Restart { .. }
+            Verdict::Restart { .. }
         ));
     }
 

@@ -7,7 +7,8 @@ use shared::connect::ConnectorStatus;
 use shared::crd::{AutoRestartStatus, Condition, KafkaConnectorStatus, TaskStatus};
 use shared::redact::{Redactor, cut};
 
-use crate::plan::{Ready, Truth, reason, tasks_ready};
+use crate::conditions::{Ready, Reason, Truth};
+use crate::plan::tasks_ready;
 use crate::restart::format_time;
 
 pub const READY: &str = "Ready";
@@ -83,7 +84,7 @@ pub fn connector_status(prev: Option<&KafkaConnectorStatus>, p: Parts<'_>) -> Ka
         s.last_handled_task_restart = p.handled_task_restart;
     }
     // A refused config has one line per key; other messages keep to a few lines (no stack traces).
-    let lines = if p.ready.reason == reason::INVALID_CONFIG {
+    let lines = if p.ready.reason == Reason::InvalidConfig {
         CONFIG_ERROR_LINES
     } else {
         3
@@ -91,7 +92,7 @@ pub fn connector_status(prev: Option<&KafkaConnectorStatus>, p: Parts<'_>) -> Ka
     let message = cut(&p.redactor.redact(&p.ready.message), lines, MESSAGE_CHARS);
     if p.ready.status == Truth::True {
         s.last_error = None;
-    } else if p.ready.status == Truth::False && reason::is_error(p.ready.reason) {
+    } else if p.ready.status == Truth::False && p.ready.reason.is_error() {
         s.last_error = Some(message.clone());
     }
     s.conditions = conditions(&s.conditions, p.ready, &message, p.generation, p.now);
@@ -111,7 +112,7 @@ pub fn conditions(
         prev,
         READY,
         ready.status.as_str(),
-        ready.reason,
+        ready.reason.as_str(),
         message,
         generation,
         now,
@@ -121,7 +122,7 @@ pub fn conditions(
             prev,
             STALLED,
             "True",
-            ready.reason,
+            ready.reason.as_str(),
             message,
             generation,
             now,
@@ -180,6 +181,14 @@ pub fn topics_of(config: &std::collections::BTreeMap<String, String>) -> Vec<Str
     out.sort();
     out.dedup();
     out
+}
+
+/// The merge patch that turns status `old` into `new`; `None` when nothing changed (then nothing is written).
+pub fn patch<S: serde::Serialize>(old: Option<&S>, new: &S) -> serde_json::Result<Option<Value>> {
+    Ok(merge_patch(
+        &serde_json::to_value(old)?,
+        &serde_json::to_value(new)?,
+    ))
 }
 
 /// The JSON merge patch (RFC 7396) that turns `old` into `new`: only changed keys, `null` for removed ones,
@@ -265,7 +274,7 @@ mod tests {
     #[test]
     fn same_observation_gives_same_status_so_no_write() {
         let r = Redactor::default();
-        let ready = Ready::yes(reason::RUNNING, "ok");
+        let ready = Ready::yes(Reason::Running, "ok");
         let s = st("RUNNING", None);
         let a = connector_status(None, parts(Reported::Status(&s), &ready, &r, t(0)));
         let b = connector_status(Some(&a), parts(Reported::Status(&s), &ready, &r, t(100)));
@@ -279,15 +288,15 @@ mod tests {
     fn transition_time_moves_only_when_status_flips() {
         let r = Redactor::default();
         let s = st("RUNNING", None);
-        let ok = Ready::yes(reason::RUNNING, "ok");
+        let ok = Ready::yes(Reason::Running, "ok");
         let a = connector_status(None, parts(Reported::Status(&s), &ok, &r, t(0)));
-        let paused = Ready::yes(reason::PAUSED, "paused");
+        let paused = Ready::yes(Reason::Paused, "paused");
         let b = connector_status(Some(&a), parts(Reported::Status(&s), &paused, &r, t(50)));
         assert_eq!(
             b.conditions[0].last_transition_time,
             a.conditions[0].last_transition_time
         );
-        let failed = Ready::no(reason::TASK_FAILED, "boom");
+        let failed = Ready::no(Reason::TaskFailed, "boom");
         let c = connector_status(Some(&b), parts(Reported::Status(&s), &failed, &r, t(60)));
         assert_eq!(
             c.conditions[0].last_transition_time,
@@ -301,14 +310,11 @@ mod tests {
     #[test]
     fn stalled_for_terminal_reasons() {
         let r = Redactor::default();
-        let bad = Ready::no(
-            reason::INVALID_CONFIG,
-            "spec.config.\"a\": must be a string",
-        );
+        let bad = Ready::no(Reason::InvalidConfig, "spec.config.\"a\": must be a string");
         let s = connector_status(None, parts(Reported::Nothing, &bad, &r, t(0)));
         assert_eq!(s.conditions.len(), 2);
         assert_eq!(s.conditions[1].kind, STALLED);
-        let ok = Ready::no(reason::STARTING, "x");
+        let ok = Ready::no(Reason::Starting, "x");
         let s = connector_status(Some(&s), parts(Reported::Nothing, &ok, &r, t(1)));
         assert_eq!(s.conditions.len(), 1);
     }
@@ -321,7 +327,7 @@ mod tests {
             .map(|i| format!("line {i} hunter2-secret\n"))
             .collect();
         let s = st("FAILED", Some(&long));
-        let ready = Ready::no(reason::TASK_FAILED, "task failed: hunter2-secret");
+        let ready = Ready::no(Reason::TaskFailed, "task failed: hunter2-secret");
         let out = connector_status(None, parts(Reported::Status(&s), &ready, &r, t(0)));
         let trace = out.tasks[0].trace.as_deref().unwrap();
         assert!(trace.lines().count() <= TRACE_LINES);
@@ -332,14 +338,14 @@ mod tests {
     fn unreachable_keeps_last_observation() {
         let r = Redactor::default();
         let s = st("RUNNING", None);
-        let ok = Ready::yes(reason::RUNNING, "ok");
+        let ok = Ready::yes(Reason::Running, "ok");
         let a = connector_status(None, parts(Reported::Status(&s), &ok, &r, t(0)));
-        let down = Ready::no(reason::CLUSTER_UNREACHABLE, "refused");
+        let down = Ready::no(Reason::ClusterUnreachable, "refused");
         let b = connector_status(Some(&a), parts(Reported::Keep, &down, &r, t(1)));
         assert_eq!(b.tasks, a.tasks);
         assert_eq!(
             b.conditions[0].reason.as_deref(),
-            Some(reason::CLUSTER_UNREACHABLE)
+            Some(Reason::ClusterUnreachable.as_str())
         );
     }
 
@@ -360,7 +366,7 @@ mod tests {
     #[test]
     fn handled_restart_values_are_recorded_and_kept() {
         let r = Redactor::default();
-        let ok = Ready::yes(reason::RUNNING, "ok");
+        let ok = Ready::yes(Reason::Running, "ok");
         let s = st("RUNNING", None);
         let mut p = parts(Reported::Status(&s), &ok, &r, t(0));
         p.handled_restart = Some("t1".into());

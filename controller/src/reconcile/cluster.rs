@@ -1,38 +1,35 @@
 //! The KafkaConnectCluster reconciler: resolves the client settings (credentials and CA from Secrets and
 //! ConfigMaps, read again whenever they change), keeps the cluster's handle and poller, and reports
-//! reachability, version, commit, Kafka cluster id and plugins in status. Also pruning, when asked for.
+//! reachability, version, commit, Kafka cluster id and plugins in status.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::Utc;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 use shared::cluster::{referenced_config_maps, referenced_secrets, resolve};
 use shared::connect::ClientSettings;
 use shared::crd::{
     AuthenticationType, KafkaConnectCluster, KafkaConnectClusterStatus, PluginStatus,
 };
+use shared::target::ClusterId;
 
-use crate::clusters::{ClusterHandle, ClusterKey, Seen, connector_name};
+use crate::conditions::{Ready, Reason};
+use crate::connect_runtime::ConnectCluster;
 use crate::context::Ctx;
-use crate::plan::{Ready, reason};
 use crate::{Error, Result, status};
 
 const KIND: &str = "KafkaConnectCluster";
-pub const REASON_REACHABLE: &str = "Reachable";
-pub const REASON_CONNECTING: &str = "Connecting";
 const DEFAULT_CA_KEY: &str = "ca.crt";
 /// Keeps a KafkaConnectCluster while KafkaConnectors use it.
 pub const CLUSTER_FINALIZER: &str = "connectwarden.io/cluster-in-use";
 
 pub async fn reconcile(obj: Arc<KafkaConnectCluster>, ctx: Arc<Ctx>) -> Result<Requeue> {
-    let started = Instant::now();
+    let timer = ctx.metrics.reconcile_timer(KIND);
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let r = tracing::Instrument::instrument(
@@ -40,13 +37,12 @@ pub async fn reconcile(obj: Arc<KafkaConnectCluster>, ctx: Arc<Ctx>) -> Result<R
         tracing::info_span!("reconcile_cluster", namespace = %ns, cluster = %name),
     )
     .await;
-    ctx.metrics
-        .reconciled(KIND, started.elapsed(), r.as_ref().err().map(Error::reason));
+    timer.failed(r.as_ref().err().map(Error::reason));
     r
 }
 
 pub fn error_policy(obj: Arc<KafkaConnectCluster>, err: &Error, ctx: Arc<Ctx>) -> Requeue {
-    let delay = ctx.backoff(&format!(
+    let delay = ctx.retries.backoff(&format!(
         "cluster/{}/{}",
         obj.namespace().unwrap_or_default(),
         obj.name_any()
@@ -57,32 +53,36 @@ pub fn error_policy(obj: Arc<KafkaConnectCluster>, err: &Error, ctx: Arc<Ctx>) -
 
 async fn apply(c: &KafkaConnectCluster, ctx: &Arc<Ctx>) -> Result<Requeue> {
     let ns = c.namespace().unwrap_or_default();
-    let key = ClusterKey::of_cluster(c);
+    let key = ClusterId::of_cluster(c);
     let label = key.label();
 
     // In-use protection: the cluster stays (deleting) while KafkaConnectors still use it, so deleting a
-    // namespace with both still deletes the connectors from Connect first.
+    // namespace with both still deletes the connectors from Connect first. Not `kube::runtime::finalizer`:
+    // it removes the finalizer as soon as cleanup returns Ok, and "still in use" is neither a success nor
+    // a failure here (the status keeps being reported meanwhile); it also writes outside `KubeWrites`.
     let has_finalizer = c.finalizers().iter().any(|f| f == CLUSTER_FINALIZER);
     let mut requeue = ctx.settings.resync;
     if c.meta().deletion_timestamp.is_some() {
         if !has_finalizer {
             return Ok(Requeue::await_change());
         }
-        if connectors_of(&ctx.connectors, &key).is_empty() {
-            set_finalizer(c, ctx, false).await?;
+        if ctx.watched.connectors_of(&key).is_empty() {
+            ctx.writes
+                .set_finalizer(c, CLUSTER_FINALIZER, false)
+                .await?;
             return Ok(Requeue::await_change());
         }
         requeue = std::time::Duration::from_secs(2);
     } else if !has_finalizer {
-        set_finalizer(c, ctx, true).await?;
+        ctx.writes.set_finalizer(c, CLUSTER_FINALIZER, true).await?;
         return Ok(Requeue::await_change());
     }
     let secrets = fetch::<Secret>(ctx, &ns, referenced_secrets(&c.spec)).await?;
     let maps = fetch::<ConfigMap>(ctx, &ns, referenced_config_maps(&c.spec)).await?;
     let handle = settings(c, &secrets, &maps).and_then(|s| {
-        ctx.registry.ensure(&key, s, ctx).map_err(|e| {
+        ctx.connect.ensure(&key, s).map_err(|e| {
             Ready::no(
-                reason::INVALID_SETTINGS,
+                Reason::InvalidSettings,
                 format!("KafkaConnectCluster {label}: {e}"),
             )
         })
@@ -90,20 +90,22 @@ async fn apply(c: &KafkaConnectCluster, ctx: &Arc<Ctx>) -> Result<Requeue> {
     let handle = match handle {
         Ok(h) => Some(h),
         Err(why) => {
-            if ctx.registry.broken(&key).as_ref() != Some(&why) {
-                tracing::warn!(cluster = %label, reason = why.reason, error = %why.message, "cannot set up the Kafka Connect client");
-                ctx.registry.mark_broken(&key, why.clone());
-                ctx.event(c, true, why.reason, "Resolve", why.message).await;
+            if ctx.connect.broken(&key).as_ref() != Some(&why) {
+                tracing::warn!(cluster = %label, reason = %why.reason, error = %why.message, "cannot set up the Kafka Connect client");
+                ctx.connect.mark_broken(&key, why.clone());
+                ctx.writes
+                    .event(c, true, why.reason.as_str(), "Resolve", why.message)
+                    .await;
                 // Its connectors now say why they wait.
-                for k in connectors_of(&ctx.connectors, &key) {
-                    let _ = ctx.connector_tx.unbounded_send(k);
+                for k in ctx.watched.connectors_of(&key) {
+                    ctx.watched.reconcile_connector(k);
                 }
             }
             None
         }
     };
-    let managed = connectors_of(&ctx.connectors, &key).len();
-    let new = cluster_status(c, handle.as_deref(), ctx.registry.broken(&key), managed);
+    let managed = ctx.watched.connectors_of(&key).len();
+    let new = cluster_status(c, handle.as_deref(), ctx.connect.broken(&key), managed);
     let prev_ready = c
         .status
         .as_ref()
@@ -118,49 +120,27 @@ async fn apply(c: &KafkaConnectCluster, ctx: &Arc<Ctx>) -> Result<Requeue> {
         let cond = status::ready_of(&new.conditions);
         let msg = cond.and_then(|r| r.message.clone()).unwrap_or_default();
         let up = now_ready.as_deref() == Some("True");
-        ctx.event(
-            c,
-            !up,
-            if up {
-                REASON_REACHABLE
-            } else {
-                reason::CLUSTER_UNREACHABLE
-            },
-            "Poll",
-            msg,
-        )
-        .await;
+        ctx.writes
+            .event(
+                c,
+                !up,
+                if up {
+                    Reason::Reachable
+                } else {
+                    Reason::ClusterUnreachable
+                }
+                .as_str(),
+                "Poll",
+                msg,
+            )
+            .await;
     }
-    write_status(c, ctx, &new).await?;
-    ctx.succeeded(&format!("cluster/{ns}/{}", c.name_any()));
+    ctx.writes
+        .write_status(c, c.status.as_ref(), &new, false)
+        .await?;
+    ctx.retries
+        .succeeded(&format!("cluster/{ns}/{}", c.name_any()));
     Ok(Requeue::requeue(requeue))
-}
-
-/// Adds or removes the in-use finalizer (the whole list, with the resourceVersion as precondition).
-async fn set_finalizer(c: &KafkaConnectCluster, ctx: &Ctx, add: bool) -> Result<()> {
-    let mut list: Vec<String> = c
-        .finalizers()
-        .iter()
-        .filter(|f| *f != CLUSTER_FINALIZER)
-        .cloned()
-        .collect();
-    if add {
-        list.push(CLUSTER_FINALIZER.to_string());
-    }
-    let patch =
-        json!({ "metadata": { "finalizers": list, "resourceVersion": c.resource_version() } });
-    let api: Api<KafkaConnectCluster> =
-        Api::namespaced(ctx.kube.clone(), &c.namespace().unwrap_or_default());
-    let _permit = ctx.kube_writes.acquire().await;
-    api.patch(
-        &c.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    ctx.metrics
-        .kube_write("kafkaconnectclusters", "patch_finalizer");
-    Ok(())
 }
 
 async fn fetch<K>(ctx: &Ctx, ns: &str, names: Vec<String>) -> Result<HashMap<String, K>>
@@ -180,18 +160,6 @@ where
     Ok(out)
 }
 
-pub fn connectors_of(
-    store: &Store<shared::crd::KafkaConnector>,
-    key: &ClusterKey,
-) -> Vec<ObjectRef<shared::crd::KafkaConnector>> {
-    store
-        .state()
-        .iter()
-        .filter(|k| key.is_target_of(k))
-        .map(|k| ObjectRef::from_obj(&**k))
-        .collect()
-}
-
 /// `s` with the conditions of `prev`.
 fn prev_with(
     mut s: KafkaConnectClusterStatus,
@@ -204,7 +172,7 @@ fn prev_with(
 /// The status from the cluster's latest poll, pure.
 pub fn cluster_status(
     c: &KafkaConnectCluster,
-    h: Option<&ClusterHandle>,
+    h: Option<&ConnectCluster>,
     broken: Option<Ready>,
     managed: usize,
 ) -> KafkaConnectClusterStatus {
@@ -215,7 +183,7 @@ pub fn cluster_status(
     s.managed_connectors = Some(u32::try_from(managed).unwrap_or(u32::MAX));
     let ready = match (h, broken) {
         (_, Some(why)) => why,
-        (None, None) => Ready::unknown(REASON_CONNECTING, "setting up the Kafka Connect client"),
+        (None, None) => Ready::unknown(Reason::Connecting, "setting up the Kafka Connect client"),
         (Some(h), None) => {
             let snap = h.snapshot();
             if let Some(info) = &snap.info {
@@ -239,9 +207,9 @@ pub fn cluster_status(
                 (_, 0) if status::ready_of(&prev.conditions).is_some() => {
                     return prev_with(s, &prev);
                 }
-                (_, 0) => Ready::unknown(REASON_CONNECTING, format!("connecting to {}", h.url())),
+                (_, 0) => Ready::unknown(Reason::Connecting, format!("connecting to {}", h.url())),
                 (Ok(_), _) => Ready::yes(
-                    REASON_REACHABLE,
+                    Reason::Reachable,
                     format!(
                         "Kafka Connect {} reachable at {}",
                         s.version.as_deref().unwrap_or("(version unknown)"),
@@ -321,12 +289,12 @@ pub fn settings(
 ) -> Result<ClientSettings, Ready> {
     let ns = c.namespace().unwrap_or_default();
     let label = format!("{ns}/{}", c.name_any());
-    let mut problems: Vec<(&'static str, String)> = Vec::new();
+    let mut problems: Vec<(Reason, String)> = Vec::new();
     for r in references(&c.spec) {
         let (kind, why) = if r.config_map {
-            ("ConfigMap", reason::CONFIG_MAP_NOT_FOUND)
+            ("ConfigMap", Reason::ConfigMapNotFound)
         } else {
-            ("Secret", reason::SECRET_NOT_FOUND)
+            ("Secret", Reason::SecretNotFound)
         };
         let has_key = |k: &str| {
             if r.config_map {
@@ -367,7 +335,7 @@ pub fn settings(
     if let Some((why, _)) = problems.first() {
         let lines: Vec<&str> = problems.iter().map(|(_, m)| m.as_str()).collect();
         return Err(Ready::no(
-            why,
+            *why,
             format!("KafkaConnectCluster {label}: {}", lines.join("; ")),
         ));
     }
@@ -377,7 +345,7 @@ pub fn settings(
         |n| secrets.get(n).cloned(),
         |n| maps.get(n).cloned(),
     )
-    .map_err(|e| Ready::no(reason::INVALID_SETTINGS, e.to_string()))?;
+    .map_err(|e| Ready::no(Reason::InvalidSettings, e.to_string()))?;
     if let (Some(pem), Some(t)) = (&s.ca_pem, &c.spec.tls) {
         // The ConfigMap wins when both are set, as in `resolve`.
         let source = match (&t.ca_config_map_ref, &t.ca_secret_ref) {
@@ -395,7 +363,7 @@ pub fn settings(
         };
         if let Err(what) = check_ca(pem) {
             return Err(Ready::no(
-                reason::INVALID_CA,
+                Reason::InvalidCa,
                 format!("KafkaConnectCluster {label}: {source} {what}"),
             ));
         }
@@ -425,77 +393,6 @@ fn check_ca(pem: &[u8]) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-async fn write_status(
-    c: &KafkaConnectCluster,
-    ctx: &Ctx,
-    new: &KafkaConnectClusterStatus,
-) -> Result<()> {
-    let old = serde_json::to_value(&c.status)?;
-    let Some(diff) = status::merge_patch(&old, &serde_json::to_value(new)?) else {
-        return Ok(());
-    };
-    let api: Api<KafkaConnectCluster> =
-        Api::namespaced(ctx.kube.clone(), &c.namespace().unwrap_or_default());
-    let _permit = ctx.kube_writes.acquire().await;
-    api.patch_status(
-        &c.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&json!({ "status": diff })),
-    )
-    .await?;
-    ctx.metrics
-        .kube_write("kafkaconnectclusters", "patch_status");
-    Ok(())
-}
-
-/// With `spec.prune: true`, deletes the connectors on the cluster that no KafkaConnector claims. Without it
-/// (the default) such connectors are never touched.
-pub async fn prune(ctx: &Ctx, h: &ClusterHandle, connectors: &BTreeMap<String, Seen>) {
-    let Some(r) = h.key.object_ref() else { return };
-    let Some(cluster) = ctx.clusters.get(&r) else {
-        return;
-    };
-    if !cluster.spec.prune || connectors.is_empty() {
-        return;
-    }
-    // Cheap first pass against the watch cache; the API server has the final word.
-    let claimed: std::collections::HashSet<String> = ctx
-        .connectors
-        .state()
-        .iter()
-        .filter(|k| h.key.is_target_of(k))
-        .map(|k| connector_name(k).to_string())
-        .collect();
-    let candidates: Vec<String> = connectors
-        .keys()
-        .filter(|n| !claimed.contains(*n))
-        .cloned()
-        .collect();
-    if candidates.is_empty() {
-        return;
-    }
-    let unclaimed = match crate::clusters::unclaimed(ctx, h, candidates).await {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::warn!(cluster = %h.label, error = %e, "listing KafkaConnectors before pruning");
-            return;
-        }
-    };
-    for name in unclaimed {
-        let _permit = h.writes.acquire().await;
-        match h.client().delete(&name).await {
-            Ok(()) | Err(shared::Error::NotFound { .. }) => {
-                tracing::info!(cluster = %h.label, connector = %name, "pruned a connector no KafkaConnector claims");
-                ctx.event(&*cluster, false, "Pruned", "Prune", format!("deleted connector {name:?}: no KafkaConnector claims it and spec.prune is true"))
-                    .await;
-            }
-            Err(e) => {
-                tracing::warn!(cluster = %h.label, connector = %name, error = %e, "pruning");
-            }
-        }
-    }
 }
 
 /// What of a KafkaConnectCluster its connectors depend on (which object it is, its spec, whether it is being
@@ -555,6 +452,7 @@ pub fn referencing(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn status_without_handle_says_why() {
@@ -562,11 +460,11 @@ mod tests {
             "main",
             serde_json::from_value(json!({"url": "http://c:8083"})).unwrap(),
         );
-        let why = Ready::no(reason::SECRET_NOT_FOUND, "Secret kafka/creds not found");
+        let why = Ready::no(Reason::SecretNotFound, "Secret kafka/creds not found");
         let s = cluster_status(&c, None, Some(why), 3);
         let r = status::ready_of(&s.conditions).unwrap();
         assert_eq!(r.status, "False");
-        assert_eq!(r.reason.as_deref(), Some(reason::SECRET_NOT_FOUND));
+        assert_eq!(r.reason.as_deref(), Some(Reason::SecretNotFound.as_str()));
         assert_eq!(r.message.as_deref(), Some("Secret kafka/creds not found"));
         assert_eq!(s.managed_connectors, Some(3));
         let s = cluster_status(&c, None, None, 0);
@@ -621,7 +519,7 @@ mod tests {
     fn a_missing_secret_is_named_with_its_field_and_keys_and_every_missing_object_is_listed() {
         let no = HashMap::new();
         let r = settings(&secure(), &no, &HashMap::new()).unwrap_err();
-        assert_eq!(r.reason, reason::SECRET_NOT_FOUND);
+        assert_eq!(r.reason, Reason::SecretNotFound);
         assert_eq!(
             r.message,
             "KafkaConnectCluster kafka/main: Secret kafka/creds not found (spec.authentication.secretRef, key \"username\", \"password\"); \
@@ -645,7 +543,7 @@ mod tests {
         let r = settings(&secure(), &secrets, &HashMap::new()).unwrap_err();
         assert_eq!(
             r.reason,
-            reason::SECRET_NOT_FOUND,
+            Reason::SecretNotFound,
             "the first problem names the reason"
         );
         assert_eq!(
@@ -659,13 +557,13 @@ mod tests {
             secret(&[("username", "u"), ("password", "hunter2-secret")]),
         );
         let r = settings(&secure(), &secrets, &HashMap::new()).unwrap_err();
-        assert_eq!(r.reason, reason::CONFIG_MAP_NOT_FOUND);
+        assert_eq!(r.reason, Reason::ConfigMapNotFound);
         let maps = HashMap::from([("ca".to_string(), config_map(&[("other", PEM)]))]);
         let r = settings(&secure(), &secrets, &maps).unwrap_err();
         assert_eq!(
             (r.reason, r.message.as_str()),
             (
-                reason::CONFIG_MAP_NOT_FOUND,
+                Reason::ConfigMapNotFound,
                 "KafkaConnectCluster kafka/main: ConfigMap kafka/ca has no key \"ca.crt\" (spec.tls.caConfigMapRef)"
             )
         );
@@ -689,16 +587,16 @@ mod tests {
             config_map(&[("ca.crt", "not a certificate")]),
         )]);
         let r = settings(&secure(), &secrets, &maps).unwrap_err();
-        assert_eq!(r.reason, reason::INVALID_CA);
+        assert_eq!(r.reason, Reason::InvalidCa);
         assert_eq!(
             r.message,
             "KafkaConnectCluster kafka/main: ConfigMap kafka/ca key \"ca.crt\" (spec.tls.caConfigMapRef) holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)"
         );
-        assert!(reason::is_stalled(r.reason));
+        assert!(r.reason.is_stalled());
         let broken = "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n";
         let maps = HashMap::from([("ca".to_string(), config_map(&[("ca.crt", broken)]))]);
         let r = settings(&secure(), &secrets, &maps).unwrap_err();
-        assert_eq!(r.reason, reason::INVALID_CA);
+        assert_eq!(r.reason, Reason::InvalidCa);
         assert!(r.message.contains("is not valid PEM"), "{}", r.message);
         assert!(
             !r.message.contains("!!!"),
@@ -718,7 +616,7 @@ mod tests {
         assert_eq!(
             (r.reason, r.message.as_str()),
             (
-                reason::INVALID_CA,
+                Reason::InvalidCa,
                 "KafkaConnectCluster kafka/main: Secret kafka/ca key \"root.pem\" (spec.tls.caSecretRef) holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)"
             )
         );

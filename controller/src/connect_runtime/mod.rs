@@ -1,0 +1,111 @@
+//! The per-Kafka-Connect-cluster runtime: one client per cluster (rebuilt when its settings change) and
+//! **one** poller that reads every connector of the cluster in one request each interval. The latest poll
+//! feeds every connector of the cluster; a change in one connector's entry asks for the reconcile of just
+//! that connector. Each poller is its own task, so a slow or unreachable cluster never delays another.
+//!
+//! Below the reconcilers: this folder imports none of them; it asks for reconciles through [`Watched`].
+
+mod cluster;
+mod poller;
+mod prune;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use shared::connect::{ClientSettings, ConnectClient};
+use shared::target::ClusterId;
+
+pub(crate) use cluster::{ConnectCluster, LatestPoll};
+pub(crate) use poller::{PollError, PolledConnector};
+
+use crate::conditions::Ready;
+use crate::kube_writes::KubeWrites;
+use crate::metrics::Metrics;
+use crate::watched::Watched;
+
+/// What the pollers need from the rest of the controller.
+pub(crate) struct Wiring {
+    pub kube: kube::Client,
+    pub watched: Watched,
+    pub metrics: Arc<Metrics>,
+    pub writes: Arc<KubeWrites>,
+    pub poll_interval: Duration,
+    /// Connect writes in flight per cluster.
+    pub max_writes_per_cluster: usize,
+}
+
+/// Every Connect cluster in use, and the clusters whose settings cannot be resolved (with the `Ready`
+/// condition that says why, which their connectors show too).
+pub(crate) struct ConnectClusters {
+    wiring: Wiring,
+    running: RwLock<HashMap<ClusterId, Arc<ConnectCluster>>>,
+    broken: RwLock<HashMap<ClusterId, Ready>>,
+}
+
+impl ConnectClusters {
+    pub fn new(wiring: Wiring) -> Arc<ConnectClusters> {
+        Arc::new(ConnectClusters {
+            wiring,
+            running: RwLock::default(),
+            broken: RwLock::default(),
+        })
+    }
+
+    pub fn get(&self, id: &ClusterId) -> Option<Arc<ConnectCluster>> {
+        self.running.read().get(id).cloned()
+    }
+
+    pub fn broken(&self, id: &ClusterId) -> Option<Ready> {
+        self.broken.read().get(id).cloned()
+    }
+
+    pub fn mark_broken(&self, id: &ClusterId, why: Ready) {
+        self.remove(id);
+        self.broken.write().insert(id.clone(), why);
+    }
+
+    /// The runtime of cluster `id` with these settings: started (with its poller) if missing, its client
+    /// replaced when the settings changed (new credentials or CA).
+    pub fn ensure(
+        self: &Arc<Self>,
+        id: &ClusterId,
+        settings: ClientSettings,
+    ) -> shared::Result<Arc<ConnectCluster>> {
+        self.broken.write().remove(id);
+        let label = id.label();
+        let observer = || self.wiring.metrics.observer(&label);
+        if let Some(c) = self.get(id) {
+            c.use_settings(settings, observer)?;
+            return Ok(c);
+        }
+        let client = ConnectClient::new(&settings)?.with_observer(observer());
+        let c = Arc::new(ConnectCluster::new(
+            id.clone(),
+            settings,
+            client,
+            self.wiring.max_writes_per_cluster,
+        ));
+        // The poller holds a weak reference, so removing the cluster from here ends it.
+        c.set_task(tokio::spawn(poller::run(Arc::downgrade(&c), self.clone())));
+        self.running.write().insert(id.clone(), c.clone());
+        Ok(c)
+    }
+
+    pub fn remove(&self, id: &ClusterId) {
+        let c = self.running.write().remove(id);
+        if let Some(c) = c {
+            c.stop();
+        }
+    }
+
+    /// Stops every poller (when leadership is lost or on shutdown).
+    pub fn clear(&self) {
+        let all: Vec<_> = self.running.write().drain().collect();
+        for (_, c) in all {
+            c.stop();
+        }
+        self.broken.write().clear();
+    }
+}

@@ -1,0 +1,108 @@
+//! With `spec.prune: true`, the connectors on a cluster that no KafkaConnector claims are deleted. Without
+//! it (the default) such connectors are never touched.
+
+use std::collections::{BTreeMap, HashSet};
+
+use kube::api::{Api, ListParams};
+use shared::crd::{KafkaConnectCluster, KafkaConnector};
+use shared::target::{ClusterId, connector_name};
+
+use super::{ConnectCluster, ConnectClusters, PolledConnector};
+
+pub(super) async fn prune(
+    all: &ConnectClusters,
+    c: &ConnectCluster,
+    connectors: &BTreeMap<String, PolledConnector>,
+) {
+    let w = &all.wiring;
+    let Some(cluster) = w.watched.cluster(&c.id) else {
+        return;
+    };
+    if !cluster.spec.prune || connectors.is_empty() {
+        return;
+    }
+    // Cheap first pass against the watch cache; the API server has the final word.
+    let claimed: HashSet<String> = w
+        .watched
+        .connectors
+        .state()
+        .iter()
+        .filter(|k| c.id.is_target_of(k))
+        .map(|k| connector_name(k).to_string())
+        .collect();
+    let candidates: Vec<String> = connectors
+        .keys()
+        .filter(|n| !claimed.contains(*n))
+        .cloned()
+        .collect();
+    if candidates.is_empty() {
+        return;
+    }
+    let unclaimed = match unclaimed(all, c, candidates).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(cluster = %c.label, error = %e, "listing KafkaConnectors before pruning");
+            return;
+        }
+    };
+    for name in unclaimed {
+        let _permit = c.writes.acquire().await;
+        match c.client().delete(&name).await {
+            Ok(()) | Err(shared::Error::NotFound { .. }) => {
+                tracing::info!(cluster = %c.label, connector = %name, "pruned a connector no KafkaConnector claims");
+                w.writes
+                    .event(
+                        &*cluster,
+                        false,
+                        "Pruned",
+                        "Prune",
+                        format!("deleted connector {name:?}: no KafkaConnector claims it and spec.prune is true"),
+                    )
+                    .await;
+            }
+            Err(e) => {
+                tracing::warn!(cluster = %c.label, connector = %name, error = %e, "pruning");
+            }
+        }
+    }
+}
+
+/// Connectors on the cluster no KafkaConnector claims, according to the API server: all namespaces, no
+/// label selector (another controller instance may own them), and through any KafkaConnectCluster (or the
+/// default cluster) with the same URL, since several objects may name one Connect cluster.
+async fn unclaimed(
+    all: &ConnectClusters,
+    c: &ConnectCluster,
+    names: Vec<String>,
+) -> kube::Result<Vec<String>> {
+    let kube = &all.wiring.kube;
+    let same = |url: &str| {
+        shared::connect::parse_base_url(url)
+            .ok()
+            .map(|u| u.to_string())
+    };
+    let mine = same(&c.url());
+    let mut aliases: HashSet<ClusterId> = Api::<KafkaConnectCluster>::all(kube.clone())
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .filter(|k| same(&k.spec.url) == mine)
+        .map(ClusterId::of_cluster)
+        .collect();
+    aliases.insert(c.id.clone());
+    if let Some(d) = all.get(&ClusterId::Default)
+        && same(&d.url()) == mine
+    {
+        aliases.insert(ClusterId::Default);
+    }
+    let claimed: HashSet<String> = Api::<KafkaConnector>::all(kube.clone())
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .filter(|k| aliases.iter().any(|a| a.is_target_of(k)))
+        .map(|k| k.connector_name())
+        .collect();
+    Ok(names.into_iter().filter(|n| !claimed.contains(n)).collect())
+}

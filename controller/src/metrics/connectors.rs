@@ -1,0 +1,347 @@
+//! The per-connector series, kept as a few bytes of state per connector (thousands of connectors stay
+//! cheap) and turned into metric families only when scraped, by a [`Collector`].
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use shared::connect::ConnectorStatus;
+
+use crate::Result;
+use crate::plan::Trigger;
+
+const CONNECTOR_STATES: [&str; 6] = [
+    "RUNNING",
+    "PAUSED",
+    "STOPPED",
+    "FAILED",
+    "UNASSIGNED",
+    "RESTARTING",
+];
+const TASK_STATES: [&str; 5] = ["RUNNING", "PAUSED", "FAILED", "UNASSIGNED", "RESTARTING"];
+const RUNNING_TASKS: usize = 0;
+
+/// (namespace, name) of a KafkaConnector.
+pub(crate) type ObjKey = (String, String);
+
+/// What a restart restarted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RestartTarget {
+    Connector,
+    Task,
+}
+
+impl RestartTarget {
+    const ALL: [RestartTarget; 2] = [RestartTarget::Connector, RestartTarget::Task];
+
+    fn label(self) -> &'static str {
+        match self {
+            RestartTarget::Connector => "connector",
+            RestartTarget::Task => "task",
+        }
+    }
+}
+
+const TRIGGERS: [Trigger; 2] = [Trigger::Automatic, Trigger::Manual];
+
+/// What one connector's series are made from.
+#[derive(Debug, Clone, Default)]
+struct Tracked {
+    cluster: String,
+    connector: String,
+    /// Index in `CONNECTOR_STATES`, once Connect reported one.
+    state: Option<usize>,
+    /// Tasks per `TASK_STATES` entry.
+    tasks: [u32; TASK_STATES.len()],
+    /// Since when the connector and all its tasks are RUNNING.
+    healthy_since: Option<DateTime<Utc>>,
+    /// Restarts per (target, trigger), in the order of `RestartTarget::ALL` × `TRIGGERS`.
+    restarts: [[u64; 2]; 2],
+    /// Ready=False with reason RestartsExhausted: automatic restarts have given up.
+    exhausted: bool,
+}
+
+impl Tracked {
+    /// Points the entry at `cluster`/`connector`; a connector that moved or was renamed starts afresh.
+    fn retarget(&mut self, cluster: &str, connector: &str) {
+        if self.cluster != cluster || self.connector != connector {
+            *self = Tracked {
+                cluster: cluster.to_string(),
+                connector: connector.to_string(),
+                ..Tracked::default()
+            };
+        }
+    }
+
+    fn uptime(&self, now: DateTime<Utc>) -> i64 {
+        self.healthy_since
+            .map_or(0, |s| (now - s).num_seconds().max(0))
+    }
+}
+
+/// Samples of one connector in one family: extra labels and a value.
+type Samples = Vec<(Vec<(&'static str, &'static str)>, f64)>;
+
+/// One family the collector writes: its name, help and type; the samples come from `Tracked`.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    counter: bool,
+    samples: fn(&Tracked, DateTime<Utc>) -> Samples,
+    /// kafka-autoconnector's labels (connector_name, ns, rn) instead of ours (cluster, name, namespace).
+    autoconnector: bool,
+}
+
+fn states(t: &Tracked, _: DateTime<Utc>) -> Samples {
+    let Some(current) = t.state else {
+        return Vec::new();
+    };
+    (CONNECTOR_STATES.iter().enumerate())
+        .map(|(i, s)| (vec![("state", *s)], f64::from(u8::from(i == current))))
+        .collect()
+}
+
+fn tasks(t: &Tracked, _: DateTime<Utc>) -> Samples {
+    if t.state.is_none() {
+        return Vec::new();
+    }
+    (TASK_STATES.iter().zip(t.tasks))
+        .map(|(s, n)| (vec![("state", *s)], f64::from(n)))
+        .collect()
+}
+
+fn restarts(t: &Tracked, _: DateTime<Utc>) -> Samples {
+    let mut out = Vec::new();
+    for (ti, target) in RestartTarget::ALL.iter().enumerate() {
+        for (gi, trigger) in TRIGGERS.iter().enumerate() {
+            let n = t.restarts[ti][gi];
+            if n > 0 {
+                let labels = vec![("target", target.label()), ("trigger", trigger.label())];
+                out.push((labels, n as f64));
+            }
+        }
+    }
+    out
+}
+
+/// A single sample without extra labels; `reported` only once Connect reported a state.
+fn one(value: f64, reported: bool, t: &Tracked) -> Samples {
+    if reported && t.state.is_none() {
+        return Vec::new();
+    }
+    vec![(Vec::new(), value)]
+}
+
+const FAMILIES: &[Family] = &[
+    Family {
+        name: "connect_warden_connector_state",
+        help: "Connector state reported by Kafka Connect: 1 for the current state, 0 for the others.",
+        counter: false,
+        samples: states,
+        autoconnector: false,
+    },
+    Family {
+        name: "connect_warden_connector_tasks",
+        help: "Tasks of the connector by state.",
+        counter: false,
+        samples: tasks,
+        autoconnector: false,
+    },
+    Family {
+        name: "connect_warden_connector_uptime_seconds",
+        help: "Seconds the connector and all its tasks have been RUNNING; 0 when not.",
+        counter: false,
+        samples: |t, now| one(t.uptime(now) as f64, false, t),
+        autoconnector: false,
+    },
+    Family {
+        name: "connect_warden_connector_restarts_exhausted",
+        help: "1 while automatic restarts have given up on the connector (maxRestarts reached), else 0.",
+        counter: false,
+        samples: |t, _| one(f64::from(u8::from(t.exhausted)), false, t),
+        autoconnector: false,
+    },
+    Family {
+        name: "connect_warden_connector_restarts_total",
+        help: "Restarts issued by the controller, by target (connector, task) and trigger (automatic, manual).",
+        counter: true,
+        samples: restarts,
+        autoconnector: false,
+    },
+    // The kafka-autoconnector operator's gauges, labelled as it did (ns, rn, connector_name).
+    Family {
+        name: "kafka_autoconnector_total_connector_tasks",
+        help: "Total number of tasks of the connector (kafka-autoconnector compatible).",
+        counter: false,
+        samples: |t, _| one(f64::from(t.tasks.iter().sum::<u32>()), true, t),
+        autoconnector: true,
+    },
+    Family {
+        name: "kafka_autoconnector_running_connector_tasks",
+        help: "Number of RUNNING tasks of the connector (kafka-autoconnector compatible).",
+        counter: false,
+        samples: |t, _| one(f64::from(t.tasks[RUNNING_TASKS]), true, t),
+        autoconnector: true,
+    },
+    Family {
+        name: "kafka_autoconnector_connector_uptime",
+        help: "Seconds the connector and all its tasks have been RUNNING without interruption (kafka-autoconnector compatible).",
+        counter: false,
+        samples: |t, now| one(t.uptime(now) as f64, true, t),
+        autoconnector: true,
+    },
+];
+
+/// The per-connector state and the collector over it.
+pub(super) struct Connectors {
+    tracked: std::sync::Arc<Mutex<HashMap<ObjKey, Tracked>>>,
+}
+
+#[derive(Clone)]
+struct ConnectorCollector {
+    tracked: std::sync::Arc<Mutex<HashMap<ObjKey, Tracked>>>,
+    families: Vec<&'static Family>,
+    descs: Vec<Desc>,
+}
+
+impl Connectors {
+    pub fn register(registry: &prometheus::Registry, autoconnector: bool) -> Result<Connectors> {
+        let tracked = std::sync::Arc::default();
+        let families: Vec<&'static Family> = FAMILIES
+            .iter()
+            .filter(|f| autoconnector || !f.autoconnector)
+            .collect();
+        let descs = families
+            .iter()
+            .map(|f| Desc::new(f.name.into(), f.help.into(), Vec::new(), HashMap::new()))
+            .collect::<prometheus::Result<_>>()?;
+        registry.register(Box::new(ConnectorCollector {
+            tracked: std::sync::Arc::clone(&tracked),
+            families,
+            descs,
+        }))?;
+        Ok(Connectors { tracked })
+    }
+
+    pub fn restarted(
+        &self,
+        key: &ObjKey,
+        cluster: &str,
+        connector: &str,
+        target: RestartTarget,
+        trigger: Trigger,
+    ) {
+        let mut tracked = self.tracked.lock();
+        let t = tracked.entry(key.clone()).or_default();
+        t.retarget(cluster, connector);
+        let ti = RestartTarget::ALL.iter().position(|x| *x == target);
+        let gi = TRIGGERS.iter().position(|x| *x == trigger);
+        if let (Some(ti), Some(gi)) = (ti, gi) {
+            t.restarts[ti][gi] = t.restarts[ti][gi].saturating_add(1);
+        }
+    }
+
+    pub fn observe(
+        &self,
+        key: &ObjKey,
+        cluster: &str,
+        connector: &str,
+        status: Option<&ConnectorStatus>,
+        healthy_since: Option<DateTime<Utc>>,
+    ) {
+        let mut tracked = self.tracked.lock();
+        let t = tracked.entry(key.clone()).or_default();
+        t.retarget(cluster, connector);
+        t.healthy_since = healthy_since;
+        let Some(st) = status else { return };
+        t.state = CONNECTOR_STATES
+            .iter()
+            .position(|s| *s == st.connector.state);
+        for (i, s) in TASK_STATES.iter().enumerate() {
+            let n = st.tasks.iter().filter(|t| t.state == *s).count();
+            t.tasks[i] = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+    }
+
+    pub fn set_exhausted(&self, key: &ObjKey, exhausted: bool) {
+        if let Some(t) = self.tracked.lock().get_mut(key) {
+            t.exhausted = exhausted;
+        }
+    }
+
+    pub fn forget(&self, key: &ObjKey) {
+        self.tracked.lock().remove(key);
+    }
+
+    pub fn keys(&self) -> Vec<ObjKey> {
+        self.tracked.lock().keys().cloned().collect()
+    }
+}
+
+fn label(name: &str, value: &str) -> LabelPair {
+    let mut l = LabelPair::default();
+    l.set_name(name.to_string());
+    l.set_value(value.to_string());
+    l
+}
+
+impl Collector for ConnectorCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let now = Utc::now();
+        let tracked = self.tracked.lock();
+        self.families
+            .iter()
+            .map(|f| {
+                let mut mf = MetricFamily::default();
+                mf.set_name(f.name.to_string());
+                mf.set_help(f.help.to_string());
+                mf.set_field_type(if f.counter {
+                    MetricType::COUNTER
+                } else {
+                    MetricType::GAUGE
+                });
+                for ((ns, name), t) in tracked.iter() {
+                    let own = if f.autoconnector {
+                        [
+                            ("connector_name", t.connector.as_str()),
+                            ("ns", ns),
+                            ("rn", name),
+                        ]
+                    } else {
+                        [
+                            ("cluster", t.cluster.as_str()),
+                            ("name", name),
+                            ("namespace", ns),
+                        ]
+                    };
+                    for (extra, value) in (f.samples)(t, now) {
+                        // Label names in order, as the text format conventionally lists them.
+                        let labels = own
+                            .iter()
+                            .chain(extra.iter())
+                            .map(|(k, v)| label(k, v))
+                            .collect();
+                        let mut m = Metric::from_label(labels);
+                        if f.counter {
+                            let mut c = Counter::default();
+                            c.set_value(value);
+                            m.set_counter(c);
+                        } else {
+                            let mut g = Gauge::default();
+                            g.set_value(value);
+                            m.set_gauge(g);
+                        }
+                        mf.mut_metric().push(m);
+                    }
+                }
+                mf
+            })
+            .collect()
+    }
+}

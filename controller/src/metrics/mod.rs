@@ -1,0 +1,420 @@
+//! Prometheus metrics, by concern: reconciles, Kafka Connect requests, cluster polls, Kubernetes writes,
+//! leadership, and the per-connector series (see [`connectors`]). Each group registers its own metrics.
+
+mod connectors;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+use shared::connect::{ConnectorStatus, RequestObserver};
+
+pub(crate) use connectors::{ObjKey, RestartTarget};
+
+use crate::Result;
+use crate::plan::Trigger;
+
+const BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 90.0,
+];
+
+fn registered<C: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    c: C,
+) -> Result<C> {
+    registry.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec> {
+    registered(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<HistogramVec> {
+    let opts = HistogramOpts::new(name, help).buckets(BUCKETS.to_vec());
+    registered(registry, HistogramVec::new(opts, labels)?)
+}
+
+/// Reconciles by kind: duration and failures.
+struct Reconciles {
+    duration: HistogramVec,
+    errors: IntCounterVec,
+}
+
+impl Reconciles {
+    fn register(r: &Registry) -> Result<Reconciles> {
+        Ok(Reconciles {
+            duration: histogram(
+                r,
+                "connect_warden_reconcile_duration_seconds",
+                "Duration of reconciles by kind (KafkaConnector, KafkaConnectCluster).",
+                &["kind"],
+            )?,
+            errors: counter(
+                r,
+                "connect_warden_reconcile_errors_total",
+                "Failed reconciles by kind and reason.",
+                &["kind", "reason"],
+            )?,
+        })
+    }
+}
+
+/// Kafka Connect REST requests by cluster.
+struct ConnectRequests {
+    total: IntCounterVec,
+    duration: HistogramVec,
+}
+
+impl ConnectRequests {
+    fn register(r: &Registry) -> Result<ConnectRequests> {
+        Ok(ConnectRequests {
+            total: counter(
+                r,
+                "connect_warden_connect_requests_total",
+                "Kafka Connect REST requests by cluster, method, path template and HTTP code (`none` when no answer came).",
+                &["cluster", "method", "path", "code"],
+            )?,
+            duration: histogram(
+                r,
+                "connect_warden_connect_request_duration_seconds",
+                "Duration of Kafka Connect REST requests.",
+                &["cluster", "method", "path"],
+            )?,
+        })
+    }
+}
+
+/// Polls of the Connect clusters and their outcome.
+struct Polls {
+    up: IntGaugeVec,
+    total: IntCounterVec,
+}
+
+impl Polls {
+    fn register(r: &Registry) -> Result<Polls> {
+        Ok(Polls {
+            up: registered(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "connect_warden_cluster_up",
+                        "1 when the last poll of the Kafka Connect cluster succeeded.",
+                    ),
+                    &["cluster"],
+                )?,
+            )?,
+            total: counter(
+                r,
+                "connect_warden_cluster_polls_total",
+                "Polls (GET /connectors?expand=status&expand=info) by cluster and result.",
+                &["cluster", "result"],
+            )?,
+        })
+    }
+}
+
+pub(crate) struct Metrics {
+    registry: Registry,
+    reconciles: Reconciles,
+    connect: ConnectRequests,
+    polls: Polls,
+    kube_writes: IntCounterVec,
+    leader: IntGauge,
+    connectors: connectors::Connectors,
+}
+
+impl Metrics {
+    pub fn new(autoconnector: bool) -> Result<Arc<Metrics>> {
+        let registry = Registry::new();
+        Ok(Arc::new(Metrics {
+            reconciles: Reconciles::register(&registry)?,
+            connect: ConnectRequests::register(&registry)?,
+            polls: Polls::register(&registry)?,
+            kube_writes: counter(
+                &registry,
+                "connect_warden_kube_writes_total",
+                "Writes to the Kubernetes API by resource and verb (status, finalizer, annotation, event).",
+                &["resource", "verb"],
+            )?,
+            leader: registered(
+                &registry,
+                IntGauge::new(
+                    "connect_warden_leader",
+                    "1 while this replica is the leader (always 1 without leader election).",
+                )?,
+            )?,
+            connectors: connectors::Connectors::register(&registry, autoconnector)?,
+            registry,
+        }))
+    }
+
+    /// A request observer for one cluster's client.
+    pub fn observer(self: &Arc<Self>, cluster: &str) -> Arc<dyn RequestObserver> {
+        Arc::new(ConnectObserver {
+            cluster: cluster.to_string(),
+            metrics: self.clone(),
+        })
+    }
+
+    pub fn kube_write(&self, resource: &str, verb: &str) {
+        self.kube_writes.with_label_values(&[resource, verb]).inc();
+    }
+
+    /// Times a reconcile of `kind` until the timer is dropped; [`ReconcileTimer::failed`] counts an error.
+    pub fn reconcile_timer(&self, kind: &'static str) -> ReconcileTimer<'_> {
+        ReconcileTimer {
+            reconciles: &self.reconciles,
+            kind,
+            started: Instant::now(),
+        }
+    }
+
+    /// A failure handled inside a reconcile (a Connect call that failed and is retried with backoff).
+    pub fn reconcile_error(&self, kind: &str, reason: &str) {
+        self.reconciles
+            .errors
+            .with_label_values(&[kind, reason])
+            .inc();
+    }
+
+    pub fn poll(&self, cluster: &str, ok: bool) {
+        self.polls
+            .total
+            .with_label_values(&[cluster, if ok { "ok" } else { "error" }])
+            .inc();
+        self.polls
+            .up
+            .with_label_values(&[cluster])
+            .set(i64::from(ok));
+    }
+
+    pub fn forget_cluster(&self, cluster: &str) {
+        let _ = self.polls.up.remove_label_values(&[cluster]);
+        for r in ["ok", "error"] {
+            let _ = self.polls.total.remove_label_values(&[cluster, r]);
+        }
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+
+    pub fn restarted(
+        &self,
+        key: &ObjKey,
+        cluster: &str,
+        connector: &str,
+        target: RestartTarget,
+        trigger: Trigger,
+    ) {
+        self.connectors
+            .restarted(key, cluster, connector, target, trigger);
+    }
+
+    /// Records what Connect reported for a connector. `healthy_since` is when it became healthy (from the
+    /// Ready condition, so uptime survives a controller restart), `None` while it is not.
+    pub fn observe_connector(
+        &self,
+        key: &ObjKey,
+        cluster: &str,
+        connector: &str,
+        status: Option<&ConnectorStatus>,
+        healthy_since: Option<DateTime<Utc>>,
+    ) {
+        self.connectors
+            .observe(key, cluster, connector, status, healthy_since);
+    }
+
+    /// Records whether automatic restarts gave up on a connector (its Ready reason is RestartsExhausted).
+    pub fn set_restarts_exhausted(&self, key: &ObjKey, exhausted: bool) {
+        self.connectors.set_exhausted(key, exhausted);
+    }
+
+    /// Removes every series of a connector that is gone (deleted, or no longer selected).
+    pub fn forget_connector(&self, key: &ObjKey) {
+        self.connectors.forget(key);
+    }
+
+    /// Connectors with series, for garbage collection against the watch cache.
+    pub fn tracked_keys(&self) -> Vec<ObjKey> {
+        self.connectors.keys()
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::warn!(error = %e, "encoding metrics");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// Observes a reconcile's duration when dropped, however the reconcile ends.
+pub(crate) struct ReconcileTimer<'a> {
+    reconciles: &'a Reconciles,
+    kind: &'static str,
+    started: Instant,
+}
+
+impl ReconcileTimer<'_> {
+    /// Counts the reconcile as failed for `reason`, if any.
+    pub fn failed(self, reason: Option<&str>) {
+        if let Some(r) = reason {
+            self.reconciles
+                .errors
+                .with_label_values(&[self.kind, r])
+                .inc();
+        }
+    }
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        self.reconciles
+            .duration
+            .with_label_values(&[self.kind])
+            .observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+struct ConnectObserver {
+    cluster: String,
+    metrics: Arc<Metrics>,
+}
+
+impl RequestObserver for ConnectObserver {
+    fn observe(&self, method: &str, path: &str, status: Option<u16>, elapsed: Duration) {
+        let code = status.map_or_else(|| "none".to_string(), |s| s.to_string());
+        let c = &self.metrics.connect;
+        c.total
+            .with_label_values(&[self.cluster.as_str(), method, path, &code])
+            .inc();
+        c.duration
+            .with_label_values(&[self.cluster.as_str(), method, path])
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Trigger;
+    use shared::connect::{ConnectorState, TaskState};
+
+    fn status(tasks: &[&str]) -> ConnectorStatus {
+        ConnectorStatus {
+            name: "c".into(),
+            connector: ConnectorState {
+                state: "RUNNING".into(),
+                worker_id: None,
+                trace: None,
+            },
+            tasks: tasks
+                .iter()
+                .enumerate()
+                .map(|(i, s)| TaskState {
+                    id: i as i32,
+                    state: s.to_string(),
+                    worker_id: None,
+                    trace: None,
+                })
+                .collect(),
+            kind: None,
+        }
+    }
+
+    #[test]
+    fn series_appear_and_disappear() {
+        let m = Metrics::new(true).unwrap();
+        let key = ("ns".to_string(), "orders".to_string());
+        let since = Utc::now() - chrono::Duration::seconds(42);
+        m.observe_connector(
+            &key,
+            "ns/c",
+            "orders",
+            Some(&status(&["RUNNING", "FAILED"])),
+            Some(since),
+        );
+        m.restarted(
+            &key,
+            "ns/c",
+            "orders",
+            RestartTarget::Task,
+            Trigger::Automatic,
+        );
+        let text = m.render();
+        assert!(text.contains(r#"connect_warden_connector_state{cluster="ns/c",name="orders",namespace="ns",state="RUNNING"} 1"#), "{text}");
+        assert!(text.contains(r#"connect_warden_connector_tasks{cluster="ns/c",name="orders",namespace="ns",state="FAILED"} 1"#));
+        assert!(text.contains(r#"kafka_autoconnector_total_connector_tasks{connector_name="orders",ns="ns",rn="orders"} 2"#));
+        assert!(text.contains(r#"kafka_autoconnector_running_connector_tasks{connector_name="orders",ns="ns",rn="orders"} 1"#));
+        assert!(text.contains(r#"connect_warden_connector_restarts_total{cluster="ns/c",name="orders",namespace="ns",target="task",trigger="automatic"} 1"#));
+        let up = text
+            .lines()
+            .find(|l| l.starts_with("connect_warden_connector_uptime_seconds{"))
+            .unwrap();
+        let v: i64 = up.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!((42..50).contains(&v), "{up}");
+        assert!(text.contains(r#"connect_warden_connector_restarts_exhausted{cluster="ns/c",name="orders",namespace="ns"} 0"#));
+        m.set_restarts_exhausted(&key, true);
+        assert!(m.render().contains(r#"connect_warden_connector_restarts_exhausted{cluster="ns/c",name="orders",namespace="ns"} 1"#));
+        m.forget_connector(&key);
+        let text = m.render();
+        assert!(!text.contains("orders"), "{text}");
+    }
+
+    #[test]
+    fn a_restart_counted_before_the_first_observation_is_kept() {
+        let m = Metrics::new(false).unwrap();
+        let key = ("ns".to_string(), "orders".to_string());
+        m.restarted(
+            &key,
+            "ns/c",
+            "orders",
+            RestartTarget::Task,
+            Trigger::Automatic,
+        );
+        m.observe_connector(&key, "ns/c", "orders", Some(&status(&["FAILED"])), None);
+        assert!(
+            m.render()
+                .contains(r#"target="task",trigger="automatic"} 1"#)
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let m = Metrics::new(false).unwrap();
+        let key = ("ns".to_string(), "x\ny".to_string());
+        m.observe_connector(&key, r#"a"b\c"#, "c", None, None);
+        let text = m.render();
+        assert!(text.contains(r#"cluster="a\"b\\c""#), "{text}");
+        assert!(text.contains(r#"name="x\ny""#), "{text}");
+    }
+
+    #[test]
+    fn connect_requests_are_counted_by_template() {
+        let m = Metrics::new(false).unwrap();
+        let o = m.observer("ns/c");
+        o.observe(
+            "GET",
+            "/connectors?expand=status&expand=info",
+            Some(200),
+            Duration::from_millis(3),
+        );
+        o.observe(
+            "GET",
+            "/connectors?expand=status&expand=info",
+            None,
+            Duration::from_millis(3),
+        );
+        let text = m.render();
+        assert!(text.contains(r#"connect_warden_connect_requests_total{cluster="ns/c",code="200",method="GET",path="/connectors?expand=status&expand=info"} 1"#), "{text}");
+        assert!(text.contains(r#"code="none""#));
+        assert!(!text.contains("kafka_autoconnector"));
+    }
+}

@@ -1,0 +1,242 @@
+//! Bringing one KafkaConnector to its spec, in named steps: resolve the target → observe → plan →
+//! execute → report → record metrics.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use shared::config::{check_connector_name, describe_non_strings, effective_config, string_config};
+use shared::connect::ConnectorStatus;
+use shared::crd::{
+    ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, KafkaConnector, KafkaConnectorStatus,
+};
+use shared::redact::Redactor;
+
+use super::effects::{Effects, Live};
+use super::execute::{Job, execute, report};
+use super::{obj_key, prev_reason, write_simple};
+use crate::Result;
+use crate::conditions::{Ready, Reason, Truth};
+use crate::connect_runtime::{ConnectCluster, LatestPoll, PollError, PolledConnector};
+use crate::context::Ctx;
+use crate::plan::{self, Caps, Desired, Input, Observed, Recent};
+use crate::restart::{self, Policy};
+use crate::status::{self, Reported};
+
+pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
+    let resync = Requeue::requeue(ctx.settings.resync);
+    let Some((cluster, desired)) = resolve(o, ctx).await? else {
+        return Ok(resync);
+    };
+    let Some(seen) = observe(o, &cluster, &desired.name) else {
+        return Ok(resync);
+    };
+
+    let input = plan_input(o, ctx, &desired, &seen);
+    let p = plan::plan(&input);
+    tracing::debug!(actions = ?p.actions, ready = ?p.ready.reason, "planned");
+
+    let fx = Live {
+        ctx,
+        o,
+        cluster: &cluster,
+        desired: &desired,
+        reported: seen.status(),
+    };
+    let key = obj_key(o);
+    for w in &p.warnings {
+        if ctx.retries.first_warning(&key, w) {
+            fx.event(true, "InvalidAnnotation", "Restart", w.clone())
+                .await;
+        }
+    }
+    let job = Job {
+        key,
+        prev: o.status.as_ref(),
+        generation: o.meta().generation,
+        desired: &desired,
+        input: &input,
+        reported: seen.reported(),
+        topics: status::topics_of(&desired.config),
+        cluster: &cluster.label,
+    };
+    let mut redactor = Redactor::from_config(&desired.config);
+    let ex = execute(&job, p, &mut redactor, &fx, &ctx.retries, &ctx.metrics).await?;
+    let new = report(&job, &ex, &redactor, &fx).await?;
+    record_metrics(o, ctx, &cluster, &desired, seen.status(), &new);
+
+    Ok(match ex.requeue {
+        Some(d) => Requeue::requeue(d.min(ctx.settings.resync)),
+        None => resync,
+    })
+}
+
+/// Where and what: the cluster must exist, allow this namespace and be set up; one KafkaConnector per
+/// connector name and cluster; the config as strings (the webhook may have been bypassed) and a usable
+/// name. `None` when the connector cannot go on (its status says why).
+async fn resolve(o: &KafkaConnector, ctx: &Ctx) -> Result<Option<(Arc<ConnectCluster>, Desired)>> {
+    let name = o.connector_name();
+    let cluster = match ctx.target(o) {
+        Ok(c) => c,
+        // The cluster exists but its client is being set up (e.g. at start-up): its first poll triggers
+        // this connector again. Nothing to report meanwhile, unless status still says the cluster is
+        // missing or broken (it was just created or fixed).
+        Err(ready) if ready.status == Truth::Unknown => {
+            if prev_reason(o.status.as_ref())
+                .is_some_and(|r| r.is_cluster_problem() && r != ready.reason)
+            {
+                write_simple(o, ctx, &ready).await?;
+            }
+            return Ok(None);
+        }
+        Err(ready) => {
+            write_simple(o, ctx, &ready).await?;
+            return Ok(None);
+        }
+    };
+    let refusal = if let Some(winner) = ctx.conflict_winner(o, &cluster.id) {
+        Some(Ready::no(
+            Reason::NameConflict,
+            format!(
+                "connector {name:?} on cluster {} is already managed by KafkaConnector {winner}",
+                cluster.label
+            ),
+        ))
+    } else {
+        match string_config(&o.spec.config) {
+            Err(bad) => Some(Ready::no(
+                Reason::InvalidConfig,
+                describe_non_strings(&bad).join("; "),
+            )),
+            Ok(config) => match check_connector_name(&name) {
+                Err(why) => Some(Ready::no(Reason::InvalidConfig, why)),
+                Ok(()) => {
+                    let desired = Desired {
+                        config: effective_config(&name, &o.spec.class, o.spec.tasks_max, &config),
+                        name,
+                        state: o.spec.state,
+                    };
+                    return Ok(Some((cluster, desired)));
+                }
+            },
+        }
+    };
+    if let Some(ready) = refusal {
+        write_simple(o, ctx, &ready).await?;
+    }
+    Ok(None)
+}
+
+/// This connector's entry in the cluster's latest poll, kept alone: a reconcile waiting on a write must not
+/// hold a whole poll alive.
+struct Seen {
+    version: Option<String>,
+    entry: Result<Option<PolledConnector>, PollError>,
+    recent: Recent,
+}
+
+impl Seen {
+    fn observed(&self) -> Observed<'_> {
+        match &self.entry {
+            Err(e) => Observed::Unreachable {
+                reason: e.reason,
+                message: &e.message,
+            },
+            Ok(None) => Observed::Absent,
+            Ok(Some(x)) => Observed::Present {
+                status: x.status.as_ref(),
+                config: x.config,
+            },
+        }
+    }
+
+    fn status(&self) -> Option<&ConnectorStatus> {
+        match &self.entry {
+            Ok(Some(x)) => x.status.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn reported(&self) -> Reported<'_> {
+        match &self.entry {
+            Err(_) => Reported::Keep,
+            Ok(_) => self.status().map_or(Reported::Nothing, Reported::Status),
+        }
+    }
+}
+
+/// The latest poll, if it can show our last write; else `None`, and the connector is reconciled after the
+/// next poll.
+fn observe(o: &KafkaConnector, cluster: &ConnectCluster, name: &str) -> Option<Seen> {
+    match cluster.latest_poll(name) {
+        LatestPoll::Stale => {
+            cluster.wake_after_poll(ObjectRef::from_obj(o));
+            None
+        }
+        LatestPoll::Fresh { snapshot, recent } => Some(Seen {
+            version: snapshot.info.as_ref().map(|i| i.version.clone()),
+            entry: match &snapshot.connectors {
+                Err(e) => Err(e.clone()),
+                Ok(map) => Ok(map.get(name).cloned()),
+            },
+            recent,
+        }),
+    }
+}
+
+fn plan_input<'a>(
+    o: &'a KafkaConnector,
+    ctx: &Ctx,
+    desired: &'a Desired,
+    seen: &'a Seen,
+) -> Input<'a> {
+    let prev = o.status.as_ref();
+    let annotations = o.annotations();
+    Input {
+        desired,
+        observed: seen.observed(),
+        recent: seen.recent,
+        caps: Caps::for_version(seen.version.as_deref()),
+        applied: prev.and_then(|s| s.observed_generation) == o.meta().generation
+            && o.meta().generation.is_some(),
+        seen_before: prev.is_some_and(|s| s.connector_state.is_some()),
+        policy: Policy::new(o.spec.auto_restart.as_ref(), &ctx.settings.restart_defaults),
+        restarts: prev.and_then(|s| s.auto_restart.as_ref()),
+        manual: restart::pending_restart(
+            annotations.get(ANNOTATION_RESTART).map(String::as_str),
+            prev.and_then(|s| s.last_handled_restart.as_deref()),
+        ),
+        manual_task: restart::pending_task_restart(
+            annotations.get(ANNOTATION_RESTART_TASK).map(String::as_str),
+            prev.and_then(|s| s.last_handled_task_restart.as_deref()),
+        ),
+        now: Utc::now(),
+    }
+}
+
+/// The connector's series: what Connect reported, uptime since Ready turned True with reason Running
+/// (so it survives a controller restart), and whether automatic restarts gave up.
+fn record_metrics(
+    o: &KafkaConnector,
+    ctx: &Ctx,
+    cluster: &ConnectCluster,
+    desired: &Desired,
+    reported: Option<&ConnectorStatus>,
+    new: &KafkaConnectorStatus,
+) {
+    let key = (o.namespace().unwrap_or_default(), o.name_any());
+    let ready = status::ready_of(&new.conditions);
+    let reason = ready
+        .and_then(|c| c.reason.as_deref())
+        .and_then(Reason::parse);
+    let healthy_since = ready
+        .filter(|c| c.status == "True" && reason == Some(Reason::Running))
+        .and_then(|c| c.last_transition_time.as_deref())
+        .and_then(restart::parse_time);
+    ctx.metrics
+        .observe_connector(&key, &cluster.label, &desired.name, reported, healthy_since);
+    ctx.metrics
+        .set_restarts_exhausted(&key, reason == Some(Reason::RestartsExhausted));
+}

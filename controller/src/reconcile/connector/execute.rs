@@ -1,0 +1,258 @@
+//! Carrying out a plan: store what must be stored before a restart is sent, send the calls, settle what a
+//! failed call means, then report (status, events). All effects go through [`Effects`].
+
+use std::time::Duration;
+
+use chrono::Utc;
+use shared::crd::{ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, KafkaConnectorStatus};
+use shared::redact::Redactor;
+
+use super::KIND;
+use super::announce::{announce, transition_event};
+use super::effects::Effects;
+use crate::Result;
+use crate::conditions::{Ready, Reason};
+use crate::metrics::Metrics;
+use crate::plan::{self, Action, Desired, Input, Plan, Trigger};
+use crate::restart;
+use crate::retries::Retries;
+use crate::status::{self, Parts, Reported};
+
+/// What one reconcile works on, besides the plan.
+pub(super) struct Job<'a> {
+    /// `namespace/name`, for the retry state.
+    pub key: String,
+    pub prev: Option<&'a KafkaConnectorStatus>,
+    pub generation: Option<i64>,
+    pub desired: &'a Desired,
+    pub input: &'a Input<'a>,
+    pub reported: Reported<'a>,
+    pub topics: Vec<String>,
+    /// The cluster's label, for messages.
+    pub cluster: &'a str,
+}
+
+impl Job<'_> {
+    fn status(&self, p: &Plan, redactor: &Redactor) -> KafkaConnectorStatus {
+        status::connector_status(
+            self.prev,
+            Parts {
+                generation: self.generation,
+                reported: self.reported,
+                ready: &p.ready,
+                auto_restart: p.auto_restart.clone(),
+                handled_restart: p.handled_restart.clone(),
+                handled_task_restart: p.handled_task_restart.clone(),
+                topics: self.topics.clone(),
+                redactor,
+                now: Utc::now(),
+            },
+        )
+    }
+}
+
+/// A plan after its calls: what to report, and when to look again.
+pub(super) struct Executed {
+    pub plan: Plan,
+    /// The status as last written (after the write that had to come first).
+    pub written: Option<KafkaConnectorStatus>,
+    pub call_failed: bool,
+    pub requeue: Option<Duration>,
+}
+
+/// Writes what must be stored first, sends the plan's calls in order (stopping at the first error) and
+/// settles a failure: a restart Connect refused does not count, a request Connect was not ready for stays
+/// open, the `Ready` condition says what went wrong.
+pub(super) async fn execute(
+    job: &Job<'_>,
+    mut p: Plan,
+    redactor: &mut Redactor,
+    fx: &impl Effects,
+    retries: &Retries,
+    metrics: &Metrics,
+) -> Result<Executed> {
+    // A restart (its count, or the request value) is recorded before it is sent, with the object's
+    // resourceVersion as precondition: a new leader reading this status never repeats it, and a stale cache
+    // gets a conflict instead.
+    let mut written = job.prev.cloned();
+    if p.persist_first {
+        let s = job.status(&p, redactor);
+        write(fx, written.as_ref(), &s, true).await?;
+        written = Some(s);
+    }
+
+    let mut requeue = p.requeue_after;
+    let mut call_failed = false;
+    if p.actions.is_empty() {
+        retries.succeeded(&job.key);
+        return Ok(Executed {
+            plan: p,
+            written,
+            call_failed,
+            requeue,
+        });
+    }
+    let mut sent = Ok(());
+    for a in &p.actions {
+        sent = fx.call(a).await;
+        if sent.is_err() {
+            break;
+        }
+    }
+    match sent {
+        Ok(()) => {
+            retries.succeeded(&job.key);
+            announce(fx, job.cluster, &p, job.desired).await;
+        }
+        Err(e) => {
+            let delay = retries.backoff(&job.key);
+            tracing::warn!(error = %e, retry_in = ?delay, "Kafka Connect call failed");
+            metrics.reconcile_error(KIND, e.reason());
+            if p.persist_first && e.status().is_some() {
+                // Connect refused the restart (e.g. 409 during a rebalance): it did not happen, so it does
+                // not count. (After a timeout it may have happened: then it counts.)
+                p.auto_restart = job.prev.and_then(|s| s.auto_restart.clone());
+                requeue = Some(Duration::from_secs(1));
+            }
+            let manual = p
+                .actions
+                .iter()
+                .any(|a| a.trigger() == Some(Trigger::Manual));
+            if manual && retry_manual(&e) {
+                // Not sent, or Connect said "not now": the request stays open and is retried.
+                if matches!(job.input.manual, Some(restart::Request { ask: Ok(_), .. })) {
+                    p.handled_restart = None;
+                }
+                if matches!(
+                    job.input.manual_task,
+                    Some(restart::Request { ask: Ok(_), .. })
+                ) {
+                    p.handled_task_restart = None;
+                }
+            } else if manual {
+                let note = format!(
+                    "the restart asked by {} failed: {e}; set a new value to try again",
+                    requested_by(job.input)
+                );
+                fx.event(true, "RestartFailed", "Restart", redactor.redact(&note))
+                    .await;
+            }
+            let config_refused = e.status() == Some(400)
+                && p.actions
+                    .iter()
+                    .any(|a| matches!(a, Action::PutConfig | Action::Create(_)));
+            let ready = if config_refused {
+                Some(refused_config(fx, job.desired, &e, redactor).await)
+            } else {
+                ready_from_error(&e, job.cluster)
+            };
+            if let Some(ready) = ready {
+                p.ready = ready;
+                call_failed = true;
+            }
+            requeue = Some(requeue.map_or(delay, |r| r.min(delay)));
+        }
+    }
+    Ok(Executed {
+        plan: p,
+        written,
+        call_failed,
+        requeue,
+    })
+}
+
+/// Writes the status (only when it changed) and publishes the event a `Ready` transition deserves.
+pub(super) async fn report(
+    job: &Job<'_>,
+    ex: &Executed,
+    redactor: &Redactor,
+    fx: &impl Effects,
+) -> Result<KafkaConnectorStatus> {
+    let new = job.status(&ex.plan, redactor);
+    let was = job.prev.and_then(|s| status::ready_of(&s.conditions));
+    if let Some(now) = status::ready_of(&new.conditions)
+        && let Some(r) = transition_event(was, now, &ex.plan.ready, ex.call_failed)
+    {
+        // The condition's message: redacted and cut already.
+        let note = now.message.clone().unwrap_or_default();
+        fx.event(true, r, "Reconcile", note).await;
+    }
+    write(fx, ex.written.as_ref(), &new, false).await?;
+    Ok(new)
+}
+
+/// Patches status from `old` to `new`, and not at all when nothing changed.
+async fn write(
+    fx: &impl Effects,
+    old: Option<&KafkaConnectorStatus>,
+    new: &KafkaConnectorStatus,
+    precondition: bool,
+) -> Result<()> {
+    match status::patch(old, new)? {
+        Some(diff) => fx.patch_status(diff, precondition).await,
+        None => Ok(()),
+    }
+}
+
+/// `Ready` for a config Connect refused (400), with one line per key: the refusal lists the errors without
+/// their keys, so the same config is validated to get them (and its PASSWORD-typed keys, for redaction).
+async fn refused_config(
+    fx: &impl Effects,
+    d: &Desired,
+    e: &shared::Error,
+    redactor: &mut Redactor,
+) -> Ready {
+    let refusal = e.connect_message().unwrap_or_default();
+    let class = d.config.get("connector.class").map_or("", String::as_str);
+    match fx.validate(class, &d.config).await {
+        Ok(v) => {
+            *redactor = std::mem::take(redactor).with_password_keys(&d.config, &v.password_keys());
+            plan::rejected_config(&d.name, Some(&v), refusal)
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "validating a refused config for its per-key errors");
+            plan::rejected_config(&d.name, None, refusal)
+        }
+    }
+}
+
+/// The `Ready` condition a failed Connect call leads to; `None` keeps the planned one (a rebalance is
+/// retried without alarming anyone).
+pub(super) fn ready_from_error(e: &shared::Error, cluster: &str) -> Option<Ready> {
+    use shared::Error as E;
+    Some(match e {
+        E::Rebalancing { .. } => return None,
+        E::Timeout { .. } | E::Unreachable { .. } => Ready::no(
+            Reason::ClusterUnreachable,
+            format!("Kafka Connect cluster {cluster}: {e}"),
+        ),
+        E::Unauthorized { .. } => Ready::no(Reason::Unauthorized, e.to_string()),
+        E::PluginNotFound { .. } => Ready::no(Reason::PluginNotFound, e.to_string()),
+        E::Rejected { status: 400, .. } => Ready::no(Reason::InvalidConfig, e.to_string()),
+        _ => Ready::no(Reason::ConnectError, e.to_string()),
+    })
+}
+
+/// Whether a manual restart that failed this way may simply be sent again: it was not sent (no
+/// connection), or Connect answered "not now" (a rebalance, a server error). After a timeout it may have
+/// happened; other refusals (no such task, …) would only repeat.
+fn retry_manual(e: &shared::Error) -> bool {
+    matches!(
+        e,
+        shared::Error::Rebalancing { .. }
+            | shared::Error::Server { .. }
+            | shared::Error::Unreachable { .. }
+    )
+}
+
+/// `connectwarden.io/restart="…"` and/or `connectwarden.io/restart-task="…"`: the valid requests of a plan.
+fn requested_by(i: &Input<'_>) -> String {
+    let mut out = Vec::new();
+    if let Some(restart::Request { value, ask: Ok(_) }) = &i.manual {
+        out.push(format!("{ANNOTATION_RESTART}={value:?}"));
+    }
+    if let Some(restart::Request { value, ask: Ok(_) }) = &i.manual_task {
+        out.push(format!("{ANNOTATION_RESTART_TASK}={value:?}"));
+    }
+    out.join(" and ")
+}
