@@ -1,6 +1,8 @@
 //! `make bench-webhook`: the webhook's speed on the real local stack (a running `cw-stack`, found through
 //! `$CW_STACK_ENV`). Starts its own webhook from `$CW_BIN_DIR` (use a release build), registers it for a
 //! private namespace, and prints:
+//! - the admission pipeline alone (`admission::review` in this process, objects and Connect's answer in
+//!   memory): p50/p99;
 //! - the local path (no Connect call: a spec-unchanged UPDATE, and a validation-cache hit): p50/p99 and
 //!   reviews/s over HTTPS keep-alive on loopback;
 //! - the Connect path: the webhook's added latency over calling the same validate endpoint directly, side by
@@ -13,6 +15,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use shared::connect::{ClientSettings, ConnectClient};
 use stack::warden;
+use webhook::FailurePolicy;
+use webhook::admission::{Objects, Webhook};
+use webhook::testing::{self, FixedConnect, Review, review_now};
 
 const WARMUP: usize = 200;
 const LATENCY_SAMPLES: usize = 5_000;
@@ -23,38 +28,26 @@ const DRY_RUNS: usize = 100;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-fn review(op: &str, object: &Value, old: Option<&Value>, uid: usize) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": format!("bench-{uid}"),
-            "kind": {"group": "connectwarden.io", "version": "v1alpha1", "kind": "KafkaConnector"},
-            "resource": {"group": "connectwarden.io", "version": "v1alpha1", "resource": "kafkaconnectors"},
-            "name": object["metadata"]["name"],
-            "namespace": object["metadata"]["namespace"],
-            "operation": op,
-            "userInfo": {"username": "bench"},
-            "object": object,
-            "oldObject": old,
-            "dryRun": false
-        }
-    }))
-    .expect("json")
+fn review(op: &'static str, object: &Value, old: Option<&Value>, uid: usize) -> Vec<u8> {
+    Review::new(op, Some(object.clone()), old.cloned())
+        .uid(format!("bench-{uid}"))
+        .user("bench")
+        .body()
 }
 
 fn connector(ns: &str, name: &str, topic: &str) -> Value {
-    json!({
-        "apiVersion": "connectwarden.io/v1alpha1",
-        "kind": "KafkaConnector",
-        "metadata": {"name": name, "namespace": ns, "labels": {"app": "bench"}},
-        "spec": {
+    let mut c = testing::connector(
+        ns,
+        name,
+        json!({
             "clusterRef": {"name": "local"},
             "class": "FileStreamSource",
             "tasksMax": 1,
             "config": {"topic": topic, "file": "/tmp/bench.txt"}
-        }
-    })
+        }),
+    );
+    c["metadata"]["labels"] = json!({"app": "bench"});
+    c
 }
 
 struct Client {
@@ -120,6 +113,48 @@ async fn local_path(client: Arc<Client>, label: &str, body: Vec<u8>) -> Result<(
     let rate = THROUGHPUT_REVIEWS as f64 / started.elapsed().as_secs_f64();
     println!(
         "  {label:<34} p50 {}  p99 {}  ({} sequential)   {rate:.0} reviews/s ({CONCURRENCY} connections, {THROUGHPUT_REVIEWS} reviews)",
+        ms(percentile(&samples, 0.5)),
+        ms(percentile(&samples, 0.99)),
+        LATENCY_SAMPLES
+    );
+    Ok(())
+}
+
+/// The admission pipeline alone, in this process: `admission::review` of `body` with the cluster in memory
+/// and Kafka Connect answering at once. What the HTTPS numbers add to it is transport and the server.
+fn in_process(ns: &str, label: &str, body: &[u8]) -> Result<(), Error> {
+    let mut objects = Objects::default();
+    objects.add_cluster(serde_json::from_value(testing::cluster(
+        ns,
+        "local",
+        json!({"url": "http://127.0.0.1:8083"}),
+    ))?);
+    let connect = FixedConnect::new(testing::validated(
+        &[("topic", "STRING"), ("file", "STRING")],
+        &[],
+    ));
+    let run = || {
+        review_now(
+            Webhook::Validate,
+            body,
+            &objects,
+            &connect,
+            FailurePolicy::Closed,
+        )
+    };
+    for _ in 0..WARMUP {
+        run()?;
+    }
+    let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
+    for _ in 0..LATENCY_SAMPLES {
+        let t = Instant::now();
+        let r = run()?;
+        samples.push(t.elapsed());
+        assert!(r.decision.allowed, "{:?}", r.decision);
+    }
+    samples.sort();
+    println!(
+        "  {label:<34} p50 {}  p99 {}  ({} sequential)",
         ms(percentile(&samples, 0.5)),
         ms(percentile(&samples, 0.99)),
         LATENCY_SAMPLES
@@ -212,6 +247,8 @@ async fn main() -> Result<(), Error> {
             .map(|n| n.get())
             .unwrap_or(1)
     );
+    println!("in process (no HTTP, no Kafka Connect call):");
+    in_process(&ns, "admission::review (CREATE)", &hit_body)?;
     println!("local path (no Kafka Connect call):");
     let mut relabelled = first.clone();
     relabelled["metadata"]["labels"]["app"] = json!("bench-2");

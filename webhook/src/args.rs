@@ -1,18 +1,11 @@
-//! Command-line flags; each has a matching environment variable (DESIGN §6a).
+//! Command-line flags; each has a matching environment variable, for a Deployment's `env`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use shared::telemetry::LogFormat;
 
-/// What to do when Kafka Connect cannot answer a validation in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FailurePolicy {
-    /// Deny the request, naming the cluster and the error (the default: nothing unchecked gets in).
-    Closed,
-    /// Admit the request with a warning (availability over validation).
-    Open,
-}
+use crate::admission::FailurePolicy;
 
 /// connect-warden's admission webhook: mutating (`/mutate`) and validating (`/validate`) admission for
 /// KafkaConnector and KafkaConnectCluster, served over HTTPS; `/metrics`, `/healthz` and `/readyz` on a

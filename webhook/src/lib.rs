@@ -1,22 +1,31 @@
-//! connect-warden's admission webhook (DESIGN §4): mutating and validating admission for KafkaConnector and
-//! KafkaConnectCluster. The decisions live in [`decision`] as pure functions; everything else is the I/O
-//! around them: HTTPS serving, watch caches, Kafka Connect calls, the validation cache and metrics.
+//! connect-warden's admission webhook: mutating and validating admission for KafkaConnector and
+//! KafkaConnectCluster.
+//!
+//! - [`admission`]: the one review pipeline, deciding without I/O between two seams (the Kubernetes objects
+//!   a review reads, and Kafka Connect's validation).
+//! - [`watched`] and [`connect`]: the server's side of those seams (watch caches and live reads; the
+//!   Connect client with its deadline and validation cache).
+//! - [`server`]: the HTTPS envelope, probes and metrics, and certificate reloads; [`run`] wires it all up.
+//!
+//! Module order (each may import only modules before it): `error` → `admission` → `args`, `metrics` →
+//! `watched`, `connect` → `server` → [`run`]. `testing` (tests, fuzzing, benchmarks) imports only
+//! `admission`.
 
+pub mod admission;
 pub mod args;
-pub mod cache;
 pub mod connect;
-pub mod decision;
 mod error;
-pub mod lookup;
 pub mod metrics;
 pub mod server;
-pub mod world;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod watched;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-pub use args::{Args, FailurePolicy};
+pub use admission::FailurePolicy;
+pub use args::Args;
 pub use error::{Error, Result};
 
 /// Runs the webhook until SIGTERM: loads the certificate, starts the watches, serves admission over HTTPS
@@ -29,16 +38,16 @@ pub async fn run(args: Args) -> Result<()> {
     };
     let (tls, applied) = files.load(&metrics).await?;
     let kube = kube::Client::try_default().await?;
-    let world = world::World::start(kube.clone(), args.default_connect_url.clone());
-    let app = Arc::new(server::App {
-        world,
-        kube,
-        clients: connect::Clients::new(Duration::from_millis(args.connect_timeout_ms.max(1))),
-        cache: cache::ValidationCache::new(Duration::from_secs(args.validation_cache_ttl_seconds)),
-        metrics: metrics.clone(),
-        policy: args.connect_failure_policy,
-        cert_loaded: AtomicBool::new(true),
-    });
+    let app = Arc::new(server::App::new(
+        watched::Watched::start(kube, args.default_connect_url.clone()),
+        connect::LiveConnect::new(
+            Duration::from_millis(args.connect_timeout_ms.max(1)),
+            Duration::from_secs(args.validation_cache_ttl_seconds),
+            metrics.clone(),
+        ),
+        metrics.clone(),
+        args.connect_failure_policy,
+    ));
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let probes = server::serve_probes(args.metrics_addr, app.clone(), async move {
@@ -70,7 +79,7 @@ pub async fn run(args: Args) -> Result<()> {
         "admission webhook serving"
     );
     tokio::spawn(async move {
-        server::shutdown_signal().await;
+        shared::shutdown::signal().await;
         tracing::info!("shutting down: no new connections, finishing in-flight reviews");
         handle.graceful_shutdown(Some(Duration::from_secs(30)));
     });

@@ -1,5 +1,5 @@
-//! The webhook's Prometheus metrics (DESIGN §6). Labels never carry config values: only operation, decision,
-//! reason, cluster (`namespace/name`) and outcome, all from bounded sets.
+//! The webhook's Prometheus metrics. Labels never carry config values: only operation, decision, reason,
+//! cluster (`namespace/name`) and outcome, all from bounded sets.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,

@@ -1,91 +1,48 @@
-//! The HTTP edges: the HTTPS admission server (`/mutate`, `/validate`), the plain-HTTP probe and metrics
-//! server, certificate reloading and graceful shutdown.
+//! The HTTP edges: the HTTPS admission envelope (`/mutate`, `/validate`: method, content type, body limit,
+//! metrics and the log line around [`admission::review`]), the plain-HTTP probe and metrics server, and
+//! serving-certificate reloads.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum_server::tls_rustls::RustlsConfig;
-use futures::FutureExt;
 use sha2::{Digest, Sha256};
 
-use crate::args::FailurePolicy;
-use crate::cache::ValidationCache;
-use crate::connect::{self, Clients};
-use crate::decision::{self, Decision, Plan, Request, Webhook};
-use crate::lookup::{Lookup, Overlay};
+use crate::admission::{self, FailurePolicy, Webhook};
+use crate::connect::LiveConnect;
 use crate::metrics::Metrics;
-use crate::world::{self, World};
+use crate::watched::Watched;
 use crate::{Error, Result};
 
 /// Everything a request handler needs.
 pub struct App {
-    pub world: World,
-    pub kube: kube::Client,
-    pub clients: Clients,
-    pub cache: ValidationCache,
+    objects: Watched,
+    connect: LiveConnect,
     pub metrics: Metrics,
-    pub policy: FailurePolicy,
-    pub cert_loaded: AtomicBool,
+    policy: FailurePolicy,
 }
 
 impl App {
-    /// `/validate`: local checks on fresh-enough objects, then Kafka Connect through the cache.
-    pub async fn validate(&self, req: &Request) -> Decision {
-        let fetched = world::fetch_missing(&self.kube, req, &self.world).await;
-        let lookup = Overlay {
-            top: &fetched,
-            base: &self.world as &dyn Lookup,
-        };
-        // Shared with the cache's call, which only runs on a miss: a hit copies nothing.
-        let check: Arc<decision::ConnectCheck> = match decision::plan_validate(req, &lookup) {
-            Plan::Done(d) => return d,
-            Plan::Connect(check) => Arc::from(check),
-        };
-        let outcome = match self.clients.get(&check.cluster, &check.settings) {
-            Err(e) => Arc::new(decision::ConnectOutcome::from_error(&e, Vec::new())),
-            Ok(client) => {
-                let deadline = self.clients.deadline();
-                let metrics = self.metrics.clone();
-                let call_check = check.clone();
-                let (outcome, result) = self
-                    .cache
-                    .get_or_call(check.cache_key(), move || {
-                        async move {
-                            let started = Instant::now();
-                            let out = connect::validate(client, &call_check, deadline).await;
-                            metrics
-                                .connect_validate
-                                .with_label_values(&[
-                                    call_check.cluster.label().as_str(),
-                                    out.label(),
-                                ])
-                                .observe(started.elapsed().as_secs_f64());
-                            out
-                        }
-                        .boxed()
-                    })
-                    .await;
-                self.metrics
-                    .cache
-                    .with_label_values(&[result.as_str()])
-                    .inc();
-                outcome
-            }
-        };
-        decision::finish(&check, &outcome, self.policy)
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.cert_loaded.load(Ordering::SeqCst) && self.world.is_synced()
+    pub fn new(
+        objects: Watched,
+        connect: LiveConnect,
+        metrics: Metrics,
+        policy: FailurePolicy,
+    ) -> Self {
+        App {
+            objects,
+            connect,
+            metrics,
+            policy,
+        }
     }
 }
 
@@ -114,22 +71,20 @@ async fn admission(
     if !json {
         return bad_request("Content-Type must be application/json");
     }
-    let req = match decision::parse_review(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            app.metrics
-                .requests
-                .with_label_values(&[webhook.as_str(), "unknown", "bad_request", e.reason()])
-                .inc();
-            tracing::warn!(webhook = webhook.as_str(), error = %e, "bad admission request");
-            return bad_request(e.to_string());
-        }
-    };
     let started = Instant::now();
-    let d = match webhook {
-        Webhook::Mutate => decision::mutate(&req, &body),
-        Webhook::Validate => app.validate(&req).await,
-    };
+    let reviewed =
+        match admission::review(webhook, &body, &app.objects, &app.connect, app.policy).await {
+            Ok(r) => r,
+            Err(e) => {
+                app.metrics
+                    .requests
+                    .with_label_values(&[webhook.as_str(), "unknown", "bad_request", e.reason()])
+                    .inc();
+                tracing::warn!(webhook = webhook.as_str(), error = %e, "bad admission request");
+                return bad_request(e.to_string());
+            }
+        };
+    let (req, d) = (&reviewed.request, &reviewed.decision);
     let elapsed = started.elapsed();
     let operation = format!("{:?}", req.operation).to_ascii_uppercase();
     app.metrics
@@ -171,31 +126,29 @@ async fn admission(
         message = %message,
         "admission review"
     );
-    axum::Json(d.into_response(&req).into_review()).into_response()
+    axum::Json(reviewed.response().into_review()).into_response()
 }
 
-async fn mutate_handler(
+/// `/mutate` and `/validate`: the path says which.
+async fn admission_handler(
     State(app): State<Arc<App>>,
+    uri: Uri,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    admission(app, Webhook::Mutate, method, headers, body).await
-}
-
-async fn validate_handler(
-    State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    admission(app, Webhook::Validate, method, headers, body).await
+    let webhook = if uri.path() == "/mutate" {
+        Webhook::Mutate
+    } else {
+        Webhook::Validate
+    };
+    admission(app, webhook, method, headers, body).await
 }
 
 pub fn admission_router(app: Arc<App>, max_body_bytes: usize) -> Router {
     Router::new()
-        .route("/mutate", any(mutate_handler))
-        .route("/validate", any(validate_handler))
+        .route("/mutate", any(admission_handler))
+        .route("/validate", any(admission_handler))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::map_response(close_after_unread_body))
         .with_state(app)
@@ -221,19 +174,13 @@ pub fn probe_router(app: Arc<App>) -> Router {
         .route(
             "/readyz",
             get(|State(app): State<Arc<App>>| async move {
-                let mut waiting = Vec::new();
-                if !app.cert_loaded.load(Ordering::SeqCst) {
-                    waiting.push("certificate");
-                }
-                if !app.world.is_synced() {
-                    waiting.push("watch caches");
-                }
-                if waiting.is_empty() {
+                // The certificate is loaded before anything serves; what remains is each watch's first list.
+                if app.objects.is_synced() {
                     (StatusCode::OK, "ok".to_string())
                 } else {
                     (
                         StatusCode::SERVICE_UNAVAILABLE,
-                        format!("waiting for: {}", waiting.join(", ")),
+                        "waiting for: watch caches".to_string(),
                     )
                 }
             }),
@@ -329,28 +276,6 @@ pub async fn reload_certificates(
                 tracing::warn!(error = %e, "new serving certificate does not load yet; keeping the current one");
             }
         }
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => futures::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = futures::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }
 

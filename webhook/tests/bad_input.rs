@@ -3,56 +3,38 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use shared::connect::ValidateResponse;
 use shared::crd::KafkaConnectCluster;
 use webhook::FailurePolicy;
-use webhook::decision::{ConnectOutcome, Decision, Reason, Webhook, parse_review, review_offline};
-use webhook::lookup::Objects;
+use webhook::admission::{
+    ConnectOutcome, Decision, Objects, Reason, Reviewed, Webhook, parse_review,
+};
+use webhook::testing::{self, FixedConnect, Review, review_now};
 
 fn world() -> Objects {
     let mut w = Objects::default();
     w.add_cluster(
-        serde_json::from_value::<KafkaConnectCluster>(json!({
-            "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnectCluster",
-            "metadata": {"name": "local", "namespace": "ns"},
-            "spec": {"url": "http://127.0.0.1:8083"}
-        }))
+        serde_json::from_value::<KafkaConnectCluster>(testing::cluster(
+            "ns",
+            "local",
+            json!({"url": "http://127.0.0.1:8083"}),
+        ))
         .unwrap(),
     );
     w
 }
 
 fn base_review(config: Value) -> Value {
-    json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "u-1",
-            "kind": {"group": "connectwarden.io", "version": "v1alpha1", "kind": "KafkaConnector"},
-            "resource": {"group": "connectwarden.io", "version": "v1alpha1", "resource": "kafkaconnectors"},
-            "name": "c",
-            "namespace": "ns",
-            "operation": "CREATE",
-            "userInfo": {},
-            "object": {
-                "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
-                "metadata": {"name": "c", "namespace": "ns"},
-                "spec": {"clusterRef": {"name": "local"}, "class": "FileStreamSource", "config": config}
-            },
-            "oldObject": null,
-            "dryRun": false
-        }
-    })
+    Review::create(testing::connector(
+        "ns",
+        "c",
+        json!({"clusterRef": {"name": "local"}, "class": "FileStreamSource", "config": config}),
+    ))
+    .uid("u-1")
+    .json()
 }
 
 fn validated() -> ConnectOutcome {
-    let v: ValidateResponse = serde_json::from_value(json!({
-        "name": "X", "error_count": 0, "groups": [],
-        "configs": [{"definition": {"name": "topic", "type": "STRING"}, "value": {"name": "topic", "errors": []}},
-                    {"definition": {"name": "db.password", "type": "PASSWORD"}, "value": {"name": "db.password", "errors": []}}]
-    }))
-    .unwrap();
-    ConnectOutcome::Validated(v)
+    testing::validated(&[("topic", "STRING"), ("db.password", "PASSWORD")], &[])
 }
 
 fn outcomes() -> Vec<ConnectOutcome> {
@@ -71,15 +53,31 @@ fn outcomes() -> Vec<ConnectOutcome> {
     ]
 }
 
+fn decide(
+    webhook: Webhook,
+    body: &[u8],
+    outcome: &ConnectOutcome,
+    policy: FailurePolicy,
+) -> webhook::Result<Reviewed> {
+    review_now(
+        webhook,
+        body,
+        &world(),
+        &FixedConnect::new(outcome.clone()),
+        policy,
+    )
+}
+
 /// Runs both webhooks with every Connect outcome and policy; checks the invariants of any answer.
 fn run_all(body: &[u8]) {
     for webhook in [Webhook::Mutate, Webhook::Validate] {
         for outcome in outcomes() {
             for policy in [FailurePolicy::Closed, FailurePolicy::Open] {
-                match review_offline(webhook, body, &world(), &outcome, policy) {
+                match decide(webhook, body, &outcome, policy) {
                     Err(e) => assert!(!e.to_string().is_empty()),
-                    Ok((d, resp)) => {
-                        check_bounded(&d);
+                    Ok(r) => {
+                        let (d, resp) = (&r.decision, r.response());
+                        check_bounded(d);
                         assert_eq!(resp.allowed, d.allowed);
                         // The response always serialises (the API server must be able to read it).
                         serde_json::to_vec(&resp.into_review()).unwrap();
@@ -223,7 +221,7 @@ proptest! {
         review["request"]["name"] = json!(name.clone());
         let body = serde_json::to_vec(&review).unwrap();
         run_all(&body);
-        let (d, _) = review_offline(Webhook::Validate, &body, &world(), &validated(), FailurePolicy::Closed).unwrap();
+        let d = decide(Webhook::Validate, &body, &validated(), FailurePolicy::Closed).unwrap().decision;
         if name.chars().any(char::is_control) || name.contains('/') || name.trim().is_empty() {
             prop_assert!(!d.allowed);
             prop_assert_eq!(d.reason, Reason::InvalidConfig);
@@ -237,14 +235,9 @@ fn ten_thousand_keys() {
         .map(|i| (format!("key.{i}"), json!(i)))
         .collect();
     let body = serde_json::to_vec(&base_review(Value::Object(numbers))).unwrap();
-    let (d, _) = review_offline(
-        Webhook::Mutate,
-        &body,
-        &world(),
-        &validated(),
-        FailurePolicy::Closed,
-    )
-    .unwrap();
+    let d = decide(Webhook::Mutate, &body, &validated(), FailurePolicy::Closed)
+        .unwrap()
+        .decision;
     assert_eq!(d.patch.len(), 10_000);
     assert_eq!(d.warnings.len(), 1);
     assert!(
@@ -257,14 +250,14 @@ fn ten_thousand_keys() {
         .map(|i| (format!("key.{i}"), json!({"n": i})))
         .collect();
     let body = serde_json::to_vec(&base_review(Value::Object(objects))).unwrap();
-    let (d, _) = review_offline(
+    let d = decide(
         Webhook::Validate,
         &body,
-        &world(),
         &validated(),
         FailurePolicy::Closed,
     )
-    .unwrap();
+    .unwrap()
+    .decision;
     assert!(!d.allowed);
     assert_eq!(d.lines.len(), 21);
     assert_eq!(
@@ -276,14 +269,14 @@ fn ten_thousand_keys() {
         .map(|i| (format!("key.{i}"), json!("v")))
         .collect();
     let body = serde_json::to_vec(&base_review(Value::Object(strings))).unwrap();
-    let (d, _) = review_offline(
+    let d = decide(
         Webhook::Validate,
         &body,
-        &world(),
         &validated(),
         FailurePolicy::Closed,
     )
-    .unwrap();
+    .unwrap()
+    .decision;
     assert!(d.allowed);
     assert_eq!(d.warnings.len(), 6);
     assert_eq!(
@@ -305,14 +298,14 @@ fn multi_megabyte_keys_and_values() {
     })))
     .unwrap();
     run_all(&body);
-    let (d, _) = review_offline(
+    let d = decide(
         Webhook::Validate,
         &body,
-        &world(),
         &validated(),
         FailurePolicy::Closed,
     )
-    .unwrap();
+    .unwrap()
+    .decision;
     assert!(!d.allowed);
     assert!(d.lines[0].starts_with("spec.config.\"kkkk"));
     assert!(d.lines[0].ends_with("…\": must be a string, got object"));
@@ -324,14 +317,14 @@ fn multi_megabyte_keys_and_values() {
         "db.password": "S3cret-value",
     })))
     .unwrap();
-    let (d, _) = review_offline(
+    let d = decide(
         Webhook::Validate,
         &body,
-        &world(),
         &validated(),
         FailurePolicy::Closed,
     )
-    .unwrap();
+    .unwrap()
+    .decision;
     assert!(d.allowed);
     assert!(!format!("{d:?}").contains("S3cret-value"));
     assert_eq!(d.warnings.len(), 2, "{:?}", d.warnings);

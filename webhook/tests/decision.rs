@@ -1,59 +1,29 @@
-//! The pure admission decisions, fed AdmissionReviews as the API server sends them.
+//! The admission pipeline, fed AdmissionReviews as the API server sends them, with the cluster's objects in
+//! memory and Kafka Connect answering as told.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use serde_json::{Value, json};
-use shared::connect::ValidateResponse;
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
 use webhook::FailurePolicy;
-use webhook::decision::{
-    ConnectOutcome, Decision, Plan, Reason, Webhook, finish, parse_review, plan_validate,
-    review_offline,
+use webhook::admission::{
+    ConnectOutcome, Decision, Objects, Reason, Reviewed, Webhook, parse_review,
 };
-use webhook::lookup::Objects;
+use webhook::testing::{self, FixedConnect, Review, review_now, validated};
 
 const NS: &str = "team-a";
 
-fn review(kind: &str, op: &str, object: Option<Value>, old: Option<Value>) -> Vec<u8> {
-    let resource = if kind == "KafkaConnector" {
-        "kafkaconnectors"
-    } else {
-        "kafkaconnectclusters"
-    };
-    let name = object
-        .as_ref()
-        .or(old.as_ref())
-        .and_then(|o| o["metadata"]["name"].as_str())
-        .unwrap_or("x")
-        .to_string();
-    serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "7f0c2f4e-uid",
-            "kind": {"group": "connectwarden.io", "version": "v1alpha1", "kind": kind},
-            "resource": {"group": "connectwarden.io", "version": "v1alpha1", "resource": resource},
-            "name": name,
-            "namespace": NS,
-            "operation": op,
-            "userInfo": {"username": "alice"},
-            "object": object,
-            "oldObject": old,
-            "dryRun": false
-        }
-    }))
-    .unwrap()
+fn review(kind: &str, op: &'static str, object: Option<Value>, old: Option<Value>) -> Vec<u8> {
+    Review::new(op, object, old)
+        .kind(kind)
+        .namespace(NS)
+        .user("alice")
+        .body()
 }
 
 fn connector_in(ns: &str, name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "connectwarden.io/v1alpha1",
-        "kind": "KafkaConnector",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec
-    })
+    testing::connector(ns, name, spec)
 }
 
 fn connector(name: &str, spec: Value) -> Value {
@@ -61,12 +31,7 @@ fn connector(name: &str, spec: Value) -> Value {
 }
 
 fn cluster_obj(ns: &str, name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "connectwarden.io/v1alpha1",
-        "kind": "KafkaConnectCluster",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec
-    })
+    testing::cluster(ns, name, spec)
 }
 
 fn source_spec() -> Value {
@@ -97,33 +62,6 @@ fn world() -> Objects {
     w
 }
 
-fn def(name: &str, kind: &str) -> Value {
-    json!({"name": name, "type": kind, "required": false, "importance": "HIGH", "documentation": "", "group": "Common", "order": 1, "width": "NONE", "display_name": name, "dependents": []})
-}
-
-/// A validate answer defining `keys` (name, type) with `errors` (key, message).
-fn validated(keys: &[(&str, &str)], errors: &[(&str, &str)]) -> ConnectOutcome {
-    let configs: Vec<Value> = keys
-        .iter()
-        .map(|(k, t)| {
-            let errs: Vec<&str> = errors
-                .iter()
-                .filter(|(ek, _)| ek == k)
-                .map(|(_, e)| *e)
-                .collect();
-            json!({"definition": def(k, t), "value": {"name": k, "value": null, "recommended_values": [], "errors": errs, "visible": true}})
-        })
-        .collect();
-    let v: ValidateResponse = serde_json::from_value(json!({
-        "name": "org.apache.kafka.connect.file.FileStreamSourceConnector",
-        "error_count": errors.len(),
-        "groups": ["Common"],
-        "configs": configs
-    }))
-    .unwrap();
-    ConnectOutcome::Validated(v)
-}
-
 fn source_keys() -> Vec<(&'static str, &'static str)> {
     vec![
         ("name", "STRING"),
@@ -139,10 +77,26 @@ fn ok() -> ConnectOutcome {
     validated(&source_keys(), &[])
 }
 
+/// The review of `body` by `webhook` in `w`, with Kafka Connect answering `outcome` and failing closed.
+fn review_in(
+    w: &Objects,
+    webhook: Webhook,
+    body: &[u8],
+    outcome: &ConnectOutcome,
+    policy: FailurePolicy,
+) -> Reviewed {
+    review_now(
+        webhook,
+        body,
+        w,
+        &FixedConnect::new(outcome.clone()),
+        policy,
+    )
+    .unwrap()
+}
+
 fn decide(webhook: Webhook, body: &[u8], outcome: &ConnectOutcome) -> Decision {
-    review_offline(webhook, body, &world(), outcome, FailurePolicy::Closed)
-        .unwrap()
-        .0
+    review_in(&world(), webhook, body, outcome, FailurePolicy::Closed).decision
 }
 
 fn validate(object: Value, outcome: &ConnectOutcome) -> Decision {
@@ -209,7 +163,8 @@ fn string_configs_need_no_patch() {
     let d = mutate(connector("orders", source_spec()));
     assert!(d.allowed && d.patch.is_empty() && d.warnings.is_empty());
     let resp = serde_json::to_value(
-        review_offline(
+        review_in(
+            &world(),
             Webhook::Mutate,
             &review(
                 "KafkaConnector",
@@ -217,12 +172,10 @@ fn string_configs_need_no_patch() {
                 Some(connector("orders", source_spec())),
                 None,
             ),
-            &world(),
             &ok(),
             FailurePolicy::Closed,
         )
-        .unwrap()
-        .1
+        .response()
         .into_review(),
     )
     .unwrap();
@@ -473,18 +426,22 @@ fn the_connector_name_is_immutable() {
 
 #[test]
 fn a_valid_connector_reaches_connect_with_the_effective_config() {
-    let Plan::Connect(check) = plan_validate(
-        &parse_review(&review(
+    let connect = FixedConnect::new(ok());
+    let d = review_now(
+        Webhook::Validate,
+        &review(
             "KafkaConnector",
             "CREATE",
             Some(connector("orders-src", source_spec())),
             None,
-        ))
-        .unwrap(),
+        ),
         &world(),
-    ) else {
-        panic!("expected a Connect check");
-    };
+        &connect,
+        FailurePolicy::Closed,
+    )
+    .unwrap()
+    .decision;
+    let [check] = connect.asked().try_into().expect("one Connect check");
     assert_eq!(check.class, "FileStreamSource");
     assert_eq!(check.settings.url, "http://127.0.0.1:8083");
     assert_eq!(
@@ -500,7 +457,6 @@ fn a_valid_connector_reaches_connect_with_the_effective_config() {
             .map(|(k, v)| (k.to_string(), v.to_string()))
         )
     );
-    let d = finish(&check, &ok(), FailurePolicy::Closed);
     assert!(d.allowed && d.warnings.is_empty(), "{d:?}");
     assert_eq!(d.reason, Reason::Valid);
 }
@@ -592,7 +548,8 @@ fn password_literals_are_warned_about_and_never_echoed() {
         message: format!("boom {{ssl.truststore.password={secret}}}"),
     };
     for policy in [FailurePolicy::Closed, FailurePolicy::Open] {
-        let d = review_offline(
+        let r = review_in(
+            &world(),
             Webhook::Validate,
             &review(
                 "KafkaConnector",
@@ -600,12 +557,10 @@ fn password_literals_are_warned_about_and_never_echoed() {
                 Some(connector("mm", spec.clone())),
                 None,
             ),
-            &world(),
             &outage,
             policy,
-        )
-        .unwrap();
-        let all = format!("{d:?}");
+        );
+        let all = format!("{:?}", (&r.decision, r.response()));
         assert!(!all.contains(secret), "{all}");
     }
 }
@@ -646,28 +601,28 @@ fn connect_outage_fails_closed_or_open() {
         Some(connector("src", source_spec())),
         None,
     );
-    let (d, _) = review_offline(
+    let d = review_in(
+        &world(),
         Webhook::Validate,
         &body,
-        &world(),
         &outage,
         FailurePolicy::Closed,
     )
-    .unwrap();
+    .decision;
     assert!(!d.allowed);
     assert_eq!(d.reason, Reason::ConnectUnavailable);
     assert_eq!(
         d.lines[0],
         "cannot validate the config on KafkaConnectCluster team-a/local: PUT /connector-plugins/FileStreamSource/config/validate: cannot connect: Connection refused (os error 111)"
     );
-    let (d, resp) = review_offline(
+    let r = review_in(
+        &world(),
         Webhook::Validate,
         &body,
-        &world(),
         &outage,
         FailurePolicy::Open,
-    )
-    .unwrap();
+    );
+    let (d, resp) = (&r.decision, r.response());
     assert!(d.allowed && resp.allowed);
     assert!(d.warnings[0].starts_with(
         "admitted without Kafka Connect validation (fail-open): cannot validate the config on KafkaConnectCluster team-a/local"
@@ -677,7 +632,8 @@ fn connect_outage_fails_closed_or_open() {
 // ----- KafkaConnectCluster ---------------------------------------------------------------------------------
 
 fn validate_cluster(spec: Value, w: &Objects) -> Decision {
-    review_offline(
+    review_in(
+        w,
         Webhook::Validate,
         &review(
             "KafkaConnectCluster",
@@ -685,12 +641,10 @@ fn validate_cluster(spec: Value, w: &Objects) -> Decision {
             Some(cluster_obj(NS, "prod", spec)),
             None,
         ),
-        w,
         &ok(),
         FailurePolicy::Closed,
     )
-    .unwrap()
-    .0
+    .decision
 }
 
 #[test]
@@ -722,18 +676,7 @@ fn clusters_need_a_valid_url_and_existing_secrets() {
     );
 
     let mut w = world();
-    w.add_secret(Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some("creds".into()),
-            namespace: Some(NS.into()),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([(
-            "username".to_string(),
-            ByteString(b"u".to_vec()),
-        )])),
-        ..Default::default()
-    });
+    w.add_secret(secret("creds", &[("username", "u")]));
     let spec = json!({"url": "https://connect:8083", "authentication": {"type": "basic", "secretRef": {"name": "creds"}}});
     let d = validate_cluster(spec, &w);
     assert_eq!(
@@ -812,12 +755,6 @@ fn wrong_spec_shapes_are_denied_not_crashed() {
 
 // ----- ordering: objects that do not exist yet -------------------------------------------------------------
 
-fn with_dry_run(body: Vec<u8>) -> Vec<u8> {
-    let mut v: Value = serde_json::from_slice(&body).unwrap();
-    v["request"]["dryRun"] = json!(true);
-    serde_json::to_vec(&v).unwrap()
-}
-
 /// Never consulted when the decision is taken before Connect is asked.
 fn outage() -> ConnectOutcome {
     ConnectOutcome::Unavailable {
@@ -827,43 +764,15 @@ fn outage() -> ConnectOutcome {
 }
 
 fn validate_in(w: &Objects, body: &[u8]) -> Decision {
-    review_offline(Webhook::Validate, body, w, &outage(), FailurePolicy::Closed)
-        .unwrap()
-        .0
+    review_in(w, Webhook::Validate, body, &outage(), FailurePolicy::Closed).decision
 }
 
 fn secret(name: &str, pairs: &[(&str, &str)]) -> Secret {
-    Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some(NS.into()),
-            ..Default::default()
-        },
-        data: Some(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
-                .collect(),
-        ),
-        ..Default::default()
-    }
+    testing::secret(NS, name, pairs)
 }
 
 fn config_map(name: &str, pairs: &[(&str, &str)]) -> ConfigMap {
-    ConfigMap {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some(NS.into()),
-            ..Default::default()
-        },
-        data: Some(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ),
-        ..Default::default()
-    }
+    testing::config_map(NS, name, pairs)
 }
 
 /// The world plus `secured`: https with basic auth from Secret `creds` and a CA from ConfigMap `ca`.
@@ -882,15 +791,15 @@ fn secured_world() -> Objects {
     w
 }
 
-fn on_cluster(cluster: Value) -> Vec<u8> {
+/// A connector on `cluster` (a `spec.clusterRef`).
+fn on_cluster_review(cluster: Value) -> Review {
     let mut spec = source_spec();
     spec["clusterRef"] = cluster;
-    review(
-        "KafkaConnector",
-        "CREATE",
-        Some(connector("orders-src", spec)),
-        None,
-    )
+    Review::create(connector("orders-src", spec)).namespace(NS)
+}
+
+fn on_cluster(cluster: Value) -> Vec<u8> {
+    on_cluster_review(cluster).body()
 }
 
 #[test]
@@ -899,8 +808,12 @@ fn a_connector_before_its_cluster_is_admitted_with_a_warning_naming_the_closest(
                 it once the cluster exists";
     for dry_run in [false, true] {
         let body = |cluster: Value| {
-            let b = on_cluster(cluster);
-            if dry_run { with_dry_run(b) } else { b }
+            let r = on_cluster_review(cluster);
+            if dry_run {
+                r.dry_run().body()
+            } else {
+                r.body()
+            }
         };
         // A typo: the closest existing cluster in that namespace is named.
         let d = validate_in(&world(), &body(json!({"name": "locl"})));
@@ -995,10 +908,16 @@ fn a_connector_whose_cluster_lacks_its_secrets_is_admitted_without_validation() 
         "ca",
         &[("ca.crt", &stack::pki::Ca::new("test ca").unwrap().cert_pem)],
     ));
-    let req = parse_review(&on_cluster(json!({"name": "secured"}))).unwrap();
-    let Plan::Connect(check) = plan_validate(&req, &w) else {
-        panic!("expected a Connect check");
-    };
+    let connect = FixedConnect::new(ok());
+    review_now(
+        Webhook::Validate,
+        &on_cluster(json!({"name": "secured"})),
+        &w,
+        &connect,
+        FailurePolicy::Closed,
+    )
+    .unwrap();
+    let [check] = connect.asked().try_into().expect("one Connect check");
     assert_eq!(check.settings.url, "https://connect.example:8083");
     assert!(check.settings.auth.is_some() && check.settings.ca_pem.is_some());
     // Still strict: a namespace the cluster does not allow.
@@ -1122,13 +1041,16 @@ fn a_ca_without_a_certificate_is_denied_for_the_cluster_and_its_connectors() {
 
 #[test]
 fn settings_tls_refuses_are_a_cluster_problem_not_an_outage() {
-    let req = parse_review(&on_cluster(json!({"name": "local"}))).unwrap();
-    let Plan::Connect(check) = plan_validate(&req, &world()) else {
-        panic!("expected a Connect check");
-    };
     let e = shared::Error::ClientConfig("CA bundle holds no PEM certificate".into());
     for policy in [FailurePolicy::Closed, FailurePolicy::Open] {
-        let d = finish(&check, &ConnectOutcome::from_error(&e, Vec::new()), policy);
+        let d = review_in(
+            &world(),
+            Webhook::Validate,
+            &on_cluster(json!({"name": "local"})),
+            &ConnectOutcome::from_error(&e, Vec::new()),
+            policy,
+        )
+        .decision;
         assert_eq!((d.allowed, d.reason), (false, Reason::ClusterMisconfigured));
         assert_eq!(
             d.message(),

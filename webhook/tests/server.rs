@@ -2,27 +2,32 @@
 //! limit), probes, and serving-certificate reloads over real TLS.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use webhook::FailurePolicy;
+use webhook::connect::LiveConnect;
+use webhook::metrics::Metrics;
 use webhook::server::{App, CertFiles, admission_router, probe_router, reload_certificates};
+use webhook::testing::{self, Review};
+use webhook::watched::Watched;
 
 /// An App whose Kubernetes API is unreachable: enough for `/mutate`, the probes and the envelope checks.
 fn app() -> Arc<App> {
     shared::tls::install_crypto_provider();
     let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
     let kube = kube::Client::try_from(config).unwrap();
-    Arc::new(App {
-        world: webhook::world::World::start(kube.clone(), None),
-        kube,
-        clients: webhook::connect::Clients::new(Duration::from_secs(1)),
-        cache: webhook::cache::ValidationCache::new(Duration::from_secs(60)),
-        metrics: webhook::metrics::Metrics::new().unwrap(),
-        policy: FailurePolicy::Closed,
-        cert_loaded: AtomicBool::new(true),
-    })
+    let metrics = Metrics::new().unwrap();
+    Arc::new(App::new(
+        Watched::start(kube, None),
+        LiveConnect::new(
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+            metrics.clone(),
+        ),
+        metrics,
+        FailurePolicy::Closed,
+    ))
 }
 
 async fn serve_plain(router: axum::Router) -> String {
@@ -33,19 +38,13 @@ async fn serve_plain(router: axum::Router) -> String {
 }
 
 fn mutate_review() -> Value {
-    json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "abc-123",
-            "kind": {"group": "connectwarden.io", "version": "v1alpha1", "kind": "KafkaConnector"},
-            "resource": {"group": "connectwarden.io", "version": "v1alpha1", "resource": "kafkaconnectors"},
-            "name": "c", "namespace": "ns", "operation": "CREATE", "userInfo": {},
-            "object": {"apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
-                       "metadata": {"name": "c", "namespace": "ns"},
-                       "spec": {"class": "FileStreamSource", "config": {"batch.size": 5}}}
-        }
-    })
+    Review::create(testing::connector(
+        "ns",
+        "c",
+        json!({"class": "FileStreamSource", "config": {"batch.size": 5}}),
+    ))
+    .uid("abc-123")
+    .json()
 }
 
 #[tokio::test]

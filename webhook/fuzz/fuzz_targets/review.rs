@@ -1,26 +1,25 @@
 //! Any bytes as an AdmissionReview, through either webhook, with every Kafka Connect outcome and failure
-//! policy: the decision must never panic, and a denial must always say why.
+//! policy: the review must never panic, and a denial must always say why.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
-use shared::connect::ValidateResponse;
 use shared::crd::KafkaConnectCluster;
 use webhook::FailurePolicy;
-use webhook::decision::{ConnectOutcome, Webhook, review_offline};
-use webhook::lookup::Objects;
+use webhook::admission::{ConnectOutcome, Objects, Webhook};
+use webhook::testing::{self, FixedConnect, review_now};
 
 fn world() -> &'static Objects {
     static W: OnceLock<Objects> = OnceLock::new();
     W.get_or_init(|| {
         let mut w = Objects::default();
-        if let Ok(c) = serde_json::from_value::<KafkaConnectCluster>(json!({
-            "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnectCluster",
-            "metadata": {"name": "local", "namespace": "ns"},
-            "spec": {"url": "http://127.0.0.1:8083", "allowedNamespaces": ["*"]}
-        })) {
+        if let Ok(c) = serde_json::from_value::<KafkaConnectCluster>(testing::cluster(
+            "ns",
+            "local",
+            json!({"url": "http://127.0.0.1:8083", "allowedNamespaces": ["*"]}),
+        )) {
             w.add_cluster(c);
         }
         w
@@ -29,15 +28,9 @@ fn world() -> &'static Objects {
 
 fn outcome(selector: u8) -> ConnectOutcome {
     match selector % 4 {
-        0 => ConnectOutcome::Validated(
-            serde_json::from_value::<ValidateResponse>(json!({
-                "name": "X", "error_count": 1, "groups": [],
-                "configs": [{"definition": {"name": "topic", "type": "STRING"},
-                             "value": {"name": "topic", "errors": ["bad topic"]}},
-                            {"definition": {"name": "db.password", "type": "PASSWORD"},
-                             "value": {"name": "db.password", "errors": []}}]
-            }))
-            .expect("static response"),
+        0 => testing::validated(
+            &[("topic", "STRING"), ("db.password", "PASSWORD")],
+            &[("topic", "bad topic")],
         ),
         1 => ConnectOutcome::UnknownClass {
             installed: vec!["org.apache.kafka.connect.file.FileStreamSourceConnector".into()],
@@ -66,10 +59,10 @@ fuzz_target!(|data: &[u8]| {
     } else {
         FailurePolicy::Open
     };
-    if let Ok((decision, response)) =
-        review_offline(webhook, body, world(), &outcome(selector >> 2), policy)
-    {
+    let connect = FixedConnect::new(outcome(selector >> 2));
+    if let Ok(reviewed) = review_now(webhook, body, world(), &connect, policy) {
+        let decision = &reviewed.decision;
         assert!(decision.allowed || !decision.lines.is_empty());
-        assert_eq!(decision.allowed, response.allowed);
+        assert_eq!(decision.allowed, reviewed.response().allowed);
     }
 });

@@ -1,7 +1,7 @@
-//! The validation cache (DESIGN §4.8): Kafka Connect's answer for one (cluster, class, config digest) is
-//! reused for a TTL, and identical requests that arrive while the first is still being answered wait for that
-//! one call instead of making their own (single-flight). GitOps tools re-apply the same objects over and over;
-//! this keeps Connect out of that loop.
+//! The validation cache: Kafka Connect's answer for one (cluster, class, config digest) is reused for a TTL,
+//! and identical requests that arrive while the first is still being answered wait for that one call instead
+//! of making their own (single-flight). GitOps tools re-apply the same objects over and over; this keeps
+//! Connect out of that loop.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use parking_lot::Mutex;
 
-use crate::decision::ConnectOutcome;
+use crate::admission::ConnectOutcome;
 
 type Pending = Shared<BoxFuture<'static, Arc<ConnectOutcome>>>;
 
@@ -22,7 +22,7 @@ struct Entry {
 
 /// How a lookup was served; the `result` label of the cache metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheResult {
+pub(crate) enum CacheResult {
     /// A stored answer.
     Hit,
     /// Joined a call already in flight.
@@ -32,7 +32,7 @@ pub enum CacheResult {
 }
 
 impl CacheResult {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CacheResult::Hit => "hit",
             CacheResult::Shared => "shared",
@@ -41,7 +41,7 @@ impl CacheResult {
     }
 }
 
-pub struct ValidationCache {
+pub(crate) struct ValidationCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, Entry>>,
 }
@@ -50,7 +50,7 @@ pub struct ValidationCache {
 const SWEEP_AT: usize = 1024;
 
 impl ValidationCache {
-    pub fn new(ttl: Duration) -> Self {
+    pub(crate) fn new(ttl: Duration) -> Self {
         ValidationCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
@@ -58,7 +58,11 @@ impl ValidationCache {
     }
 
     /// The answer for `key`: stored, in flight, or from `call` (which runs at most once per key at a time).
-    pub async fn get_or_call<F>(&self, key: String, call: F) -> (Arc<ConnectOutcome>, CacheResult)
+    pub(crate) async fn get_or_call<F>(
+        &self,
+        key: String,
+        call: F,
+    ) -> (Arc<ConnectOutcome>, CacheResult)
     where
         F: FnOnce() -> BoxFuture<'static, ConnectOutcome>,
     {
@@ -105,11 +109,13 @@ impl ValidationCache {
         (out, result)
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries.lock().len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -1,35 +1,89 @@
-//! The Kafka Connect side of validation: one client per cluster (rebuilt when its settings change) and the
-//! validate call with the webhook's deadline.
+//! The server's [`Validator`]: Kafka Connect's validate call through one client per cluster (rebuilt when
+//! its settings change), within the webhook's deadline, behind the validation cache, with metrics.
+
+mod validation_cache;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use parking_lot::Mutex;
 use shared::connect::{ClientSettings, ConnectClient};
+use shared::target::ClusterId;
 
-use crate::decision::{ConnectCheck, ConnectOutcome};
-use crate::lookup::ClusterId;
+use crate::admission::{ConnectCheck, ConnectOutcome, Validator};
+use crate::metrics::Metrics;
+use validation_cache::ValidationCache;
+
+/// Kafka Connect as the server reaches it.
+pub struct LiveConnect {
+    clients: Clients,
+    cache: ValidationCache,
+    metrics: Metrics,
+}
+
+impl LiveConnect {
+    /// `deadline`: for one validation (keep it below the API server's webhook timeout); `cache_ttl`: how long
+    /// an answer is reused.
+    pub fn new(deadline: Duration, cache_ttl: Duration, metrics: Metrics) -> Self {
+        LiveConnect {
+            clients: Clients::new(deadline),
+            cache: ValidationCache::new(cache_ttl),
+            metrics,
+        }
+    }
+}
+
+impl Validator for LiveConnect {
+    async fn validate(&self, check: &Arc<ConnectCheck>) -> Arc<ConnectOutcome> {
+        let client = match self.clients.get(&check.cluster, &check.settings) {
+            Ok(c) => c,
+            Err(e) => return Arc::new(ConnectOutcome::from_error(&e, Vec::new())),
+        };
+        let deadline = self.clients.deadline;
+        let metrics = self.metrics.clone();
+        // Shared with the cache's call, which only runs on a miss: a hit copies nothing.
+        let call_check = check.clone();
+        let (outcome, result) = self
+            .cache
+            .get_or_call(check.cache_key(), move || {
+                async move {
+                    let started = Instant::now();
+                    let out = call(client, &call_check, deadline).await;
+                    metrics
+                        .connect_validate
+                        .with_label_values(&[call_check.cluster.label().as_str(), out.label()])
+                        .observe(started.elapsed().as_secs_f64());
+                    out
+                }
+                .boxed()
+            })
+            .await;
+        self.metrics
+            .cache
+            .with_label_values(&[result.as_str()])
+            .inc();
+        outcome
+    }
+}
 
 /// Connect clients by cluster. A client keeps its connections, so reusing it keeps validations fast.
-pub struct Clients {
+struct Clients {
     deadline: Duration,
     clients: Mutex<HashMap<ClusterId, (ClientSettings, ConnectClient)>>,
 }
 
 impl Clients {
-    pub fn new(deadline: Duration) -> Self {
+    fn new(deadline: Duration) -> Self {
         Clients {
             deadline,
             clients: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn deadline(&self) -> Duration {
-        self.deadline
-    }
-
     /// The client for `cluster` with `settings`; a new one when the settings (URL, credentials, CA) changed.
-    pub fn get(
+    fn get(
         &self,
         cluster: &ClusterId,
         settings: &ClientSettings,
@@ -51,11 +105,7 @@ impl Clients {
 
 /// Runs the validate call for `check` within `deadline`. For an unknown class, also lists the installed
 /// connector classes (for the denial's did-you-mean).
-pub async fn validate(
-    client: ConnectClient,
-    check: &ConnectCheck,
-    deadline: Duration,
-) -> ConnectOutcome {
+async fn call(client: ConnectClient, check: &ConnectCheck, deadline: Duration) -> ConnectOutcome {
     let started = Instant::now();
     let timed_out = || ConnectOutcome::Unavailable {
         reason: "timeout",

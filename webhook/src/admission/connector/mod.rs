@@ -1,0 +1,152 @@
+//! `/validate` for a KafkaConnector, step by step: requests that need no checks, the object's shape, the
+//! local rules, the target cluster (and who else claims the name there), then either a decision already or
+//! the one Kafka Connect validation to run; [`respond`] turns Connect's answer into the decision.
+
+mod findings;
+mod local_rules;
+mod response;
+mod target;
+
+use kube::core::DynamicObject;
+use kube::core::admission::Operation;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use shared::config::effective_config;
+use shared::crd::{KafkaConnector, KafkaConnectorSpec};
+
+use super::connect::ConnectCheck;
+use super::decision::{Decision, Reason};
+use super::exempt::exempt;
+use super::objects::ObjectView;
+use super::request::{Request, object_namespace};
+use super::text::{MAX_LINES, cut_long, limit_lines_to};
+use findings::Findings;
+pub(crate) use response::respond;
+
+/// What `/validate` needs next.
+#[derive(Debug)]
+pub(crate) enum Plan {
+    Done(Decision),
+    /// Local checks passed: ask Kafka Connect.
+    Connect(Box<ConnectCheck>),
+}
+
+/// The decision on a KafkaConnector, or the Kafka Connect validation it needs first.
+pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
+    if let Some(d) = exempt(req) {
+        return Plan::Done(d);
+    }
+    if leaves_validated_part_alone(req) {
+        return Plan::Done(Decision::allow(Reason::Unchanged));
+    }
+    let (connector, spec) = match read(req) {
+        Ok(c) => c,
+        Err(d) => return Plan::Done(d),
+    };
+    let mut found = Findings::default();
+    let local = local_rules::check(req, &connector, &spec, &mut found);
+    let target = target::check(&connector, view, &mut found);
+    if local.name_ok && target.may_use {
+        target::check_claim(&connector, &target.cluster, view, &mut found);
+    }
+
+    if let Some((reason, _)) = found.problems.first() {
+        let reason = *reason;
+        let mut lines: Vec<String> = found.problems.into_iter().map(|(_, l)| l).collect();
+        // Non-string values were already summarised; this bounds the rest (one line of slack for that summary).
+        limit_lines_to(&mut lines, MAX_LINES + 1, "problems");
+        return Plan::Done(Decision::deny(reason, lines).with_warnings(found.warnings));
+    }
+    let mut warnings = found.warnings;
+    if let Some((reason, warning)) = target.not_yet {
+        warnings.push(warning);
+        return Plan::Done(Decision::allow(reason).with_warnings(warnings));
+    }
+    let (Some(strings), Some(settings)) = (local.strings, target.settings) else {
+        // Unreachable: each None above recorded a problem. Deny rather than trust that.
+        return Plan::Done(Decision::deny(
+            Reason::InvalidConfig,
+            vec!["internal error: incomplete checks".into()],
+        ));
+    };
+    let spec = &connector.spec;
+    let config = effective_config(
+        &connector.connector_name(),
+        &spec.class,
+        spec.tasks_max,
+        &strings,
+    );
+    Plan::Connect(Box::new(ConnectCheck {
+        cluster: target.cluster,
+        settings,
+        class: spec.class.clone(),
+        config,
+        warnings,
+    }))
+}
+
+/// Spec fields Kafka Connect's validation does not look at: pausing, stopping or changing the restart
+/// policy must work while Connect is down.
+const NOT_VALIDATED_FIELDS: [&str; 3] = ["state", "autoRestart", "deletionPolicy"];
+
+fn validated_part(obj: &DynamicObject) -> Option<Value> {
+    let mut spec = obj.data.get("spec")?.clone();
+    if let Some(m) = spec.as_object_mut() {
+        for f in NOT_VALIDATED_FIELDS {
+            m.remove(f);
+        }
+    }
+    Some(spec)
+}
+
+/// An UPDATE of a well-formed connector that changes only what Connect does not validate.
+fn leaves_validated_part_alone(req: &Request) -> bool {
+    let (Some(old), Some(new)) = (req.old_object.as_ref(), req.object.as_ref()) else {
+        return false;
+    };
+    req.operation == Operation::Update
+        && validated_part(old).is_some()
+        && validated_part(old) == validated_part(new)
+        && new
+            .data
+            .get("spec")
+            .is_some_and(|s| KafkaConnectorSpec::deserialize(s).is_ok())
+}
+
+/// The connector under review, typed, with its namespace and name filled in, and its spec as sent (for the
+/// reserved-key checks, which look at the fields as written).
+fn read(req: &Request) -> Result<(KafkaConnector, Map<String, Value>), Decision> {
+    let Some(obj) = req.object.as_ref() else {
+        return Err(Decision::allow(Reason::NotApplicable));
+    };
+    let Some(spec_value) = obj.data.get("spec") else {
+        return Err(Decision::deny(
+            Reason::InvalidObject,
+            vec!["spec is missing".into()],
+        ));
+    };
+    let spec = KafkaConnectorSpec::deserialize(spec_value).map_err(|e| {
+        Decision::deny(
+            Reason::InvalidObject,
+            vec![format!("spec: {}", cut_long(&e.to_string()))],
+        )
+    })?;
+    let mut metadata = obj.metadata.clone();
+    metadata.namespace = Some(object_namespace(req, obj));
+    metadata.name = Some(
+        obj.metadata
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| req.name.clone()),
+    );
+    let connector = KafkaConnector {
+        metadata,
+        spec,
+        status: None,
+    };
+    Ok((
+        connector,
+        spec_value.as_object().cloned().unwrap_or_default(),
+    ))
+}

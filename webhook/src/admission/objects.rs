@@ -1,0 +1,242 @@
+//! The Kubernetes seam: what a review may read about other objects. Decisions read an [`ObjectView`]; an
+//! [`ObjectSource`] gives the view for one request (the server's watch caches plus live reads, or plain maps
+//! in tests and fuzzing).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+use shared::crd::{KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector};
+use shared::target::{ClusterId, claims};
+
+use super::request::{Kind, Request, kind, object_namespace};
+
+/// A read-only view of the objects admission decisions depend on.
+pub trait ObjectView: Send + Sync {
+    fn cluster(&self, namespace: &str, name: &str) -> Option<Arc<KafkaConnectCluster>>;
+    /// The names of the KafkaConnectClusters in `namespace`, sorted (for "did you mean").
+    fn cluster_names(&self, namespace: &str) -> Vec<String>;
+    fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>>;
+    fn config_map(&self, namespace: &str, name: &str) -> Option<Arc<ConfigMap>>;
+    /// Some KafkaConnector other than `except` (namespace, name) that claims `connector_name` on `cluster`.
+    fn claimant(
+        &self,
+        cluster: &ClusterId,
+        connector_name: &str,
+        except: (&str, &str),
+    ) -> Option<Arc<KafkaConnector>>;
+    /// The URL of the default cluster, when one is configured.
+    fn default_cluster_url(&self) -> Option<&str>;
+}
+
+/// Where the objects for one review come from.
+pub trait ObjectSource: Sync {
+    /// The view to decide `req` on: fresh enough that objects the request refers to and that exist are in
+    /// it, even when a watch has not caught up with them yet.
+    fn snapshot<'a>(&'a self, req: &'a Request) -> impl Future<Output = Snapshot<'a>> + Send;
+}
+
+type Key = (String, String);
+
+/// A view over plain maps: the objects a test or the fuzz target sets up, and the objects the server has
+/// just read live for one request.
+#[derive(Debug, Clone, Default)]
+pub struct Objects {
+    pub clusters: BTreeMap<Key, Arc<KafkaConnectCluster>>,
+    pub connectors: BTreeMap<Key, Arc<KafkaConnector>>,
+    pub secrets: BTreeMap<Key, Arc<Secret>>,
+    pub config_maps: BTreeMap<Key, Arc<ConfigMap>>,
+    pub default_url: Option<String>,
+}
+
+fn key(namespace: &str, name: &str) -> Key {
+    (namespace.to_string(), name.to_string())
+}
+
+fn meta_key(m: &ObjectMeta) -> Key {
+    key(
+        m.namespace.as_deref().unwrap_or_default(),
+        m.name.as_deref().unwrap_or_default(),
+    )
+}
+
+impl Objects {
+    pub fn add_cluster(&mut self, c: KafkaConnectCluster) -> &mut Self {
+        self.add_cluster_arc(Arc::new(c))
+    }
+    pub fn add_connector(&mut self, c: KafkaConnector) -> &mut Self {
+        self.connectors.insert(meta_key(&c.metadata), Arc::new(c));
+        self
+    }
+    pub fn add_secret(&mut self, s: Secret) -> &mut Self {
+        self.add_secret_arc(Arc::new(s))
+    }
+    pub fn add_config_map(&mut self, c: ConfigMap) -> &mut Self {
+        self.add_config_map_arc(Arc::new(c))
+    }
+    pub(crate) fn add_cluster_arc(&mut self, c: Arc<KafkaConnectCluster>) -> &mut Self {
+        self.clusters.insert(meta_key(&c.metadata), c);
+        self
+    }
+    pub(crate) fn add_secret_arc(&mut self, s: Arc<Secret>) -> &mut Self {
+        self.secrets.insert(meta_key(&s.metadata), s);
+        self
+    }
+    pub(crate) fn add_config_map_arc(&mut self, c: Arc<ConfigMap>) -> &mut Self {
+        self.config_maps.insert(meta_key(&c.metadata), c);
+        self
+    }
+}
+
+impl ObjectView for Objects {
+    fn cluster(&self, namespace: &str, name: &str) -> Option<Arc<KafkaConnectCluster>> {
+        self.clusters.get(&key(namespace, name)).cloned()
+    }
+    fn cluster_names(&self, namespace: &str) -> Vec<String> {
+        self.clusters
+            .keys()
+            .filter(|(ns, _)| ns == namespace)
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+    fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        self.secrets.get(&key(namespace, name)).cloned()
+    }
+    fn config_map(&self, namespace: &str, name: &str) -> Option<Arc<ConfigMap>> {
+        self.config_maps.get(&key(namespace, name)).cloned()
+    }
+    fn claimant(
+        &self,
+        cluster: &ClusterId,
+        connector_name: &str,
+        except: (&str, &str),
+    ) -> Option<Arc<KafkaConnector>> {
+        self.connectors
+            .values()
+            .find(|c| claims(c, cluster, connector_name, except))
+            .cloned()
+    }
+    fn default_cluster_url(&self) -> Option<&str> {
+        self.default_url.as_deref()
+    }
+}
+
+/// Plain maps hold everything there is: nothing to read live.
+impl ObjectSource for Objects {
+    async fn snapshot<'a>(&'a self, _req: &'a Request) -> Snapshot<'a> {
+        Snapshot::of(self)
+    }
+}
+
+/// The objects one review decides on: those read live for it (`fetched`) in front of the caches (`cached`).
+/// Watch caches lag a few milliseconds behind writes, and `kubectl apply -f` of a Secret, a cluster and a
+/// connector in one go must not fail on that.
+pub struct Snapshot<'a> {
+    pub fetched: Objects,
+    pub cached: &'a dyn ObjectView,
+}
+
+impl<'a> Snapshot<'a> {
+    /// `cached` alone.
+    pub fn of(cached: &'a dyn ObjectView) -> Self {
+        Snapshot {
+            fetched: Objects::default(),
+            cached,
+        }
+    }
+}
+
+impl ObjectView for Snapshot<'_> {
+    fn cluster(&self, namespace: &str, name: &str) -> Option<Arc<KafkaConnectCluster>> {
+        self.fetched
+            .cluster(namespace, name)
+            .or_else(|| self.cached.cluster(namespace, name))
+    }
+    fn cluster_names(&self, namespace: &str) -> Vec<String> {
+        let mut names = self.fetched.cluster_names(namespace);
+        names.extend(self.cached.cluster_names(namespace));
+        names.sort();
+        names.dedup();
+        names
+    }
+    fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        self.fetched
+            .secret(namespace, name)
+            .or_else(|| self.cached.secret(namespace, name))
+    }
+    fn config_map(&self, namespace: &str, name: &str) -> Option<Arc<ConfigMap>> {
+        self.fetched
+            .config_map(namespace, name)
+            .or_else(|| self.cached.config_map(namespace, name))
+    }
+    fn claimant(
+        &self,
+        cluster: &ClusterId,
+        connector_name: &str,
+        except: (&str, &str),
+    ) -> Option<Arc<KafkaConnector>> {
+        self.fetched
+            .claimant(cluster, connector_name, except)
+            .or_else(|| self.cached.claimant(cluster, connector_name, except))
+    }
+    fn default_cluster_url(&self) -> Option<&str> {
+        self.cached.default_cluster_url()
+    }
+}
+
+/// An object a review refers to: (namespace, name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum ObjectRef {
+    Cluster(String, String),
+    Secret(String, String),
+    ConfigMap(String, String),
+}
+
+/// The objects `req` refers to that `view` does not have (yet): a connector's KafkaConnectCluster, and the
+/// Secrets and ConfigMaps of the cluster under review or targeted. A source reads these live before the
+/// decision; the Secrets and ConfigMaps of a cluster it has only just read show up in a second round.
+pub(crate) fn missing_objects(req: &Request, view: &dyn ObjectView) -> Vec<ObjectRef> {
+    let Some(obj) = req.object.as_ref() else {
+        return Vec::new();
+    };
+    let ns = object_namespace(req, obj);
+    let mut out = Vec::new();
+    let mut want_cluster_refs = |cns: &str, spec: &KafkaConnectClusterSpec| {
+        for n in shared::cluster::referenced_secrets(spec) {
+            if view.secret(cns, &n).is_none() {
+                out.push(ObjectRef::Secret(cns.to_string(), n));
+            }
+        }
+        for n in shared::cluster::referenced_config_maps(spec) {
+            if view.config_map(cns, &n).is_none() {
+                out.push(ObjectRef::ConfigMap(cns.to_string(), n));
+            }
+        }
+    };
+    let spec = obj.data.get("spec");
+    match kind(req) {
+        Some(Kind::Connector) => {
+            let Some(r) = spec
+                .and_then(|s| s.get("clusterRef"))
+                .and_then(|r| shared::crd::ClusterRef::deserialize(r).ok())
+            else {
+                return Vec::new();
+            };
+            let cns = r.namespace.clone().unwrap_or_else(|| ns.clone());
+            match view.cluster(&cns, &r.name) {
+                None => return vec![ObjectRef::Cluster(cns, r.name)],
+                Some(c) => want_cluster_refs(&cns, &c.spec),
+            }
+        }
+        Some(Kind::Cluster) => {
+            if let Some(spec) = spec.and_then(|s| KafkaConnectClusterSpec::deserialize(s).ok()) {
+                want_cluster_refs(&ns, &spec);
+            }
+        }
+        None => {}
+    }
+    out
+}
