@@ -6,6 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+use connect_warden_e2e::connectors::{delete_connector, patch_connector};
+use connect_warden_e2e::objects::{cluster, connector, file_sink};
 use connect_warden_e2e::prom::{self, CONTROLLER_JOB, Notified, ScrapeTarget};
 use connect_warden_e2e::*;
 use stack::warden::PRIVATE_LABEL;
@@ -24,24 +26,35 @@ fn show(what: &str, started: Instant, a: &Notified) {
     );
 }
 
-fn cluster_yaml(ns: &str, name: &str, url: &str) -> String {
-    format!(
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  url: {url}\n"
-    )
+/// `kubectl patch kafkaconnectcluster <name> --type merge -p <patch>`, which must succeed.
+fn patch_cluster(ns: &str, name: &str, patch: &str) {
+    kubectl(&[
+        "patch",
+        "kafkaconnectcluster",
+        name,
+        "-n",
+        ns,
+        "--type",
+        "merge",
+        "-p",
+        patch,
+    ])
+    .expect_ok();
 }
 
 #[tokio::test]
 async fn a_failed_task_pages_with_its_runbook_and_the_fix_resolves_it() {
     prom::start_receiver();
     let ns = namespace("alert-task", &[]);
-    apply(&cluster_yaml(&ns, "main", &kafka_env().connect_url), &[]).expect_ok();
+    cluster(&ns, "main", &kafka_env().connect_url)
+        .apply()
+        .expect_ok();
     let name = unique("cw-alert-task");
     // The task fails on start, and again on every restart, until the file can be written.
-    let connector = format!(
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  clusterRef: {{name: main}}\n  class: FileStreamSink\n  autoRestart: {{enabled: false}}\n  config: {{topics: alert-task-t, file: /nonexistent-dir/out.txt}}\n"
-    );
+    let connector =
+        file_sink(&ns, &name, "alert-task-t", "/nonexistent-dir/out.txt").no_auto_restart();
     let started = Instant::now();
-    apply(&connector, &[]).expect_ok();
+    connector.apply().expect_ok();
 
     let cluster = format!("{ns}/main");
     let ours = [
@@ -74,36 +87,20 @@ async fn a_failed_task_pages_with_its_runbook_and_the_fix_resolves_it() {
     // The fix: a file that can be written. The new config restarts the task.
     let fixed = scratch("alert-task").join("out.txt");
     let fixed_at = Instant::now();
-    kubectl(&[
-        "patch",
-        "kafkaconnector",
-        &name,
-        "-n",
+    patch_connector(
         &ns,
-        "--type",
-        "merge",
-        "-p",
+        &name,
         &format!(
             r#"{{"spec":{{"config":{{"file":"{}"}}}}}}"#,
             fixed.display()
         ),
-    ])
-    .expect_ok();
+    );
     let resolved = prom::wait_notified("ConnectWardenTaskFailed", "resolved", &ours, T).await;
     show("ConnectWardenTaskFailed resolved", fixed_at, &resolved);
     assert_eq!(resolved.labels, firing.labels);
     assert_eq!(resolved.starts_at, firing.starts_at, "the same alert");
 
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &name,
-        "-n",
-        &ns,
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect_ok();
+    delete_connector(&ns, &name);
 }
 
 #[tokio::test]
@@ -117,11 +114,9 @@ async fn a_connect_cluster_that_stops_answering_pages_until_it_answers_again() {
         .unwrap()
         .port();
     let started = Instant::now();
-    apply(
-        &cluster_yaml(&ns, "gone", &format!("http://127.0.0.1:{port}")),
-        &[],
-    )
-    .expect_ok();
+    cluster(&ns, "gone", &format!("http://127.0.0.1:{port}"))
+        .apply()
+        .expect_ok();
 
     let cluster = format!("{ns}/gone");
     let ours = [("cluster", cluster.as_str())];
@@ -142,18 +137,11 @@ async fn a_connect_cluster_that_stops_answering_pages_until_it_answers_again() {
 
     // Pointed at a worker that answers, it resolves.
     let fixed_at = Instant::now();
-    kubectl(&[
-        "patch",
-        "kafkaconnectcluster",
-        "gone",
-        "-n",
+    patch_cluster(
         &ns,
-        "--type",
-        "merge",
-        "-p",
+        "gone",
         &format!(r#"{{"spec":{{"url":"{}"}}}}"#, kafka_env().connect_url),
-    ])
-    .expect_ok();
+    );
     let resolved =
         prom::wait_notified("ConnectWardenClusterUnreachable", "resolved", &ours, T).await;
     show(
@@ -301,55 +289,33 @@ async fn every_dashboard_query_returns_data() {
 
     // Traffic.
     let ns = namespace("dash", &[]);
-    apply(&cluster_yaml(&ns, "main", &kafka_env().connect_url), &[]).expect_ok();
-    apply(&cluster_yaml(&ns, "flaky", &kafka_env().connect_url), &[]).expect_ok();
-    let connector = |name: &str, cluster: &str, extra: &str, config: &str| {
-        format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  clusterRef: {{name: {cluster}}}\n  class: FileStreamSink\n{extra}  config: {{{config}}}\n"
-        )
-    };
+    for name in ["main", "flaky"] {
+        cluster(&ns, name, &kafka_env().connect_url)
+            .apply()
+            .expect_ok();
+    }
     let (ok, broken, stuck) = (
         unique("dash-ok"),
         unique("dash-broken"),
         unique("dash-stuck"),
     );
     let out = scratch("dash").join("out.txt");
-    apply(
-        &connector(
-            &ok,
-            "main",
-            "",
-            &format!("topics: dash-t, file: {}", out.display()),
-        ),
-        &[],
-    )
-    .expect_ok();
-    apply(
-        &connector(
-            &broken,
-            "main",
-            "  autoRestart: {maxRestarts: 1, backoffBaseSeconds: 1}\n",
-            "topics: dash-t, file: /nonexistent-dir/out.txt",
-        ),
-        &[],
-    )
-    .expect_ok();
-    apply(
-        &connector(
-            &stuck,
-            "flaky",
-            "",
-            &format!("topics: dash-t, file: {}", out.display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+    file_sink(&ns, &ok, "dash-t", out.display())
+        .apply()
+        .expect_ok();
+    file_sink(&ns, &broken, "dash-t", "/nonexistent-dir/out.txt")
+        .restarts(1, 1)
+        .apply()
+        .expect_ok();
+    file_sink(&ns, &stuck, "dash-t", out.display())
+        .on("flaky")
+        .apply()
+        .expect_ok();
     // Denied: a sink needs topics.
-    apply(
-        &connector(&unique("dash-bad"), "main", "", "tasks.max: 1"),
-        &[],
-    )
-    .expect_err();
+    connector(&ns, &unique("dash-bad"), "FileStreamSink")
+        .config_value("tasks.max", 1.into())
+        .apply()
+        .expect_err();
     // The cluster of `stuck` stops answering and `stuck` is deleted: deletion waits for Connect and each
     // reconcile fails (reconcile errors).
     let ready_reason = |name: &str| {
@@ -376,18 +342,11 @@ async fn every_dashboard_query_returns_data() {
         .local_addr()
         .unwrap()
         .port();
-    kubectl(&[
-        "patch",
-        "kafkaconnectcluster",
-        "flaky",
-        "-n",
+    patch_cluster(
         &ns,
-        "--type",
-        "merge",
-        "-p",
+        "flaky",
         &format!(r#"{{"spec":{{"url":"http://127.0.0.1:{closed}"}}}}"#),
-    ])
-    .expect_ok();
+    );
     eventually("the flaky cluster unreachable", T, || async {
         let r = ready_reason(&stuck);
         (r == "ClusterUnreachable").then_some(()).ok_or(r)
@@ -468,29 +427,9 @@ async fn every_dashboard_query_returns_data() {
     }
 
     // Clean up: Orphan lets the blocked deletion finish; the orphan goes from Connect directly.
-    kubectl(&[
-        "patch",
-        "kafkaconnector",
-        &stuck,
-        "-n",
-        &ns,
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"deletionPolicy":"Orphan"}}"#,
-    ])
-    .expect_ok();
+    patch_connector(&ns, &stuck, r#"{"spec":{"deletionPolicy":"Orphan"}}"#);
     for name in [&ok, &broken] {
-        kubectl(&[
-            "delete",
-            "kafkaconnector",
-            name,
-            "-n",
-            &ns,
-            "--wait=true",
-            "--timeout=60s",
-        ])
-        .expect_ok();
+        delete_connector(&ns, name);
     }
     eventually("the orphan deleted from Connect", T, || async {
         match connect().delete(&stuck).await {

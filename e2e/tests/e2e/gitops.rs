@@ -435,60 +435,41 @@ fn run_action(ns: &str, name: &str, action: &str) -> Value {
     patch
 }
 
-fn connector_yaml(ns: &str, name: &str, cluster: &str, extra: &str, config: &str) -> String {
-    format!(
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  clusterRef: {{name: {cluster}}}\n  class: org.apache.kafka.connect.file.FileStreamSinkConnector\n  tasksMax: 1\n{extra}  config: {{{config}}}\n"
+/// A FileStreamSinkConnector (by its full class name) with one task on `cluster`, reading topic `name`.
+fn sink(ns: &str, name: &str, cluster: &str) -> objects::Connector {
+    objects::connector(
+        ns,
+        name,
+        "org.apache.kafka.connect.file.FileStreamSinkConnector",
     )
+    .on(cluster)
+    .tasks_max(1)
+    .config("topics", name)
 }
 
 #[tokio::test]
 async fn argocd_health_and_actions_on_live_connectors() {
     let ns = namespace("gitops-argocd", &[]);
-    apply(
-        &format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: main, namespace: {ns}}}\nspec:\n  url: {}\n",
-            kafka_env().connect_url
-        ),
-        &[],
-    )
-    .expect_ok();
+    objects::cluster(&ns, "main", &kafka_env().connect_url)
+        .apply()
+        .expect_ok();
     let work = scratch("argocd-work");
     let ok = unique("argo-ok");
     let bad = unique("argo-bad");
     let lost = unique("argo-lost");
     let missing_dir = work.join("not-yet");
-    apply(
-        &connector_yaml(
-            &ns,
-            &ok,
-            "main",
-            "",
-            &format!("topics: {ok}, file: {}", work.join("ok.txt").display()),
-        ),
-        &[],
-    )
-    .expect_ok();
+    sink(&ns, &ok, "main")
+        .config("file", work.join("ok.txt").display())
+        .apply()
+        .expect_ok();
     // Its task fails until the directory exists; no automatic restarts, so only a manual one helps.
-    apply(
-        &connector_yaml(
-            &ns,
-            &bad,
-            "main",
-            "  autoRestart: {enabled: false}\n",
-            &format!(
-                "topics: {bad}, file: {}",
-                missing_dir.join("out.txt").display()
-            ),
-        ),
-        &[],
-    )
-    .expect_ok();
+    sink(&ns, &bad, "main")
+        .no_auto_restart()
+        .config("file", missing_dir.join("out.txt").display())
+        .apply()
+        .expect_ok();
     // Its cluster does not exist (yet).
-    apply(
-        &connector_yaml(&ns, &lost, "elsewhere", "", &format!("topics: {lost}")),
-        &[],
-    )
-    .expect_ok();
+    sink(&ns, &lost, "elsewhere").apply().expect_ok();
     let connect = connect();
 
     // Healthy: running. Every action but start, resume and restart-failed is offered.

@@ -58,24 +58,37 @@ fn secure_folder(ns: &str, out_dir: &Path) -> Vec<(&'static str, String)> {
         ),
         (
             "cluster.yaml",
-            format!(
-                "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: secure, namespace: {ns}}}\nspec:\n  url: {}\n  authentication: {{type: basic, secretRef: {{name: connect-credentials}}}}\n  tls: {{caConfigMapRef: {{name: connect-ca}}, clientCertSecretRef: {{name: connect-client}}}}\n",
-                s.url
-            ),
+            objects::cluster(ns, "secure", &s.url)
+                .basic_auth("connect-credentials")
+                .ca_config_map("connect-ca")
+                .client_cert("connect-client")
+                .yaml(),
         ),
         (
             "connector-source.yaml",
-            format!(
-                "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata: {{name: ord-source, namespace: {ns}}}\nspec:\n  clusterRef: {{name: secure}}\n  name: {ns}-source\n  class: FileStreamSource\n  tasksMax: 1\n  config: {{topic: {ns}-lines, file: {}}}\n",
-                out_dir.join("in.txt").display()
-            ),
+            objects::file_source(
+                ns,
+                "ord-source",
+                &format!("{ns}-lines"),
+                out_dir.join("in.txt").display(),
+            )
+            .on("secure")
+            .connect_name(&format!("{ns}-source"))
+            .tasks_max(1)
+            .yaml(),
         ),
         (
             "connector-sink.yaml",
-            format!(
-                "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata: {{name: ord-sink, namespace: {ns}}}\nspec:\n  clusterRef: {{name: secure}}\n  name: {ns}-sink\n  class: FileStreamSink\n  tasksMax: 1\n  config: {{topics: {ns}-lines, file: {}}}\n",
-                out_dir.join("out.txt").display()
-            ),
+            objects::file_sink(
+                ns,
+                "ord-sink",
+                &format!("{ns}-lines"),
+                out_dir.join("out.txt").display(),
+            )
+            .on("secure")
+            .connect_name(&format!("{ns}-sink"))
+            .tasks_max(1)
+            .yaml(),
         ),
     ]
 }
@@ -248,20 +261,21 @@ fn a_folder_dry_runs_in_any_order_then_applies_connectors_first_and_becomes_read
     assert!(warnings(&out).is_empty(), "{}", out.stderr);
     // Now that everything exists, a new connector is validated by Kafka Connect through the cluster's
     // credentials, client certificate and CA: a valid one passes silently, a mistake is denied at once.
-    let extra = |class: &str, config: &str| {
-        format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata: {{name: ord-extra, namespace: {ns}}}\nspec:\n  clusterRef: {{name: secure}}\n  class: {class}\n  config: {{{config}}}\n"
-        )
+    let extra = |class: &str, key: &str, value: &str| {
+        objects::connector(&ns, "ord-extra", class)
+            .on("secure")
+            .config(key, value)
+            .yaml()
     };
     let out = apply(
-        &extra("FileStreamSource", &format!("topic: {ns}-x")),
+        &extra("FileStreamSource", "topic", &format!("{ns}-x")),
         &["--dry-run=server"],
     )
     .expect_ok();
     assert!(warnings(&out).is_empty(), "{}", out.stderr);
     assert_eq!(
         denial(&apply(
-            &extra("FileStreamSink", "file: /tmp/x"),
+            &extra("FileStreamSink", "file", "/tmp/x"),
             &["--dry-run=server"]
         )),
         format!(
@@ -275,18 +289,14 @@ fn a_folder_dry_runs_in_any_order_then_applies_connectors_first_and_becomes_read
 #[test]
 fn a_typo_in_the_cluster_name_shows_at_once() {
     let ns = namespace("ord-typo", &[]);
-    apply(
-        &format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: local, namespace: {ns}}}\nspec:\n  url: {}\n",
-            kafka_env().connect_url
-        ),
-        &[],
-    )
-    .expect_ok();
+    objects::cluster(&ns, "local", &kafka_env().connect_url)
+        .apply()
+        .expect_ok();
     let connector = |ns: &str, cluster: &str| {
-        format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata: {{name: typo, namespace: {ns}}}\nspec:\n  clusterRef: {{name: {cluster}}}\n  class: FileStreamSource\n  config: {{topic: t}}\n"
-        )
+        objects::connector(ns, "typo", "FileStreamSource")
+            .on(cluster)
+            .config("topic", "t")
+            .yaml()
     };
     for flags in [&["--dry-run=server"][..], &[][..]] {
         let out = apply(&connector(&ns, "locl"), flags).expect_ok();
@@ -337,9 +347,10 @@ fn a_ca_without_a_certificate_is_named_for_the_cluster_and_its_connectors() {
     );
     // A connector meanwhile: admitted, Connect cannot be asked yet, and the warning says why.
     let connector = |name: &str| {
-        format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  clusterRef: {{name: secure}}\n  class: FileStreamSource\n  config: {{topic: {ns}-t}}\n"
-        )
+        objects::connector(&ns, name, "FileStreamSource")
+            .on("secure")
+            .config("topic", format!("{ns}-t"))
+            .yaml()
     };
     let out = apply(&connector("early"), &[]).expect_ok();
     assert_eq!(
