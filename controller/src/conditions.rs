@@ -153,27 +153,20 @@ impl Reason {
     /// Reasons that describe an error worth keeping in `status.lastError`.
     pub fn is_error(self) -> bool {
         use Reason::*;
-        matches!(
-            self,
-            ConnectorFailed
-                | TaskFailed
-                | RestartsExhausted
-                | ClusterUnreachable
-                | ClusterNotFound
-                | ClusterNotAllowed
-                | ClusterNotReady
-                | NoCluster
-                | SecretNotFound
-                | ConfigMapNotFound
-                | InvalidCa
-                | InvalidSettings
-                | InvalidConfig
-                | NameConflict
-                | PluginNotFound
-                | Unauthorized
-                | ConnectError
-                | DeletionBlocked
-        )
+        self.is_cluster_problem()
+            || matches!(
+                self,
+                ConnectorFailed
+                    | TaskFailed
+                    | RestartsExhausted
+                    | ClusterUnreachable
+                    | InvalidConfig
+                    | NameConflict
+                    | PluginNotFound
+                    | Unauthorized
+                    | ConnectError
+                    | DeletionBlocked
+            )
     }
 }
 

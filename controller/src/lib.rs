@@ -18,6 +18,8 @@ mod connect_runtime;
 mod context;
 mod error;
 mod events;
+#[cfg(test)]
+mod fixtures;
 mod kube_writes;
 pub mod memory;
 mod metrics;
@@ -428,11 +430,11 @@ async fn collect_garbage(ctx: Arc<Ctx>) {
     loop {
         tick.tick().await;
         memory::trim();
-        for key in ctx.metrics.tracked_keys() {
+        for key in ctx.metrics.connectors.keys() {
             let r =
                 kube::runtime::reflector::ObjectRef::<KafkaConnector>::new(&key.1).within(&key.0);
             if ctx.watched.connectors.get(&r).is_none() {
-                ctx.metrics.forget_connector(&key);
+                ctx.metrics.connectors.forget(&key);
             }
         }
     }

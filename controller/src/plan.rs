@@ -582,7 +582,6 @@ pub fn tasks_ready(st: &ConnectorStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::connect::{ConnectorState as CS, TaskState};
 
     fn desired(state: ConnectorState) -> Desired {
         Desired {
@@ -596,29 +595,7 @@ mod tests {
         }
     }
 
-    fn status(conn: &str, tasks: &[&str]) -> ConnectorStatus {
-        ConnectorStatus {
-            name: "orders".into(),
-            connector: CS {
-                state: conn.into(),
-                worker_id: Some("w:8083".into()),
-                trace: (conn == "FAILED").then(|| "org.Boom: connector broke\n\tat x".into()),
-            },
-            tasks: tasks
-                .iter()
-                .enumerate()
-                .map(|(i, s)| TaskState {
-                    id: i as i32,
-                    state: s.to_string(),
-                    worker_id: Some("w:8083".into()),
-                    trace: (*s == "FAILED").then(|| {
-                        "java.io.FileNotFoundException: /nonexistent-dir/out.txt\n\tat y".into()
-                    }),
-                })
-                .collect(),
-            kind: Some("sink".into()),
-        }
-    }
+    use crate::fixtures::connector_status as status;
 
     fn policy() -> Policy {
         Policy {

@@ -195,7 +195,7 @@ const FAMILIES: &[Family] = &[
 ];
 
 /// The per-connector state and the collector over it.
-pub(super) struct Connectors {
+pub(crate) struct Connectors {
     tracked: std::sync::Arc<Mutex<HashMap<ObjKey, Tracked>>>,
 }
 

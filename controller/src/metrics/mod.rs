@@ -6,17 +6,15 @@ mod connectors;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use shared::connect::{ConnectorStatus, RequestObserver};
+use shared::connect::RequestObserver;
 
-pub(crate) use connectors::{ObjKey, RestartTarget};
+pub(crate) use connectors::RestartTarget;
 
 use crate::Result;
-use crate::plan::Trigger;
 
 const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 90.0,
@@ -125,7 +123,8 @@ pub(crate) struct Metrics {
     polls: Polls,
     kube_writes: IntCounterVec,
     leader: IntGauge,
-    connectors: connectors::Connectors,
+    /// The per-connector series.
+    pub connectors: connectors::Connectors,
 }
 
 impl Metrics {
@@ -204,47 +203,6 @@ impl Metrics {
         self.leader.set(i64::from(leader));
     }
 
-    pub fn restarted(
-        &self,
-        key: &ObjKey,
-        cluster: &str,
-        connector: &str,
-        target: RestartTarget,
-        trigger: Trigger,
-    ) {
-        self.connectors
-            .restarted(key, cluster, connector, target, trigger);
-    }
-
-    /// Records what Connect reported for a connector. `healthy_since` is when it became healthy (from the
-    /// Ready condition, so uptime survives a controller restart), `None` while it is not.
-    pub fn observe_connector(
-        &self,
-        key: &ObjKey,
-        cluster: &str,
-        connector: &str,
-        status: Option<&ConnectorStatus>,
-        healthy_since: Option<DateTime<Utc>>,
-    ) {
-        self.connectors
-            .observe(key, cluster, connector, status, healthy_since);
-    }
-
-    /// Records whether automatic restarts gave up on a connector (its Ready reason is RestartsExhausted).
-    pub fn set_restarts_exhausted(&self, key: &ObjKey, exhausted: bool) {
-        self.connectors.set_exhausted(key, exhausted);
-    }
-
-    /// Removes every series of a connector that is gone (deleted, or no longer selected).
-    pub fn forget_connector(&self, key: &ObjKey) {
-        self.connectors.forget(key);
-    }
-
-    /// Connectors with series, for garbage collection against the watch cache.
-    pub fn tracked_keys(&self) -> Vec<ObjKey> {
-        self.connectors.keys()
-    }
-
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
@@ -305,28 +263,11 @@ impl RequestObserver for ConnectObserver {
 mod tests {
     use super::*;
     use crate::plan::Trigger;
-    use shared::connect::{ConnectorState, TaskState};
+    use chrono::Utc;
+    use shared::connect::ConnectorStatus;
 
     fn status(tasks: &[&str]) -> ConnectorStatus {
-        ConnectorStatus {
-            name: "c".into(),
-            connector: ConnectorState {
-                state: "RUNNING".into(),
-                worker_id: None,
-                trace: None,
-            },
-            tasks: tasks
-                .iter()
-                .enumerate()
-                .map(|(i, s)| TaskState {
-                    id: i as i32,
-                    state: s.to_string(),
-                    worker_id: None,
-                    trace: None,
-                })
-                .collect(),
-            kind: None,
-        }
+        crate::fixtures::connector_status("RUNNING", tasks)
     }
 
     #[test]
@@ -334,14 +275,14 @@ mod tests {
         let m = Metrics::new(true).unwrap();
         let key = ("ns".to_string(), "orders".to_string());
         let since = Utc::now() - chrono::Duration::seconds(42);
-        m.observe_connector(
+        m.connectors.observe(
             &key,
             "ns/c",
             "orders",
             Some(&status(&["RUNNING", "FAILED"])),
             Some(since),
         );
-        m.restarted(
+        m.connectors.restarted(
             &key,
             "ns/c",
             "orders",
@@ -361,9 +302,9 @@ mod tests {
         let v: i64 = up.rsplit(' ').next().unwrap().parse().unwrap();
         assert!((42..50).contains(&v), "{up}");
         assert!(text.contains(r#"connect_warden_connector_restarts_exhausted{cluster="ns/c",name="orders",namespace="ns"} 0"#));
-        m.set_restarts_exhausted(&key, true);
+        m.connectors.set_exhausted(&key, true);
         assert!(m.render().contains(r#"connect_warden_connector_restarts_exhausted{cluster="ns/c",name="orders",namespace="ns"} 1"#));
-        m.forget_connector(&key);
+        m.connectors.forget(&key);
         let text = m.render();
         assert!(!text.contains("orders"), "{text}");
     }
@@ -372,14 +313,15 @@ mod tests {
     fn a_restart_counted_before_the_first_observation_is_kept() {
         let m = Metrics::new(false).unwrap();
         let key = ("ns".to_string(), "orders".to_string());
-        m.restarted(
+        m.connectors.restarted(
             &key,
             "ns/c",
             "orders",
             RestartTarget::Task,
             Trigger::Automatic,
         );
-        m.observe_connector(&key, "ns/c", "orders", Some(&status(&["FAILED"])), None);
+        m.connectors
+            .observe(&key, "ns/c", "orders", Some(&status(&["FAILED"])), None);
         assert!(
             m.render()
                 .contains(r#"target="task",trigger="automatic"} 1"#)
@@ -390,7 +332,7 @@ mod tests {
     fn label_values_are_escaped() {
         let m = Metrics::new(false).unwrap();
         let key = ("ns".to_string(), "x\ny".to_string());
-        m.observe_connector(&key, r#"a"b\c"#, "c", None, None);
+        m.connectors.observe(&key, r#"a"b\c"#, "c", None, None);
         let text = m.render();
         assert!(text.contains(r#"cluster="a\"b\\c""#), "{text}");
         assert!(text.contains(r#"name="x\ny""#), "{text}");

@@ -236,7 +236,9 @@ fn record_metrics(
         .and_then(|c| c.last_transition_time.as_deref())
         .and_then(restart::parse_time);
     ctx.metrics
-        .observe_connector(&key, &cluster.label, &desired.name, reported, healthy_since);
+        .connectors
+        .observe(&key, &cluster.label, &desired.name, reported, healthy_since);
     ctx.metrics
-        .set_restarts_exhausted(&key, reason == Some(Reason::RestartsExhausted));
+        .connectors
+        .set_exhausted(&key, reason == Some(Reason::RestartsExhausted));
 }

@@ -122,7 +122,7 @@ impl Live<'_> {
     fn count_restarts(&self, target: RestartTarget, trigger: crate::plan::Trigger, n: usize) {
         let key = (self.o.namespace().unwrap_or_default(), self.o.name_any());
         for _ in 0..n {
-            self.ctx.metrics.restarted(
+            self.ctx.metrics.connectors.restarted(
                 &key,
                 &self.cluster.label,
                 &self.desired.name,

@@ -97,7 +97,8 @@ async fn cleanup(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
     let name = o.connector_name();
     let done = |ctx: &Arc<Ctx>| {
         ctx.metrics
-            .forget_connector(&(o.namespace().unwrap_or_default(), o.name_any()));
+            .connectors
+            .forget(&(o.namespace().unwrap_or_default(), o.name_any()));
         ctx.retries.succeeded(&obj_key(o));
     };
     if o.spec.deletion_policy == DeletionPolicy::Orphan || paused(o) {

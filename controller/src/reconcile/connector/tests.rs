@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use shared::connect::{ConnectorState as CS, ConnectorStatus, TaskState, ValidateResponse};
+use shared::connect::{ConnectorStatus, ValidateResponse};
 use shared::crd::{ConnectorState, KafkaConnectorStatus};
 use shared::redact::Redactor;
 
@@ -22,29 +22,7 @@ use crate::status::Reported;
 
 /// A connector RUNNING with task 0 FAILED and task 1 RUNNING.
 pub(crate) fn two_tasks_one_failed() -> ConnectorStatus {
-    ConnectorStatus {
-        name: "c".into(),
-        connector: CS {
-            state: "RUNNING".into(),
-            worker_id: None,
-            trace: None,
-        },
-        tasks: vec![
-            TaskState {
-                id: 0,
-                state: "FAILED".into(),
-                worker_id: None,
-                trace: None,
-            },
-            TaskState {
-                id: 1,
-                state: "RUNNING".into(),
-                worker_id: None,
-                trace: None,
-            },
-        ],
-        kind: None,
-    }
+    crate::fixtures::connector_status("RUNNING", &["FAILED", "RUNNING"])
 }
 
 #[test]
