@@ -99,6 +99,12 @@ impl Cluster {
         self
     }
 
+    /// `spec.allowedNamespaces`: other namespaces whose connectors may run on this cluster.
+    pub fn allow_namespaces(mut self, namespaces: &[&str]) -> Cluster {
+        self.object.spec.allowed_namespaces = namespaces.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
     pub fn prune(mut self) -> Cluster {
         self.object.spec.prune = true;
         self.prune_set = true;
@@ -135,6 +141,8 @@ pub struct Connector {
     object: KafkaConnector,
     state_set: bool,
     deletion_policy_set: bool,
+    /// Config values written as raw YAML text: (the placeholder standing in the manifest, the text).
+    raw_config: Vec<(String, String)>,
 }
 
 /// A KafkaConnector `name` in `ns` of connector `class` on the KafkaConnectCluster `main`.
@@ -160,6 +168,7 @@ pub fn connector(ns: &str, name: &str, class: &str) -> Connector {
         object,
         state_set: false,
         deletion_policy_set: false,
+        raw_config: Vec::new(),
     }
 }
 
@@ -184,6 +193,21 @@ impl Connector {
             name: cluster.to_string(),
             namespace: None,
         });
+        self
+    }
+
+    /// Runs on the KafkaConnectCluster `cluster` in namespace `namespace`.
+    pub fn on_cluster_in(mut self, namespace: &str, cluster: &str) -> Connector {
+        self.object.spec.cluster_ref = Some(ClusterRef {
+            name: cluster.to_string(),
+            namespace: Some(namespace.to_string()),
+        });
+        self
+    }
+
+    /// No `spec.clusterRef` at all.
+    pub fn without_cluster_ref(mut self) -> Connector {
+        self.object.spec.cluster_ref = None;
         self
     }
 
@@ -257,6 +281,15 @@ impl Connector {
         self
     }
 
+    /// A config entry written as raw YAML text and kept byte for byte (a number beyond 64 bits, a long
+    /// decimal, a flow mapping), for tests about what decoding that text does to it.
+    pub fn config_raw(mut self, key: &str, yaml: &str) -> Connector {
+        let placeholder = format!("raw-config-value-{}", self.raw_config.len());
+        self.raw_config
+            .push((placeholder.clone(), yaml.to_string()));
+        self.config(key, placeholder)
+    }
+
     pub fn yaml(&self) -> String {
         let mut v = serde_json::to_value(&self.object).expect("a KafkaConnector as JSON");
         let spec = v["spec"].as_object_mut().expect("spec");
@@ -266,7 +299,11 @@ impl Connector {
         if !self.deletion_policy_set {
             spec.remove("deletionPolicy");
         }
-        to_yaml(&v)
+        let mut yaml = to_yaml(&v);
+        for (placeholder, text) in &self.raw_config {
+            yaml = yaml.replace(&format!(": {placeholder}\n"), &format!(": {text}\n"));
+        }
+        yaml
     }
 
     /// `kubectl apply -f -` of this manifest.
@@ -320,9 +357,61 @@ mod tests {
     }
 
     #[test]
+    fn config_values_are_written_as_a_user_writes_them() {
+        let y = connector("ns", "a", "C")
+            .config_value("batch.size", 200.into())
+            .config_value("errors.log.enable", true.into())
+            .config_value("offset", 9007199254740993u64.into())
+            .config("id", "12345678901234567890")
+            .config_raw("ratio", "0.12345678901234567890")
+            .config_raw("nested", "{a: 1}")
+            .config_raw("list", "[a, b]")
+            .yaml();
+        for line in [
+            "    batch.size: 200\n",
+            "    errors.log.enable: true\n",
+            "    offset: 9007199254740993\n",
+            "    id: '12345678901234567890'\n",
+            "    ratio: 0.12345678901234567890\n",
+            "    nested: {a: 1}\n",
+            "    list: [a, b]\n",
+        ] {
+            assert!(y.contains(line), "{line:?} in\n{y}");
+        }
+        // Still one valid manifest.
+        let v: serde_yaml::Value = serde_yaml::from_str(&y).unwrap();
+        let config = &v["spec"]["config"];
+        assert_eq!(config["nested"]["a"], serde_yaml::Value::from(1));
+        assert_eq!(config["id"], serde_yaml::Value::from("12345678901234567890"));
+    }
+
+    #[test]
+    fn a_connector_may_name_the_clusters_namespace_or_no_cluster() {
+        let v: Value =
+            serde_yaml::from_str(&connector("a", "c", "C").on_cluster_in("b", "x").yaml()).unwrap();
+        assert_eq!(
+            v["spec"]["clusterRef"],
+            serde_json::json!({"name": "x", "namespace": "b"})
+        );
+        let v: Value =
+            serde_yaml::from_str(&connector("a", "c", "C").without_cluster_ref().yaml()).unwrap();
+        assert_eq!(v["spec"].get("clusterRef"), None);
+    }
+
+    #[test]
     fn a_cluster_holds_only_what_was_set() {
         let v: Value = serde_yaml::from_str(&cluster("ns", "c", "http://x").yaml()).unwrap();
         assert_eq!(v["spec"], serde_json::json!({"url": "http://x"}));
+        let v: Value = serde_yaml::from_str(
+            &cluster("ns", "c", "http://x")
+                .allow_namespaces(&["a", "b"])
+                .yaml(),
+        )
+        .unwrap();
+        assert_eq!(
+            v["spec"]["allowedNamespaces"],
+            serde_json::json!(["a", "b"])
+        );
         let y = cluster("ns", "c", "https://x")
             .basic_auth("creds")
             .ca_config_map("ca")
