@@ -8,7 +8,7 @@ use kube::api::Api;
 use shared::crd::{KafkaConnectCluster, KafkaConnectClusterStatus, KafkaConnector};
 
 use crate::objects::{cluster, file_sink};
-use crate::{eventually, kafka_env, kube_client, kubectl, namespace, scratch, unique};
+use crate::{Out, eventually, kafka_env, kube_client, kubectl, namespace, scratch, unique};
 
 /// Bounds a wait; the shared controller polls every 2 s, so most changes show within seconds.
 pub const T: Duration = Duration::from_secs(90);
@@ -139,19 +139,37 @@ pub fn delete_connector(ns: &str, name: &str) {
     .expect_ok();
 }
 
-/// `kubectl patch kafkaconnector <name> --type merge -p <patch>`, which must succeed.
-pub fn patch_connector(ns: &str, name: &str, patch: &str) {
+/// `kubectl patch <kind> <name> -n <ns> --type <patch_type> -p <patch>`, as it went.
+pub fn patch(kind: &str, ns: &str, name: &str, patch_type: &str, patch: &str) -> Out {
     kubectl(&[
-        "patch",
-        "kafkaconnector",
-        name,
-        "-n",
-        ns,
-        "--type",
-        "merge",
-        "-p",
-        patch,
+        "patch", kind, name, "-n", ns, "--type", patch_type, "-p", patch,
     ])
+}
+
+/// `kubectl patch kafkaconnector <name> --type merge -p <patch>`, as it went (a denial is an answer).
+pub fn try_patch_connector(ns: &str, name: &str, merge_patch: &str) -> Out {
+    patch("kafkaconnector", ns, name, "merge", merge_patch)
+}
+
+/// `kubectl patch kafkaconnector <name> --type merge -p <patch>`, which must succeed.
+pub fn patch_connector(ns: &str, name: &str, merge_patch: &str) -> Out {
+    try_patch_connector(ns, name, merge_patch).expect_ok()
+}
+
+/// `kubectl patch kafkaconnectcluster <name> --type merge -p <patch>`, which must succeed.
+pub fn patch_cluster(ns: &str, name: &str, merge_patch: &str) -> Out {
+    patch("kafkaconnectcluster", ns, name, "merge", merge_patch).expect_ok()
+}
+
+/// Removes every finalizer of `<kind> <name>` (what a controller does last), which must succeed.
+pub fn remove_finalizers(kind: &str, ns: &str, name: &str) {
+    patch(
+        kind,
+        ns,
+        name,
+        "json",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    )
     .expect_ok();
 }
 
@@ -162,8 +180,8 @@ pub fn annotate_connector(ns: &str, name: &str, annotation: &str, flags: &[&str]
     kubectl(&args).expect_ok();
 }
 
-/// The REASON and MESSAGE columns of the events about `name`.
-pub fn events(ns: &str, name: &str) -> String {
+/// `kubectl get events -o <output>` of the events about `name`.
+fn get_events(ns: &str, name: &str, output: &str) -> Out {
     kubectl(&[
         "get",
         "events",
@@ -172,26 +190,19 @@ pub fn events(ns: &str, name: &str) -> String {
         "--field-selector",
         &format!("involvedObject.name={name}"),
         "-o",
-        "custom-columns=REASON:.reason,MESSAGE:.message",
+        output,
     ])
-    .stdout
+}
+
+/// The REASON and MESSAGE columns of the events about `name`.
+pub fn events(ns: &str, name: &str) -> String {
+    get_events(ns, name, "custom-columns=REASON:.reason,MESSAGE:.message").stdout
 }
 
 /// (reason, message, occurrences) of each event about `name`, as `kubectl get events` has them: an event
 /// that happened again is one entry with a count (its series).
 pub fn event_list(ns: &str, name: &str) -> Vec<(String, String, i64)> {
-    let out = kubectl(&[
-        "get",
-        "events",
-        "-n",
-        ns,
-        "--field-selector",
-        &format!("involvedObject.name={name}"),
-        "-o",
-        "json",
-    ])
-    .expect_ok()
-    .stdout;
+    let out = get_events(ns, name, "json").expect_ok().stdout;
     let v: serde_json::Value = serde_json::from_str(&out).expect("events as JSON");
     v["items"]
         .as_array()

@@ -185,6 +185,20 @@ where
     panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}");
 }
 
+/// Calls `f` every 250 ms until it returns `Ok`, or panics with `what` and the last error after `timeout`;
+/// the blocking twin of [`eventually`] for tests without a runtime.
+#[track_caller]
+pub fn poll_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let start = Instant::now();
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if start.elapsed() > timeout => panic!("timed out waiting for {what}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
 /// A scratch directory for one test under the stack's state directory (kept for post-mortems).
 pub fn scratch(name: &str) -> PathBuf {
     let d = env().dir.join("scratch").join(unique(name));

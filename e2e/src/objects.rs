@@ -299,6 +299,9 @@ impl Connector {
         if !self.deletion_policy_set {
             spec.remove("deletionPolicy");
         }
+        if self.object.spec.config.is_empty() {
+            spec.remove("config");
+        }
         let mut yaml = to_yaml(&v);
         for (placeholder, text) in &self.raw_config {
             yaml = yaml.replace(&format!(": {placeholder}\n"), &format!(": {text}\n"));
@@ -382,7 +385,10 @@ mod tests {
         let v: serde_yaml::Value = serde_yaml::from_str(&y).unwrap();
         let config = &v["spec"]["config"];
         assert_eq!(config["nested"]["a"], serde_yaml::Value::from(1));
-        assert_eq!(config["id"], serde_yaml::Value::from("12345678901234567890"));
+        assert_eq!(
+            config["id"],
+            serde_yaml::Value::from("12345678901234567890")
+        );
     }
 
     #[test]
@@ -395,7 +401,7 @@ mod tests {
         );
         let v: Value =
             serde_yaml::from_str(&connector("a", "c", "C").without_cluster_ref().yaml()).unwrap();
-        assert_eq!(v["spec"].get("clusterRef"), None);
+        assert_eq!(v["spec"], serde_json::json!({"class": "C"}));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use connect_warden_e2e::connectors::{delete_connector, patch_connector};
+use connect_warden_e2e::connectors::{delete_connector, patch_cluster, patch_connector};
 use connect_warden_e2e::objects::{cluster, connector, file_sink};
 use connect_warden_e2e::prom::{self, CONTROLLER_JOB, Notified, ScrapeTarget};
 use connect_warden_e2e::*;
@@ -24,22 +24,6 @@ fn show(what: &str, started: Instant, a: &Notified) {
         a.labels,
         a.annotations
     );
-}
-
-/// `kubectl patch kafkaconnectcluster <name> --type merge -p <patch>`, which must succeed.
-fn patch_cluster(ns: &str, name: &str, patch: &str) {
-    kubectl(&[
-        "patch",
-        "kafkaconnectcluster",
-        name,
-        "-n",
-        ns,
-        "--type",
-        "merge",
-        "-p",
-        patch,
-    ])
-    .expect_ok();
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use connect_warden_e2e::connectors::{events, patch_connector};
 use connect_warden_e2e::*;
 use serde_json::Value;
 
@@ -88,20 +89,6 @@ async fn wait_reason(ns: &str, name: &str, reason: &str) -> Value {
         }
     })
     .await
-}
-
-fn events(ns: &str, name: &str) -> String {
-    kubectl(&[
-        "get",
-        "events",
-        "-n",
-        ns,
-        "--field-selector",
-        &format!("involvedObject.name={name}"),
-        "-o",
-        "custom-columns=REASON:.reason,MESSAGE:.message",
-    ])
-    .stdout
 }
 
 // -----------------------------------------------------------------------------------------------------
@@ -420,18 +407,7 @@ fn run_action(ns: &str, name: &str, action: &str) -> Value {
     let patch = r["action"]["mergePatch"].clone();
     assert!(patch.is_object(), "{action} changed nothing: {r:#}");
     assert_eq!(r["action"]["patchesStatus"], false);
-    kubectl(&[
-        "patch",
-        "kafkaconnector",
-        name,
-        "-n",
-        ns,
-        "--type",
-        "merge",
-        "-p",
-        &patch.to_string(),
-    ])
-    .expect_ok();
+    patch_connector(ns, name, &patch.to_string());
     patch
 }
 

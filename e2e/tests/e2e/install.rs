@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use connect_warden_e2e::connectors::{patch, remove_finalizers};
+use connect_warden_e2e::objects::{Cluster, cluster, file_source};
 use connect_warden_e2e::*;
 use stack::warden::PRIVATE_LABEL;
 
@@ -359,14 +361,9 @@ impl Drop for Registered {
     }
 }
 
-fn private_cluster(ns: &str, name: &str, url: &str, finalizer: Option<&str>) -> String {
-    let finalizers = finalizer
-        .map(|f| format!("\n  finalizers: [\"{f}\"]"))
-        .unwrap_or_default();
-    // The private label on the object keeps the shared controller away from it.
-    format!(
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{PRIVATE_LABEL}: \"x\"}}{finalizers}\nspec:\n  url: {url}\n"
-    )
+/// A KafkaConnectCluster with the private label, which keeps the shared controller away from it.
+fn private_cluster(ns: &str, name: &str, url: &str) -> Cluster {
+    cluster(ns, name, url).label(PRIVATE_LABEL, "x")
 }
 
 #[test]
@@ -374,11 +371,10 @@ fn deletion_and_metadata_updates_never_wait_for_the_webhook() {
     let label = unique("lbl");
     let ns = namespace("install-rules", &[(PRIVATE_LABEL, &label)]);
     let hold = "connectwarden.io/e2e-hold";
-    apply(
-        &private_cluster(&ns, "held", "http://127.0.0.1:1", Some(hold)),
-        &[],
-    )
-    .expect_ok();
+    private_cluster(&ns, "held", "http://127.0.0.1:1")
+        .finalizer(hold)
+        .apply()
+        .expect_ok();
 
     // The shipped configurations, pointed at a port nothing listens on, for this namespace only.
     let name = unique("cw-rules");
@@ -411,7 +407,7 @@ fn deletion_and_metadata_updates_never_wait_for_the_webhook() {
     let start = Instant::now();
     loop {
         let out = apply(
-            &private_cluster(&ns, "probe", "http://127.0.0.1:1", None),
+            &private_cluster(&ns, "probe", "http://127.0.0.1:1").yaml(),
             &["--dry-run=server"],
         );
         if !out.ok && out.stderr.contains("failed calling webhook") {
@@ -425,17 +421,13 @@ fn deletion_and_metadata_updates_never_wait_for_the_webhook() {
     }
 
     // A spec change is refused: the webhook is consulted...
-    let out = kubectl(&[
-        "patch",
+    let out = patch(
         "kafkaconnectcluster",
-        "held",
-        "-n",
         &ns,
-        "--type",
+        "held",
         "merge",
-        "-p",
         r#"{"spec":{"url":"http://127.0.0.1:2"}}"#,
-    ]);
+    );
     assert!(
         !out.ok && out.stderr.contains("failed calling webhook"),
         "{out:?}"
@@ -469,18 +461,7 @@ fn deletion_and_metadata_updates_never_wait_for_the_webhook() {
         "--wait=false",
     ])
     .expect_ok();
-    kubectl(&[
-        "patch",
-        "kafkaconnectcluster",
-        "held",
-        "-n",
-        &ns,
-        "--type",
-        "json",
-        "-p",
-        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
-    ])
-    .expect_ok();
+    remove_finalizers("kafkaconnectcluster", &ns, "held");
     let out = kubectl(&[
         "get",
         "kafkaconnectcluster",
@@ -586,23 +567,12 @@ fn trusted_by(rt: &tokio::runtime::Runtime, url: &str, ca_pem: &str) -> bool {
 fn connector(ns: &str, name: &str) -> String {
     // `batch.size` as a number: the mutating webhook turns it into a string with a warning, which shows
     // that this webhook (and not just the API server) handled the request.
-    format!(
-        r#"apiVersion: connectwarden.io/v1alpha1
-kind: KafkaConnector
-metadata:
-  name: {name}
-  namespace: {ns}
-  labels: {{{PRIVATE_LABEL}: "x"}}
-spec:
-  clusterRef: {{name: local}}
-  class: FileStreamSource
-  tasksMax: 1
-  config:
-    topic: {name}
-    file: /tmp/{name}.txt
-    batch.size: 100
-"#
-    )
+    file_source(ns, name, name, format!("/tmp/{name}.txt"))
+        .label(PRIVATE_LABEL, "x")
+        .on("local")
+        .tasks_max(1)
+        .config_value("batch.size", 100.into())
+        .yaml()
 }
 
 #[test]
@@ -710,7 +680,7 @@ fn self_managed_certificates_admit_connectors_through_rotation() {
 
     // Admission through the caBundle connect-warden-certs wrote: the cluster, then a connector once the API
     // server routes to this webhook (its configurations reach the API server asynchronously).
-    let cluster = private_cluster(&ns, "local", &kafka_env().connect_url, None);
+    let cluster = private_cluster(&ns, "local", &kafka_env().connect_url).yaml();
     let start = Instant::now();
     loop {
         let out = apply(&cluster, &[]);

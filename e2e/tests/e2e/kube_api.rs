@@ -1,6 +1,7 @@
 //! The real API server serves connect-warden's CRDs: apply, printer columns, `kubectl explain`, and the
 //! schema's own checks — in a namespace no webhook serves, so the API server alone answers.
 
+use connect_warden_e2e::objects::{cluster, connector, file_source, yaml_stream};
 use connect_warden_e2e::*;
 
 fn no_webhook_namespace() -> String {
@@ -36,25 +37,13 @@ fn crds_are_established_with_short_names() {
 #[test]
 fn apply_and_get_show_printer_columns() {
     let ns = no_webhook_namespace();
-    let yaml = format!(
-        r#"apiVersion: connectwarden.io/v1alpha1
-kind: KafkaConnectCluster
-metadata: {{name: local, namespace: {ns}}}
-spec:
-  url: http://127.0.0.1:1
----
-apiVersion: connectwarden.io/v1alpha1
-kind: KafkaConnector
-metadata: {{name: orders-source, namespace: {ns}}}
-spec:
-  clusterRef: {{name: local}}
-  class: FileStreamSource
-  tasksMax: 1
-  config:
-    topic: orders
-    file: /tmp/orders.txt
-"#
-    );
+    let yaml = yaml_stream(&[
+        cluster(&ns, "local", "http://127.0.0.1:1").yaml(),
+        file_source(&ns, "orders-source", "orders", "/tmp/orders.txt")
+            .on("local")
+            .tasks_max(1)
+            .yaml(),
+    ]);
     let out = apply(&yaml, &[]).expect_ok();
     assert!(
         out.stdout
@@ -120,6 +109,8 @@ fn explain_shows_field_descriptions() {
 #[test]
 fn schema_rejects_wrong_types_without_a_webhook() {
     let ns = no_webhook_namespace();
+    // Raw text: a string, a zero and an unknown state are what the schema must refuse, and the typed
+    // builders cannot write the first and the last.
     let yaml = format!(
         r#"apiVersion: connectwarden.io/v1alpha1
 kind: KafkaConnector
@@ -164,9 +155,10 @@ spec:
 fn connector_name_is_immutable() {
     let ns = no_webhook_namespace();
     let yaml = |name: &str| {
-        format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata: {{name: renamed, namespace: {ns}}}\nspec:\n  class: FileStreamSource\n  name: {name}\n"
-        )
+        connector(&ns, "renamed", "FileStreamSource")
+            .without_cluster_ref()
+            .connect_name(name)
+            .yaml()
     };
     apply(&yaml("first"), &[]).expect_ok();
     let out = apply(&yaml("second"), &[]).expect_err();

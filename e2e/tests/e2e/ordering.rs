@@ -5,7 +5,7 @@
 //! first and the cluster last, and everything becomes Ready; what is really wrong is still denied at once.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use connect_warden_e2e::*;
 
@@ -125,18 +125,6 @@ fn shuffled(n: usize, mut seed: u64) -> Vec<usize> {
     v
 }
 
-#[track_caller]
-fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
-    let start = Instant::now();
-    loop {
-        match f() {
-            Ok(v) => return v,
-            Err(e) if start.elapsed() > timeout => panic!("timed out waiting for {what}: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(250)),
-        }
-    }
-}
-
 /// The Ready condition's (status, reason) of a KafkaConnector.
 fn ready(ns: &str, name: &str) -> (String, String) {
     let out = kubectl(&["get", "kafkaconnector", name, "-n", ns, "-o", "json"]).expect_ok();
@@ -246,7 +234,7 @@ fn a_folder_dry_runs_in_any_order_then_applies_connectors_first_and_becomes_read
 
     // The controller takes it from there: both connectors run on the secured worker.
     for name in ["ord-source", "ord-sink"] {
-        poll(
+        poll_until(
             &format!("{name} to be Ready"),
             Duration::from_secs(180),
             || match ready(&ns, name) {
@@ -374,7 +362,7 @@ fn a_ca_without_a_certificate_is_named_for_the_cluster_and_its_connectors() {
         )
     };
     // The watch cache sees the ConfigMap within moments.
-    poll("the CA to be judged", Duration::from_secs(30), || {
+    poll_until("the CA to be judged", Duration::from_secs(30), || {
         let out = apply(&connector("late"), &["--dry-run=server"]);
         if out.ok {
             return Err(out.stderr);
@@ -395,7 +383,7 @@ fn a_ca_without_a_certificate_is_named_for_the_cluster_and_its_connectors() {
 
     // The real CA: connectors are validated by Connect through TLS again.
     apply(&by_name("configmap-ca.yaml"), &[]).expect_ok();
-    poll("the CA to be accepted", Duration::from_secs(30), || {
+    poll_until("the CA to be accepted", Duration::from_secs(30), || {
         let out = apply(&connector("late"), &["--dry-run=server"]);
         if out.ok && warnings(&out).is_empty() {
             Ok(())

@@ -1,8 +1,10 @@
 //! The admission webhook through the real kubectl, the real kube-apiserver (webhooks registered by
 //! url + caBundle) and the real Connect worker: what a user sees on `kubectl apply`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use connect_warden_e2e::connectors::{patch_connector, remove_finalizers, try_patch_connector};
+use connect_warden_e2e::objects::{Connector, cluster, connector, file_source, yaml_stream};
 use connect_warden_e2e::*;
 
 const DENIED: &str = "admission webhook \"validate.connectwarden.io\" denied the request: ";
@@ -33,46 +35,32 @@ pub(crate) fn warnings(out: &Out) -> Vec<String> {
         .collect()
 }
 
-fn cluster_yaml(ns: &str, name: &str, url: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  url: {url}\n{extra}"
-    )
-}
-
-/// A KafkaConnector; `config` is YAML indented by four spaces, `extra` more spec lines indented by two.
-fn connector_yaml(
-    ns: &str,
-    name: &str,
-    cluster: &str,
-    class: &str,
-    config: &str,
-    extra: &str,
-) -> String {
-    format!(
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  clusterRef: {cluster}\n  class: {class}\n{extra}  config:\n{config}"
-    )
-}
-
 /// A namespace served by the shared webhook, with a KafkaConnectCluster `local` for the main worker.
 fn setup(prefix: &str) -> String {
     let ns = namespace(prefix, &[]);
-    apply(
-        &cluster_yaml(&ns, "local", &kafka_env().connect_url, ""),
-        &[],
-    )
-    .expect_ok();
+    cluster(&ns, "local", &kafka_env().connect_url)
+        .apply()
+        .expect_ok();
     ns
 }
 
-fn source(ns: &str, name: &str, extra_config: &str) -> String {
-    connector_yaml(
-        ns,
-        name,
-        "{name: local}",
-        "FileStreamSource",
-        &format!("    topic: {name}\n    file: /tmp/{name}.txt\n{extra_config}"),
-        "  tasksMax: 1\n",
-    )
+/// A connector of `class` on the cluster `local`.
+fn on_local(ns: &str, name: &str, class: &str) -> Connector {
+    connector(ns, name, class).on("local")
+}
+
+/// A FileStreamSource on `local` with one task, reading `/tmp/<name>.txt` into topic `<name>`.
+fn source(ns: &str, name: &str) -> Connector {
+    file_source(ns, name, name, format!("/tmp/{name}.txt"))
+        .on("local")
+        .tasks_max(1)
+}
+
+/// `kubectl get kafkaconnector <name>` says NotFound.
+fn not_found(ns: &str, name: &str) -> bool {
+    kubectl(&["get", "kafkaconnector", name, "-n", ns])
+        .stderr
+        .contains("NotFound")
 }
 
 fn get_json(ns: &str, kind: &str, name: &str) -> serde_json::Value {
@@ -99,24 +87,12 @@ fn shared_webhook_log() -> String {
     std::fs::read_to_string(env().dir.join("logs").join("webhook.log")).unwrap_or_default()
 }
 
-#[track_caller]
-fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
-    let start = Instant::now();
-    loop {
-        match f() {
-            Ok(v) => return v,
-            Err(e) if start.elapsed() > timeout => panic!("timed out waiting for {what}: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(250)),
-        }
-    }
-}
-
 // 1 -----------------------------------------------------------------------------------------------------------
 #[test]
 fn valid_file_stream_source_is_admitted() {
     let ns = setup("wh-valid");
     let name = unique("src");
-    let out = apply(&source(&ns, &name, ""), &[]).expect_ok();
+    let out = source(&ns, &name).apply().expect_ok();
     assert_eq!(
         out.stdout.trim(),
         format!("kafkaconnector.connectwarden.io/{name} created")
@@ -129,15 +105,11 @@ fn valid_file_stream_source_is_admitted() {
 fn sink_without_topics_is_denied_with_connects_message() {
     let ns = setup("wh-sink");
     let name = unique("sink");
-    let yaml = connector_yaml(
-        &ns,
-        &name,
-        "{name: local}",
-        "FileStreamSink",
-        "    file: /tmp/out.txt\n",
-        "",
+    let msg = denial(
+        &on_local(&ns, &name, "FileStreamSink")
+            .config("file", "/tmp/out.txt")
+            .apply(),
     );
-    let msg = denial(&apply(&yaml, &[]));
     assert_eq!(
         msg,
         format!(
@@ -146,11 +118,7 @@ fn sink_without_topics_is_denied_with_connects_message() {
              topics.regex: Must configure one of topics or topics.regex"
         )
     );
-    assert!(
-        kubectl(&["get", "kafkaconnector", &name, "-n", &ns])
-            .stderr
-            .contains("NotFound")
-    );
+    assert!(not_found(&ns, &name));
 }
 
 // 3 -----------------------------------------------------------------------------------------------------------
@@ -159,15 +127,11 @@ fn numbers_and_booleans_become_strings_client_and_server_side() {
     let ns = setup("wh-coerce");
     for flags in [&[][..], &["--server-side"][..]] {
         let name = unique("src");
-        let out = apply(
-            &source(
-                &ns,
-                &name,
-                "    batch.size: 200\n    errors.log.enable: true\n",
-            ),
-            flags,
-        )
-        .expect_ok();
+        let yaml = source(&ns, &name)
+            .config_value("batch.size", 200.into())
+            .config_value("errors.log.enable", true.into())
+            .yaml();
+        let out = apply(&yaml, flags).expect_ok();
         assert_eq!(
             warnings(&out),
             vec![
@@ -190,10 +154,12 @@ fn numbers_and_booleans_become_strings_client_and_server_side() {
 fn objects_lists_and_nulls_are_denied_naming_key_and_type() {
     let ns = setup("wh-types");
     let name = unique("src");
-    let msg = denial(&apply(
-        &source(&ns, &name, "    nested: {a: 1}\n    list: [a, b]\n"),
-        &[],
-    ));
+    let msg = denial(
+        &source(&ns, &name)
+            .config_raw("nested", "{a: 1}")
+            .config_raw("list", "[a, b]")
+            .apply(),
+    );
     assert_eq!(
         msg,
         "spec.config.\"list\": must be a string, got list\nspec.config.\"nested\": must be a string, got object"
@@ -215,15 +181,11 @@ fn objects_lists_and_nulls_are_denied_naming_key_and_type() {
 fn unknown_class_is_denied_with_installed_classes_and_closest_match() {
     let ns = setup("wh-class");
     let name = unique("src");
-    let yaml = connector_yaml(
-        &ns,
-        &name,
-        "{name: local}",
-        "org.acme.FileStreamSorce",
-        "    topic: t\n",
-        "",
+    let msg = denial(
+        &on_local(&ns, &name, "org.acme.FileStreamSorce")
+            .config("topic", "t")
+            .apply(),
     );
-    let msg = denial(&apply(&yaml, &[]));
     let mut lines = msg.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -251,7 +213,10 @@ fn unknown_class_is_denied_with_installed_classes_and_closest_match() {
 fn misspelt_key_gets_a_did_you_mean_warning() {
     let ns = setup("wh-typo");
     let name = unique("src");
-    let out = apply(&source(&ns, &name, "    batch.sise: \"10\"\n"), &[]).expect_ok();
+    let out = source(&ns, &name)
+        .config("batch.sise", "10")
+        .apply()
+        .expect_ok();
     assert_eq!(
         warnings(&out),
         vec![
@@ -268,16 +233,12 @@ fn password_literals_are_warned_about_and_never_shown() {
     let ns = setup("wh-secret");
     let secret = format!("Tr0ub4dor-{}", unique("pw"));
     let mm = |name: &str, class: &str| {
-        connector_yaml(
-            &ns,
-            name,
-            "{name: local}",
-            class,
-            &format!(
-                "    source.cluster.alias: a\n    target.cluster.alias: b\n    source.cluster.bootstrap.servers: 127.0.0.1:9\n    ssl.truststore.password: {secret}\n"
-            ),
-            "",
-        )
+        on_local(&ns, name, class)
+            .config("source.cluster.alias", "a")
+            .config("target.cluster.alias", "b")
+            .config("source.cluster.bootstrap.servers", "127.0.0.1:9")
+            .config("ssl.truststore.password", &secret)
+            .yaml()
     };
     // Server dry-runs: the same answers, and no MirrorMaker connector left running against nothing.
     let dry = &["--dry-run=server"][..];
@@ -306,17 +267,15 @@ fn password_literals_are_warned_about_and_never_shown() {
         "{msg}"
     );
     // A Connect error on the key itself echoes nothing either.
-    let out = apply(
-        &connector_yaml(
-            &ns,
-            &unique("mm"),
-            "{name: local}",
-            "org.apache.kafka.connect.mirror.MirrorSourceConnector",
-            &format!("    ssl.truststore.password: {secret}\n    ssl.truststore.type: NOPE\n"),
-            "",
-        ),
-        dry,
-    );
+    let yaml = on_local(
+        &ns,
+        &unique("mm"),
+        "org.apache.kafka.connect.mirror.MirrorSourceConnector",
+    )
+    .config("ssl.truststore.password", &secret)
+    .config("ssl.truststore.type", "NOPE")
+    .yaml();
+    let out = apply(&yaml, dry);
     for text in [out.stdout.as_str(), out.stderr.as_str()] {
         assert!(!text.contains(&secret), "{text}");
     }
@@ -336,36 +295,22 @@ fn password_literals_are_warned_about_and_never_shown() {
 fn same_connector_name_on_the_same_cluster_is_denied_naming_the_owner() {
     let other = namespace("wh-name-b", &[]);
     let ns = namespace("wh-name-a", &[]);
-    apply(
-        &cluster_yaml(
-            &ns,
-            "local",
-            &kafka_env().connect_url,
-            &format!("  allowedNamespaces: [{other}]\n"),
-        ),
-        &[],
-    )
-    .expect_ok();
+    cluster(&ns, "local", &kafka_env().connect_url)
+        .allow_namespaces(&[&other])
+        .apply()
+        .expect_ok();
     let connector_name = unique("orders");
-    let owner = connector_yaml(
-        &ns,
-        "orders-owner",
-        "{name: local}",
-        "FileStreamSource",
-        "    topic: t\n",
-        &format!("  name: {connector_name}\n"),
-    );
-    apply(&owner, &[]).expect_ok();
-    let rival = connector_yaml(
-        &other,
-        "orders-rival",
-        &format!("{{name: local, namespace: {ns}}}"),
-        "FileStreamSource",
-        "    topic: t\n",
-        &format!("  name: {connector_name}\n"),
-    );
+    on_local(&ns, "orders-owner", "FileStreamSource")
+        .connect_name(&connector_name)
+        .config("topic", "t")
+        .apply()
+        .expect_ok();
+    let rival = connector(&other, "orders-rival", "FileStreamSource")
+        .on_cluster_in(&ns, "local")
+        .connect_name(&connector_name)
+        .config("topic", "t");
     assert_eq!(
-        denial(&apply(&rival, &[])),
+        denial(&rival.apply()),
         format!(
             "connector name \"{connector_name}\" on KafkaConnectCluster {ns}/local is already claimed by KafkaConnector {ns}/orders-owner"
         )
@@ -377,16 +322,11 @@ fn same_connector_name_on_the_same_cluster_is_denied_naming_the_owner() {
 fn namespace_not_allowed_by_the_cluster_is_denied() {
     let ns = setup("wh-allow");
     let outsider = namespace("wh-outsider", &[]);
-    let yaml = connector_yaml(
-        &outsider,
-        &unique("src"),
-        &format!("{{name: local, namespace: {ns}}}"),
-        "FileStreamSource",
-        "    topic: t\n",
-        "",
-    );
+    let outside = connector(&outsider, &unique("src"), "FileStreamSource")
+        .on_cluster_in(&ns, "local")
+        .config("topic", "t");
     assert_eq!(
-        denial(&apply(&yaml, &[])),
+        denial(&outside.apply()),
         format!(
             "KafkaConnectCluster {ns}/local does not allow connectors from namespace \"{outsider}\"; add it to the cluster's spec.allowedNamespaces"
         )
@@ -398,11 +338,10 @@ fn namespace_not_allowed_by_the_cluster_is_denied() {
 fn server_dry_run_gives_the_same_answers_and_creates_nothing() {
     let ns = setup("wh-dry");
     let name = unique("src");
-    let out = apply(
-        &source(&ns, &name, "    batch.size: 5\n"),
-        &["--dry-run=server"],
-    )
-    .expect_ok();
+    let yaml = source(&ns, &name)
+        .config_value("batch.size", 5.into())
+        .yaml();
+    let out = apply(&yaml, &["--dry-run=server"]).expect_ok();
     assert_eq!(
         out.stdout.trim(),
         format!("kafkaconnector.connectwarden.io/{name} created (server dry run)")
@@ -411,20 +350,11 @@ fn server_dry_run_gives_the_same_answers_and_creates_nothing() {
     assert!(warnings(&out)[0].starts_with(
         "spec.config: numbers and booleans converted to strings: batch.size: 5 → \"5\""
     ));
-    assert!(
-        kubectl(&["get", "kafkaconnector", &name, "-n", &ns])
-            .stderr
-            .contains("NotFound")
-    );
+    assert!(not_found(&ns, &name));
 
-    let sink = connector_yaml(
-        &ns,
-        &name,
-        "{name: local}",
-        "FileStreamSink",
-        "    file: /tmp/x\n",
-        "",
-    );
+    let sink = on_local(&ns, &name, "FileStreamSink")
+        .config("file", "/tmp/x")
+        .yaml();
     let dry = denial(&apply(&sink, &["--dry-run=server"]));
     let real = denial(&apply(&sink, &[]));
     assert_eq!(dry, real);
@@ -474,8 +404,11 @@ fn private_namespace(prefix: &str, extra: &[&str]) -> (String, PrivateWebhook) {
     let hook = PrivateWebhook::start(&label, extra);
     let ns = namespace(prefix, &[(stack::warden::PRIVATE_LABEL, label.as_str())]);
     // The API server picks up new webhook configurations asynchronously: wait until the mutation shows.
-    let probe = connector_yaml(&ns, "probe", "{name: nowhere}", "X", "    n: 1\n", "");
-    poll(
+    let probe = connector(&ns, "probe", "X")
+        .on("nowhere")
+        .config_value("n", 1.into())
+        .yaml();
+    poll_until(
         "the private webhook to be called",
         Duration::from_secs(60),
         || {
@@ -489,6 +422,8 @@ fn private_namespace(prefix: &str, extra: &[&str]) -> (String, PrivateWebhook) {
     );
     (ns, hook)
 }
+
+const CHANGE_TOPIC: &str = r#"{"spec":{"config":{"topic":"changed"}}}"#;
 
 #[test]
 fn connect_down_fail_closed_and_fail_open() {
@@ -508,16 +443,12 @@ fn connect_down_fail_closed_and_fail_open() {
     );
     let name = unique("src");
     for ns in [&closed_ns, &open_ns] {
-        apply(&cluster_yaml(ns, "local", &url, ""), &[]).expect_ok();
+        cluster(ns, "local", &url).apply().expect_ok();
         // The shared controller skips objects with the private label: nothing else touches these.
-        let yaml = source(ns, &name, "").replace(
-            &format!("namespace: {ns}}}"),
-            &format!(
-                "namespace: {ns}, labels: {{{}: \"x\"}}}}",
-                stack::warden::PRIVATE_LABEL
-            ),
-        );
-        apply(&yaml, &[]).expect_ok();
+        source(ns, &name)
+            .label(stack::warden::PRIVATE_LABEL, "x")
+            .apply()
+            .expect_ok();
     }
 
     worker.kill();
@@ -525,30 +456,12 @@ fn connect_down_fail_closed_and_fail_open() {
     // Fail closed: metadata-only changes and deletion pass; a spec change is denied naming the cluster and error.
     let ns = &closed_ns;
     kubectl(&["label", "kafkaconnector", &name, "-n", ns, "team=payments"]).expect_ok();
-    kubectl(&[
-        "patch",
-        "kafkaconnector",
-        &name,
-        "-n",
+    patch_connector(
         ns,
-        "--type",
-        "merge",
-        "-p",
+        &name,
         r#"{"metadata":{"finalizers":["e2e.connectwarden.io/hold"]}}"#,
-    ])
-    .expect_ok();
-    let out = kubectl(&[
-        "patch",
-        "kafkaconnector",
-        &name,
-        "-n",
-        ns,
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"config":{"topic":"changed"}}}"#,
-    ]);
-    let msg = denial(&out);
+    );
+    let msg = denial(&try_patch_connector(ns, &name, CHANGE_TOPIC));
     let first = msg.lines().next().unwrap();
     assert!(
         first.starts_with(&format!(
@@ -563,41 +476,18 @@ fn connect_down_fail_closed_and_fail_open() {
     );
     kubectl(&["delete", "kafkaconnector", &name, "-n", ns, "--wait=false"]).expect_ok();
     // Removing the last finalizer of an object being deleted is an UPDATE the webhook must admit.
-    kubectl(&[
-        "patch",
-        "kafkaconnector",
-        &name,
-        "-n",
-        ns,
-        "--type",
-        "json",
-        "-p",
-        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
-    ])
-    .expect_ok();
-    poll("the connector to be gone", Duration::from_secs(30), || {
-        let out = kubectl(&["get", "kafkaconnector", &name, "-n", ns]);
-        if out.stderr.contains("NotFound") {
+    remove_finalizers("kafkaconnector", ns, &name);
+    poll_until("the connector to be gone", Duration::from_secs(30), || {
+        if not_found(ns, &name) {
             Ok(())
         } else {
-            Err(out.stdout)
+            Err("still there".to_string())
         }
     });
 
     // Fail open: the same change is admitted, with a warning saying it was not validated.
     let ns = &open_ns;
-    let out = kubectl(&[
-        "patch",
-        "kafkaconnector",
-        &name,
-        "-n",
-        ns,
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"config":{"topic":"changed"}}}"#,
-    ])
-    .expect_ok();
+    let out = patch_connector(ns, &name, CHANGE_TOPIC);
     let w = warnings(&out);
     assert_eq!(w.len(), 1, "{}", out.stderr);
     assert!(
@@ -615,10 +505,11 @@ fn connect_down_fail_closed_and_fail_open() {
 #[test]
 fn clusters_with_malformed_url_are_denied_and_missing_secrets_warned_about() {
     let ns = namespace("wh-cluster", &[]);
-    let msg = denial(&apply(
-        &cluster_yaml(&ns, "bad-url", "connect:8083", ""),
-        &[],
-    ));
+    // Raw text: the malformed URL goes to the API server exactly as written.
+    let bad_url = format!(
+        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: bad-url, namespace: {ns}}}\nspec:\n  url: connect:8083\n"
+    );
+    let msg = denial(&apply(&bad_url, &[]));
     assert_eq!(
         msg,
         "spec.url: url \"connect:8083\": scheme must be http or https"
@@ -626,12 +517,12 @@ fn clusters_with_malformed_url_are_denied_and_missing_secrets_warned_about() {
 
     // A Secret that does not exist yet (sealed or external secrets arrive later) is ordering, not an error:
     // admitted, with a warning naming it.
-    let auth = "  authentication:\n    type: basic\n    secretRef: {name: connect-credentials}\n";
-    let out = apply(
-        &cluster_yaml(&ns, "no-secret", "https://connect.example:8083", auth),
-        &[],
-    )
-    .expect_ok();
+    let with_auth = |name: &str, secret: &str| {
+        cluster(&ns, name, "https://connect.example:8083")
+            .basic_auth(secret)
+            .yaml()
+    };
+    let out = apply(&with_auth("no-secret", "connect-credentials"), &[]).expect_ok();
     assert_eq!(
         warnings(&out),
         vec![format!(
@@ -641,23 +532,23 @@ fn clusters_with_malformed_url_are_denied_and_missing_secrets_warned_about() {
     );
 
     // With the Secret (applied in the same kubectl run, before the cluster) it is admitted without a warning.
-    let yaml = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: connect-credentials, namespace: {ns}}}\nstringData: {{username: u, password: p}}\n---\n{}",
-        cluster_yaml(&ns, "with-secret", "https://connect.example:8083", auth)
-    );
+    let secret = |name: &str, data: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\nstringData: {{{data}}}\n"
+        )
+    };
+    let yaml = yaml_stream(&[
+        secret("connect-credentials", "username: u, password: p"),
+        with_auth("with-secret", "connect-credentials"),
+    ]);
     let out = apply(&yaml, &[]).expect_ok();
     assert!(warnings(&out).is_empty(), "{}", out.stderr);
 
     // A Secret that exists but lacks a key is a real mistake: denied.
-    let yaml = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: half, namespace: {ns}}}\nstringData: {{username: u}}\n---\n{}",
-        cluster_yaml(
-            &ns,
-            "half-secret",
-            "https://connect.example:8083",
-            &auth.replace("connect-credentials", "half")
-        )
-    );
+    let yaml = yaml_stream(&[
+        secret("half", "username: u"),
+        with_auth("half-secret", "half"),
+    ]);
     assert_eq!(
         denial(&apply(&yaml, &[])),
         format!("KafkaConnectCluster {ns}/half-secret: Secret half has no key \"password\"")
@@ -701,26 +592,18 @@ fn numbers_json_decoding_has_rounded_are_denied_asking_to_quote_them() {
     for flags in [&[][..], &["--server-side"][..], &["--dry-run=server"][..]] {
         for (written, message) in &cases {
             let name = unique("src");
-            let out = apply(&source(&ns, &name, &format!("    id: {written}\n")), flags);
+            let out = apply(&source(&ns, &name).config_raw("id", written).yaml(), flags);
             assert_eq!(&denial_by(&out, MUTATE_DENIED), message, "{flags:?}");
-            assert!(
-                kubectl(&["get", "kafkaconnector", &name, "-n", &ns])
-                    .stderr
-                    .contains("NotFound")
-            );
+            assert!(not_found(&ns, &name));
         }
     }
     // Quoted, it is kept digit for digit; a big number that fits 64 bits is converted exactly.
     let name = unique("src");
-    apply(
-        &source(
-            &ns,
-            &name,
-            "    id: \"12345678901234567890\"\n    offset: 9007199254740993\n",
-        ),
-        &[],
-    )
-    .expect_ok();
+    source(&ns, &name)
+        .config_raw("id", "\"12345678901234567890\"")
+        .config_raw("offset", "9007199254740993")
+        .apply()
+        .expect_ok();
     let obj = get_json(&ns, "kafkaconnector", &name);
     assert_eq!(obj["spec"]["config"]["id"], "12345678901234567890");
     assert_eq!(obj["spec"]["config"]["offset"], "9007199254740993");
@@ -731,11 +614,11 @@ fn numbers_json_decoding_has_rounded_are_denied_asking_to_quote_them() {
 fn words_in_the_wrong_order_get_a_did_you_mean_warning() {
     let ns = setup("wh-order");
     let name = unique("src");
-    let out = apply(
-        &source(&ns, &name, "    size.batch: \"10\"\n    max.tasks: \"1\"\n"),
-        &[],
-    )
-    .expect_ok();
+    let out = source(&ns, &name)
+        .config("size.batch", "10")
+        .config("max.tasks", "1")
+        .apply()
+        .expect_ok();
     assert_eq!(
         warnings(&out),
         vec![
