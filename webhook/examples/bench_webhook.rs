@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use shared::connect::{ClientSettings, ConnectClient};
 use stack::warden;
 use webhook::FailurePolicy;
-use webhook::admission::{Objects, Webhook};
-use webhook::testing::{self, FixedConnect, Review, review_now};
+use webhook::admission::{self, Objects, Webhook};
+use webhook::testing::{self, FixedConnect, Review, block_on};
 
 const WARMUP: usize = 200;
 const LATENCY_SAMPLES: usize = 5_000;
@@ -134,13 +134,13 @@ fn in_process(ns: &str, label: &str, body: &[u8]) -> Result<(), Error> {
         &[],
     ));
     let run = || {
-        review_now(
+        block_on(admission::review(
             Webhook::Validate,
             body,
             &objects,
             &connect,
             FailurePolicy::Closed,
-        )
+        ))
     };
     for _ in 0..WARMUP {
         run()?;

@@ -3,6 +3,7 @@
 //! with the `testing` feature.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use k8s_openapi::ByteString;
@@ -12,10 +13,7 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use shared::connect::ValidateResponse;
 
-use crate::Result;
-use crate::admission::{
-    self, ConnectCheck, ConnectOutcome, FailurePolicy, ObjectSource, Reviewed, Validator, Webhook,
-};
+use crate::admission::{ConnectCheck, ConnectOutcome, Validator};
 
 /// An AdmissionReview v1 as the API server sends it. Kind, name and namespace come from the object (or the
 /// old object) unless set.
@@ -243,13 +241,8 @@ impl Validator for FixedConnect {
     }
 }
 
-/// [`admission::review`] run to completion on this thread: in-memory seams never wait.
-pub fn review_now(
-    webhook: Webhook,
-    body: &[u8],
-    objects: &impl ObjectSource,
-    connect: &impl Validator,
-    policy: FailurePolicy,
-) -> Result<Reviewed> {
-    futures::executor::block_on(admission::review(webhook, body, objects, connect, policy))
+/// Runs `f` (such as [`admission::review`] over in-memory seams, which never wait) to completion on this
+/// thread.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    futures::executor::block_on(f)
 }

@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 use shared::crd::KafkaConnectCluster;
 use webhook::FailurePolicy;
 use webhook::admission::{
-    ConnectOutcome, Decision, Objects, Reason, Reviewed, Webhook, parse_review,
+    ConnectOutcome, Decision, Objects, Reason, Reviewed, Webhook, parse_review, review,
 };
-use webhook::testing::{self, FixedConnect, Review, review_now};
+use webhook::testing::{self, FixedConnect, Review, block_on};
 
 fn world() -> Objects {
     let mut w = Objects::default();
@@ -31,6 +31,11 @@ fn base_review(config: Value) -> Value {
     ))
     .uid("u-1")
     .json()
+}
+
+/// The request body reviewing a connector with `config`.
+fn body_with(config: Value) -> Vec<u8> {
+    serde_json::to_vec(&base_review(config)).unwrap()
 }
 
 fn validated() -> ConnectOutcome {
@@ -59,12 +64,28 @@ fn decide(
     outcome: &ConnectOutcome,
     policy: FailurePolicy,
 ) -> webhook::Result<Reviewed> {
-    review_now(
+    block_on(review(
         webhook,
         body,
         &world(),
         &FixedConnect::new(outcome.clone()),
         policy,
+    ))
+}
+
+/// The decision of `webhook` on `body`, Kafka Connect validating, failing closed.
+fn decide_validated(webhook: Webhook, body: &[u8]) -> Decision {
+    decide(webhook, body, &validated(), FailurePolicy::Closed)
+        .unwrap()
+        .decision
+}
+
+/// Ten thousand keys `key.<i>`, each with `value(i)`.
+fn ten_thousand_keys_of(value: impl Fn(usize) -> Value) -> Value {
+    Value::Object(
+        (0..10_000)
+            .map(|i| (format!("key.{i}"), value(i)))
+            .collect(),
     )
 }
 
@@ -221,7 +242,7 @@ proptest! {
         review["request"]["name"] = json!(name.clone());
         let body = serde_json::to_vec(&review).unwrap();
         run_all(&body);
-        let d = decide(Webhook::Validate, &body, &validated(), FailurePolicy::Closed).unwrap().decision;
+        let d = decide_validated(Webhook::Validate, &body);
         if name.chars().any(char::is_control) || name.contains('/') || name.trim().is_empty() {
             prop_assert!(!d.allowed);
             prop_assert_eq!(d.reason, Reason::InvalidConfig);
@@ -231,13 +252,8 @@ proptest! {
 
 #[test]
 fn ten_thousand_keys() {
-    let numbers: serde_json::Map<String, Value> = (0..10_000)
-        .map(|i| (format!("key.{i}"), json!(i)))
-        .collect();
-    let body = serde_json::to_vec(&base_review(Value::Object(numbers))).unwrap();
-    let d = decide(Webhook::Mutate, &body, &validated(), FailurePolicy::Closed)
-        .unwrap()
-        .decision;
+    let body = body_with(ten_thousand_keys_of(|i| json!(i)));
+    let d = decide_validated(Webhook::Mutate, &body);
     assert_eq!(d.patch.len(), 10_000);
     assert_eq!(d.warnings.len(), 1);
     assert!(
@@ -246,18 +262,8 @@ fn ten_thousand_keys() {
         d.warnings[0]
     );
 
-    let objects: serde_json::Map<String, Value> = (0..10_000)
-        .map(|i| (format!("key.{i}"), json!({"n": i})))
-        .collect();
-    let body = serde_json::to_vec(&base_review(Value::Object(objects))).unwrap();
-    let d = decide(
-        Webhook::Validate,
-        &body,
-        &validated(),
-        FailurePolicy::Closed,
-    )
-    .unwrap()
-    .decision;
+    let body = body_with(ten_thousand_keys_of(|i| json!({"n": i})));
+    let d = decide_validated(Webhook::Validate, &body);
     assert!(!d.allowed);
     assert_eq!(d.lines.len(), 21);
     assert_eq!(
@@ -265,18 +271,8 @@ fn ten_thousand_keys() {
         "… and 9980 more keys with values that are not strings"
     );
 
-    let strings: serde_json::Map<String, Value> = (0..10_000)
-        .map(|i| (format!("key.{i}"), json!("v")))
-        .collect();
-    let body = serde_json::to_vec(&base_review(Value::Object(strings))).unwrap();
-    let d = decide(
-        Webhook::Validate,
-        &body,
-        &validated(),
-        FailurePolicy::Closed,
-    )
-    .unwrap()
-    .decision;
+    let body = body_with(ten_thousand_keys_of(|_| json!("v")));
+    let d = decide_validated(Webhook::Validate, &body);
     assert!(d.allowed);
     assert_eq!(d.warnings.len(), 6);
     assert_eq!(
@@ -291,40 +287,24 @@ fn multi_megabyte_keys_and_values() {
     let big_value = "v".repeat(4 << 20);
     let big_key = "k".repeat(1 << 20);
     let secret = format!("S3cret-{}", "x".repeat(2 << 20));
-    let body = serde_json::to_vec(&base_review(json!({
+    let body = body_with(json!({
         "topic": big_value,
         big_key.clone(): {"nested": true},
         "db.password": secret,
-    })))
-    .unwrap();
+    }));
     run_all(&body);
-    let d = decide(
-        Webhook::Validate,
-        &body,
-        &validated(),
-        FailurePolicy::Closed,
-    )
-    .unwrap()
-    .decision;
+    let d = decide_validated(Webhook::Validate, &body);
     assert!(!d.allowed);
     assert!(d.lines[0].starts_with("spec.config.\"kkkk"));
     assert!(d.lines[0].ends_with("…\": must be a string, got object"));
 
     // As strings, the huge key is just an unknown key, and the literal password is warned about, not shown.
-    let body = serde_json::to_vec(&base_review(json!({
+    let body = body_with(json!({
         "topic": "v".repeat(4 << 20),
         big_key: "x",
         "db.password": "S3cret-value",
-    })))
-    .unwrap();
-    let d = decide(
-        Webhook::Validate,
-        &body,
-        &validated(),
-        FailurePolicy::Closed,
-    )
-    .unwrap()
-    .decision;
+    }));
+    let d = decide_validated(Webhook::Validate, &body);
     assert!(d.allowed);
     assert!(!format!("{d:?}").contains("S3cret-value"));
     assert_eq!(d.warnings.len(), 2, "{:?}", d.warnings);

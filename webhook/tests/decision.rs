@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
 use webhook::FailurePolicy;
 use webhook::admission::{
-    ConnectOutcome, Decision, Objects, Reason, Reviewed, Webhook, parse_review,
+    self, ConnectOutcome, Decision, Objects, Reason, Reviewed, Webhook, parse_review,
 };
-use webhook::testing::{self, FixedConnect, Review, review_now, validated};
+use webhook::testing::{self, FixedConnect, Review, block_on, validated};
 
 const NS: &str = "team-a";
 
@@ -85,13 +85,13 @@ fn review_in(
     outcome: &ConnectOutcome,
     policy: FailurePolicy,
 ) -> Reviewed {
-    review_now(
+    block_on(admission::review(
         webhook,
         body,
         w,
         &FixedConnect::new(outcome.clone()),
         policy,
-    )
+    ))
     .unwrap()
 }
 
@@ -427,7 +427,7 @@ fn the_connector_name_is_immutable() {
 #[test]
 fn a_valid_connector_reaches_connect_with_the_effective_config() {
     let connect = FixedConnect::new(ok());
-    let d = review_now(
+    let d = block_on(admission::review(
         Webhook::Validate,
         &review(
             "KafkaConnector",
@@ -438,7 +438,7 @@ fn a_valid_connector_reaches_connect_with_the_effective_config() {
         &world(),
         &connect,
         FailurePolicy::Closed,
-    )
+    ))
     .unwrap()
     .decision;
     let [check] = connect.asked().try_into().expect("one Connect check");
@@ -909,13 +909,13 @@ fn a_connector_whose_cluster_lacks_its_secrets_is_admitted_without_validation() 
         &[("ca.crt", &stack::pki::Ca::new("test ca").unwrap().cert_pem)],
     ));
     let connect = FixedConnect::new(ok());
-    review_now(
+    block_on(admission::review(
         Webhook::Validate,
         &on_cluster(json!({"name": "secured"})),
         &w,
         &connect,
         FailurePolicy::Closed,
-    )
+    ))
     .unwrap();
     let [check] = connect.asked().try_into().expect("one Connect check");
     assert_eq!(check.settings.url, "https://connect.example:8083");

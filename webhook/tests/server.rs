@@ -37,6 +37,34 @@ async fn serve_plain(router: axum::Router) -> String {
     format!("http://{addr}")
 }
 
+/// POSTs `body` to `url` with `content_type`.
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    http.post(url)
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn post_json(
+    http: &reqwest::Client,
+    url: String,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    post(http, url, "application/json", body).await
+}
+
+/// A body past the 64 KiB limit the tests serve with.
+fn too_large() -> Vec<u8> {
+    vec![b' '; 128 * 1024]
+}
+
 fn mutate_review() -> Value {
     Review::create(testing::connector(
         "ns",
@@ -60,26 +88,20 @@ async fn envelope_errors_are_clear_400s_and_reviews_echo_the_uid() {
         "GET is not supported: send an AdmissionReview with POST"
     );
 
-    let r = http
-        .post(format!("{url}/validate"))
-        .header("Content-Type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let r = post(&http, format!("{url}/validate"), "text/plain", "{}").await;
     assert_eq!(r.status(), 400);
     assert_eq!(
         r.text().await.unwrap(),
         "Content-Type must be application/json"
     );
 
-    let r = http
-        .post(format!("{url}/validate"))
-        .header("Content-Type", "application/json")
-        .body("{\"apiVersion\": \"admission.k8s.io/v1\", \"kind\": \"Admiss")
-        .send()
-        .await
-        .unwrap();
+    let r = post(
+        &http,
+        format!("{url}/validate"),
+        "application/json",
+        "{\"apiVersion\": \"admission.k8s.io/v1\", \"kind\": \"Admiss",
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert!(
         r.text()
@@ -88,22 +110,16 @@ async fn envelope_errors_are_clear_400s_and_reviews_echo_the_uid() {
             .starts_with("malformed AdmissionReview: EOF while parsing")
     );
 
-    let r = http
-        .post(format!("{url}/mutate"))
-        .header("Content-Type", "application/json")
-        .body(vec![b' '; 128 * 1024])
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(&http, format!("{url}/mutate"), too_large()).await;
     assert_eq!(r.status(), 413);
 
-    let r = http
-        .post(format!("{url}/mutate"))
-        .header("Content-Type", "application/json; charset=utf-8")
-        .body(serde_json::to_vec(&mutate_review()).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let r = post(
+        &http,
+        format!("{url}/mutate"),
+        "application/json; charset=utf-8",
+        serde_json::to_vec(&mutate_review()).unwrap(),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["apiVersion"], "admission.k8s.io/v1");
@@ -165,22 +181,10 @@ async fn a_too_large_body_closes_the_connection_cleanly_for_keep_alive_clients()
         .build()
         .unwrap();
     for _ in 0..3 {
-        let r = http
-            .post(format!("{url}/mutate"))
-            .header("Content-Type", "application/json")
-            .body(vec![b' '; 128 * 1024])
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(&http, format!("{url}/mutate"), too_large()).await;
         assert_eq!(r.status(), 413);
         assert_eq!(r.headers()["connection"], "close");
-        let r = http
-            .post(format!("{url}/mutate"))
-            .header("Content-Type", "application/json")
-            .body(review.clone())
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(&http, format!("{url}/mutate"), review.clone()).await;
         assert_eq!(r.status(), 200);
         assert_eq!(
             r.json::<Value>().await.unwrap()["response"]["uid"],
@@ -208,9 +212,7 @@ async fn a_too_large_body_closes_the_connection_cleanly_for_keep_alive_clients()
         assert!(!head.contains("connection: close"), "{head}");
         assert!(body.contains("abc-123"), "{body}");
     }
-    s.write_all(&request(&vec![b' '; 128 * 1024]))
-        .await
-        .unwrap();
+    s.write_all(&request(&too_large())).await.unwrap();
     let (head, _) = read_response(&mut s).await;
     assert!(head.starts_with("http/1.1 413"), "{head}");
     assert!(head.contains("connection: close"), "{head}");

@@ -8,8 +8,8 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 use shared::crd::KafkaConnectCluster;
 use webhook::FailurePolicy;
-use webhook::admission::{ConnectOutcome, Objects, Webhook};
-use webhook::testing::{self, FixedConnect, review_now};
+use webhook::admission::{ConnectOutcome, Objects, Webhook, review};
+use webhook::testing::{self, FixedConnect, block_on};
 
 fn world() -> &'static Objects {
     static W: OnceLock<Objects> = OnceLock::new();
@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
         FailurePolicy::Open
     };
     let connect = FixedConnect::new(outcome(selector >> 2));
-    if let Ok(reviewed) = review_now(webhook, body, world(), &connect, policy) {
+    if let Ok(reviewed) = block_on(review(webhook, body, world(), &connect, policy)) {
         let decision = &reviewed.decision;
         assert!(decision.allowed || !decision.lines.is_empty());
         assert_eq!(decision.allowed, reviewed.response().allowed);

@@ -21,15 +21,23 @@ pub trait ObjectView: Send + Sync {
     fn cluster_names(&self, namespace: &str) -> Vec<String>;
     fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>>;
     fn config_map(&self, namespace: &str, name: &str) -> Option<Arc<ConfigMap>>;
+    /// Some KafkaConnector for which `matches` holds.
+    fn find_connector(
+        &self,
+        matches: &dyn Fn(&KafkaConnector) -> bool,
+    ) -> Option<Arc<KafkaConnector>>;
+    /// The URL of the default cluster, when one is configured.
+    fn default_cluster_url(&self) -> Option<&str>;
+
     /// Some KafkaConnector other than `except` (namespace, name) that claims `connector_name` on `cluster`.
     fn claimant(
         &self,
         cluster: &ClusterId,
         connector_name: &str,
         except: (&str, &str),
-    ) -> Option<Arc<KafkaConnector>>;
-    /// The URL of the default cluster, when one is configured.
-    fn default_cluster_url(&self) -> Option<&str>;
+    ) -> Option<Arc<KafkaConnector>> {
+        self.find_connector(&|c| claims(c, cluster, connector_name, except))
+    }
 }
 
 /// Where the objects for one review come from.
@@ -108,16 +116,11 @@ impl ObjectView for Objects {
     fn config_map(&self, namespace: &str, name: &str) -> Option<Arc<ConfigMap>> {
         self.config_maps.get(&key(namespace, name)).cloned()
     }
-    fn claimant(
+    fn find_connector(
         &self,
-        cluster: &ClusterId,
-        connector_name: &str,
-        except: (&str, &str),
+        matches: &dyn Fn(&KafkaConnector) -> bool,
     ) -> Option<Arc<KafkaConnector>> {
-        self.connectors
-            .values()
-            .find(|c| claims(c, cluster, connector_name, except))
-            .cloned()
+        self.connectors.values().find(|c| matches(c)).cloned()
     }
     fn default_cluster_url(&self) -> Option<&str> {
         self.default_url.as_deref()
@@ -172,15 +175,13 @@ impl ObjectView for Snapshot<'_> {
             .config_map(namespace, name)
             .or_else(|| self.cached.config_map(namespace, name))
     }
-    fn claimant(
+    fn find_connector(
         &self,
-        cluster: &ClusterId,
-        connector_name: &str,
-        except: (&str, &str),
+        matches: &dyn Fn(&KafkaConnector) -> bool,
     ) -> Option<Arc<KafkaConnector>> {
         self.fetched
-            .claimant(cluster, connector_name, except)
-            .or_else(|| self.cached.claimant(cluster, connector_name, except))
+            .find_connector(matches)
+            .or_else(|| self.cached.find_connector(matches))
     }
     fn default_cluster_url(&self) -> Option<&str> {
         self.cached.default_cluster_url()

@@ -16,7 +16,6 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
 use shared::crd::{KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector};
-use shared::target::{ClusterId, claims};
 
 use crate::admission::{self, ObjectSource, ObjectView, Request, Snapshot};
 use referenced::{Key, Referenced};
@@ -149,15 +148,11 @@ impl ObjectView for Watched {
     fn config_map(&self, namespace: &str, name: &str) -> Option<Arc<ConfigMap>> {
         self.inner.config_maps.current(namespace, name)
     }
-    fn claimant(
+    fn find_connector(
         &self,
-        cluster: &ClusterId,
-        connector_name: &str,
-        except: (&str, &str),
+        matches: &dyn Fn(&KafkaConnector) -> bool,
     ) -> Option<Arc<KafkaConnector>> {
-        self.inner
-            .connectors
-            .find(|c| claims(c, cluster, connector_name, except))
+        self.inner.connectors.find(|c| matches(c))
     }
     fn default_cluster_url(&self) -> Option<&str> {
         self.inner.default_url.as_deref()
