@@ -13,6 +13,7 @@ use shared::connect::{Auth, ClientSettings, ConnectClient};
 pub use stack::StackEnv;
 
 pub mod connectors;
+pub mod credentials;
 pub mod objects;
 pub mod prom;
 

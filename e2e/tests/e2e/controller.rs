@@ -806,38 +806,9 @@ async fn a_standby_takes_over_and_restarts_continue_without_duplicates() {
 async fn credentials_and_ca_come_from_secrets_and_are_picked_up_again() {
     let ns = namespace("ctl-secure", &[]);
     let s = &kafka_env().secure;
-    kubectl(&[
-        "create",
-        "secret",
-        "generic",
-        "creds",
-        "-n",
-        &ns,
-        &format!("--from-literal=username={}", s.username),
-        "--from-literal=password=wrong-password",
-    ])
-    .expect_ok();
-    kubectl(&[
-        "create",
-        "secret",
-        "generic",
-        "ca",
-        "-n",
-        &ns,
-        &format!("--from-file=ca.crt={}", s.ca_pem.display()),
-    ])
-    .expect_ok();
-    kubectl(&[
-        "create",
-        "secret",
-        "generic",
-        "client",
-        "-n",
-        &ns,
-        &format!("--from-file=tls.crt={}", s.client_cert_pem.display()),
-        &format!("--from-file=tls.key={}", s.client_key_pem.display()),
-    ])
-    .expect_ok();
+    credentials::basic_auth_secret("creds", &s.username, "wrong-password").create(&ns);
+    credentials::ca_secret("ca").create(&ns);
+    credentials::client_cert_secret("client").create(&ns);
     cluster(&ns, "secure", &s.url)
         .basic_auth("creds")
         .ca_secret("ca")
@@ -861,22 +832,7 @@ async fn credentials_and_ca_come_from_secrets_and_are_picked_up_again() {
     );
 
     // The right password arrives in the Secret: picked up without touching the cluster object.
-    let yaml = kubectl(&[
-        "create",
-        "secret",
-        "generic",
-        "creds",
-        "-n",
-        &ns,
-        &format!("--from-literal=username={}", s.username),
-        &format!("--from-literal=password={}", s.password),
-        "--dry-run=client",
-        "-o",
-        "yaml",
-    ])
-    .expect_ok()
-    .stdout;
-    apply(&yaml, &[]).expect_ok();
+    credentials::worker_basic_auth_secret("creds").apply(&ns);
     let st = eventually("Ready=True", T, || async {
         let st = get_cluster(&ns, "secure").await.status.unwrap_or_default();
         let r = cond(&st);

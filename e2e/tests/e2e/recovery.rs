@@ -103,28 +103,8 @@ async fn a_cluster_applied_before_its_secrets_and_ca_says_what_is_missing_until_
     assert_eq!(ready(&k).2, want);
 
     // The Secrets appear: only the ConfigMap is missing.
-    kubectl(&[
-        "create",
-        "secret",
-        "generic",
-        "creds",
-        "-n",
-        &ns,
-        &format!("--from-literal=username={}", s.username),
-        &format!("--from-literal=password={}", s.password),
-    ])
-    .expect_ok();
-    kubectl(&[
-        "create",
-        "secret",
-        "generic",
-        "client",
-        "-n",
-        &ns,
-        &format!("--from-file=tls.crt={}", s.client_cert_pem.display()),
-        &format!("--from-file=tls.key={}", s.client_key_pem.display()),
-    ])
-    .expect_ok();
+    credentials::worker_basic_auth_secret("creds").create(&ns);
+    credentials::client_cert_secret("client").create(&ns);
     let want = format!(
         "KafkaConnectCluster {ns}/secure: ConfigMap {ns}/ca not found (spec.tls.caConfigMapRef, key \"ca.crt\")"
     );
@@ -136,15 +116,7 @@ async fn a_cluster_applied_before_its_secrets_and_ca_says_what_is_missing_until_
     assert_eq!(ready(&k).2, want);
 
     // A CA without a certificate: said so, on both; no retry fixes it, so the connector is Stalled.
-    kubectl(&[
-        "create",
-        "configmap",
-        "ca",
-        "-n",
-        &ns,
-        "--from-literal=ca.crt=not a certificate",
-    ])
-    .expect_ok();
+    credentials::ca_config_map_text("ca", "not a certificate").create(&ns);
     let want = format!(
         "KafkaConnectCluster {ns}/secure: ConfigMap {ns}/ca key \"ca.crt\" (spec.tls.caConfigMapRef) holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)"
     );
@@ -167,20 +139,7 @@ async fn a_cluster_applied_before_its_secrets_and_ca_says_what_is_missing_until_
 
     // The right CA: Ready on its own, long before any resync.
     let fixed = Instant::now();
-    let yaml = kubectl(&[
-        "create",
-        "configmap",
-        "ca",
-        "-n",
-        &ns,
-        &format!("--from-file=ca.crt={}", s.ca_pem.display()),
-        "--dry-run=client",
-        "-o",
-        "yaml",
-    ])
-    .expect_ok()
-    .stdout;
-    apply(&yaml, &[]).expect_ok();
+    credentials::ca_config_map("ca").apply(&ns);
     wait_cluster_reason(&ns, "secure", "True", "Reachable").await;
     let k = wait_running(&ns, &name, "1/1").await;
     assert!(
