@@ -256,7 +256,8 @@ async fn bench(
         tokio::time::sleep(interval * u32::try_from(opts.cycles).unwrap_or(3)).await;
         let after = scrape(&metrics)?;
         let d = |name: &str, labels: &[(&str, &str)]| {
-            sum(&after, name, labels) - sum(&before, name, labels)
+            stack::metrics_text::sum(&after, name, labels)
+                - stack::metrics_text::sum(&before, name, labels)
         };
         let cl = [("cluster", cluster_label.as_str())];
         let polls = d("connect_warden_cluster_polls_total", &cl);
@@ -474,19 +475,6 @@ fn http_get(addr: &str, path: &str) -> Result<(u16, String), Error> {
 
 fn scrape(addr: &str) -> Result<String, Error> {
     Ok(http_get(addr, "/metrics")?.1)
-}
-
-/// The sum of the samples of `name` whose labels include all of `labels`.
-fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .filter(|l| {
-            labels
-                .iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 /// A `kB` field of `/proc/<pid>/status`.
