@@ -69,6 +69,15 @@ pub fn ready(k: &KafkaConnector) -> (String, String, String) {
         .unwrap_or_default()
 }
 
+/// Whether the KafkaConnector has the condition Stalled=True (no retry fixes it).
+pub fn is_stalled(k: &KafkaConnector) -> bool {
+    k.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.kind == "Stalled" && c.status == "True")
+    })
+}
+
 /// The Ready condition of a KafkaConnectCluster's status (a default one when there is none).
 pub fn cluster_ready(st: &KafkaConnectClusterStatus) -> shared::crd::Condition {
     st.conditions
@@ -137,6 +146,16 @@ pub fn delete_connector(ns: &str, name: &str) {
         "--timeout=60s",
     ])
     .expect_ok();
+}
+
+/// `kubectl delete kafkaconnector <name> --wait=false`, as it went: returns at once, finalizers or not.
+pub fn try_delete_connector_nowait(ns: &str, name: &str) -> Out {
+    kubectl(&["delete", "kafkaconnector", name, "-n", ns, "--wait=false"])
+}
+
+/// `kubectl delete kafkaconnector <name> --wait=false`, which must succeed.
+pub fn delete_connector_nowait(ns: &str, name: &str) {
+    try_delete_connector_nowait(ns, name).expect_ok();
 }
 
 /// `kubectl patch <kind> <name> -n <ns> --type <patch_type> -p <patch>`, as it went.

@@ -200,6 +200,15 @@ pub fn poll_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Resul
     }
 }
 
+/// Starts a controller of the test's own, `<prefix>-…`, with `args`; returns once it serves its probes.
+/// Needs a multi-threaded runtime (it blocks while the controller starts).
+pub fn start_controller(prefix: &str, args: &[&str]) -> stack::warden::Controller {
+    tokio::task::block_in_place(|| {
+        stack::warden::start_controller(&env().dir, kube_env(), &unique(prefix), args, true)
+    })
+    .expect("starting a private controller")
+}
+
 /// A scratch directory for one test under the stack's state directory (kept for post-mortems).
 pub fn scratch(name: &str) -> PathBuf {
     let d = env().dir.join("scratch").join(unique(name));

@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use connect_warden_e2e::connectors::{delete_connector, patch_cluster, patch_connector};
+use connect_warden_e2e::connectors::{
+    delete_connector, delete_connector_nowait, patch_cluster, patch_connector,
+};
 use connect_warden_e2e::objects::{cluster, connector, file_sink};
 use connect_warden_e2e::prom::{self, CONTROLLER_JOB, Notified, ScrapeTarget};
 use connect_warden_e2e::*;
@@ -155,18 +157,7 @@ async fn a_controller_installation_without_a_leader_pages_until_a_replica_leads_
         "--lease-duration-seconds",
         "4",
     ];
-    let start = || {
-        tokio::task::block_in_place(|| {
-            stack::warden::start_controller(
-                &env().dir,
-                kube_env(),
-                &unique("controller-alert"),
-                &args,
-                true,
-            )
-        })
-        .expect("starting a private controller")
-    };
+    let start = || start_controller("controller-alert", &args);
     let leading = format!("connect_warden_leader{{namespace=\"{ns}\"}} == 1");
     let alert = format!("ALERTS{{alertname=\"ConnectWardenNoLeader\",namespace=\"{ns}\"}}");
 
@@ -336,15 +327,7 @@ async fn every_dashboard_query_returns_data() {
         (r == "ClusterUnreachable").then_some(()).ok_or(r)
     })
     .await;
-    kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &stuck,
-        "-n",
-        &ns,
-        "--wait=false",
-    ])
-    .expect_ok();
+    delete_connector_nowait(&ns, &stuck);
     eventually("restarts given up on the broken connector", T, || async {
         let r = ready_reason(&broken);
         (r == "RestartsExhausted").then_some(()).ok_or(r)

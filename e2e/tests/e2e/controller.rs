@@ -278,16 +278,7 @@ pub(crate) fn private_controller(id: &str, extra: &[&str]) -> stack::warden::Con
         "1",
     ];
     args.extend_from_slice(extra);
-    tokio::task::block_in_place(|| {
-        stack::warden::start_controller(
-            &env().dir,
-            kube_env(),
-            &unique("controller-private"),
-            &args,
-            true,
-        )
-    })
-    .expect("starting a private controller")
+    start_controller("controller-private", &args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,7 +376,7 @@ async fn connect_down_is_cluster_unreachable_then_recovers_and_steady_state_is_c
     // Delete while the cluster is down: Delete waits and says why; Orphan goes at once.
     tokio::task::block_in_place(|| worker.stop());
     wait_reason(&ns, &name, "False", "ClusterUnreachable").await;
-    kubectl(&["delete", "kafkaconnector", &name, "-n", &ns, "--wait=false"]).expect_ok();
+    delete_connector_nowait(&ns, &name);
     let k = wait_reason(&ns, &name, "False", "DeletionBlocked").await;
     assert!(ready(&k).2.contains("Orphan"), "{:?}", ready(&k));
     patch_connector(&ns, &name, r#"{"spec":{"deletionPolicy":"Orphan"}}"#);
@@ -872,25 +863,8 @@ async fn a_slow_cluster_does_not_delay_the_others() {
         started.elapsed()
     );
     delete_connector(&ns, &fast);
-    let _ = kubectl(&[
-        "patch",
-        "kafkaconnector",
-        &stuck,
-        "-n",
-        &ns,
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"deletionPolicy":"Orphan"}}"#,
-    ]);
-    let _ = kubectl(&[
-        "delete",
-        "kafkaconnector",
-        &stuck,
-        "-n",
-        &ns,
-        "--wait=false",
-    ]);
+    let _ = try_patch_connector(&ns, &stuck, r#"{"spec":{"deletionPolicy":"Orphan"}}"#);
+    let _ = try_delete_connector_nowait(&ns, &stuck);
     drop(hole);
 }
 
@@ -910,13 +884,7 @@ async fn without_the_webhook_bad_config_and_name_conflicts_are_reported() {
         .expect_ok();
     let k = wait_reason(&ns, &bad, "False", "InvalidConfig").await;
     assert!(ready(&k).2.contains("batch.size"), "{:?}", ready(&k));
-    let st = k.status.unwrap();
-    assert!(
-        st.conditions
-            .iter()
-            .any(|c| c.kind == "Stalled" && c.status == "True"),
-        "{st:?}"
-    );
+    assert!(is_stalled(&k), "{:?}", k.status);
     assert!(
         connect().get_status(&bad).await.is_err(),
         "nothing created on Connect"
@@ -990,13 +958,8 @@ async fn without_the_webhook_connects_own_errors_are_shown_one_line_per_key() {
              batch.size: Invalid value abc for configuration batch.size: Not a number of type INT"
         )
     );
+    assert!(is_stalled(&k), "{:?}", k.status);
     let st = k.status.clone().unwrap();
-    assert!(
-        st.conditions
-            .iter()
-            .any(|c| c.kind == "Stalled" && c.status == "True"),
-        "{st:?}"
-    );
     assert!(
         connect().get_status(&name).await.is_err(),
         "nothing created on Connect"

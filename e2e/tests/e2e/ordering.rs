@@ -398,6 +398,33 @@ fn examples_dir() -> PathBuf {
     stack::cache::repo_root().join("deploy").join("examples")
 }
 
+/// The warnings of the examples in a namespace without their cluster and their CA ConfigMap.
+fn no_examples_cluster_nor_ca(ns: &str) -> Vec<String> {
+    vec![
+        missing_cluster_warning(
+            ns,
+            "connect",
+            &format!("there is no KafkaConnectCluster in namespace {ns}"),
+        ),
+        missing_ref_warning(
+            "spec.tls.caConfigMapRef",
+            &format!("ConfigMap {ns}/connect-rest-ca"),
+        ),
+    ]
+}
+
+/// Asserts kubectl printed `<object> <what>` for each object.
+#[track_caller]
+fn assert_printed(out: &Out, objects: &[&str], what: &str) {
+    for o in objects {
+        assert!(
+            out.stdout.contains(&format!("{o} {what}")),
+            "{o}: {}",
+            out.stdout
+        );
+    }
+}
+
 #[test]
 fn the_examples_apply_in_any_order_with_f_and_k() {
     let dir = examples_dir();
@@ -439,71 +466,32 @@ fn the_examples_apply_in_any_order_with_f_and_k() {
         &rev_dir.to_string_lossy(),
     ])
     .expect_ok();
-    for o in created {
-        assert!(
-            out.stdout
-                .contains(&format!("{o} created (server dry run)")),
-            "{o}: {}",
-            out.stdout
-        );
-    }
-    let mut expected = vec![
-        missing_cluster_warning(
-            &ns,
-            "connect",
-            &format!("there is no KafkaConnectCluster in namespace {ns}"),
-        ),
-        missing_ref_warning(
-            "spec.authentication.secretRef",
-            &format!("Secret {ns}/connect-rest-credentials"),
-        ),
-        missing_ref_warning(
-            "spec.tls.caConfigMapRef",
-            &format!("ConfigMap {ns}/connect-rest-ca"),
-        ),
-    ];
+    assert_printed(&out, &created, "created (server dry run)");
+    let mut expected = no_examples_cluster_nor_ca(&ns);
+    expected.push(missing_ref_warning(
+        "spec.authentication.secretRef",
+        &format!("Secret {ns}/connect-rest-credentials"),
+    ));
     expected.sort();
     assert_eq!(sorted_warnings(&out), expected);
 
     // The folder itself, for real, as a user runs it: the CA ConfigMap is theirs to create, so the cluster
     // and the connectors say so.
     let out = kubectl(&["apply", "-n", &ns, "-f", &dir.to_string_lossy()]).expect_ok();
-    for o in created {
-        assert!(
-            out.stdout.contains(&format!("{o} created")),
-            "{o}: {}",
-            out.stdout
-        );
-    }
-    let mut expected = vec![
-        missing_cluster_warning(
-            &ns,
-            "connect",
-            &format!("there is no KafkaConnectCluster in namespace {ns}"),
-        ),
-        missing_ref_warning(
-            "spec.tls.caConfigMapRef",
-            &format!("ConfigMap {ns}/connect-rest-ca"),
-        ),
-        format!(
+    assert_printed(&out, &created, "created");
+    let mut expected = no_examples_cluster_nor_ca(&ns);
+    expected.push(format!(
             "Kafka Connect validation skipped: KafkaConnectCluster {ns}/connect cannot reach Kafka Connect with its \
              settings yet: ConfigMap {ns}/connect-rest-ca (its spec.tls.caConfigMapRef) not found; the controller \
              validates the connector and reports it once it exists"
-        ),
-    ];
+    ));
     expected.sort();
     assert_eq!(sorted_warnings(&out), expected);
 
     // And with kustomize, into another namespace.
     let ns = namespace("ord-examples-k", &[]);
     let out = kubectl(&["apply", "-n", &ns, "-k", &dir.to_string_lossy()]).expect_ok();
-    for o in created {
-        assert!(
-            out.stdout.contains(&format!("{o} created")),
-            "{o}: {}",
-            out.stdout
-        );
-    }
+    assert_printed(&out, &created, "created");
 }
 
 #[test]

@@ -126,16 +126,7 @@ async fn a_cluster_applied_before_its_secrets_and_ca_says_what_is_missing_until_
     );
     let k = wait_reason(&ns, &name, "False", "InvalidCA").await;
     assert_eq!(ready(&k).2, want);
-    assert!(
-        k.status
-            .as_ref()
-            .unwrap()
-            .conditions
-            .iter()
-            .any(|c| c.kind == "Stalled" && c.status == "True"),
-        "{:?}",
-        k.status
-    );
+    assert!(is_stalled(&k), "{:?}", k.status);
 
     // The right CA: Ready on its own, long before any resync.
     let fixed = Instant::now();

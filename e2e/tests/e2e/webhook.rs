@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use connect_warden_e2e::connectors::{patch_connector, remove_finalizers, try_patch_connector};
+use connect_warden_e2e::connectors::{
+    delete_connector_nowait, patch_connector, remove_finalizers, try_patch_connector,
+};
 use connect_warden_e2e::objects::{Connector, cluster, connector, file_source, yaml_stream};
 use connect_warden_e2e::*;
 
@@ -474,7 +476,7 @@ fn connect_down_fail_closed_and_fail_open() {
         msg.lines().nth(1).unwrap(),
         "the webhook fails closed while Kafka Connect is unavailable; try again once it is reachable"
     );
-    kubectl(&["delete", "kafkaconnector", &name, "-n", ns, "--wait=false"]).expect_ok();
+    delete_connector_nowait(ns, &name);
     // Removing the last finalizer of an object being deleted is an UPDATE the webhook must admit.
     remove_finalizers("kafkaconnector", ns, &name);
     poll_until("the connector to be gone", Duration::from_secs(30), || {
@@ -498,7 +500,7 @@ fn connect_down_fail_closed_and_fail_open() {
         w[0]
     );
     assert!(w[0].contains("Connection refused"), "{}", w[0]);
-    kubectl(&["delete", "kafkaconnector", &name, "-n", ns, "--wait=false"]).expect_ok();
+    delete_connector_nowait(ns, &name);
 }
 
 // 12 ----------------------------------------------------------------------------------------------------------
