@@ -191,177 +191,128 @@ impl ConnectClient {
 
     // ----- calls -------------------------------------------------------------------------------------------
 
-    /// `GET /`: version, commit and Kafka cluster id.
+    /// Version, commit and Kafka cluster id.
     pub async fn server_info(&self) -> Result<ServerInfo> {
-        self.get_json(&[], &[], "/").await
+        self.get_json(&endpoint::SERVER_INFO, &[]).await
     }
 
-    /// `GET /health` (Connect 3.9+).
+    /// Worker health (Connect 3.9+).
     pub async fn health(&self) -> Result<Health> {
-        self.get_json(&["health"], &[], "/health").await
+        self.get_json(&endpoint::HEALTH, &[]).await
     }
 
-    /// `GET /connector-plugins`, with `connectorsOnly=false` to include converters, transformations, …
+    /// Installed plugins; with `connectors_only: false` also converters, transformations, …
     pub async fn plugins(&self, connectors_only: bool) -> Result<Vec<PluginInfo>> {
         let q: &[(&str, &str)] = if connectors_only {
             &[]
         } else {
             &[("connectorsOnly", "false")]
         };
-        self.get_json(&["connector-plugins"], q, "/connector-plugins")
-            .await
+        let (_, bytes) = self
+            .send(&endpoint::PLUGINS, &[], q, None, &Redactor::default())
+            .await?;
+        parse(&bytes, &endpoint::PLUGINS)
     }
 
-    /// `PUT /connector-plugins/{class}/config/validate`. `config` is the flat config including `name`,
-    /// `connector.class` and `tasks.max`. An unknown class is `Error::PluginNotFound`.
+    /// Validates a flat config including `name`, `connector.class` and `tasks.max`. An unknown class is
+    /// `Error::PluginNotFound`.
     pub async fn validate(
         &self,
         class: &str,
         config: &BTreeMap<String, String>,
     ) -> Result<ValidateResponse> {
-        let redactor = Redactor::from_config(config);
         let body = serde_json::to_vec(config).map_err(decode_err("encoding config"))?;
-        let (_, bytes) = self
-            .send(
-                Method::PUT,
-                &["connector-plugins", class, "config", "validate"],
-                &[],
-                Some(body),
-                "/connector-plugins/{class}/config/validate",
-                &redactor,
-            )
-            .await?;
-        parse(&bytes, "PUT /connector-plugins/{class}/config/validate")
+        self.send_json(
+            &endpoint::VALIDATE,
+            &[class],
+            body,
+            &Redactor::from_config(config),
+        )
+        .await
+        .map(|(_, v)| v)
     }
 
-    /// `POST /connectors`, optionally in an initial state (Connect 3.7+).
+    /// Creates a connector, optionally in an initial state (Connect 3.7+).
     pub async fn create(
         &self,
         name: &str,
         config: &BTreeMap<String, String>,
         initial_state: Option<InitialState>,
     ) -> Result<ConnectorInfo> {
-        let redactor = Redactor::from_config(config);
         let body = serde_json::to_vec(&CreateConnector {
             name,
             config,
             initial_state,
         })
         .map_err(decode_err("encoding config"))?;
-        let (_, bytes) = self
-            .send(
-                Method::POST,
-                &["connectors"],
-                &[],
-                Some(body),
-                "/connectors",
-                &redactor,
-            )
-            .await?;
-        parse(&bytes, "POST /connectors")
+        self.send_json(&endpoint::CREATE, &[], body, &Redactor::from_config(config))
+            .await
+            .map(|(_, v)| v)
     }
 
-    /// `PUT /connectors/{name}/config`: creates (201) or updates (200).
+    /// Creates (201) or updates (200) a connector's config.
     pub async fn put_config(
         &self,
         name: &str,
         config: &BTreeMap<String, String>,
     ) -> Result<PutConfigResult> {
-        let redactor = Redactor::from_config(config);
         let body = serde_json::to_vec(config).map_err(decode_err("encoding config"))?;
-        let (status, bytes) = self
-            .send(
-                Method::PUT,
-                &["connectors", name, "config"],
-                &[],
-                Some(body),
-                "/connectors/{name}/config",
-                &redactor,
+        let (status, info) = self
+            .send_json(
+                &endpoint::PUT_CONFIG,
+                &[name],
+                body,
+                &Redactor::from_config(config),
             )
             .await?;
-        let info = parse(&bytes, "PUT /connectors/{name}/config")?;
         Ok(PutConfigResult {
             created: status == 201,
             info,
         })
     }
 
-    /// `GET /connectors/{name}/config`. The result holds secrets: never log it.
+    /// A connector's config. The result holds secrets: never log it.
     pub async fn get_config(&self, name: &str) -> Result<BTreeMap<String, String>> {
-        self.get_json(
-            &["connectors", name, "config"],
-            &[],
-            "/connectors/{name}/config",
-        )
-        .await
+        self.get_json(&endpoint::GET_CONFIG, &[name]).await
     }
 
-    /// `GET /connectors/{name}`.
+    /// A connector's config and tasks.
     pub async fn get_info(&self, name: &str) -> Result<ConnectorInfo> {
-        self.get_json(&["connectors", name], &[], "/connectors/{name}")
-            .await
+        self.get_json(&endpoint::GET_INFO, &[name]).await
     }
 
-    /// `GET /connectors/{name}/status` (404 shortly after creation until the status is reported).
+    /// A connector's state and its tasks' (404 shortly after creation until the status is reported).
     pub async fn get_status(&self, name: &str) -> Result<ConnectorStatus> {
-        self.get_json(
-            &["connectors", name, "status"],
-            &[],
-            "/connectors/{name}/status",
-        )
-        .await
+        self.get_json(&endpoint::GET_STATUS, &[name]).await
     }
 
-    /// `GET /connectors`: the names.
+    /// The connectors' names.
     pub async fn list(&self) -> Result<Vec<String>> {
-        self.get_json(&["connectors"], &[], "/connectors").await
+        self.get_json(&endpoint::LIST, &[]).await
     }
 
-    /// `GET /connectors?expand=status&expand=info`: every connector with its status and config, in one call.
+    /// Every connector with its status and config, in one call.
     pub async fn list_expanded(&self) -> Result<BTreeMap<String, ExpandedConnector>> {
-        self.get_json(
-            &["connectors"],
-            &[("expand", "status"), ("expand", "info")],
-            "/connectors?expand=status&expand=info",
-        )
-        .await
+        self.get_json(&endpoint::LIST_EXPANDED, &[]).await
     }
 
-    /// `PUT /connectors/{name}/pause` (202).
+    /// Pauses a connector (202).
     pub async fn pause(&self, name: &str) -> Result<()> {
-        self.send_empty(
-            Method::PUT,
-            &["connectors", name, "pause"],
-            &[],
-            "/connectors/{name}/pause",
-        )
-        .await
+        self.send_empty(&endpoint::PAUSE, &[name]).await
     }
 
-    /// `PUT /connectors/{name}/resume` (202).
+    /// Resumes a connector (202).
     pub async fn resume(&self, name: &str) -> Result<()> {
-        self.send_empty(
-            Method::PUT,
-            &["connectors", name, "resume"],
-            &[],
-            "/connectors/{name}/resume",
-        )
-        .await
+        self.send_empty(&endpoint::RESUME, &[name]).await
     }
 
-    /// `PUT /connectors/{name}/stop` (204, Connect 3.5+).
+    /// Stops a connector (204, Connect 3.5+).
     pub async fn stop(&self, name: &str) -> Result<()> {
-        self.send_empty(
-            Method::PUT,
-            &["connectors", name, "stop"],
-            &[],
-            "/connectors/{name}/stop",
-        )
-        .await
+        self.send_empty(&endpoint::STOP, &[name]).await
     }
 
-    /// `POST /connectors/{name}/restart`. With `include_tasks` or `only_failed` (Connect 3.0+) the answer is 202
-    /// with a status body; the plain restart answers 204.
+    /// Restarts a connector. With `include_tasks` or `only_failed` (Connect 3.0+) the answer is 202 with a
+    /// status body; the plain restart answers 204.
     pub async fn restart(
         &self,
         name: &str,
@@ -376,14 +327,7 @@ impl ConnectClient {
             q.push(("onlyFailed", "true"));
         }
         let (status, bytes) = self
-            .send(
-                Method::POST,
-                &["connectors", name, "restart"],
-                &q,
-                None,
-                "/connectors/{name}/restart",
-                &Redactor::default(),
-            )
+            .send(&endpoint::RESTART, &[name], &q, None, &Redactor::default())
             .await?;
         if status == 202 {
             let st = if bytes.is_empty() {
@@ -397,92 +341,69 @@ impl ConnectClient {
         }
     }
 
-    /// `POST /connectors/{name}/tasks/{id}/restart` (204).
+    /// Restarts one task (204).
     pub async fn restart_task(&self, name: &str, task: i32) -> Result<()> {
-        let id = task.to_string();
-        self.send_empty(
-            Method::POST,
-            &["connectors", name, "tasks", &id, "restart"],
-            &[],
-            "/connectors/{name}/tasks/{id}/restart",
-        )
-        .await
+        self.send_empty(&endpoint::RESTART_TASK, &[name, &task.to_string()])
+            .await
     }
 
-    /// `DELETE /connectors/{name}` (204). A 404 is `Error::NotFound`; callers deleting treat it as done.
+    /// Deletes a connector (204). A 404 is `Error::NotFound`; callers deleting treat it as done.
     pub async fn delete(&self, name: &str) -> Result<()> {
-        self.send_empty(
-            Method::DELETE,
-            &["connectors", name],
-            &[],
-            "/connectors/{name}",
-        )
-        .await
+        self.send_empty(&endpoint::DELETE, &[name]).await
     }
 
-    /// `GET /connectors/{name}/offsets` (3.5+).
+    /// A connector's offsets (Connect 3.5+).
     pub async fn offsets(&self, name: &str) -> Result<Offsets> {
-        self.get_json(
-            &["connectors", name, "offsets"],
-            &[],
-            "/connectors/{name}/offsets",
-        )
-        .await
+        self.get_json(&endpoint::OFFSETS, &[name]).await
     }
 
-    /// `PATCH /connectors/{name}/offsets` (3.6+, connector must be STOPPED).
+    /// Alters a connector's offsets (Connect 3.6+, connector must be STOPPED).
     pub async fn patch_offsets(&self, name: &str, offsets: &Offsets) -> Result<Message> {
         let body = serde_json::to_vec(offsets).map_err(decode_err("encoding offsets"))?;
-        let (_, bytes) = self
-            .send(
-                Method::PATCH,
-                &["connectors", name, "offsets"],
-                &[],
-                Some(body),
-                "/connectors/{name}/offsets",
-                &Redactor::default(),
-            )
-            .await?;
-        parse(&bytes, "PATCH /connectors/{name}/offsets")
+        self.send_json(
+            &endpoint::PATCH_OFFSETS,
+            &[name],
+            body,
+            &Redactor::default(),
+        )
+        .await
+        .map(|(_, v)| v)
     }
 
-    /// `DELETE /connectors/{name}/offsets` (3.6+, connector must be STOPPED).
+    /// Resets a connector's offsets (Connect 3.6+, connector must be STOPPED).
     pub async fn reset_offsets(&self, name: &str) -> Result<Message> {
         let (_, bytes) = self
             .send(
-                Method::DELETE,
-                &["connectors", name, "offsets"],
+                &endpoint::RESET_OFFSETS,
+                &[name],
                 &[],
                 None,
-                "/connectors/{name}/offsets",
                 &Redactor::default(),
             )
             .await?;
-        parse(&bytes, "DELETE /connectors/{name}/offsets")
+        parse(&bytes, &endpoint::RESET_OFFSETS)
     }
 
     // ----- plumbing ----------------------------------------------------------------------------------------
 
-    async fn get_json<T: DeserializeOwned>(
-        &self,
-        path: &[&str],
-        q: &[(&str, &str)],
-        template: &str,
-    ) -> Result<T> {
-        let (_, bytes) = self
-            .send(Method::GET, path, q, None, template, &Redactor::default())
-            .await?;
-        parse(&bytes, &format!("GET {template}"))
+    async fn get_json<T: DeserializeOwned>(&self, ep: &Endpoint, args: &[&str]) -> Result<T> {
+        let (_, bytes) = self.send(ep, args, &[], None, &Redactor::default()).await?;
+        parse(&bytes, ep)
     }
 
-    async fn send_empty(
+    async fn send_json<T: DeserializeOwned>(
         &self,
-        method: Method,
-        path: &[&str],
-        q: &[(&str, &str)],
-        template: &str,
-    ) -> Result<()> {
-        self.send(method, path, q, None, template, &Redactor::default())
+        ep: &Endpoint,
+        args: &[&str],
+        body: Vec<u8>,
+        redactor: &Redactor,
+    ) -> Result<(u16, T)> {
+        let (status, bytes) = self.send(ep, args, &[], Some(body), redactor).await?;
+        Ok((status, parse(&bytes, ep)?))
+    }
+
+    async fn send_empty(&self, ep: &Endpoint, args: &[&str]) -> Result<()> {
+        self.send(ep, args, &[], None, &Redactor::default())
             .await
             .map(|_| ())
     }
@@ -507,17 +428,21 @@ impl ConnectClient {
         u
     }
 
-    /// Sends one request and maps any non-2xx answer to an `Error` whose message is redacted with `redactor`.
+    /// Sends one request to `ep` (its `{…}` filled from `args`, in order) and maps any non-2xx answer to an
+    /// `Error` whose message is redacted with `redactor`.
     async fn send(
         &self,
-        method: Method,
-        path: &[&str],
-        q: &[(&str, &str)],
+        ep: &Endpoint,
+        args: &[&str],
+        extra_query: &[(&str, &str)],
         body: Option<Vec<u8>>,
-        template: &str,
         redactor: &Redactor,
     ) -> Result<(u16, bytes::Bytes)> {
-        let url = self.url(path, q);
+        let path = ep.segments(args);
+        let mut q = ep.query();
+        q.extend_from_slice(extra_query);
+        let url = self.url(&path, &q);
+        let method = ep.method.clone();
         let context = format!("{method} {}", display_path(&url));
         let mut req = self
             .http
@@ -544,18 +469,18 @@ impl ConnectClient {
             Ok(ok) => ok,
             Err(e) => {
                 if let Some(o) = &self.observer {
-                    o.observe(method.as_str(), template, None, elapsed);
+                    o.observe(method.as_str(), ep.path, None, elapsed);
                 }
                 return Err(self.transport_error(context, &e, redactor));
             }
         };
         if let Some(o) = &self.observer {
-            o.observe(method.as_str(), template, Some(status.as_u16()), elapsed);
+            o.observe(method.as_str(), ep.path, Some(status.as_u16()), elapsed);
         }
         if status.is_success() {
             return Ok((status.as_u16(), bytes));
         }
-        Err(status_error(context, status, &bytes, path, redactor))
+        Err(status_error(context, status, &bytes, &path, redactor))
     }
 
     fn transport_error(&self, context: String, e: &reqwest::Error, redactor: &Redactor) -> Error {
@@ -571,6 +496,80 @@ impl ConnectClient {
         }
         Error::Unreachable { context, detail }
     }
+}
+
+/// One Kafka Connect REST endpoint, named once: its method and path template (with a fixed query, if any).
+/// The template labels metrics and parse errors; each `{…}` in it is filled, in order, from a call's
+/// arguments.
+pub(crate) struct Endpoint {
+    method: Method,
+    path: &'static str,
+}
+
+impl Endpoint {
+    const fn new(method: Method, path: &'static str) -> Endpoint {
+        Endpoint { method, path }
+    }
+
+    /// The path segments with the placeholders filled from `args`, in order.
+    fn segments<'a>(&self, args: &[&'a str]) -> Vec<&'a str> {
+        let path = self.path.split('?').next().unwrap_or_default();
+        let mut args = args.iter();
+        path.split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s.starts_with('{') {
+                    args.next().copied().unwrap_or_default()
+                } else {
+                    s
+                }
+            })
+            .collect()
+    }
+
+    /// The template's fixed query pairs.
+    fn query(&self) -> Vec<(&'static str, &'static str)> {
+        self.path
+            .split_once('?')
+            .map(|(_, q)| q.split('&').filter_map(|kv| kv.split_once('=')).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+/// Every endpoint the client calls.
+pub(crate) mod endpoint {
+    use super::Endpoint;
+    use reqwest::Method;
+
+    pub const SERVER_INFO: Endpoint = Endpoint::new(Method::GET, "/");
+    pub const HEALTH: Endpoint = Endpoint::new(Method::GET, "/health");
+    pub const PLUGINS: Endpoint = Endpoint::new(Method::GET, "/connector-plugins");
+    pub const VALIDATE: Endpoint =
+        Endpoint::new(Method::PUT, "/connector-plugins/{class}/config/validate");
+    pub const CREATE: Endpoint = Endpoint::new(Method::POST, "/connectors");
+    pub const LIST: Endpoint = Endpoint::new(Method::GET, "/connectors");
+    pub const LIST_EXPANDED: Endpoint =
+        Endpoint::new(Method::GET, "/connectors?expand=status&expand=info");
+    pub const GET_INFO: Endpoint = Endpoint::new(Method::GET, "/connectors/{name}");
+    pub const DELETE: Endpoint = Endpoint::new(Method::DELETE, "/connectors/{name}");
+    pub const PUT_CONFIG: Endpoint = Endpoint::new(Method::PUT, "/connectors/{name}/config");
+    pub const GET_CONFIG: Endpoint = Endpoint::new(Method::GET, "/connectors/{name}/config");
+    pub const GET_STATUS: Endpoint = Endpoint::new(Method::GET, "/connectors/{name}/status");
+    pub const PAUSE: Endpoint = Endpoint::new(Method::PUT, "/connectors/{name}/pause");
+    pub const RESUME: Endpoint = Endpoint::new(Method::PUT, "/connectors/{name}/resume");
+    pub const STOP: Endpoint = Endpoint::new(Method::PUT, "/connectors/{name}/stop");
+    pub const RESTART: Endpoint = Endpoint::new(Method::POST, "/connectors/{name}/restart");
+    pub const RESTART_TASK: Endpoint =
+        Endpoint::new(Method::POST, "/connectors/{name}/tasks/{id}/restart");
+    pub const OFFSETS: Endpoint = Endpoint::new(Method::GET, "/connectors/{name}/offsets");
+    pub const PATCH_OFFSETS: Endpoint = Endpoint::new(Method::PATCH, "/connectors/{name}/offsets");
+    pub const RESET_OFFSETS: Endpoint = Endpoint::new(Method::DELETE, "/connectors/{name}/offsets");
 }
 
 /// The path and query of a URL, for messages (the host is the cluster's, named elsewhere).
@@ -652,9 +651,9 @@ fn class_from_message(msg: &str) -> Option<String> {
     Some(after.split([',', ' ']).next()?.to_string())
 }
 
-fn parse<T: DeserializeOwned>(bytes: &[u8], context: &str) -> Result<T> {
+fn parse<T: DeserializeOwned>(bytes: &[u8], ep: &Endpoint) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::Decode {
-        context: context.to_string(),
+        context: ep.to_string(),
         detail: e.to_string(),
     })
 }
@@ -683,6 +682,28 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_fill_their_placeholders_in_order() {
+        assert_eq!(
+            endpoint::RESTART_TASK.segments(&["orders", "3"]),
+            ["connectors", "orders", "tasks", "3", "restart"]
+        );
+        assert_eq!(
+            endpoint::VALIDATE.segments(&["FileStreamSink"]),
+            ["connector-plugins", "FileStreamSink", "config", "validate"]
+        );
+        assert!(endpoint::SERVER_INFO.segments(&[]).is_empty());
+        assert_eq!(endpoint::LIST_EXPANDED.segments(&[]), ["connectors"]);
+        assert_eq!(
+            endpoint::LIST_EXPANDED.query(),
+            [("expand", "status"), ("expand", "info")]
+        );
+        assert_eq!(
+            endpoint::PUT_CONFIG.to_string(),
+            "PUT /connectors/{name}/config"
+        );
+    }
 
     fn err(code: u16, body: &str, path: &[&str]) -> Error {
         status_error(
