@@ -12,6 +12,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
 use tracing::{debug, info, warn};
 
 use crate::pki::{self, Pair};
@@ -259,50 +260,14 @@ async fn publish(
     if bundle.is_empty() {
         return Err(Error::Parse("no valid CA to publish".into()));
     }
-    let mut patches = Vec::new();
-    let mutating: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
-    for name in &s.mutating_configs {
-        let what = format!("MutatingWebhookConfiguration {name}");
-        let Some(cfg) = mutating
-            .get_opt(name)
-            .await
-            .map_err(kube_err(format!("reading {what}")))?
-        else {
-            warn!(config = %what, "webhook configuration not found; caBundle not written yet");
-            continue;
-        };
-        let hooks: Vec<_> = cfg
-            .webhooks
-            .unwrap_or_default()
-            .into_iter()
-            .map(|w| (w.name, w.client_config.ca_bundle.map(|b| b.0)))
-            .collect();
-        if let Some(p) = plan::ca_bundle_patch(&hooks, bundle.as_bytes()) {
-            patches.push((true, name.clone(), what, p));
-        }
-    }
-    let validating: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
-    for name in &s.validating_configs {
-        let what = format!("ValidatingWebhookConfiguration {name}");
-        let Some(cfg) = validating
-            .get_opt(name)
-            .await
-            .map_err(kube_err(format!("reading {what}")))?
-        else {
-            warn!(config = %what, "webhook configuration not found; caBundle not written yet");
-            continue;
-        };
-        let hooks: Vec<_> = cfg
-            .webhooks
-            .unwrap_or_default()
-            .into_iter()
-            .map(|w| (w.name, w.client_config.ca_bundle.map(|b| b.0)))
-            .collect();
-        if let Some(p) = plan::ca_bundle_patch(&hooks, bundle.as_bytes()) {
-            patches.push((false, name.clone(), what, p));
-        }
-    }
-    if patches.is_empty() {
+    let bundle = bundle.as_bytes();
+    let mutating =
+        ca_bundle_patches::<MutatingWebhookConfiguration>(client, &s.mutating_configs, bundle)
+            .await?;
+    let validating =
+        ca_bundle_patches::<ValidatingWebhookConfiguration>(client, &s.validating_configs, bundle)
+            .await?;
+    if mutating.is_empty() && validating.is_empty() {
         return Ok(true);
     }
     // Changes are rare, so one more read is cheap insurance against writing a bundle from a stale Secret.
@@ -313,26 +278,79 @@ async fn publish(
     if fresh.as_ref().and_then(version) != based_on {
         return Ok(false);
     }
+    write_ca_bundles::<MutatingWebhookConfiguration>(client, mutating).await?;
+    write_ca_bundles::<ValidatingWebhookConfiguration>(client, validating).await?;
+    Ok(true)
+}
+
+/// A kind of webhook configuration, whose webhooks each carry a `caBundle`.
+trait WebhookConfiguration:
+    Resource<DynamicType = ()> + Clone + std::fmt::Debug + DeserializeOwned
+{
+    /// (name, caBundle) of each webhook.
+    fn ca_bundles(self) -> Vec<(String, Option<Vec<u8>>)>;
+}
+
+// Both kinds hold their webhooks the same way, in types of their own.
+macro_rules! webhook_configuration {
+    ($($kind:ty),*) => {$(
+        impl WebhookConfiguration for $kind {
+            fn ca_bundles(self) -> Vec<(String, Option<Vec<u8>>)> {
+                let hooks = self.webhooks.unwrap_or_default().into_iter();
+                hooks
+                    .map(|w| (w.name, w.client_config.ca_bundle.map(|b| b.0)))
+                    .collect()
+            }
+        }
+    )*};
+}
+webhook_configuration!(MutatingWebhookConfiguration, ValidatingWebhookConfiguration);
+
+/// A `caBundle` patch for one webhook configuration: (its name, "<Kind> <name>", the patch).
+type CaBundlePatch = (String, String, serde_json::Value);
+
+/// The patches the configurations `names` of kind `K` need to carry `bundle`. A configuration that does
+/// not exist (yet) is skipped with a warning: the next round retries.
+async fn ca_bundle_patches<K: WebhookConfiguration>(
+    client: &Client,
+    names: &[String],
+    bundle: &[u8],
+) -> Result<Vec<CaBundlePatch>> {
+    let api: Api<K> = Api::all(client.clone());
+    let mut patches = Vec::new();
+    for name in names {
+        let what = format!("{} {name}", K::kind(&()));
+        let Some(cfg) = api
+            .get_opt(name)
+            .await
+            .map_err(kube_err(format!("reading {what}")))?
+        else {
+            warn!(config = %what, "webhook configuration not found; caBundle not written yet");
+            continue;
+        };
+        if let Some(p) = plan::ca_bundle_patch(&cfg.ca_bundles(), bundle) {
+            patches.push((name.clone(), what, p));
+        }
+    }
+    Ok(patches)
+}
+
+async fn write_ca_bundles<K: WebhookConfiguration>(
+    client: &Client,
+    patches: Vec<CaBundlePatch>,
+) -> Result<()> {
+    let api: Api<K> = Api::all(client.clone());
     let pp = PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
     };
-    for (is_mutating, name, what, patch) in patches {
-        let result = if is_mutating {
-            mutating
-                .patch(&name, &pp, &Patch::Strategic(patch))
-                .await
-                .map(|_| ())
-        } else {
-            validating
-                .patch(&name, &pp, &Patch::Strategic(patch))
-                .await
-                .map(|_| ())
-        };
-        result.map_err(kube_err(format!("writing caBundle into {what}")))?;
+    for (name, what, patch) in patches {
+        api.patch(&name, &pp, &Patch::Strategic(patch))
+            .await
+            .map_err(kube_err(format!("writing caBundle into {what}")))?;
         info!(config = %what, "wrote caBundle");
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Runs [`ensure`] now and then again whenever a renewal is due (at least every `check_interval`), calling

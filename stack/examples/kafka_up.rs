@@ -6,6 +6,17 @@ use std::time::Instant;
 
 use stack::kafka::{ConnectWorker, KafkaStack};
 
+/// Restarts the stopped `worker` and says how long that took; returns when the restart began.
+fn restart(worker: &mut ConnectWorker, after: &str) -> Result<Instant, Box<dyn std::error::Error>> {
+    let t = Instant::now();
+    worker.restart()?;
+    println!(
+        "extra worker restarted after {after} in {:.1}s",
+        t.elapsed().as_secs_f32()
+    );
+    Ok(t)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_env_filter("info").init();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -64,12 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &cfg,
         ])?;
         extra.kill();
-        let t = Instant::now();
-        extra.restart()?;
-        println!(
-            "extra worker restarted after kill -9 in {:.1}s",
-            t.elapsed().as_secs_f32()
-        );
+        let t = restart(&mut extra, "kill -9")?;
         for _ in 0..50 {
             let status = curl(&[&format!("{}/connectors/keep/status", extra.url())])?;
             if status.contains(r#""tasks":[{"id":0,"state":"RUNNING""#) {
@@ -82,12 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
         extra.stop();
-        let t = Instant::now();
-        extra.restart()?;
-        println!(
-            "extra worker restarted after graceful stop in {:.1}s",
-            t.elapsed().as_secs_f32()
-        );
+        restart(&mut extra, "graceful stop")?;
     }
 
     if hold {

@@ -83,6 +83,15 @@ struct UpArgs {
     detached_child: bool,
 }
 
+impl UpArgs {
+    /// The env file: `--env-file`, or `env.json` in the state directory `dir`.
+    fn env_file_in(&self, dir: &Path) -> PathBuf {
+        self.env_file
+            .clone()
+            .unwrap_or_else(|| dir.join("env.json"))
+    }
+}
+
 fn main() {
     install_crypto();
     let cli = Cli::parse();
@@ -184,18 +193,10 @@ fn up(args: UpArgs) -> stack::Result<()> {
     let dir = if args.detached_child {
         absolute(&args.dir)
     } else {
-        refuse_running(
-            &args
-                .env_file
-                .clone()
-                .unwrap_or_else(|| args.dir.join("env.json")),
-        )?;
+        refuse_running(&args.env_file_in(&args.dir))?;
         prepare_dir(&args.dir)?
     };
-    let env_file = args
-        .env_file
-        .clone()
-        .unwrap_or_else(|| dir.join("env.json"));
+    let env_file = args.env_file_in(&dir);
     let owner_log = if args.detached_child {
         dir.join("logs").join(DETACHED_LOG)
     } else {
@@ -313,19 +314,9 @@ const DETACHED_LOG: &str = "cw-stack.log";
 /// interrupted first, the background process is stopped.
 fn up_detached(args: UpArgs) -> stack::Result<()> {
     let started = Instant::now();
-    refuse_running(
-        &args
-            .env_file
-            .clone()
-            .unwrap_or_else(|| args.dir.join("env.json")),
-    )?;
+    refuse_running(&args.env_file_in(&args.dir))?;
     let dir = prepare_dir(&args.dir)?;
-    let env_file = absolute(
-        &args
-            .env_file
-            .clone()
-            .unwrap_or_else(|| dir.join("env.json")),
-    );
+    let env_file = absolute(&args.env_file_in(&dir));
     let _ = std::fs::remove_file(&env_file);
     let log_path = dir.join("logs").join(DETACHED_LOG);
     let log = std::fs::File::create(&log_path)
