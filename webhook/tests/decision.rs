@@ -422,6 +422,52 @@ fn the_connector_name_is_immutable() {
     );
 }
 
+#[test]
+fn kafka_connect_is_asked_only_once_every_local_rule_passes() {
+    let connect = FixedConnect::new(ok());
+    let run = |webhook: Webhook, body: Vec<u8>| {
+        block_on(admission::review(
+            webhook,
+            &body,
+            &world(),
+            &connect,
+            FailurePolicy::Closed,
+        ))
+        .unwrap()
+        .decision
+    };
+    let create = |object: Value| review("KafkaConnector", "CREATE", Some(object), None);
+    // The mutating webhook never asks; neither do a local problem, a cluster not there yet, or a cluster.
+    run(
+        Webhook::Mutate,
+        create(connector("orders-src", source_spec())),
+    );
+    let mut spec = source_spec();
+    spec["tasksMax"] = json!(0);
+    run(Webhook::Validate, create(connector("orders-src", spec)));
+    run(Webhook::Validate, on_cluster(json!({"name": "not-yet"})));
+    run(
+        Webhook::Validate,
+        review(
+            "KafkaConnectCluster",
+            "CREATE",
+            Some(cluster_obj(
+                NS,
+                "prod",
+                json!({"url": "http://connect:8083"}),
+            )),
+            None,
+        ),
+    );
+    assert!(connect.asked().is_empty(), "{:?}", connect.asked());
+    let d = run(
+        Webhook::Validate,
+        create(connector("orders-src", source_spec())),
+    );
+    assert_eq!((d.allowed, d.reason), (true, Reason::Valid));
+    assert_eq!(connect.asked().len(), 1);
+}
+
 // ----- validation: Kafka Connect's answer ------------------------------------------------------------------
 
 #[test]

@@ -1,5 +1,5 @@
 //! The Kubernetes objects as the server knows them: KafkaConnectClusters and KafkaConnectors from watches
-//! (no read per request), Secrets and ConfigMaps as in [`referenced`], and live reads of what a request
+//! (no read per request), Secrets and ConfigMaps as in `referenced`, and live reads of what a request
 //! refers to that the watches have not seen yet.
 
 mod referenced;
