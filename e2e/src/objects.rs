@@ -158,6 +158,7 @@ pub fn connector(ns: &str, name: &str, class: &str) -> Connector {
             class: class.to_string(),
             tasks_max: None,
             config: BTreeMap::new(),
+            config_from: BTreeMap::new(),
             state: ConnectorState::default(),
             auto_restart: None,
             deletion_policy: DeletionPolicy::default(),

@@ -222,6 +222,13 @@ pub struct KafkaConnectorSpec {
     #[serde(default)]
     #[schemars(schema_with = "free_form_string_map")]
     pub config: BTreeMap<String, Value>,
+    /// Config values read from Secrets or ConfigMaps in this namespace, by config key. The controller puts the
+    /// resolved values into the config it sends to Kafka Connect (where anyone with access to Connect's REST
+    /// API can read them; a worker-side config provider such as `${file:…}` keeps them off Connect). The
+    /// admission webhook checks that the user applying the connector may `get` each Secret. A key may not
+    /// be in both `config` and `configFrom`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config_from: BTreeMap<String, ConfigValueSource>,
     /// Wanted state: `running` (default), `paused` or `stopped`.
     #[serde(default)]
     pub state: ConnectorState,
@@ -232,6 +239,38 @@ pub struct KafkaConnectorSpec {
     /// `Orphan` (keep it running).
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+}
+
+/// Where one config value comes from: exactly one of a Secret key or a ConfigMap key, in the connector's
+/// namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ConfigValueSource {
+    /// A key of a Secret.
+    SecretKeyRef(KeySelector),
+    /// A key of a ConfigMap.
+    ConfigMapKeyRef(KeySelector),
+}
+
+/// A key of a Secret or ConfigMap in the connector's namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct KeySelector {
+    /// Name of the Secret or ConfigMap.
+    pub name: String,
+    /// The key whose value becomes the config value.
+    pub key: String,
+    /// As in Kubernetes: when true, a missing object or key leaves the config key out instead of holding the
+    /// connector back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
+}
+
+impl ConfigValueSource {
+    pub fn selector(&self) -> &KeySelector {
+        match self {
+            ConfigValueSource::SecretKeyRef(s) | ConfigValueSource::ConfigMapKeyRef(s) => s,
+        }
+    }
 }
 
 /// Reference to a KafkaConnectCluster.
@@ -530,6 +569,7 @@ mod tests {
                 class: "FileStreamSink".into(),
                 tasks_max: None,
                 config: BTreeMap::new(),
+                config_from: BTreeMap::new(),
                 state: ConnectorState::Running,
                 auto_restart: None,
                 deletion_policy: DeletionPolicy::Delete,
