@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
@@ -57,12 +58,25 @@ where
 impl Watched {
     /// Starts the watches; [`Watched::is_synced`] turns true once each has had its first full list.
     pub fn start(client: kube::Client, default_url: Option<String>) -> Watched {
+        // Secrets and ConfigMaps: metadata-only watches (`Api<PartialObjectMeta<_>>` asks for metadata alone).
         let watched = Watched {
             inner: Arc::new(Inner {
                 clusters: spawn_watch(Api::all(client.clone()), "kafkaconnectclusters"),
                 connectors: spawn_watch(Api::all(client.clone()), "kafkaconnectors"),
-                secrets: Referenced::start(client.clone(), "secrets"),
-                config_maps: Referenced::start(client.clone(), "configmaps"),
+                secrets: Referenced::new(
+                    client.clone(),
+                    spawn_watch(
+                        Api::<PartialObjectMeta<Secret>>::all(client.clone()),
+                        "secrets",
+                    ),
+                ),
+                config_maps: Referenced::new(
+                    client.clone(),
+                    spawn_watch(
+                        Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
+                        "configmaps",
+                    ),
+                ),
                 client,
                 default_url,
                 synced: AtomicBool::new(false),

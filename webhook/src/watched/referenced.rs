@@ -69,9 +69,8 @@ where
         + Sync
         + 'static,
 {
-    /// Starts the metadata watch (`what` names it in logs).
-    pub(crate) fn start(client: kube::Client, what: &'static str) -> Self {
-        let meta = super::spawn_watch(Api::<PartialObjectMeta<K>>::all(client.clone()), what);
+    /// Objects of kind `K` whose metadata `meta` (a watch) holds.
+    pub(crate) fn new(client: kube::Client, meta: Store<PartialObjectMeta<K>>) -> Self {
         Referenced {
             client,
             meta,
