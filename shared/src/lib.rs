@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod config_from;
 pub mod connect;
 pub mod crd;
 mod error;
