@@ -94,9 +94,11 @@ reasons! {
     ClusterNotFound = "ClusterNotFound",
     ClusterNotAllowed = "ClusterNotAllowed",
     ClusterNotReady = "ClusterNotReady",
-    /// A Secret the cluster's credentials or TLS settings name is missing, or lacks the key.
+    /// A Secret the cluster's credentials or TLS settings, or the connector's `configFrom`, name is missing,
+    /// or lacks the key.
     SecretNotFound = "SecretNotFound",
-    /// The ConfigMap holding the cluster's CA is missing, or lacks the key.
+    /// The ConfigMap holding the cluster's CA, or one the connector's `configFrom` names, is missing, or
+    /// lacks the key.
     ConfigMapNotFound = "ConfigMapNotFound",
     /// The cluster's CA bundle holds no usable PEM certificate.
     InvalidCa = "InvalidCA",

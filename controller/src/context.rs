@@ -10,6 +10,7 @@ use shared::target::{ClusterId, claims, connector_name};
 
 use crate::conditions::{Ready, Reason};
 use crate::connect_runtime::{ConnectCluster, ConnectClusters};
+use crate::fingerprints::Fingerprints;
 use crate::kube_writes::KubeWrites;
 use crate::metrics::Metrics;
 use crate::restart::Policy;
@@ -33,6 +34,7 @@ pub(crate) struct Ctx {
     pub connect: Arc<ConnectClusters>,
     pub watched: Watched,
     pub retries: Retries,
+    pub fingerprints: Fingerprints,
 }
 
 impl Ctx {

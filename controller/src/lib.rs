@@ -5,7 +5,7 @@
 //! - pure: `conditions` (the `Ready` vocabulary) → `restart` (restart policy) → `plan` (spec + observed
 //!   Connect state → actions and `Ready`) → `status` (statuses and the minimal patches between them);
 //! - edges: `metrics`, `events` (the event publisher), `kube_writes` (every Kubernetes write), `watched`
-//!   (watch caches and reconcile queues), `retries`;
+//!   (watch caches and reconcile queues), `retries`, `fingerprints` (keyed hashes of `configFrom` values);
 //! - `connect_runtime`: one client and **one** poller per Connect cluster, pruning; imports no reconciler;
 //! - `context` (what the reconcilers share) → `reconcile::{connector, cluster}` → this file (wiring,
 //!   leadership) and `server` (health and metrics endpoints).
@@ -18,6 +18,7 @@ mod connect_runtime;
 mod context;
 mod error;
 mod events;
+mod fingerprints;
 #[cfg(test)]
 mod fixtures;
 mod kube_writes;
@@ -44,6 +45,7 @@ use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
+use shared::config_from::SourceKind;
 use shared::connect::ClientSettings;
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
 use shared::target::ClusterId;
@@ -55,6 +57,7 @@ pub use error::{Error, Result};
 use crate::connect_runtime::{ConnectClusters, Wiring};
 use crate::context::{Ctx, Settings};
 use crate::events::Recorder;
+use crate::fingerprints::Fingerprints;
 use crate::kube_writes::KubeWrites;
 use crate::metrics::Metrics;
 use crate::reconcile::{cluster, connector};
@@ -313,6 +316,7 @@ async fn run_engine(
         connect,
         watched,
         retries: Retries::default(),
+        fingerprints: Fingerprints::default(),
     });
     let mut guard = EngineGuard {
         ctx: ctx.clone(),
@@ -336,26 +340,27 @@ async fn run_engine(
     }));
 
     let (s1, s2) = (ctx.watched.clusters.clone(), ctx.watched.clusters.clone());
-    // Metadata-only watches: a changed Secret or ConfigMap (new credentials, a rotated CA) re-resolves the
-    // clusters that use it, without caching any secret data here.
+    let (w1, w2) = (ctx.watched.clone(), ctx.watched.clone());
+    // Metadata-only watches: a changed Secret or ConfigMap (new credentials, a rotated CA, a rotated
+    // `configFrom` value) re-resolves the clusters that use it and queues the connectors whose `configFrom`
+    // references it, without caching any secret data here. One watch per kind serves both.
     let cluster_loop = clusters
         .watches(
             Api::<PartialObjectMeta<Secret>>::all(kube.clone()),
             watcher::Config::default(),
             move |s: PartialObjectMeta<Secret>| {
-                cluster::referencing(
-                    &s1,
-                    &s.namespace().unwrap_or_default(),
-                    &s.name_any(),
-                    false,
-                )
+                let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
+                w1.reconcile_referencing(&ns, SourceKind::Secret, &name);
+                cluster::referencing(&s1, &ns, &name, false)
             },
         )
         .watches(
             Api::<PartialObjectMeta<ConfigMap>>::all(kube.clone()),
             watcher::Config::default(),
             move |c: PartialObjectMeta<ConfigMap>| {
-                cluster::referencing(&s2, &c.namespace().unwrap_or_default(), &c.name_any(), true)
+                let (ns, name) = (c.namespace().unwrap_or_default(), c.name_any());
+                w2.reconcile_referencing(&ns, SourceKind::ConfigMap, &name);
+                cluster::referencing(&s2, &ns, &name, true)
             },
         )
         .reconcile_on(cluster_rx)
@@ -434,6 +439,7 @@ async fn collect_garbage(ctx: Arc<Ctx>) {
             let r =
                 kube::runtime::reflector::ObjectRef::<KafkaConnector>::new(&key.1).within(&key.0);
             if ctx.watched.connectors.get(&r).is_none() {
+                ctx.fingerprints.forget(&format!("{}/{}", key.0, key.1));
                 ctx.metrics.connectors.forget(&key);
             }
         }

@@ -22,13 +22,20 @@ pub struct Desired {
 }
 
 /// A digest of a connector config: polls keep this instead of the config itself (thousands of connectors
-/// stay small, and no secret value is held longer than a poll).
+/// stay small, and no secret value is held longer than a poll). Keyed (see [`keyed_hash`]): it covers values
+/// read from Secrets.
 pub fn config_digest(config: &BTreeMap<String, String>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    // `DefaultHasher::new()` gives the same output for the same input within and across runs.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    config.hash(&mut h);
-    h.finish()
+    keyed_hash(config)
+}
+
+/// A hash with a random key chosen once per process: the same input gives the same output within this
+/// process, and a digest of a secret value cannot be brute-forced by anyone without the key. Kept in memory
+/// only, never written anywhere.
+pub fn keyed_hash<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    use std::hash::BuildHasher;
+    static KEY: std::sync::LazyLock<std::collections::hash_map::RandomState> =
+        std::sync::LazyLock::new(std::collections::hash_map::RandomState::new);
+    KEY.hash_one(value)
 }
 
 /// What the latest poll (taken after our last write) says about this connector.
@@ -105,6 +112,9 @@ pub struct Input<'a> {
     /// `status.observedGeneration == metadata.generation`: this spec was applied before, so a difference
     /// found now was made behind our back (drift).
     pub applied: bool,
+    /// The values read through `spec.configFrom` differ from those this process last saw applied (or it has
+    /// seen none yet): a config difference then comes from our side (a rotated Secret), not drift.
+    pub values_changed: bool,
     /// The connector was seen on Connect before (status has a connector state).
     pub seen_before: bool,
     pub policy: Policy,
@@ -257,7 +267,7 @@ pub fn plan(i: &Input<'_>) -> Plan {
 
     if config.is_some_and(|c| c != config_digest(&d.config)) {
         p.actions.push(Action::PutConfig);
-        p.change = Some(if i.applied {
+        p.change = Some(if i.applied && !i.values_changed {
             Change::DriftCorrected
         } else {
             Change::Updated
@@ -618,6 +628,7 @@ mod tests {
             recent: Recent::default(),
             caps: Caps::for_version(Some("4.1.0")),
             applied: false,
+            values_changed: false,
             seen_before: false,
             policy: policy(),
             restarts: None,
@@ -719,6 +730,10 @@ mod tests {
         let mut i = input(&d, present(&st, &old));
         i.applied = true;
         assert_eq!(plan(&i).change, Some(Change::DriftCorrected));
+        // ... unless a value read from a Secret changed: a rotation is an update, put at once
+        i.values_changed = true;
+        assert_eq!(plan(&i).actions, vec![Action::PutConfig]);
+        assert_eq!(plan(&i).change, Some(Change::Updated));
         // an extra key on Connect is drift too
         let mut extra = d.config.clone();
         extra.insert("batch.size".into(), "1".into());

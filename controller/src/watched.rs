@@ -3,6 +3,7 @@
 
 use futures::channel::mpsc::UnboundedSender;
 use kube::runtime::reflector::{ObjectRef, Store};
+use shared::config_from::{SourceKind, references};
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
 use shared::target::ClusterId;
 
@@ -44,6 +45,16 @@ impl Watched {
     /// The KafkaConnectCluster object of `id`, if it is in the cache.
     pub fn cluster(&self, id: &ClusterId) -> Option<std::sync::Arc<KafkaConnectCluster>> {
         cluster_ref(id).and_then(|r| self.clusters.get(&r))
+    }
+
+    /// Asks for the reconcile of the connectors in `namespace` whose `configFrom` references the object.
+    pub fn reconcile_referencing(&self, namespace: &str, kind: SourceKind, name: &str) {
+        for k in self.connectors.state().iter().filter(|k| {
+            k.metadata.namespace.as_deref() == Some(namespace)
+                && references(&k.spec.config_from, kind, name)
+        }) {
+            self.reconcile_connector(ObjectRef::from_obj(&**k));
+        }
     }
 
     /// The connectors that target `id`.

@@ -8,12 +8,14 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use shared::config::{check_connector_name, describe_non_strings, effective_config, string_config};
+use shared::config_from::source_label;
 use shared::connect::ConnectorStatus;
 use shared::crd::{
     ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, KafkaConnector, KafkaConnectorStatus,
 };
 use shared::redact::Redactor;
 
+use super::config_from;
 use super::effects::{Effects, Live};
 use super::execute::{Job, execute, report};
 use super::{obj_key, prev_reason, write_simple};
@@ -21,20 +23,29 @@ use crate::Result;
 use crate::conditions::{Ready, Reason, Truth};
 use crate::connect_runtime::{ConnectCluster, LatestPoll, PollError, PolledConnector};
 use crate::context::Ctx;
-use crate::plan::{self, Caps, Desired, Input, Observed, Recent};
+use crate::fingerprints::{Fingerprints, Prints, ValueChange, changes};
+use crate::plan::{self, Action, Caps, Desired, Input, Observed, Recent};
 use crate::restart::{self, Policy};
 use crate::status::{self, Reported};
 
 pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
     let resync = Requeue::requeue(ctx.settings.resync);
-    let Some((cluster, desired)) = resolve(o, ctx).await? else {
+    let Some((cluster, desired, prints)) = resolve(o, ctx).await? else {
         return Ok(resync);
     };
     let Some(seen) = observe(o, &cluster, &desired.name) else {
         return Ok(resync);
     };
 
-    let input = plan_input(o, ctx, &desired, &seen);
+    let key = obj_key(o);
+    let before = ctx.fingerprints.previous(&key);
+    // Without an earlier record (a new connector, or a restarted controller) a difference cannot be told
+    // from drift: it is reported as an update.
+    let values_changed = match &before {
+        Some(b) => *b != prints,
+        None => !prints.is_empty(),
+    };
+    let input = plan_input(o, ctx, &desired, &seen, values_changed);
     let p = plan::plan(&input);
     tracing::debug!(actions = ?p.actions, ready = ?p.ready.reason, "planned");
 
@@ -45,7 +56,6 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
         desired: &desired,
         reported: seen.status(),
     };
-    let key = obj_key(o);
     for w in &p.warnings {
         if ctx.retries.first_warning(&key, w) {
             fx.event(true, "InvalidAnnotation", "Restart", w.clone())
@@ -59,11 +69,34 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
         desired: &desired,
         input: &input,
         reported: seen.reported(),
-        topics: status::topics_of(&desired.config),
+        // Values read through configFrom stay out of status, topic names too.
+        topics: status::topics_of(
+            &desired
+                .config
+                .iter()
+                .filter(|(k, _)| !o.spec.config_from.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
         cluster: &cluster.label,
     };
-    let mut redactor = Redactor::from_config(&desired.config);
+    // Every value read through configFrom is a secret here, whatever its key or its type on Connect.
+    let from_keys = o.spec.config_from.keys().cloned().collect();
+    let mut redactor = Redactor::new(&desired.config, &from_keys);
+    let puts_config = p
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::PutConfig | Action::Create(_)));
+    let in_sync = !puts_config && matches!(seen.observed(), Observed::Present { .. });
     let ex = execute(&job, p, &mut redactor, &fx, &ctx.retries, &ctx.metrics).await?;
+    if (puts_config && ex.sent) || in_sync {
+        if ex.sent
+            && let Some(b) = &before
+        {
+            announce_values(&fx, o, b, &prints).await;
+        }
+        ctx.fingerprints.record(&job.key, prints);
+    }
     let new = report(&job, &ex, &redactor, &fx).await?;
     record_metrics(o, ctx, &cluster, &desired, seen.status(), &new);
 
@@ -73,10 +106,36 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
     })
 }
 
+/// Events naming the config keys whose values read through configFrom changed (never the values).
+async fn announce_values(fx: &impl Effects, o: &KafkaConnector, before: &Prints, now: &Prints) {
+    let ns = o.namespace().unwrap_or_default();
+    for change in changes(before, now) {
+        let note = match &change {
+            ValueChange::Updated(k) => match o.spec.config_from.get(k) {
+                Some(src) => format!("config key {k:?} updated from {}", source_label(&ns, src)),
+                None => format!("config key {k:?} updated"),
+            },
+            ValueChange::LeftOut(k) => match o.spec.config_from.get(k) {
+                Some(src) => format!(
+                    "config key {k:?} left out: {} or its key {:?} is missing (optional)",
+                    source_label(&ns, src),
+                    src.selector().key
+                ),
+                None => format!("config key {k:?} no longer set from configFrom"),
+            },
+        };
+        fx.event(false, "ConfigValueUpdated", "Update", note).await;
+    }
+}
+
 /// Where and what: the cluster must exist, allow this namespace and be set up; one KafkaConnector per
-/// connector name and cluster; the config as strings (the webhook may have been bypassed) and a usable
-/// name. `None` when the connector cannot go on (its status says why).
-async fn resolve(o: &KafkaConnector, ctx: &Ctx) -> Result<Option<(Arc<ConnectCluster>, Desired)>> {
+/// connector name and cluster; the config as strings (the webhook may have been bypassed), with the values
+/// `configFrom` names, and a usable name. `None` when the connector cannot go on (its status says why).
+/// With the desired config come the fingerprints of the values read through `configFrom`.
+async fn resolve(
+    o: &KafkaConnector,
+    ctx: &Ctx,
+) -> Result<Option<(Arc<ConnectCluster>, Desired, Prints)>> {
     let name = o.connector_name();
     let cluster = match ctx.target(o) {
         Ok(c) => c,
@@ -112,14 +171,25 @@ async fn resolve(o: &KafkaConnector, ctx: &Ctx) -> Result<Option<(Arc<ConnectClu
             )),
             Ok(config) => match check_connector_name(&name) {
                 Err(why) => Some(Ready::no(Reason::InvalidConfig, why)),
-                Ok(()) => {
-                    let desired = Desired {
-                        config: effective_config(&name, &o.spec.class, o.spec.tasks_max, &config),
-                        name,
-                        state: o.spec.state,
-                    };
-                    return Ok(Some((cluster, desired)));
-                }
+                Ok(()) => match config_from::values(o, ctx, &config).await? {
+                    Err(ready) => Some(ready),
+                    Ok(values) => {
+                        let prints = Fingerprints::of(&values);
+                        let mut config = config;
+                        config.extend(values);
+                        let desired = Desired {
+                            config: effective_config(
+                                &name,
+                                &o.spec.class,
+                                o.spec.tasks_max,
+                                &config,
+                            ),
+                            name,
+                            state: o.spec.state,
+                        };
+                        return Ok(Some((cluster, desired, prints)));
+                    }
+                },
             },
         }
     };
@@ -191,6 +261,7 @@ fn plan_input<'a>(
     ctx: &Ctx,
     desired: &'a Desired,
     seen: &'a Seen,
+    values_changed: bool,
 ) -> Input<'a> {
     let prev = o.status.as_ref();
     let annotations = o.annotations();
@@ -201,6 +272,7 @@ fn plan_input<'a>(
         caps: Caps::for_version(seen.version.as_deref()),
         applied: prev.and_then(|s| s.observed_generation) == o.meta().generation
             && o.meta().generation.is_some(),
+        values_changed,
         seen_before: prev.is_some_and(|s| s.connector_state.is_some()),
         policy: Policy::new(o.spec.auto_restart.as_ref(), &ctx.settings.restart_defaults),
         restarts: prev.and_then(|s| s.auto_restart.as_ref()),

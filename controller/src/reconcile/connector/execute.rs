@@ -57,6 +57,8 @@ pub(super) struct Executed {
     /// The status as last written (after the write that had to come first).
     pub written: Option<KafkaConnectorStatus>,
     pub call_failed: bool,
+    /// Every planned call was sent and accepted (false when there were none).
+    pub sent: bool,
     pub requeue: Option<Duration>,
 }
 
@@ -89,6 +91,7 @@ pub(super) async fn execute(
             plan: p,
             written,
             call_failed,
+            sent: false,
             requeue,
         });
     }
@@ -99,6 +102,7 @@ pub(super) async fn execute(
             break;
         }
     }
+    let all_sent = sent.is_ok();
     match sent {
         Ok(()) => {
             retries.succeeded(&job.key);
@@ -106,7 +110,8 @@ pub(super) async fn execute(
         }
         Err(e) => {
             let delay = retries.backoff(&job.key);
-            tracing::warn!(error = %e, retry_in = ?delay, "Kafka Connect call failed");
+            // Connect's error bodies may echo the config.
+            tracing::warn!(error = %redactor.redact(&e.to_string()), retry_in = ?delay, "Kafka Connect call failed");
             metrics.reconcile_error(KIND, e.reason());
             if p.persist_first && e.status().is_some() {
                 // Connect refused the restart (e.g. 409 during a rebalance): it did not happen, so it does
@@ -157,6 +162,7 @@ pub(super) async fn execute(
         plan: p,
         written,
         call_failed,
+        sent: all_sent,
         requeue,
     })
 }
@@ -210,7 +216,7 @@ async fn refused_config(
             plan::rejected_config(&d.name, Some(&v), refusal)
         }
         Err(err) => {
-            tracing::warn!(error = %err, "validating a refused config for its per-key errors");
+            tracing::warn!(error = %redactor.redact(&err.to_string()), "validating a refused config for its per-key errors");
             plan::rejected_config(&d.name, None, refusal)
         }
     }

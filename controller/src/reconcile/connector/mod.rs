@@ -3,6 +3,7 @@
 
 mod announce;
 mod apply;
+mod config_from;
 mod effects;
 mod execute;
 #[cfg(test)]
@@ -100,6 +101,7 @@ async fn cleanup(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
             .connectors
             .forget(&(o.namespace().unwrap_or_default(), o.name_any()));
         ctx.retries.succeeded(&obj_key(o));
+        ctx.fingerprints.forget(&obj_key(o));
     };
     if o.spec.deletion_policy == DeletionPolicy::Orphan || paused(o) {
         let why = if paused(o) {

@@ -180,6 +180,7 @@ async fn reconcile_once(
         recent: Recent::default(),
         caps: Caps::for_version(Some("4.1.0")),
         applied: true,
+        values_changed: false,
         seen_before: true,
         policy: policy(),
         restarts: prev.and_then(|s| s.auto_restart.as_ref()),
