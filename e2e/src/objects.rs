@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use shared::crd::{
-    AuthenticationType, AutoRestart, ClusterAuthentication, ClusterRef, ClusterTls, ConnectorState,
-    DeletionPolicy, KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector,
-    KafkaConnectorSpec, KeyRef, LocalObjectRef,
+    AuthenticationType, AutoRestart, ClusterAuthentication, ClusterRef, ClusterTls,
+    ConfigValueSource, ConnectorState, DeletionPolicy, KafkaConnectCluster,
+    KafkaConnectClusterSpec, KafkaConnector, KafkaConnectorSpec, KeyRef, KeySelector,
+    LocalObjectRef,
 };
 
 use crate::{Out, apply};
@@ -279,6 +280,29 @@ impl Connector {
     /// A config entry with any JSON value (a number, a boolean), as a user may write it in YAML.
     pub fn config_value(mut self, key: &str, value: Value) -> Connector {
         self.object.spec.config.insert(key.to_string(), value);
+        self
+    }
+
+    /// A `spec.configFrom` entry: config key `key` takes the value of `object_key` in the Secret (or, with
+    /// `config_map`, the ConfigMap) `object` of the connector's namespace.
+    pub fn config_from(
+        mut self,
+        key: &str,
+        config_map: bool,
+        object: &str,
+        object_key: &str,
+    ) -> Connector {
+        let sel = KeySelector {
+            name: object.to_string(),
+            key: object_key.to_string(),
+            optional: None,
+        };
+        let src = if config_map {
+            ConfigValueSource::ConfigMapKeyRef(sel)
+        } else {
+            ConfigValueSource::SecretKeyRef(sel)
+        };
+        self.object.spec.config_from.insert(key.to_string(), src);
         self
     }
 

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod client;
+mod config_from;
 mod controller;
 mod gitops;
 mod install;
