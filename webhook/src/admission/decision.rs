@@ -26,8 +26,12 @@ pub enum Reason {
     /// The KafkaConnectCluster does not exist (yet): admitted with a warning, or denied when no cluster is
     /// named and no default is configured.
     ClusterNotFound,
-    /// A Secret or ConfigMap the KafkaConnectCluster references does not exist (yet): admitted with a warning.
+    /// A Secret or ConfigMap the KafkaConnectCluster or `spec.configFrom` references does not exist (yet):
+    /// admitted with a warning.
     ReferenceNotFound,
+    /// The requesting user may not read a Secret or ConfigMap that `spec.configFrom` references (or that
+    /// could not be checked).
+    ReferenceAccessDenied,
     NamespaceNotAllowed,
     NameConflict,
     /// The KafkaConnectCluster is malformed, or its Secrets/ConfigMaps do not hold what they should (missing
@@ -53,6 +57,7 @@ impl Reason {
             Reason::ReservedKeyConflict => "reserved_key_conflict",
             Reason::ClusterNotFound => "cluster_not_found",
             Reason::ReferenceNotFound => "reference_not_found",
+            Reason::ReferenceAccessDenied => "reference_access_denied",
             Reason::NamespaceNotAllowed => "namespace_not_allowed",
             Reason::NameConflict => "name_conflict",
             Reason::ClusterMisconfigured => "cluster_misconfigured",

@@ -5,11 +5,12 @@
 //! [`Validator`]: watch caches and the real client in the server, plain maps and fixed answers elsewhere.
 //! Everything between the seams decides without I/O.
 //!
-//! Module order (each imports only modules listed before it): `text` → `request` → `decision` → `exempt`,
-//! `reserved` → `objects` (the Kubernetes seam), `connect` (the Kafka Connect seam) → `mutate`, `cluster`
-//! (`references`, then the cluster's decision) → `connector` (`findings` → `local_rules`, `target`,
-//! `response` → the plan) → this pipeline.
+//! Module order (each imports only modules listed before it): `text` → `request` → `access` → `decision` →
+//! `exempt`, `reserved` → `objects` (the Kubernetes seam), `connect` (the Kafka Connect seam) → `mutate`,
+//! `cluster` (`references`, then the cluster's decision) → `connector` (`findings` → `local_rules`,
+//! `config_from`, `target`, `response` → the plan) → this pipeline.
 
+mod access;
 mod cluster;
 mod connect;
 mod connector;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 
 use kube::core::admission::AdmissionResponse;
 
+pub use access::{Access, ReadCheck, VERB, read_checks};
 pub use connect::{ConnectCheck, ConnectOutcome, FailurePolicy, Validator};
 use connector::Plan;
 pub use decision::{Decision, Reason};

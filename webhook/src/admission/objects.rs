@@ -9,9 +9,13 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
-use shared::crd::{KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector};
+use shared::config_from::SourceKind;
+use shared::crd::{
+    ConfigValueSource, KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector,
+};
 use shared::target::{ClusterId, claims};
 
+use super::access::{Access, ReadCheck};
 use super::request::{Kind, Request, kind, object_namespace};
 
 /// A read-only view of the objects admission decisions depend on.
@@ -28,6 +32,10 @@ pub trait ObjectView: Send + Sync {
     ) -> Option<Arc<KafkaConnector>>;
     /// The URL of the default cluster, when one is configured.
     fn default_cluster_url(&self) -> Option<&str>;
+    /// Whether the requesting user may do `check` (asked for this request), if it was asked.
+    fn read_access(&self, _check: &ReadCheck) -> Option<Access> {
+        None
+    }
 
     /// Some KafkaConnector other than `except` (namespace, name) that claims `connector_name` on `cluster`.
     fn claimant(
@@ -58,6 +66,8 @@ pub struct Objects {
     pub secrets: BTreeMap<Key, Arc<Secret>>,
     pub config_maps: BTreeMap<Key, Arc<ConfigMap>>,
     pub default_url: Option<String>,
+    /// Fixed answers to read checks; any other read is allowed.
+    pub reads: BTreeMap<ReadCheck, Access>,
 }
 
 fn key(namespace: &str, name: &str) -> Key {
@@ -84,6 +94,18 @@ impl Objects {
     }
     pub fn add_config_map(&mut self, c: ConfigMap) -> &mut Self {
         self.add_config_map_arc(Arc::new(c))
+    }
+    /// The requesting user may not `get` `kind` `namespace/name`.
+    pub fn deny_read(&mut self, kind: SourceKind, namespace: &str, name: &str) -> &mut Self {
+        self.reads.insert(
+            ReadCheck {
+                kind,
+                namespace: namespace.into(),
+                name: name.into(),
+            },
+            Access::Denied,
+        );
+        self
     }
     pub(crate) fn add_cluster_arc(&mut self, c: Arc<KafkaConnectCluster>) -> &mut Self {
         self.clusters.insert(meta_key(&c.metadata), c);
@@ -125,6 +147,9 @@ impl ObjectView for Objects {
     fn default_cluster_url(&self) -> Option<&str> {
         self.default_url.as_deref()
     }
+    fn read_access(&self, check: &ReadCheck) -> Option<Access> {
+        Some(self.reads.get(check).cloned().unwrap_or(Access::Allowed))
+    }
 }
 
 /// Plain maps hold everything there is: nothing to read live.
@@ -136,10 +161,11 @@ impl ObjectSource for Objects {
 
 /// The objects one review decides on: those read live for it (`fetched`) in front of the caches (`cached`).
 /// Watch caches lag a few milliseconds behind writes, and `kubectl apply -f` of a Secret, a cluster and a
-/// connector in one go must not fail on that.
+/// connector in one go must not fail on that. `access`: the answers to this request's read checks.
 pub struct Snapshot<'a> {
     pub fetched: Objects,
     pub cached: &'a dyn ObjectView,
+    pub access: BTreeMap<ReadCheck, Access>,
 }
 
 impl<'a> Snapshot<'a> {
@@ -148,6 +174,7 @@ impl<'a> Snapshot<'a> {
         Snapshot {
             fetched: Objects::default(),
             cached,
+            access: BTreeMap::new(),
         }
     }
 }
@@ -186,6 +213,12 @@ impl ObjectView for Snapshot<'_> {
     fn default_cluster_url(&self) -> Option<&str> {
         self.cached.default_cluster_url()
     }
+    fn read_access(&self, check: &ReadCheck) -> Option<Access> {
+        self.access
+            .get(check)
+            .cloned()
+            .or_else(|| self.cached.read_access(check))
+    }
 }
 
 /// An object a review refers to: (namespace, name).
@@ -196,9 +229,11 @@ pub(crate) enum ObjectRef {
     ConfigMap(String, String),
 }
 
-/// The objects `req` refers to that `view` does not have (yet): a connector's KafkaConnectCluster, and the
-/// Secrets and ConfigMaps of the cluster under review or targeted. A source reads these live before the
-/// decision; the Secrets and ConfigMaps of a cluster it has only just read show up in a second round.
+/// The objects `req` refers to that `view` does not have (yet): a connector's KafkaConnectCluster, the
+/// Secrets and ConfigMaps of the cluster under review or targeted, and those a connector's `configFrom`
+/// references (unless the requesting user may not read them: then the webhook does not either). A source
+/// reads these live before the decision; the Secrets and ConfigMaps of a cluster it has only just read show
+/// up in a second round.
 pub(crate) fn missing_objects(req: &Request, view: &dyn ObjectView) -> Vec<ObjectRef> {
     let Some(obj) = req.object.as_ref() else {
         return Vec::new();
@@ -224,13 +259,14 @@ pub(crate) fn missing_objects(req: &Request, view: &dyn ObjectView) -> Vec<Objec
                 .and_then(|s| s.get("clusterRef"))
                 .and_then(|r| shared::crd::ClusterRef::deserialize(r).ok())
             else {
-                return Vec::new();
+                return config_from_refs(&ns, spec, view);
             };
             let cns = r.namespace.clone().unwrap_or_else(|| ns.clone());
             match view.cluster(&cns, &r.name) {
-                None => return vec![ObjectRef::Cluster(cns, r.name)],
+                None => out.push(ObjectRef::Cluster(cns, r.name)),
                 Some(c) => want_cluster_refs(&cns, &c.spec),
             }
+            out.extend(config_from_refs(&ns, spec, view));
         }
         Some(Kind::Cluster) => {
             if let Some(spec) = spec.and_then(|s| KafkaConnectClusterSpec::deserialize(s).ok()) {
@@ -238,6 +274,42 @@ pub(crate) fn missing_objects(req: &Request, view: &dyn ObjectView) -> Vec<Objec
             }
         }
         None => {}
+    }
+    out
+}
+
+/// The objects a connector's `configFrom` references that `view` lacks and the requesting user may read.
+fn config_from_refs(
+    ns: &str,
+    spec: Option<&serde_json::Value>,
+    view: &dyn ObjectView,
+) -> Vec<ObjectRef> {
+    let from = spec
+        .and_then(|s| s.get("configFrom"))
+        .and_then(|f| BTreeMap::<String, ConfigValueSource>::deserialize(f).ok())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for (kind, name) in shared::config_from::referenced(&from) {
+        let check = ReadCheck {
+            kind,
+            namespace: ns.to_string(),
+            name: name.clone(),
+        };
+        if matches!(
+            view.read_access(&check),
+            Some(Access::Denied | Access::Unknown(_))
+        ) {
+            continue;
+        }
+        match kind {
+            SourceKind::Secret if view.secret(ns, &name).is_none() => {
+                out.push(ObjectRef::Secret(ns.to_string(), name))
+            }
+            SourceKind::ConfigMap if view.config_map(ns, &name).is_none() => {
+                out.push(ObjectRef::ConfigMap(ns.to_string(), name))
+            }
+            _ => {}
+        }
     }
     out
 }

@@ -2,6 +2,7 @@
 //! (no read per request), Secrets and ConfigMaps as in `referenced`, and live reads of what a request
 //! refers to that the watches have not seen yet.
 
+mod access;
 mod referenced;
 
 use std::collections::HashSet;
@@ -16,6 +17,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
+use shared::config_from::SourceKind;
 use shared::crd::{KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector};
 
 use crate::admission::{self, ObjectSource, ObjectView, Request, Snapshot};
@@ -106,7 +108,8 @@ impl Watched {
         self.inner.synced.load(Ordering::SeqCst)
     }
 
-    /// The Secrets (or, with `config_maps`, the ConfigMaps) the known KafkaConnectClusters reference.
+    /// The Secrets (or, with `config_maps`, the ConfigMaps) the known KafkaConnectClusters reference, and
+    /// those the known KafkaConnectors' `configFrom` references.
     fn referenced(&self, config_maps: bool) -> HashSet<Key> {
         let names = |spec: &KafkaConnectClusterSpec| {
             if config_maps {
@@ -115,7 +118,13 @@ impl Watched {
                 shared::cluster::referenced_secrets(spec)
             }
         };
-        self.inner
+        let kind = if config_maps {
+            SourceKind::ConfigMap
+        } else {
+            SourceKind::Secret
+        };
+        let mut out: HashSet<Key> = self
+            .inner
             .clusters
             .state()
             .iter()
@@ -123,7 +132,16 @@ impl Watched {
                 let ns = c.metadata.namespace.clone().unwrap_or_default();
                 names(&c.spec).into_iter().map(move |n| (ns.clone(), n))
             })
-            .collect()
+            .collect();
+        for c in self.inner.connectors.state() {
+            let ns = c.metadata.namespace.clone().unwrap_or_default();
+            for (k, n) in shared::config_from::referenced(&c.spec.config_from) {
+                if k == kind {
+                    out.insert((ns.clone(), n));
+                }
+            }
+        }
+        out
     }
 
     async fn get_cluster(&self, ns: &str, name: &str) -> Option<KafkaConnectCluster> {
@@ -174,11 +192,21 @@ impl ObjectView for Watched {
 }
 
 impl ObjectSource for Watched {
-    /// Reads live what `req` refers to and the caches lack (at most two rounds: a cluster, then its Secrets
-    /// and ConfigMaps). A failed read is logged and leaves the object absent, so the decision names it as
+    /// Asks the API server whether the requesting user may read what `req`'s `configFrom` adds, then reads
+    /// live what `req` refers to and the caches lack (at most two rounds: a cluster, then its Secrets and
+    /// ConfigMaps). A failed read is logged and leaves the object absent, so the decision names it as
     /// missing.
     async fn snapshot<'a>(&'a self, req: &'a Request) -> Snapshot<'a> {
         let mut snapshot = Snapshot::of(self);
+        // Read checks first: what the user may not read, the webhook does not read for them either.
+        let checks = admission::read_checks(req);
+        let answers = futures::future::join_all(
+            checks
+                .iter()
+                .map(|c| access::review(self.inner.client.clone(), &req.user_info, c)),
+        )
+        .await;
+        snapshot.access = checks.into_iter().zip(answers).collect();
         let mut tried = HashSet::new();
         for _ in 0..2 {
             let missing: Vec<_> = admission::missing_objects(req, &snapshot)

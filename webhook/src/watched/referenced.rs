@@ -1,5 +1,6 @@
 //! Secrets and ConfigMaps as the webhook keeps them: every object's metadata from a watch, and the data of
-//! only those a KafkaConnectCluster references, read with `get` when first needed and reused while the watch
+//! only those a KafkaConnectCluster or a KafkaConnector's `configFrom` references (and the requesting user
+//! may read), read with `get` when first needed and reused while the watch
 //! shows the same resourceVersion. Credentials of unrelated workloads never enter this process's memory, and
 //! a rotated Secret is read again as soon as the watch sees it change.
 
@@ -19,7 +20,7 @@ use serde::de::DeserializeOwned;
 /// (namespace, name).
 pub(crate) type Key = (String, String);
 
-/// Stored data is swept (keeping what clusters still reference) when it grows past this, or past twice
+/// Stored data is swept (keeping what clusters and connectors still reference) when it grows past this, or past twice
 /// what the last sweep kept.
 const SWEEP_AT: usize = 256;
 
@@ -92,7 +93,7 @@ where
     }
 
     /// Reads the object now and stores it. When the read fails, the stored copy (if any) is better than
-    /// nothing. `referenced` gives the objects clusters reference, for a sweep.
+    /// nothing. `referenced` gives the objects clusters and connectors reference, for a sweep.
     pub(crate) async fn fetch(
         &self,
         namespace: &str,

@@ -1,7 +1,9 @@
 //! `/validate` for a KafkaConnector, step by step: requests that need no checks, the object's shape, the
-//! local rules, the target cluster (and who else claims the name there), then either a decision already or
+//! local rules, `configFrom` (the user's right to read what it references, then the values), the target
+//! cluster (and who else claims the name there), then either a decision already or
 //! the one Kafka Connect validation to run; [`respond`] turns Connect's answer into the decision.
 
+mod config_from;
 mod findings;
 mod local_rules;
 mod response;
@@ -45,6 +47,7 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
     };
     let mut found = Findings::default();
     let local = local_rules::check(req, &connector, &spec, &mut found);
+    let from = config_from::check(req, &connector, view, &mut found);
     let target = target::check(&connector, view, &mut found);
     if local.name_ok && target.may_use {
         target::check_claim(&connector, &target.cluster, view, &mut found);
@@ -58,17 +61,26 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
         return Plan::Done(Decision::deny(reason, lines).with_warnings(found.warnings));
     }
     let mut warnings = found.warnings;
-    if let Some((reason, warning)) = target.not_yet {
+    let not_yet = target.not_yet.is_some() || !from.not_yet.is_empty();
+    let mut reason = Reason::ReferenceNotFound;
+    if let Some((r, warning)) = target.not_yet {
+        reason = r;
         warnings.push(warning);
+    }
+    if not_yet {
+        warnings.extend(from.not_yet);
         return Plan::Done(Decision::allow(reason).with_warnings(warnings));
     }
-    let (Some(strings), Some(settings)) = (local.strings, target.settings) else {
+    let (Some(mut strings), Some(settings), Some(values)) =
+        (local.strings, target.settings, from.values)
+    else {
         // Unreachable: each None above recorded a problem. Deny rather than trust that.
         return Plan::Done(Decision::deny(
             Reason::InvalidConfig,
             vec!["internal error: incomplete checks".into()],
         ));
     };
+    strings.extend(values);
     let spec = &connector.spec;
     let config = effective_config(
         &connector.connector_name(),
@@ -82,6 +94,7 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
         class: spec.class.clone(),
         config,
         warnings,
+        secret_keys: from.keys,
     }))
 }
 

@@ -1,6 +1,7 @@
 //! Kafka Connect's answer (or its absence) → the decision on a KafkaConnector: its errors one line per key,
 //! an unknown class with the installed ones, an outage by the failure policy; typo suspects and literal
-//! passwords as warnings. Connect's texts can echo any value, so every line passes the redactor.
+//! passwords as warnings. Connect's texts can echo any value, so every line passes the redactor, which treats
+//! every `configFrom` value as a secret.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
@@ -124,13 +125,18 @@ fn config_warnings(
         let suggestion = (k.len() <= 256)
             .then(|| closest(k, defined.iter().copied()))
             .flatten();
+        let field = if check.secret_keys.contains(*k) {
+            "configFrom"
+        } else {
+            "config"
+        };
         out.push(match suggestion {
             Some(s) => format!(
-                "spec.config.{:?} is not a setting of {class}; did you mean {s:?}? (Kafka Connect ignores unknown keys)",
+                "spec.{field}.{:?} is not a setting of {class}; did you mean {s:?}? (Kafka Connect ignores unknown keys)",
                 cut(k)
             ),
             None => format!(
-                "spec.config.{:?} is not a setting of {class} (Kafka Connect ignores unknown keys)",
+                "spec.{field}.{:?} is not a setting of {class} (Kafka Connect ignores unknown keys)",
                 cut(k)
             ),
         });
@@ -141,7 +147,8 @@ fn config_warnings(
             unknown.len() - MAX_UNKNOWN_KEY_WARNINGS
         ));
     }
-    for k in password_keys {
+    // A value from configFrom is not a literal in the spec: it is how a secret should be given.
+    for k in password_keys.difference(&check.secret_keys) {
         if let Some(value) = check.config.get(k)
             && !value.is_empty()
             && value != "[hidden]"
