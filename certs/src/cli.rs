@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
+use shared::runtime::logging::LogFormat;
 
 use crate::{Material, Result, SettingsArgs, ensure, run_rotation_loop, write_files};
 
@@ -26,12 +27,6 @@ pub struct Cli {
         global = true
     )]
     pub log_level: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Json,
-    Text,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -76,34 +71,6 @@ pub fn summary(secret: String, m: &Material, files_changed: bool) -> Summary {
     }
 }
 
-pub fn init_logging(format: LogFormat, filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        // Without a SIGTERM handler, Ctrl-C still works.
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     let (target, keep_running) = match cli.command {
@@ -134,7 +101,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             Some(dir) => write_files(dir, m).map(|_| ()),
             None => Ok(()),
         },
-        shutdown_signal(),
+        shared::runtime::signal::received(),
     )
     .await
 }

@@ -4,10 +4,9 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    // The Kubernetes client uses ring, the one TLS crypto provider every connect-warden binary links.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    shared::tls::install_crypto_provider();
     let cli = certs::cli::Cli::parse();
-    certs::cli::init_logging(cli.log_format, &cli.log_level);
+    shared::runtime::logging::init(cli.log_format, &cli.log_level);
     match certs::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use shared::telemetry::LogFormat;
+use shared::runtime::logging::LogFormat;
 
 /// connect-warden's controller: creates, updates, pauses, stops, restarts and deletes Kafka Connect
 /// connectors from KafkaConnector objects, and reports their health in status, events and metrics.

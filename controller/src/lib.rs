@@ -8,7 +8,7 @@
 //!   (watch caches and reconcile queues), `retries`, `fingerprints` (keyed hashes of `configFrom` values);
 //! - `connect_runtime`: one client and **one** poller per Connect cluster, pruning; imports no reconciler;
 //! - `context` (what the reconcilers share) → `reconcile::{connector, cluster}` → this file (wiring,
-//!   leadership) and `server` (health and metrics endpoints).
+//!   leadership, and the health and metrics endpoints through `shared::runtime::admin`).
 //!
 //! With `--leader-election`, all of this runs only while this replica holds the Lease.
 
@@ -28,7 +28,6 @@ mod plan;
 mod reconcile;
 mod restart;
 mod retries;
-mod server;
 mod status;
 mod watched;
 
@@ -48,6 +47,7 @@ use kube::{Client, ResourceExt};
 use shared::config_from::SourceKind;
 use shared::connect::ClientSettings;
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
+use shared::runtime::admin::{self, AdminServer, Readiness, ReadyHandle};
 use shared::target::ClusterId;
 use tokio::sync::watch;
 
@@ -63,7 +63,6 @@ use crate::metrics::Metrics;
 use crate::reconcile::{cluster, connector};
 use crate::restart::Policy;
 use crate::retries::Retries;
-use crate::server::Health;
 use crate::watched::Watched;
 
 /// The name events are reported under.
@@ -74,21 +73,22 @@ pub async fn run(args: Args) -> Result<()> {
     validate(&args)?;
     let kube = Client::try_default().await?;
     let metrics = Metrics::new(args.autoconnector_metrics)?;
-    let ready = Arc::new(AtomicBool::new(false));
+    let (readiness, ready) = Readiness::handle("ready", "caches not synced yet");
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
-        shared::shutdown::signal().await;
+        shared::runtime::signal::received().await;
         tracing::info!("shutting down: finishing the reconciles in progress");
         let _ = stop_tx.send(true);
     });
 
     let addr = args.metrics_addr();
-    let listener = server::bind(addr).await?;
-    let health = Health {
-        ready: ready.clone(),
-        metrics: metrics.clone(),
-    };
-    let server = tokio::spawn(server::serve(listener, health, stopped(stop_rx.clone())));
+    let server = AdminServer::bind(addr, admin::router(metrics.registry().clone(), readiness))
+        .await
+        .map_err(|source| Error::Io {
+            what: format!("listening on {addr}"),
+            source,
+        })?;
+    let server = tokio::spawn(server.serve(stopped(stop_rx.clone())));
     tracing::info!(
         metrics = %addr,
         label_selector = args.label_selector.as_deref().unwrap_or(""),
@@ -105,7 +105,10 @@ pub async fn run(args: Args) -> Result<()> {
         run_engine(kube, &args, metrics, ready, stop_rx).await
     };
     match server.await {
-        Ok(r) => r?,
+        Ok(r) => r.map_err(|source| Error::Io {
+            what: "serving metrics".into(),
+            source,
+        })?,
         Err(e) => tracing::warn!(error = %e, "metrics server task"),
     }
     result
@@ -136,7 +139,7 @@ async fn run_with_lease(
     kube: &Client,
     args: &Args,
     metrics: &Arc<Metrics>,
-    ready: &Arc<AtomicBool>,
+    ready: &ReadyHandle,
     stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let duration = args.lease_duration_seconds;
@@ -152,7 +155,7 @@ async fn run_with_lease(
         .map_err(|e| Error::Lease(e.to_string()))?;
     let (mut leader, task) = manager.watch().await;
     // A standby is healthy and ready: it is waiting, by design.
-    ready.store(true, Ordering::SeqCst);
+    ready.set(true);
     tracing::info!(%identity, lease = %args.lease_name, "waiting for the lease");
     loop {
         tokio::select! {
@@ -165,7 +168,7 @@ async fn run_with_lease(
         }
         tracing::info!(%identity, "became the leader");
         metrics.set_leader(true);
-        ready.store(false, Ordering::SeqCst);
+        ready.set(false);
         let (engine_stop_tx, engine_stop_rx) = watch::channel(false);
         let mut engine = Box::pin(run_engine(
             kube.clone(),
@@ -191,7 +194,7 @@ async fn run_with_lease(
         };
         drop(engine);
         metrics.set_leader(false);
-        ready.store(true, Ordering::SeqCst);
+        ready.set(true);
         if shutting_down {
             break;
         }
@@ -210,7 +213,7 @@ async fn run_with_lease(
 struct EngineGuard {
     ctx: Arc<Ctx>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    ready: Arc<AtomicBool>,
+    ready: ReadyHandle,
 }
 
 impl Drop for EngineGuard {
@@ -219,7 +222,7 @@ impl Drop for EngineGuard {
         for t in &self.tasks {
             t.abort();
         }
-        self.ready.store(false, Ordering::SeqCst);
+        self.ready.set(false);
     }
 }
 
@@ -228,7 +231,7 @@ async fn run_engine(
     kube: Client,
     args: &Args,
     metrics: Arc<Metrics>,
-    ready: Arc<AtomicBool>,
+    ready: ReadyHandle,
     stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let wc = match args.label_selector.as_deref().map(str::trim) {
@@ -336,7 +339,7 @@ async fn run_engine(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         tracing::info!("caches synced; ready");
-        ready.store(true, Ordering::SeqCst);
+        ready.set(true);
     }));
 
     let (s1, s2) = (ctx.watched.clusters.clone(), ctx.watched.clusters.clone());

@@ -6,7 +6,7 @@ fn main() -> std::process::ExitCode {
     connect_warden_controller::memory::limit_arenas();
     shared::tls::install_crypto_provider();
     let args = connect_warden_controller::Args::parse();
-    shared::telemetry::init_logging(args.log_format, &args.log_level);
+    shared::runtime::logging::init(args.log_format, &args.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,5 +1,5 @@
 //! connect-warden's shared library: the CRD types, the Kafka Connect REST client, config rules, cluster
-//! resolution, secret redaction and telemetry helpers used by both the webhook and the controller.
+//! resolution, secret redaction, and the runtime every binary shares (logging, signals, the admin server).
 
 pub mod cluster;
 pub mod config;
@@ -8,9 +8,8 @@ pub mod connect;
 pub mod crd;
 mod error;
 pub mod redact;
-pub mod shutdown;
+pub mod runtime;
 pub mod target;
-pub mod telemetry;
 pub mod tls;
 pub mod watch;
 

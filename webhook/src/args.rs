@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use shared::telemetry::LogFormat;
+use shared::runtime::logging::LogFormat;
 
 use crate::admission::FailurePolicy;
 

@@ -79,7 +79,7 @@ pub async fn run(args: Args) -> Result<()> {
         "admission webhook serving"
     );
     tokio::spawn(async move {
-        shared::shutdown::signal().await;
+        shared::runtime::signal::received().await;
         tracing::info!("shutting down: no new connections, finishing in-flight reviews");
         handle.graceful_shutdown(Some(Duration::from_secs(30)));
     });

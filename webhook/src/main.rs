@@ -8,7 +8,7 @@ use clap::Parser;
 async fn main() -> ExitCode {
     shared::tls::install_crypto_provider();
     let args = webhook::Args::parse();
-    shared::telemetry::init_logging(args.log_format, &args.log_level);
+    shared::runtime::logging::init(args.log_format, &args.log_level);
     match webhook::run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,9 +1,7 @@
 //! The webhook's Prometheus metrics. Labels never carry config values: only operation, decision, reason,
 //! cluster (`namespace/name`) and outcome, all from bounded sets.
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
-};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::Result;
 
@@ -99,10 +97,7 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
-        // Encoding into a Vec only fails on invalid metric families, which the registry refuses up front.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
+        shared::runtime::admin::render(&self.registry)
     }
 }
 

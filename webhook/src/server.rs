@@ -12,9 +12,10 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use axum_server::tls_rustls::RustlsConfig;
 use sha2::{Digest, Sha256};
+use shared::runtime::admin::{self, AdminServer, Readiness};
 
 use crate::admission::{self, FailurePolicy, Webhook};
 use crate::connect::LiveConnect;
@@ -167,34 +168,15 @@ async fn close_after_unread_body(mut resp: Response) -> Response {
     resp
 }
 
+/// The probe and metrics routes: ready once each watch has its first list (the certificate is loaded
+/// before anything serves).
 pub fn probe_router(app: Arc<App>) -> Router {
-    Router::new()
-        // Liveness: the process answers. Never depends on Kafka Connect or the API server.
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(|State(app): State<Arc<App>>| async move {
-                // The certificate is loaded before anything serves; what remains is each watch's first list.
-                if app.objects.is_synced() {
-                    (StatusCode::OK, "ok".to_string())
-                } else {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "waiting for: watch caches".to_string(),
-                    )
-                }
-            }),
-        )
-        .route(
-            "/metrics",
-            get(|State(app): State<Arc<App>>| async move {
-                (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    app.metrics.render(),
-                )
-            }),
-        )
-        .with_state(app)
+    let registry = app.metrics.registry.clone();
+    let synced = move || app.objects.is_synced();
+    admin::router(
+        registry,
+        Readiness::computed(synced, "ok", "waiting for: watch caches"),
+    )
 }
 
 /// The certificate and key files, read together.
@@ -285,18 +267,14 @@ pub async fn serve_probes(
     app: Arc<App>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<tokio::task::JoinHandle<()>> {
-    let listener = tokio::net::TcpListener::bind(addr)
+    let server = AdminServer::bind(addr, probe_router(app))
         .await
         .map_err(|source| Error::Listen {
             addr: addr.to_string(),
             source,
         })?;
-    let router = probe_router(app);
     Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(stop)
-            .await
-        {
+        if let Err(e) = server.serve(stop).await {
             tracing::error!(error = %e, "metrics server failed");
         }
     }))

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use shared::connect::RequestObserver;
 
@@ -203,13 +202,14 @@ impl Metrics {
         self.leader.set(i64::from(leader));
     }
 
-    /// The text exposition of every metric.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The text exposition of every metric (the admin server renders the registry itself).
+    #[cfg(test)]
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
-            tracing::warn!(error = %e, "encoding metrics");
-        }
-        String::from_utf8(buf).unwrap_or_default()
+        shared::runtime::admin::render(&self.registry)
     }
 }
 

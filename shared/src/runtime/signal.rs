@@ -1,7 +1,7 @@
 //! Shutdown on a signal, the same way in every binary.
 
 /// Resolves on SIGTERM (what Kubernetes sends) or Ctrl-C. Without a SIGTERM handler, Ctrl-C still works.
-pub async fn signal() {
+pub async fn received() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -1,4 +1,4 @@
-//! Logging set-up shared by both binaries: JSON lines by default (for a cluster), text for a terminal.
+//! Logging set-up, the same in every binary: JSON lines by default (for a cluster), text for a terminal.
 
 use std::io::IsTerminal;
 
@@ -11,7 +11,7 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber; `filter` is an `EnvFilter` directive such as `info,kube=warn`.
-pub fn init_logging(format: LogFormat, filter: &str) {
+pub fn init(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
