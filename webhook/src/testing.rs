@@ -26,6 +26,7 @@ pub struct Review {
     uid: String,
     namespace: Option<String>,
     user: Option<String>,
+    groups: Vec<String>,
     dry_run: bool,
 }
 
@@ -39,6 +40,7 @@ impl Review {
             uid: "7f0c2f4e-uid".into(),
             namespace: None,
             user: None,
+            groups: Vec::new(),
             dry_run: false,
         }
     }
@@ -78,6 +80,12 @@ impl Review {
         self
     }
 
+    /// The requesting user's groups.
+    pub fn groups(mut self, groups: &[&str]) -> Self {
+        self.groups = groups.iter().map(|g| g.to_string()).collect();
+        self
+    }
+
     /// A server-side dry run (`kubectl apply --dry-run=server`).
     pub fn dry_run(mut self) -> Self {
         self.dry_run = true;
@@ -103,10 +111,13 @@ impl Review {
         let namespace = self.namespace.clone().unwrap_or_else(|| {
             either(&|o| o["metadata"]["namespace"].as_str().map(String::from)).unwrap_or_default()
         });
-        let user = match &self.user {
+        let mut user = match &self.user {
             Some(u) => json!({"username": u}),
             None => json!({}),
         };
+        if !self.groups.is_empty() {
+            user["groups"] = json!(self.groups);
+        }
         json!({
             "apiVersion": "admission.k8s.io/v1",
             "kind": "AdmissionReview",
@@ -166,6 +177,20 @@ pub fn secret(ns: &str, name: &str, pairs: &[(&str, &str)]) -> Secret {
             pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// A Secret `ns/name` holding `pairs` as raw bytes (data that need not be text).
+pub fn secret_bytes(ns: &str, name: &str, pairs: &[(&str, &[u8])]) -> Secret {
+    Secret {
+        metadata: meta(ns, name),
+        data: Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.to_vec())))
                 .collect(),
         ),
         ..Default::default()
