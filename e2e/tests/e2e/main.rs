@@ -4,6 +4,7 @@
 mod alerts;
 mod client;
 mod config_from;
+mod config_from_admission;
 mod controller;
 mod gitops;
 mod install;
