@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use kube::runtime::reflector::ObjectRef;
 use parking_lot::{Mutex, RwLock};
-use shared::connect::{ClientSettings, ConnectClient, RequestObserver};
+use shared::connect::registry::ClientSlot;
+use shared::connect::{ClientSettings, ConnectClient};
 use shared::crd::{ConnectorState, KafkaConnector};
 use shared::target::ClusterId;
 use tokio::sync::{Notify, Semaphore};
@@ -46,8 +47,7 @@ pub(crate) enum LatestPoll {
 pub(crate) struct ConnectCluster {
     pub id: ClusterId,
     pub label: String,
-    settings: Mutex<ClientSettings>,
-    client: RwLock<ConnectClient>,
+    client: ClientSlot,
     snapshot: RwLock<Arc<Snapshot>>,
     /// Number of the last poll started.
     pub(super) started: AtomicU64,
@@ -61,17 +61,11 @@ pub(crate) struct ConnectCluster {
 }
 
 impl ConnectCluster {
-    pub(super) fn new(
-        id: ClusterId,
-        settings: ClientSettings,
-        client: ConnectClient,
-        max_writes: usize,
-    ) -> ConnectCluster {
+    pub(super) fn new(id: ClusterId, client: ClientSlot, max_writes: usize) -> ConnectCluster {
         ConnectCluster {
             label: id.label(),
             id,
-            settings: Mutex::new(settings),
-            client: RwLock::new(client),
+            client,
             snapshot: RwLock::new(Arc::new(Snapshot::empty())),
             started: AtomicU64::new(0),
             poke: Notify::new(),
@@ -84,7 +78,7 @@ impl ConnectCluster {
     }
 
     pub fn client(&self) -> ConnectClient {
-        self.client.read().clone()
+        self.client.client()
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -96,19 +90,12 @@ impl ConnectCluster {
     }
 
     pub fn url(&self) -> String {
-        self.settings.lock().url.clone()
+        self.client.url()
     }
 
     /// Replaces the client when the settings changed, and reads version and plugins again soon.
-    pub(super) fn use_settings(
-        &self,
-        settings: ClientSettings,
-        observer: impl FnOnce() -> Arc<dyn RequestObserver>,
-    ) -> shared::Result<()> {
-        let mut current = self.settings.lock();
-        if *current != settings {
-            *self.client.write() = ConnectClient::new(&settings)?.with_observer(observer());
-            *current = settings;
+    pub(super) fn use_settings(&self, settings: &ClientSettings) -> shared::Result<()> {
+        if self.client.use_settings(settings)? {
             self.refresh_info.store(true, Ordering::SeqCst);
             self.poke.notify_one();
             tracing::info!(cluster = %self.label, "Kafka Connect client settings changed; using the new ones");

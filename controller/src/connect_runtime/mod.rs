@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::RwLock;
-use shared::connect::{ClientSettings, ConnectClient};
+use shared::connect::ClientSettings;
+use shared::connect::registry::ClientSlot;
 use shared::target::ClusterId;
 
 pub(crate) use cluster::{ConnectCluster, LatestPoll};
@@ -74,16 +75,14 @@ impl ConnectClusters {
         settings: ClientSettings,
     ) -> shared::Result<Arc<ConnectCluster>> {
         self.broken.write().remove(id);
-        let label = id.label();
-        let observer = || self.wiring.metrics.observer(&label);
         if let Some(c) = self.get(id) {
-            c.use_settings(settings, observer)?;
+            c.use_settings(&settings)?;
             return Ok(c);
         }
-        let client = ConnectClient::new(&settings)?.with_observer(observer());
+        let observer = self.wiring.metrics.observer(&id.label());
+        let client = ClientSlot::new(settings, Some(observer))?;
         let c = Arc::new(ConnectCluster::new(
             id.clone(),
-            settings,
             client,
             self.wiring.max_writes_per_cluster,
         ));

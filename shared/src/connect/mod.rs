@@ -1,6 +1,7 @@
-//! The Kafka Connect REST client (DESIGN §8).
+//! The Kafka Connect REST client, and a client per cluster ([`registry`]).
 
 mod client;
+pub mod registry;
 pub mod types;
 
 pub use client::{Auth, ClientSettings, ConnectClient, RequestObserver, parse_base_url};

@@ -3,13 +3,11 @@
 
 mod validation_cache;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use parking_lot::Mutex;
-use shared::connect::{ClientSettings, ConnectClient};
+use shared::connect::{ClientSettings, ConnectClient, registry};
 use shared::target::ClusterId;
 
 use crate::admission::{ConnectCheck, ConnectOutcome, Validator};
@@ -68,21 +66,20 @@ impl Validator for LiveConnect {
     }
 }
 
-/// Connect clients by cluster. A client keeps its connections, so reusing it keeps validations fast.
+/// Connect clients by cluster, with the admission deadline as their timeout.
 struct Clients {
     deadline: Duration,
-    clients: Mutex<HashMap<ClusterId, (ClientSettings, ConnectClient)>>,
+    clients: registry::Clients<ClusterId>,
 }
 
 impl Clients {
     fn new(deadline: Duration) -> Self {
         Clients {
             deadline,
-            clients: Mutex::new(HashMap::new()),
+            clients: registry::Clients::default(),
         }
     }
 
-    /// The client for `cluster` with `settings`; a new one when the settings (URL, credentials, CA) changed.
     fn get(
         &self,
         cluster: &ClusterId,
@@ -91,15 +88,7 @@ impl Clients {
         let mut settings = settings.clone();
         // The cluster's own timeout may be long (30 s); admission must answer before the API server gives up.
         settings.timeout = settings.timeout.min(self.deadline);
-        let mut clients = self.clients.lock();
-        if let Some((s, c)) = clients.get(cluster)
-            && *s == settings
-        {
-            return Ok(c.clone());
-        }
-        let client = ConnectClient::new(&settings)?;
-        clients.insert(cluster.clone(), (settings, client.clone()));
-        Ok(client)
+        self.clients.get(cluster, &settings)
     }
 }
 
