@@ -1,4 +1,4 @@
-//! Config rules shared by the webhook and the controller (DESIGN §3, §4): string coercion, reserved keys,
+//! Config rules shared by the webhook and the controller: string coercion, reserved keys,
 //! connector-name rules, the keys Connect passes through, and did-you-mean suggestions.
 
 use std::collections::BTreeMap;

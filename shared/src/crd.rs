@@ -1,4 +1,4 @@
-//! The API, group `connectwarden.io`, version `v1alpha1` (DESIGN §3): `KafkaConnectCluster` says where a
+//! The API, group `connectwarden.io`, version `v1alpha1`: `KafkaConnectCluster` says where a
 //! Kafka Connect REST API is and how to reach it; `KafkaConnector` is one connector on such a cluster.
 
 use std::collections::BTreeMap;

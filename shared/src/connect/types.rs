@@ -1,4 +1,4 @@
-//! Kafka Connect REST payloads, tolerant of version differences (DESIGN §8): `order` vs `order_in_group`,
+//! Kafka Connect REST payloads, tolerant of version differences: `order` vs `order_in_group`,
 //! missing `trace` and `version`, unknown fields ignored.
 
 use std::collections::BTreeMap;
