@@ -2,6 +2,9 @@
 //! allocates and holds on to freed memory, so after a burst (thousands of connectors created at once) the
 //! process would stay at its peak. Fewer arenas and a periodic trim give the memory back.
 
+// The allocator's tuning knobs exist only as C functions.
+#![allow(unsafe_code)]
+
 /// Limits glibc to two arenas. Call first thing in `main`, before any thread starts.
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

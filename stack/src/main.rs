@@ -312,6 +312,8 @@ const DETACHED_LOG: &str = "cw-stack.log";
 /// (so a terminal's Ctrl-C or a script's exit does not reach it) with its output in the logs, and returns
 /// once that process has written the env file. If it fails first, its log is printed; if this command is
 /// interrupted first, the background process is stopped.
+// Its own session (setsid) and stopping it (kill) are only reachable through libc.
+#[allow(unsafe_code)]
 fn up_detached(args: UpArgs) -> stack::Result<()> {
     let started = Instant::now();
     refuse_running(&args.env_file_in(&args.dir))?;

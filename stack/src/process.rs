@@ -1,6 +1,9 @@
 //! Child processes that never outlive their owner: logs go to a file, the child gets SIGTERM when the thread
 //! that spawned it dies (PR_SET_PDEATHSIG), and dropping the handle stops it (SIGTERM, then SIGKILL).
 
+// Signals and the parent-death signal are only reachable through libc.
+#![allow(unsafe_code)]
+
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
