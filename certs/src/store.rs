@@ -402,9 +402,13 @@ where
     }
 }
 
-/// 1 s, 2 s, 4 s … capped at `max`.
+/// 1 s, 2 s, 4 s … capped at `max`, and at 1024 s however rare the checks are.
 fn backoff(failures: u32, max: Duration) -> Duration {
-    Duration::from_secs(1u64 << failures.saturating_sub(1).min(10)).min(max)
+    shared::backoff::exponential(
+        Duration::from_secs(1),
+        failures,
+        max.min(Duration::from_secs(1024)),
+    )
 }
 
 #[cfg(test)]

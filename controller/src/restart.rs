@@ -36,8 +36,7 @@ impl Policy {
 
     /// The wait after the `count`-th restart before the next one: base, 2·base, 4·base, … ≤ max.
     pub fn delay_after(&self, count: u32) -> Duration {
-        let factor = 2u32.saturating_pow(count.saturating_sub(1).min(30));
-        self.base.saturating_mul(factor).min(self.max)
+        shared::backoff::exponential(self.base, count, self.max)
     }
 }
 

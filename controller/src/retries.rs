@@ -13,12 +13,12 @@ pub(crate) struct Retries {
 }
 
 impl Retries {
-    /// The delay before retrying a failed object: 1 s, 2 s, 4 s, … ≤ 5 min.
+    /// The delay before retrying a failed object: 1 s, 2 s, 4 s, … 256 s.
     pub fn backoff(&self, key: &str) -> Duration {
         let mut f = self.failures.lock();
         let n = f.entry(key.to_string()).or_insert(0);
         *n = n.saturating_add(1);
-        Duration::from_secs(1u64 << (*n - 1).min(8)).min(Duration::from_secs(300))
+        shared::backoff::exponential(Duration::from_secs(1), *n, Duration::from_secs(256))
     }
 
     pub fn succeeded(&self, key: &str) {
@@ -38,7 +38,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_up_to_five_minutes_and_resets() {
+    fn backoff_doubles_up_to_256_seconds_and_resets() {
         let r = Retries::default();
         let secs: Vec<u64> = (0..11).map(|_| r.backoff("a").as_secs()).collect();
         assert_eq!(secs, vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 256, 256]);

@@ -1,6 +1,7 @@
 //! connect-warden's shared library: the CRD types, the Kafka Connect REST client, config rules, cluster
 //! resolution, secret redaction, and the runtime every binary shares (logging, signals, the admin server).
 
+pub mod backoff;
 pub mod cluster;
 pub mod config;
 pub mod config_from;
