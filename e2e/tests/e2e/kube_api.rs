@@ -168,3 +168,47 @@ fn connector_name_is_immutable() {
          Kafka Connect keeps its name"
     );
 }
+
+#[test]
+fn config_from_names_one_object_in_the_connectors_own_namespace() {
+    let ns = no_webhook_namespace();
+    let connector = |reference: &str| {
+        format!(
+            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata: {{name: refs, namespace: {ns}}}\n\
+             spec:\n  class: FileStreamSink\n  config: {{topics: t}}\n  configFrom:\n    file: {reference}\n"
+        )
+    };
+    // There is no field for another namespace: kubectl's strict field validation refuses one.
+    let out = kubectl_with_stdin(
+        &["apply", "-f", "-"],
+        Some(&connector(
+            "{secretKeyRef: {name: creds, key: file, namespace: other}}",
+        )),
+    )
+    .expect_err();
+    assert!(
+        out.stderr
+            .contains(r#"unknown field "spec.configFrom.file.secretKeyRef.namespace""#),
+        "{}",
+        out.stderr
+    );
+    // One source per key.
+    let out = kubectl_with_stdin(
+        &["apply", "-f", "-"],
+        Some(&connector(
+            "{secretKeyRef: {name: creds, key: file}, configMapKeyRef: {name: paths, key: file}}",
+        )),
+    )
+    .expect_err();
+    assert!(
+        out.stderr
+            .contains("must validate one and only one schema (oneOf)"),
+        "{}",
+        out.stderr
+    );
+    kubectl_with_stdin(
+        &["apply", "-f", "-"],
+        Some(&connector("{configMapKeyRef: {name: paths, key: file}}")),
+    )
+    .expect_ok();
+}
