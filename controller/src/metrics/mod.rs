@@ -270,6 +270,16 @@ mod tests {
         crate::fixtures::connector_status("RUNNING", tasks)
     }
 
+    fn automatic_task_restart(m: &Metrics, key: &(String, String)) {
+        m.connectors.restarted(
+            key,
+            "ns/c",
+            "orders",
+            RestartTarget::Task,
+            Trigger::Automatic,
+        );
+    }
+
     #[test]
     fn series_appear_and_disappear() {
         let m = Metrics::new(true).unwrap();
@@ -282,13 +292,7 @@ mod tests {
             Some(&status(&["RUNNING", "FAILED"])),
             Some(since),
         );
-        m.connectors.restarted(
-            &key,
-            "ns/c",
-            "orders",
-            RestartTarget::Task,
-            Trigger::Automatic,
-        );
+        automatic_task_restart(&m, &key);
         let text = m.render();
         assert!(text.contains(r#"connect_warden_connector_state{cluster="ns/c",name="orders",namespace="ns",state="RUNNING"} 1"#), "{text}");
         assert!(text.contains(r#"connect_warden_connector_tasks{cluster="ns/c",name="orders",namespace="ns",state="FAILED"} 1"#));
@@ -313,13 +317,7 @@ mod tests {
     fn a_restart_counted_before_the_first_observation_is_kept() {
         let m = Metrics::new(false).unwrap();
         let key = ("ns".to_string(), "orders".to_string());
-        m.connectors.restarted(
-            &key,
-            "ns/c",
-            "orders",
-            RestartTarget::Task,
-            Trigger::Automatic,
-        );
+        automatic_task_restart(&m, &key);
         m.connectors
             .observe(&key, "ns/c", "orders", Some(&status(&["FAILED"])), None);
         assert!(

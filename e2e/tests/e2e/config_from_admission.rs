@@ -49,21 +49,6 @@ fn mirror(ns: &str, secret: &str, key: &str) -> Connector {
         .config_from("ssl.truststore.password", false, secret, key)
 }
 
-fn http_get(url: &str) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
-}
-
 /// The shared webhook's log file and its /metrics page.
 fn webhook_log_and_metrics() -> [String; 2] {
     [

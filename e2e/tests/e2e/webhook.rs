@@ -70,21 +70,6 @@ fn get_json(ns: &str, kind: &str, name: &str) -> serde_json::Value {
     serde_json::from_str(&out.stdout).unwrap()
 }
 
-fn http_get(url: &str) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
-}
-
 fn shared_webhook_log() -> String {
     std::fs::read_to_string(env().dir.join("logs").join("webhook.log")).unwrap_or_default()
 }
