@@ -1,13 +1,13 @@
 //! Test fixtures shared by the unit tests.
 
-use shared::connect::{ConnectorState, ConnectorStatus, TaskState};
+use shared::connect::{ConnectorStatus, ReportedConnectorState, TaskState};
 
 /// What Connect reports for connector `orders` in state `conn` with one task per entry of `tasks`; a
 /// FAILED connector or task carries a trace.
 pub(crate) fn connector_status(conn: &str, tasks: &[&str]) -> ConnectorStatus {
     ConnectorStatus {
         name: "orders".into(),
-        connector: ConnectorState {
+        connector: ReportedConnectorState {
             state: conn.into(),
             worker_id: Some("w:8083".into()),
             trace: (conn == "FAILED").then(|| "org.Boom: connector broke\n\tat x".into()),

@@ -227,7 +227,7 @@ pub fn merge_patch(old: &Value, new: &Value) -> Option<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use shared::connect::{ConnectorState as CS, TaskState};
+    use shared::connect::{ReportedConnectorState as CS, TaskState};
     use std::collections::BTreeMap;
 
     fn t(s: i64) -> DateTime<Utc> {

@@ -177,7 +177,7 @@ pub struct TaskId {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct ConnectorStatus {
     pub name: String,
-    pub connector: ConnectorState,
+    pub connector: ReportedConnectorState,
     #[serde(default)]
     pub tasks: Vec<TaskState>,
     #[serde(default, rename = "type")]
@@ -185,7 +185,8 @@ pub struct ConnectorStatus {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-pub struct ConnectorState {
+/// The connector's own state as Connect reports it (the wanted state is `crd::ConnectorState`).
+pub struct ReportedConnectorState {
     pub state: String,
     #[serde(default)]
     pub worker_id: Option<String>,
