@@ -184,8 +184,8 @@ pub struct ConnectorStatus {
     pub kind: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 /// The connector's own state as Connect reports it (the wanted state is `crd::ConnectorState`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct ReportedConnectorState {
     pub state: String,
     #[serde(default)]
