@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the GitOps engine test programs (flux-apply: Flux's apply library and kstatus; argocd-lua: Argo CD's
 # Lua health checks and actions) from the Go modules pinned in go.mod/go.sum into the cache, once: a later run
-# whose inputs (go.mod, go.sum, the Go sources, this script) hash the same does nothing. Needs only Go (and
+# whose inputs (go.mod, go.sum, the Go sources, this script, ../lib/go-build.sh) hash the same does nothing. Needs only Go (and
 # the Go module proxy, on the first run).
 #
 #   Cache root:  ${CW_CACHE_DIR:-$HOME/.cache/connect-warden}
@@ -16,12 +16,14 @@ cache="${CW_CACHE_DIR:-$HOME/.cache/connect-warden}"
 programs=(flux-apply argocd-lua)
 
 log() { echo "gitops/build.sh: $*" >&2; }
+# shellcheck source=../lib/go-build.sh
+source "$here/../lib/go-build.sh"
 
 command -v go >/dev/null 2>&1 || { log "go is not installed (Go 1.26+ is needed)"; exit 1; }
 
 # Every input, in a stable order, so that any change to them builds anew into a new directory.
 inputs() {
-    (cd "$here" && find build.sh go.mod go.sum cmd -type f \( -name '*.go' -o -name 'go.*' -o -name '*.sh' \) | LC_ALL=C sort)
+    (cd "$here" && find build.sh ../lib/go-build.sh go.mod go.sum cmd -type f \( -name '*.go' -o -name 'go.*' -o -name '*.sh' \) | LC_ALL=C sort)
 }
 stamp="$(cd "$here" && inputs | xargs cat | sha256sum | cut -d' ' -f1)"
 out="$cache/gitops-${stamp:0:16}"
@@ -34,44 +36,15 @@ up_to_date() {
     done
 }
 
-if up_to_date; then
-    echo "$bin"
-    exit 0
-fi
-
-mkdir -p "$cache"
-# One build at a time per cache (tests started in parallel would otherwise all build).
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$cache/gitops.lock"
-    flock -n 9 || { log "another build holds $cache/gitops.lock; waiting"; flock 9; }
-    if up_to_date; then
-        echo "$bin"
-        exit 0
-    fi
-fi
-
-export GOMODCACHE="$cache/go/mod"
-export GOCACHE="$cache/go/build"
-export CGO_ENABLED=0
-# Use go.mod/go.sum exactly as committed; never rewrite them, never fetch another Go toolchain.
-export GOFLAGS="-mod=readonly -buildvcs=false"
+go_build_prepare "$cache/gitops.lock"
+# Never fetch another Go toolchain either.
 export GOTOOLCHAIN=local
 
 start=$SECONDS
 log "building ${programs[*]} into $bin (first time only)"
-(cd "$here" && go mod download)
-log "modules ready after $((SECONDS - start))s; compiling"
-
-tmp="$out/bin.tmp"
-rm -rf "$tmp"
-mkdir -p "$tmp"
+go_build_modules
 (cd "$here" && go build -trimpath -ldflags="-s -w" -o "$tmp/" ./cmd/...)
-for p in "${programs[@]}"; do
-    [[ -x "$tmp/$p" ]] || { log "go build produced no $p"; exit 1; }
-done
-
-rm -rf "$bin"
-mv "$tmp" "$bin"
+go_build_install "${programs[@]}"
 # Older builds of these programs are of no further use.
 for old in "$cache"/gitops-*; do
     [[ "$old" == "$out" || ! -d "$old" ]] || rm -rf "$old"

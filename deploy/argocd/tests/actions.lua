@@ -4,6 +4,7 @@
 -- Runs on Lua 5.1 (what Argo CD's gopher-lua implements) and 5.4.
 -- Usage: lua tests/actions.lua   (from deploy/argocd)
 
+local harness = dofile((arg[0]:match("^(.*[/\\])") or "") .. "harness.lua")
 local real_os = os
 
 -- A deep copy, so that every case starts from its own object.
@@ -35,19 +36,7 @@ local function evaluate(path, obj, clock)
     xpcall = xpcall, table = table, _VERSION = _VERSION,
   }
   env._G = env
-  local chunk, err
-  if setfenv ~= nil then
-    chunk, err = loadfile(path)
-    if chunk ~= nil then
-      setfenv(chunk, env)
-    end
-  else
-    chunk, err = loadfile(path, "t", env)
-  end
-  if chunk == nil then
-    error(err)
-  end
-  return chunk()
+  return harness.run(path, env)
 end
 
 local function connector(opts)

@@ -2,6 +2,7 @@
 -- script's return value is the health). Runs on Lua 5.1 (what Argo CD's gopher-lua implements) and 5.4.
 -- Usage: lua tests/run.lua health.lua
 local script = arg[1] or "health.lua"
+local harness = dofile((arg[0]:match("^(.*[/\\])") or "") .. "harness.lua")
 
 local function conditions(ready_status, reason, message, extra)
   local list = { { type = "Ready", status = ready_status, reason = reason, message = message } }
@@ -22,10 +23,16 @@ local function connector(opts)
   }
 end
 
+-- A connector whose status is of its current generation, with a Ready condition (and `extra`, optional).
+local function current(ready_status, reason, message, opts)
+  opts = opts or {}
+  opts.status = { observedGeneration = 2, conditions = conditions(ready_status, reason, message, opts.extra) }
+  return connector(opts)
+end
+
 local cases = {
   { name = "running and current is Healthy", want = "Healthy", contains = "2/2 tasks RUNNING",
-    obj = connector({ status = { observedGeneration = 2,
-      conditions = conditions("True", "Running", "connector RUNNING, 2/2 tasks RUNNING") } }) },
+    obj = current("True", "Running", "connector RUNNING, 2/2 tasks RUNNING") },
   { name = "no status yet is Progressing", want = "Progressing", contains = "Waiting for the controller",
     obj = connector({}) },
   { name = "status of an older generation is Progressing", want = "Progressing", contains = "generation 3",
@@ -37,59 +44,39 @@ local cases = {
   { name = "missing observedGeneration is Progressing", want = "Progressing",
     obj = connector({ status = { conditions = conditions("True", "Running", "") } }) },
   { name = "creating is Progressing", want = "Progressing", contains = "Creating: creating connector",
-    obj = connector({ status = { observedGeneration = 2,
-      conditions = conditions("False", "Creating", "creating connector \"orders\"") } }) },
-  { name = "rebalancing is Progressing", want = "Progressing",
-    obj = connector({ status = { observedGeneration = 2, conditions = conditions("False", "Rebalancing", "409") } }) },
+    obj = current("False", "Creating", "creating connector \"orders\"") },
+  { name = "rebalancing is Progressing", want = "Progressing", obj = current("False", "Rebalancing", "409") },
   { name = "Ready condition missing is Progressing", want = "Progressing",
     obj = connector({ status = { observedGeneration = 2, conditions = {} } }) },
   { name = "connector failed is Degraded", want = "Degraded", contains = "ConnectorFailed: ",
-    obj = connector({ status = { observedGeneration = 2,
-      conditions = conditions("False", "ConnectorFailed", "connector FAILED on worker w1") } }) },
+    obj = current("False", "ConnectorFailed", "connector FAILED on worker w1") },
   { name = "task failed is Degraded", want = "Degraded", contains = "TaskFailed",
-    obj = connector({ status = { observedGeneration = 2, conditions = conditions("False", "TaskFailed", "1/2 tasks FAILED") } }) },
+    obj = current("False", "TaskFailed", "1/2 tasks FAILED") },
   { name = "restarts exhausted is Degraded", want = "Degraded", contains = "RestartsExhausted",
-    obj = connector({ status = { observedGeneration = 2, conditions = conditions("False", "RestartsExhausted", "5 restarts") } }) },
+    obj = current("False", "RestartsExhausted", "5 restarts") },
   { name = "invalid config is Degraded", want = "Degraded", contains = "InvalidConfig: spec.config",
-    obj = connector({ status = { observedGeneration = 2,
-      conditions = conditions("False", "InvalidConfig", "spec.config.batch.size is a number") } }) },
+    obj = current("False", "InvalidConfig", "spec.config.batch.size is a number") },
   { name = "cluster unreachable is Degraded", want = "Degraded", contains = "ClusterUnreachable",
-    obj = connector({ status = { observedGeneration = 2, conditions = conditions("False", "ClusterUnreachable", "timeout") } }) },
+    obj = current("False", "ClusterUnreachable", "timeout") },
   { name = "Stalled=True is Degraded whatever Ready says", want = "Degraded", contains = "NameConflict",
-    obj = connector({ status = { observedGeneration = 2, conditions = conditions("False", "Unknown", "",
-      { type = "Stalled", status = "True", reason = "NameConflict", message = "team-b/orders owns it" }) } }) },
+    obj = current("False", "Unknown", "", { extra =
+      { type = "Stalled", status = "True", reason = "NameConflict", message = "team-b/orders owns it" } }) },
   { name = "paused is Suspended", want = "Suspended", contains = "Paused",
-    obj = connector({ state = "paused", status = { observedGeneration = 2,
-      conditions = conditions("True", "Paused", "connector PAUSED") } }) },
+    obj = current("True", "Paused", "connector PAUSED", { state = "paused" }) },
   { name = "stopped is Suspended", want = "Suspended", contains = "Stopped",
-    obj = connector({ state = "stopped", status = { observedGeneration = 2,
-      conditions = conditions("True", "Stopped", "connector STOPPED") } }) },
+    obj = current("True", "Stopped", "connector STOPPED", { state = "stopped" }) },
   { name = "pausing in progress is Progressing", want = "Progressing", contains = "Pausing",
-    obj = connector({ state = "paused", status = { observedGeneration = 2,
-      conditions = conditions("False", "Pausing", "pausing") } }) },
+    obj = current("False", "Pausing", "pausing", { state = "paused" }) },
   { name = "reconciliation paused by annotation is Suspended", want = "Suspended", contains = "pause-reconciliation",
-    obj = connector({ annotations = { ["connectwarden.io/pause-reconciliation"] = "true" },
-      status = { observedGeneration = 2, conditions = conditions("False", "ConnectorFailed", "") } }) },
+    obj = current("False", "ConnectorFailed", "",
+      { annotations = { ["connectwarden.io/pause-reconciliation"] = "true" } }) },
   { name = "ReconciliationPaused reason is Suspended", want = "Suspended",
-    obj = connector({ status = { observedGeneration = 2, conditions = conditions("False", "ReconciliationPaused", "") } }) },
+    obj = current("False", "ReconciliationPaused", "") },
 }
 
--- Loads the script with `obj` as a global, on 5.1 (setfenv) and 5.2+ (load with env).
+-- Runs the script with `obj` as a global.
 local function evaluate(obj)
-  local env = setmetatable({ obj = obj }, { __index = _G })
-  local chunk, err
-  if setfenv ~= nil then
-    chunk, err = loadfile(script)
-    if chunk ~= nil then
-      setfenv(chunk, env)
-    end
-  else
-    chunk, err = loadfile(script, "t", env)
-  end
-  if chunk == nil then
-    error(err)
-  end
-  return chunk()
+  return harness.run(script, setmetatable({ obj = obj }, { __index = _G }))
 end
 
 local failures = 0

@@ -243,30 +243,31 @@ func toLua(l *lua.LState, v any) lua.LValue {
 	return lua.LNil
 }
 
-func resultTable(l *lua.LState) (lua.LValue, error) {
-	v := l.Get(-1)
-	if v.Type() != lua.LTTable {
-		return nil, fmt.Errorf("expect table output from Lua script, not %s", v.Type())
-	}
-	return v, nil
-}
-
-func executeHealth(obj *unstructured.Unstructured, script string, openLibs bool) (*healthStatus, error) {
+// runToJSON runs a script and returns the table it returned, encoded as JSON the way Argo CD encodes it.
+// A script that returns nil gives nil bytes when nilOK, an error otherwise.
+func runToJSON(obj *unstructured.Unstructured, script string, openLibs, nilOK bool) ([]byte, error) {
 	l, err := runScript(obj, script, openLibs)
 	if err != nil {
 		return nil, err
 	}
 	defer l.Close()
-	if l.Get(-1).Type() == lua.LTNil {
+	v := l.Get(-1)
+	if nilOK && v.Type() == lua.LTNil {
+		return nil, nil
+	}
+	if v.Type() != lua.LTTable {
+		return nil, fmt.Errorf("expect table output from Lua script, not %s", v.Type())
+	}
+	return luajson.Encode(v)
+}
+
+func executeHealth(obj *unstructured.Unstructured, script string, openLibs bool) (*healthStatus, error) {
+	b, err := runToJSON(obj, script, openLibs, true)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil { // the script returned nil
 		return &healthStatus{}, nil
-	}
-	v, err := resultTable(l)
-	if err != nil {
-		return nil, err
-	}
-	b, err := luajson.Encode(v)
-	if err != nil {
-		return nil, err
 	}
 	if string(b) == "[]" { // an empty table
 		return &healthStatus{}, nil
@@ -283,16 +284,7 @@ func executeHealth(obj *unstructured.Unstructured, script string, openLibs bool)
 }
 
 func executeDiscovery(obj *unstructured.Unstructured, script string) ([]actionInfo, error) {
-	l, err := runScript(obj, script, false)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Close()
-	v, err := resultTable(l)
-	if err != nil {
-		return nil, err
-	}
-	b, err := luajson.Encode(v)
+	b, err := runToJSON(obj, script, false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -320,16 +312,7 @@ func executeDiscovery(obj *unstructured.Unstructured, script string) ([]actionIn
 
 func executeAction(obj *unstructured.Unstructured, script string) ([]resource, error) {
 	live := obj.DeepCopy()
-	l, err := runScript(obj, script, false)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Close()
-	v, err := resultTable(l)
-	if err != nil {
-		return nil, err
-	}
-	b, err := luajson.Encode(v)
+	b, err := runToJSON(obj, script, false, false)
 	if err != nil {
 		return nil, err
 	}
