@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use shared::runtime::logging::LogFormat;
+use shared::watch::Namespaces;
 
 /// connect-warden's controller: creates, updates, pauses, stops, restarts and deletes Kafka Connect
 /// connectors from KafkaConnector objects, and reports their health in status, events and metrics.
@@ -32,6 +33,12 @@ pub struct Args {
     /// `team=payments` or `!connectwarden.io/e2e-private`. Several controllers can thus share an API server.
     #[arg(long, env = "CW_LABEL_SELECTOR")]
     pub label_selector: Option<String>,
+
+    /// Only these namespaces are watched, as a comma-separated list (`team-a,team-b`); empty or unset: every
+    /// namespace. KafkaConnectors, KafkaConnectClusters, Secrets and ConfigMaps elsewhere are never read or
+    /// touched. `WATCH_NAMESPACE` is the kafka-autoconnector operator's variable.
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    pub watch_namespaces: Option<String>,
 
     /// Kafka Connect URL for KafkaConnectors that name no clusterRef (`http://connect:8083`; a bare
     /// `host:port` means http).
@@ -105,6 +112,11 @@ impl Args {
         })
     }
 
+    /// The namespaces to watch (every namespace when none is listed).
+    pub fn watch_namespaces(&self) -> Namespaces {
+        Namespaces::parse(self.watch_namespaces.as_deref().unwrap_or(""))
+    }
+
     pub fn poll_interval(&self) -> Duration {
         Duration::from_secs(self.poll_interval_seconds)
     }
@@ -169,6 +181,39 @@ mod tests {
         );
         let a = Args::try_parse_from(["c", "--default-cluster-url", "https://c"]).unwrap();
         assert_eq!(a.default_cluster_url().as_deref(), Some("https://c"));
+    }
+
+    #[test]
+    fn watch_namespaces_from_the_flag_or_the_variable() {
+        let a = Args::try_parse_from(["c", "--watch-namespaces", "a, b,,c"]).unwrap();
+        assert_eq!(a.watch_namespaces().names(), ["a", "b", "c"]);
+        assert!(
+            Args::try_parse_from(["c", "--watch-namespaces", ""])
+                .unwrap()
+                .watch_namespaces()
+                .is_all()
+        );
+        // The only test that sets WATCH_NAMESPACE; no other test reads it.
+        #[allow(unsafe_code)]
+        // SAFETY: no other thread of this test binary reads or writes this variable.
+        unsafe {
+            std::env::set_var("WATCH_NAMESPACE", "team-a,team-b");
+        }
+        let from_env = Args::try_parse_from(["c"]).map(|a| a.watch_namespaces());
+        let flag_wins =
+            Args::try_parse_from(["c", "--watch-namespaces", "x"]).map(|a| a.watch_namespaces());
+        #[allow(unsafe_code)] // SAFETY: as above.
+        unsafe {
+            std::env::remove_var("WATCH_NAMESPACE");
+        }
+        assert_eq!(from_env.unwrap().names(), ["team-a", "team-b"]);
+        assert_eq!(flag_wins.unwrap().names(), ["x"]);
+        assert!(
+            Args::try_parse_from(["c"])
+                .unwrap()
+                .watch_namespaces()
+                .is_all()
+        );
     }
 
     #[test]

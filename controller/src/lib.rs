@@ -37,7 +37,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::Reporter;
@@ -49,6 +48,7 @@ use shared::connect::ClientSettings;
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
 use shared::runtime::admin::{self, AdminServer, Readiness, ReadyHandle};
 use shared::target::ClusterId;
+use shared::watch::{Namespaces, touched_in};
 use tokio::sync::watch;
 
 pub use args::Args;
@@ -92,6 +92,7 @@ pub async fn run(args: Args) -> Result<()> {
     tracing::info!(
         metrics = %addr,
         label_selector = args.label_selector.as_deref().unwrap_or(""),
+        namespaces = %args.watch_namespaces(),
         poll_interval_seconds = args.poll_interval_seconds,
         leader_election = args.leader_election,
         default_cluster = args.default_cluster_url().is_some(),
@@ -242,16 +243,12 @@ async fn run_engine(
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicBool::new(false)),
     ];
-    let (connector_store, connector_stream) = watched(
-        Api::<KafkaConnector>::all(kube.clone()),
-        wc.clone(),
-        synced[0].clone(),
-    );
-    let (cluster_store, cluster_stream) = watched(
-        Api::<KafkaConnectCluster>::all(kube.clone()),
-        wc,
-        synced[1].clone(),
-    );
+    // Objects outside the watched namespaces never enter a cache, so nothing reconciles them.
+    let namespaces = args.watch_namespaces();
+    let (connector_store, connector_stream) =
+        watched::<KafkaConnector>(&kube, &namespaces, wc.clone(), synced[0].clone());
+    let (cluster_store, cluster_stream) =
+        watched::<KafkaConnectCluster>(&kube, &namespaces, wc, synced[1].clone());
     let connectors = Controller::for_stream(connector_stream, connector_store)
         .with_config(controller::Config::default().debounce(Duration::from_millis(100)));
     let (connector_tx, connector_rx) = futures::channel::mpsc::unbounded();
@@ -348,18 +345,20 @@ async fn run_engine(
     // `configFrom` value) re-resolves the clusters that use it and queues the connectors whose `configFrom`
     // references it, without caching any secret data here. One watch per kind serves both.
     let cluster_loop = clusters
-        .watches(
-            Api::<PartialObjectMeta<Secret>>::all(kube.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            touched_in::<PartialObjectMeta<Secret>>(&kube, &namespaces, watcher::Config::default()),
             move |s: PartialObjectMeta<Secret>| {
                 let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
                 w1.reconcile_referencing(&ns, SourceKind::Secret, &name);
                 cluster::referencing(&s1, &ns, &name, false)
             },
         )
-        .watches(
-            Api::<PartialObjectMeta<ConfigMap>>::all(kube.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            touched_in::<PartialObjectMeta<ConfigMap>>(
+                &kube,
+                &namespaces,
+                watcher::Config::default(),
+            ),
             move |c: PartialObjectMeta<ConfigMap>| {
                 let (ns, name) = (c.namespace().unwrap_or_default(), c.name_any());
                 w2.reconcile_referencing(&ns, SourceKind::ConfigMap, &name);
@@ -401,10 +400,11 @@ fn log_outcome<K, E1, E2>(
     }
 }
 
-/// A watch of `K` feeding a cache (without the bulky fields no decision reads: thousands of connectors stay
-/// cheap). `synced` turns true once the initial list is in the cache.
+/// A watch of `K` in `namespaces` feeding a cache (without the bulky fields no decision reads: thousands of
+/// connectors stay cheap). `synced` turns true once the initial list is in the cache.
 fn watched<K>(
-    api: Api<K>,
+    kube: &Client,
+    namespaces: &Namespaces,
     wc: watcher::Config,
     synced: Arc<AtomicBool>,
 ) -> (
@@ -412,7 +412,7 @@ fn watched<K>(
     impl futures::Stream<Item = std::result::Result<K, watcher::Error>> + Send + 'static,
 )
 where
-    K: kube::Resource<DynamicType = ()>
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug
@@ -420,7 +420,7 @@ where
         + Sync
         + 'static,
 {
-    let (reader, stream) = shared::watch::reflect(api, wc);
+    let (reader, stream) = shared::watch::reflect_in(kube, namespaces, wc);
     let stream = stream
         .inspect(move |e| {
             if matches!(e, Ok(watcher::Event::InitDone)) {

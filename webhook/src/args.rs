@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use shared::runtime::logging::LogFormat;
+use shared::watch::Namespaces;
 
 use crate::admission::FailurePolicy;
 
@@ -60,6 +61,14 @@ pub struct Args {
     #[arg(long, env = "KAFKA_CONNECT_ADDR")]
     pub default_connect_url: Option<String>,
 
+    /// Only these namespaces are served, as a comma-separated list (`team-a,team-b`); empty or unset: every
+    /// namespace. The caches then hold those namespaces alone, and a review of an object elsewhere is admitted
+    /// with a warning that this installation does not serve its namespace (the webhook configuration's
+    /// `namespaceSelector` should keep such requests away). `WATCH_NAMESPACE` is the kafka-autoconnector
+    /// operator's variable.
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    pub watch_namespaces: Option<String>,
+
     /// Log format: `json` (for a cluster) or `text` (for a terminal).
     #[arg(long, env = "CW_LOG_FORMAT", value_enum, default_value = "json")]
     pub log_format: LogFormat,
@@ -67,4 +76,48 @@ pub struct Args {
     /// Log filter, e.g. `info` or `info,kube=warn,webhook=debug`.
     #[arg(long, env = "CW_LOG_LEVEL", default_value = "info,kube=warn")]
     pub log_level: String,
+}
+
+impl Args {
+    /// The namespaces served (every namespace when none is listed).
+    pub fn watch_namespaces(&self) -> Namespaces {
+        Namespaces::parse(self.watch_namespaces.as_deref().unwrap_or(""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    const TLS: [&str; 5] = ["w", "--tls-cert-file", "c.pem", "--tls-key-file", "k.pem"];
+
+    fn parse(extra: &[&str]) -> Args {
+        Args::try_parse_from(TLS.iter().chain(extra)).unwrap()
+    }
+
+    #[test]
+    fn watch_namespaces_from_the_flag_or_the_variable() {
+        assert_eq!(
+            parse(&["--watch-namespaces", "a, b,,c"])
+                .watch_namespaces()
+                .names(),
+            ["a", "b", "c"]
+        );
+        // The only test that sets WATCH_NAMESPACE; no other test reads it.
+        #[allow(unsafe_code)]
+        // SAFETY: no other thread of this test binary reads or writes this variable.
+        unsafe {
+            std::env::set_var("WATCH_NAMESPACE", "team-a, team-b");
+        }
+        let from_env = parse(&[]).watch_namespaces();
+        let flag_wins = parse(&["--watch-namespaces", "x"]).watch_namespaces();
+        #[allow(unsafe_code)] // SAFETY: as above.
+        unsafe {
+            std::env::remove_var("WATCH_NAMESPACE");
+        }
+        assert_eq!(from_env.names(), ["team-a", "team-b"]);
+        assert_eq!(flag_wins.names(), ["x"]);
+        assert!(parse(&[]).watch_namespaces().is_all());
+    }
 }

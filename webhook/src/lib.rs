@@ -39,7 +39,11 @@ pub async fn run(args: Args) -> Result<()> {
     let (tls, applied) = files.load(&metrics).await?;
     let kube = kube::Client::try_default().await?;
     let app = Arc::new(server::App::new(
-        watched::Watched::start(kube, args.default_connect_url.clone()),
+        watched::Watched::start(
+            kube,
+            args.default_connect_url.clone(),
+            args.watch_namespaces(),
+        ),
         connect::LiveConnect::new(
             Duration::from_millis(args.connect_timeout_ms.max(1)),
             Duration::from_secs(args.validation_cache_ttl_seconds),

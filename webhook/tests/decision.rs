@@ -1184,3 +1184,49 @@ fn numbers_that_may_have_been_rounded_are_denied_asking_to_quote_them() {
         d.warnings
     );
 }
+
+/// An installation that serves only `team-b`.
+struct ServesTeamB(Objects);
+
+impl admission::ObjectSource for ServesTeamB {
+    async fn snapshot<'a>(&'a self, req: &'a admission::Request) -> admission::Snapshot<'a> {
+        self.0.snapshot(req).await
+    }
+    fn serves(&self, namespace: &str) -> bool {
+        namespace == "team-b"
+    }
+}
+
+#[test]
+fn an_object_in_a_namespace_not_served_is_admitted_with_a_warning_not_judged() {
+    // Nothing in the (empty) caches: judged, it would be denied for its missing cluster.
+    let body = review(
+        "KafkaConnector",
+        "CREATE",
+        Some(connector("orders", source_spec())),
+        None,
+    );
+    let r = block_on(admission::review(
+        Webhook::Validate,
+        &body,
+        &ServesTeamB(Objects::default()),
+        &FixedConnect::new(ConnectOutcome::Unavailable {
+            reason: "test",
+            message: "must not be asked".into(),
+        }),
+        FailurePolicy::Closed,
+    ))
+    .unwrap();
+    assert_eq!(
+        (r.decision.allowed, r.decision.reason),
+        (true, Reason::NamespaceNotServed)
+    );
+    assert_eq!(
+        r.decision.warnings,
+        [
+            "namespace \"team-a\" is not served by this connect-warden installation (see its \
+             --watch-namespaces): admitted without checks, and no controller of this installation \
+             will act on it"
+        ]
+    );
+}

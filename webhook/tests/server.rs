@@ -19,7 +19,7 @@ fn app() -> Arc<App> {
     let kube = kube::Client::try_from(config).unwrap();
     let metrics = Metrics::new().unwrap();
     Arc::new(App::new(
-        Watched::start(kube, None),
+        Watched::start(kube, None, shared::watch::Namespaces::all()),
         LiveConnect::new(
             Duration::from_secs(1),
             Duration::from_secs(60),

@@ -33,6 +33,9 @@ pub enum Reason {
     /// could not be checked).
     ReferenceAccessDenied,
     NamespaceNotAllowed,
+    /// The object is in a namespace this installation does not watch: admitted with a warning, since its
+    /// caches hold nothing there to judge by.
+    NamespaceNotServed,
     NameConflict,
     /// The KafkaConnectCluster is malformed, or its Secrets/ConfigMaps do not hold what they should (missing
     /// keys, a CA without a PEM certificate).
@@ -59,6 +62,7 @@ impl Reason {
             Reason::ReferenceNotFound => "reference_not_found",
             Reason::ReferenceAccessDenied => "reference_access_denied",
             Reason::NamespaceNotAllowed => "namespace_not_allowed",
+            Reason::NamespaceNotServed => "namespace_not_served",
             Reason::NameConflict => "name_conflict",
             Reason::ClusterMisconfigured => "cluster_misconfigured",
             Reason::ConnectRejected => "connect_rejected",

@@ -74,6 +74,16 @@ async fn validate(
     connect: &impl Validator,
     policy: FailurePolicy,
 ) -> Decision {
+    // Caches cover the served namespaces alone: elsewhere they would make every reference look missing.
+    if let Some(ns) = req.namespace.as_deref()
+        && request::kind(req).is_some()
+        && !objects.serves(ns)
+    {
+        return Decision::allow(Reason::NamespaceNotServed).with_warnings(vec![format!(
+            "namespace {ns:?} is not served by this connect-warden installation (see its --watch-namespaces): \
+             admitted without checks, and no controller of this installation will act on it"
+        )]);
+    }
     let view = objects.snapshot(req).await;
     let plan = match request::kind(req) {
         Some(Kind::Connector) => connector::plan(req, &view),

@@ -53,6 +53,11 @@ pub trait ObjectSource: Sync {
     /// The view to decide `req` on: fresh enough that objects the request refers to and that exist are in
     /// it, even when a watch has not caught up with them yet.
     fn snapshot<'a>(&'a self, req: &'a Request) -> impl Future<Output = Snapshot<'a>> + Send;
+
+    /// Whether this installation serves objects in `namespace` (its caches cover it).
+    fn serves(&self, _namespace: &str) -> bool {
+        true
+    }
 }
 
 type Key = (String, String);

@@ -19,6 +19,7 @@ use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
 use shared::config_from::SourceKind;
 use shared::crd::{KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector};
+use shared::watch::Namespaces;
 
 use crate::admission::{self, ObjectSource, ObjectView, Request, Snapshot};
 use referenced::{Key, Referenced};
@@ -36,15 +37,22 @@ struct Inner {
     secrets: Referenced<Secret>,
     config_maps: Referenced<ConfigMap>,
     default_url: Option<String>,
+    namespaces: Namespaces,
     synced: AtomicBool,
 }
 
 /// Watches `api` into a store for as long as the process runs, logging watch errors (retried with backoff).
-fn spawn_watch<K>(api: Api<K>, what: &'static str) -> Store<K>
+fn spawn_watch<K>(client: &kube::Client, namespaces: &Namespaces, what: &'static str) -> Store<K>
 where
-    K: kube::Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
 {
-    let (store, stream) = shared::watch::reflect(api, watcher::Config::default());
+    let (store, stream) = shared::watch::reflect_in(client, namespaces, watcher::Config::default());
     tokio::spawn(async move {
         stream
             .for_each(|r| async move {
@@ -59,26 +67,26 @@ where
 
 impl Watched {
     /// Starts the watches; [`Watched::is_synced`] turns true once each has had its first full list.
-    pub fn start(client: kube::Client, default_url: Option<String>) -> Watched {
+    /// Only objects in `namespaces` are cached.
+    pub fn start(
+        client: kube::Client,
+        default_url: Option<String>,
+        namespaces: Namespaces,
+    ) -> Watched {
         // Secrets and ConfigMaps: metadata-only watches (`Api<PartialObjectMeta<_>>` asks for metadata alone).
         let watched = Watched {
             inner: Arc::new(Inner {
-                clusters: spawn_watch(Api::all(client.clone()), "kafkaconnectclusters"),
-                connectors: spawn_watch(Api::all(client.clone()), "kafkaconnectors"),
+                clusters: spawn_watch(&client, &namespaces, "kafkaconnectclusters"),
+                connectors: spawn_watch(&client, &namespaces, "kafkaconnectors"),
                 secrets: Referenced::new(
                     client.clone(),
-                    spawn_watch(
-                        Api::<PartialObjectMeta<Secret>>::all(client.clone()),
-                        "secrets",
-                    ),
+                    spawn_watch::<PartialObjectMeta<Secret>>(&client, &namespaces, "secrets"),
                 ),
                 config_maps: Referenced::new(
                     client.clone(),
-                    spawn_watch(
-                        Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
-                        "configmaps",
-                    ),
+                    spawn_watch::<PartialObjectMeta<ConfigMap>>(&client, &namespaces, "configmaps"),
                 ),
+                namespaces,
                 client,
                 default_url,
                 synced: AtomicBool::new(false),
@@ -192,6 +200,10 @@ impl ObjectView for Watched {
 }
 
 impl ObjectSource for Watched {
+    fn serves(&self, namespace: &str) -> bool {
+        self.inner.namespaces.contains(namespace)
+    }
+
     /// Asks the API server whether the requesting user may read what `req`'s `configFrom` adds, then reads
     /// live what `req` refers to and the caches lack (at most two rounds: a cluster, then its Secrets and
     /// ConfigMaps). A failed read is logged and leaves the object absent, so the decision names it as
