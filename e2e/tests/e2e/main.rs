@@ -11,4 +11,5 @@ mod install;
 mod kube_api;
 mod ordering;
 mod recovery;
+mod watch_namespaces;
 mod webhook;
