@@ -97,6 +97,29 @@ where
     (reader, stream)
 }
 
+/// A namespaced kind that can be watched into a store.
+pub trait Watchable:
+    Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+    + Clone
+    + Debug
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Watchable for K where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// [`reflect`] over `namespaces`: one watch per listed namespace, merged into one store that is ready once
 /// every namespace has been listed (one watch over all namespaces when none is listed).
 pub fn reflect_in<K>(
@@ -108,13 +131,7 @@ pub fn reflect_in<K>(
     BoxStream<'static, Result<watcher::Event<K>, watcher::Error>>,
 )
 where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: Watchable,
 {
     let mut apis = namespaces.apis::<K>(client);
     if apis.len() == 1 {
@@ -144,13 +161,7 @@ pub fn touched_in<K>(
     config: watcher::Config,
 ) -> BoxStream<'static, Result<K, watcher::Error>>
 where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: Watchable,
 {
     let streams = namespaces
         .apis::<K>(client)

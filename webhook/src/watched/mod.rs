@@ -6,7 +6,6 @@ mod access;
 mod referenced;
 
 use std::collections::HashSet;
-use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,7 +15,6 @@ use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
-use serde::de::DeserializeOwned;
 use shared::config_from::SourceKind;
 use shared::crd::{KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector};
 use shared::watch::Namespaces;
@@ -44,13 +42,7 @@ struct Inner {
 /// Watches `api` into a store for as long as the process runs, logging watch errors (retried with backoff).
 fn spawn_watch<K>(client: &kube::Client, namespaces: &Namespaces, what: &'static str) -> Store<K>
 where
-    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: shared::watch::Watchable,
 {
     let (store, stream) = shared::watch::reflect_in(client, namespaces, watcher::Config::default());
     tokio::spawn(async move {

@@ -5,17 +5,14 @@
 //! a rotated Secret is read again as soon as the watch sees it change.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Debug;
 use std::sync::Arc;
 
-use k8s_openapi::NamespaceResourceScope;
 use kube::Resource;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::store::WriterDropped;
 use kube::runtime::reflector::{ObjectRef, Store};
 use parking_lot::Mutex;
-use serde::de::DeserializeOwned;
 
 /// (namespace, name).
 pub(crate) type Key = (String, String);
@@ -62,13 +59,7 @@ pub(crate) struct Referenced<K: Resource<DynamicType = ()> + 'static> {
 
 impl<K> Referenced<K>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: shared::watch::Watchable,
 {
     /// Objects of kind `K` whose metadata `meta` (a watch) holds.
     pub(crate) fn new(client: kube::Client, meta: Store<PartialObjectMeta<K>>) -> Self {
