@@ -28,15 +28,7 @@ pub fn config_digest(config: &BTreeMap<String, String>) -> u64 {
     keyed_hash(config)
 }
 
-/// A hash with a random key chosen once per process: the same input gives the same output within this
-/// process, and a digest of a secret value cannot be brute-forced by anyone without the key. Kept in memory
-/// only, never written anywhere.
-pub fn keyed_hash<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
-    use std::hash::BuildHasher;
-    static KEY: std::sync::LazyLock<std::collections::hash_map::RandomState> =
-        std::sync::LazyLock::new(std::collections::hash_map::RandomState::new);
-    KEY.hash_one(value)
-}
+pub use shared::redact::keyed_hash;
 
 /// What the latest poll (taken after our last write) says about this connector.
 #[derive(Debug, Clone, Copy)]

@@ -139,9 +139,27 @@ pub fn cut(text: &str, max_lines: usize, max_chars: usize) -> String {
     out
 }
 
+/// A hash keyed with a random key chosen once per process (SipHash, a keyed pseudo-random function): the same
+/// input gives the same output within this process, and nobody without the key can test guesses of a secret
+/// value against it. For in-memory digests of configs that hold secrets (cache keys, drift digests); never
+/// written anywhere.
+pub fn keyed_hash<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    use std::hash::BuildHasher;
+    static KEY: std::sync::LazyLock<std::collections::hash_map::RandomState> =
+        std::sync::LazyLock::new(std::collections::hash_map::RandomState::new);
+    KEY.hash_one(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyed_hashes_are_stable_within_the_process_and_tell_inputs_apart() {
+        let a = keyed_hash("hunter2");
+        assert_eq!(a, keyed_hash("hunter2"));
+        assert_ne!(a, keyed_hash("hunter3"));
+    }
 
     fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -2,16 +2,13 @@
 //! back ([`ConnectOutcome`]), and who asks ([`Validator`]: the server's client with its deadline and cache,
 //! or a fixed answer in tests and fuzzing).
 
-use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::future::Future;
-use std::hash::BuildHasher;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use shared::connect::{ClientSettings, ValidateResponse};
-use shared::redact::{REDACTED, Redactor};
+use shared::redact::{REDACTED, Redactor, keyed_hash};
 use shared::target::ClusterId;
 
 /// What to do when Kafka Connect cannot answer a validation in time.
@@ -75,23 +72,15 @@ impl fmt::Debug for ConnectCheck {
 
 impl ConnectCheck {
     /// The validation-cache key: the same cluster, endpoint, class and config give the same answer. The
-    /// config enters as a keyed hash (HMAC-SHA256 with a key chosen once per process): it holds values read
-    /// from Secrets, and a plain digest of a short password could be reversed by trying candidates.
+    /// config enters only as a keyed hash (`shared::redact::keyed_hash`): it holds values read from Secrets,
+    /// and a plain digest of a short password could be reversed by trying candidates.
     pub fn cache_key(&self) -> String {
-        let mut message = Vec::new();
-        for (k, v) in &self.config {
-            // Length prefixes keep `a=bc` and `ab=c` apart.
-            message.extend_from_slice(&(k.len() as u64).to_le_bytes());
-            message.extend_from_slice(k.as_bytes());
-            message.extend_from_slice(&(v.len() as u64).to_le_bytes());
-            message.extend_from_slice(v.as_bytes());
-        }
         format!(
-            "{}|{}|{}|{}",
+            "{}|{}|{}|{:016x}",
             self.cluster.label(),
             self.settings.url,
             self.class,
-            hex::encode(hmac_sha256(process_key(), &message))
+            keyed_hash(&self.config)
         )
     }
 
@@ -100,36 +89,6 @@ impl ConnectCheck {
         secret.extend(self.secret_keys.iter().cloned());
         Redactor::new(&self.config, &secret)
     }
-}
-
-/// The cache key's HMAC key: random, chosen once per process, never written anywhere. `RandomState` takes
-/// its keys from the operating system's randomness.
-fn process_key() -> &'static [u8; 32] {
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let state = RandomState::new();
-        let mut key = [0u8; 32];
-        for (i, chunk) in key.chunks_mut(8).enumerate() {
-            chunk.copy_from_slice(&state.hash_one(i).to_le_bytes());
-        }
-        key
-    })
-}
-
-/// HMAC-SHA256 (RFC 2104) with a 32-byte key.
-fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(key);
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
 }
 
 /// What Kafka Connect said about one config. Cloneable, so one answer serves every identical request.
@@ -194,21 +153,5 @@ impl ConnectOutcome {
             ConnectOutcome::Misconfigured { .. } => "misconfigured",
             ConnectOutcome::Unavailable { reason, .. } => reason,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hmac_is_standard_hmac_sha256() {
-        // The value any HMAC-SHA256 implementation gives for this key and message.
-        let key = [0x0bu8; 32];
-        let got = hmac_sha256(&key, b"Hi There");
-        assert_eq!(
-            hex::encode(got),
-            "198a607eb44bfbc69903a0f1cf2bbdc5ba0aa3f3d9ae3c1c7a3b1696a0b68cf7"
-        );
     }
 }
