@@ -16,6 +16,7 @@ pub mod connectors;
 pub mod credentials;
 pub mod objects;
 pub mod prom;
+pub mod rbac;
 
 /// The running stack. Panics with the way out when the tests were not started by `make test`.
 pub fn env() -> &'static StackEnv {
