@@ -11,6 +11,7 @@ pub(crate) fn connector_status(conn: &str, tasks: &[&str]) -> ConnectorStatus {
             state: conn.into(),
             worker_id: Some("w:8083".into()),
             trace: (conn == "FAILED").then(|| "org.Boom: connector broke\n\tat x".into()),
+            version: None,
         },
         tasks: tasks
             .iter()
@@ -22,6 +23,7 @@ pub(crate) fn connector_status(conn: &str, tasks: &[&str]) -> ConnectorStatus {
                 trace: (*s == "FAILED").then(|| {
                     "java.io.FileNotFoundException: /nonexistent-dir/out.txt\n\tat y".into()
                 }),
+                version: None,
             })
             .collect(),
         kind: Some("sink".into()),

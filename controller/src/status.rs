@@ -241,12 +241,14 @@ mod tests {
                 state: "RUNNING".into(),
                 worker_id: Some("w".into()),
                 trace: None,
+                version: None,
             },
             tasks: vec![TaskState {
                 id: 0,
                 state: state.into(),
                 worker_id: Some("w".into()),
                 trace: trace.map(String::from),
+                version: None,
             }],
             kind: None,
         }

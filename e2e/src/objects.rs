@@ -163,6 +163,9 @@ pub fn connector(ns: &str, name: &str, class: &str) -> Connector {
             state: ConnectorState::default(),
             auto_restart: None,
             deletion_policy: DeletionPolicy::default(),
+            version: None,
+            list_offsets: None,
+            alter_offsets: None,
         },
     );
     object.metadata.namespace = Some(ns.to_string());

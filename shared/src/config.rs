@@ -9,6 +9,8 @@ use serde_json::Value;
 pub const RESERVED_NAME: &str = "name";
 pub const RESERVED_CLASS: &str = "connector.class";
 pub const RESERVED_TASKS_MAX: &str = "tasks.max";
+/// `spec.version` (Kafka Connect 4.1+).
+pub const RESERVED_PLUGIN_VERSION: &str = "connector.plugin.version";
 
 /// Prefixes Connect passes on to converters, transforms, clients, …: never typo suspects.
 pub const PASS_THROUGH_PREFIXES: &[&str] = &[
@@ -156,6 +158,17 @@ pub fn check_connector_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The flat config with `connector.plugin.version` from `spec.version`, when set.
+pub fn with_plugin_version(
+    mut config: BTreeMap<String, String>,
+    version: Option<&str>,
+) -> BTreeMap<String, String> {
+    if let Some(v) = version.map(str::trim).filter(|v| !v.is_empty()) {
+        config.insert(RESERVED_PLUGIN_VERSION.into(), v.into());
+    }
+    config
 }
 
 /// The flat config Connect receives: the user's config plus `name`, `connector.class` and `tasks.max` from the

@@ -18,6 +18,14 @@ pub const ANNOTATION_RESTART: &str = "connectwarden.io/restart";
 /// Annotation asking the controller to restart one task: `<task id>` or `<task id>,<token>`; each new value is
 /// one request, recorded in `status.lastHandledTaskRestart`; the annotation stays in place.
 pub const ANNOTATION_RESTART_TASK: &str = "connectwarden.io/restart-task";
+/// Annotation asking the controller for one offsets operation: `list`, `alter` or `reset`, optionally followed
+/// by `,<token>` (a timestamp, any token) so that the same operation can be asked again. Each new value is one
+/// request, recorded in `status.lastHandledOffsets`; the annotation stays in place. `list` writes the offsets
+/// to `spec.listOffsets.toConfigMap`, `alter` applies `spec.alterOffsets.fromConfigMap`; `alter` and `reset`
+/// stop a running or paused connector first and restore the wanted state afterwards.
+pub const ANNOTATION_OFFSETS: &str = "connectwarden.io/offsets";
+/// The ConfigMap key offsets are listed to and altered from (Kafka Connect's own JSON, as Strimzi uses).
+pub const OFFSETS_KEY: &str = "offsets.json";
 /// Annotation that stops every controller action on this connector while `"true"`.
 pub const ANNOTATION_PAUSE_RECONCILIATION: &str = "connectwarden.io/pause-reconciliation";
 /// Finalizer that lets the controller delete the connector from Connect before the object goes.
@@ -43,6 +51,7 @@ pub const FINALIZER: &str = "connectwarden.io/connector";
     printcolumn = r#"{"name":"URL","type":"string","jsonPath":".spec.url"}"#,
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.version"}"#,
     printcolumn = r#"{"name":"Connectors","type":"integer","jsonPath":".status.managedConnectors"}"#,
+    printcolumn = r#"{"name":"Plugins","type":"integer","jsonPath":".status.connectorPlugins"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -156,6 +165,10 @@ pub struct KafkaConnectClusterStatus {
     /// Installed plugins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<PluginStatus>,
+    /// Number of installed connector plugins (source and sink; each installed version counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<i64>")]
+    pub connector_plugins: Option<u32>,
     /// Number of KafkaConnectors targeting this cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<i64>")]
@@ -194,6 +207,7 @@ pub struct PluginStatus {
     printcolumn = r#"{"name":"Cluster","type":"string","jsonPath":".spec.clusterRef.name"}"#,
     printcolumn = r#"{"name":"Class","type":"string","jsonPath":".spec.class"}"#,
     printcolumn = r#"{"name":"State","type":"string","jsonPath":".status.connectorState"}"#,
+    printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.pluginVersion"}"#,
     printcolumn = r#"{"name":"Tasks","type":"string","jsonPath":".status.tasksReady"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
@@ -235,10 +249,39 @@ pub struct KafkaConnectorSpec {
     /// Automatic restarts of a FAILED connector or its FAILED tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_restart: Option<AutoRestart>,
-    /// What happens to the connector on Kafka Connect when this object is deleted: `Delete` (default) or
-    /// `Orphan` (keep it running).
+    /// What happens to the connector on Kafka Connect when this object is deleted: `Delete` (default),
+    /// `Orphan` (keep it running) or `DeleteAndResetOffsets` (stop it, reset its offsets, then delete it, so
+    /// that a connector created later with the same name starts from the beginning; Connect 3.6+).
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// The connector plugin version to run (Kafka Connect 4.1+): a version such as `2.0.0` or a Maven range
+    /// such as `[1.0,2.0)`. Sent as `connector.plugin.version`. When omitted, Connect runs the latest
+    /// installed version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Where the `connectwarden.io/offsets: list` request writes the offsets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_offsets: Option<ListOffsets>,
+    /// Where the `connectwarden.io/offsets: alter` request reads the offsets from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alter_offsets: Option<AlterOffsets>,
+}
+
+/// The target of an offsets list.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOffsets {
+    /// A ConfigMap in this namespace; the offsets go under key `offsets.json` (created if missing, other keys
+    /// kept).
+    pub to_config_map: LocalObjectRef,
+}
+
+/// The source of an offsets alter.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlterOffsets {
+    /// A ConfigMap in this namespace holding Kafka Connect's offsets JSON under key `offsets.json`.
+    pub from_config_map: LocalObjectRef,
 }
 
 /// Where one config value comes from: exactly one of a Secret key or a ConfigMap key, in the connector's
@@ -299,6 +342,7 @@ pub enum DeletionPolicy {
     #[default]
     Delete,
     Orphan,
+    DeleteAndResetOffsets,
 }
 
 /// Automatic restart policy.
@@ -386,6 +430,13 @@ pub struct KafkaConnectorStatus {
     /// The last `connectwarden.io/restart-task` value handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_task_restart: Option<String>,
+    /// The last `connectwarden.io/offsets` value handled (done, failed or refused; the `Offsets` condition
+    /// says which). Offsets themselves never go into status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_offsets: Option<String>,
+    /// The connector plugin version Kafka Connect reports running (Connect 4.1+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_version: Option<String>,
 }
 
 /// One task.
@@ -573,6 +624,9 @@ mod tests {
                 state: ConnectorState::Running,
                 auto_restart: None,
                 deletion_policy: DeletionPolicy::Delete,
+                version: None,
+                list_offsets: None,
+                alter_offsets: None,
             },
         );
         assert_eq!(k.connector_name(), "orders-sink");

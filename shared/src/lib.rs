@@ -8,6 +8,8 @@ pub mod config_from;
 pub mod connect;
 pub mod crd;
 mod error;
+pub mod offsets;
+pub mod plugin_version;
 pub mod redact;
 pub mod runtime;
 pub mod target;

@@ -193,6 +193,9 @@ pub struct ReportedConnectorState {
     /// Omitted by Connect when empty.
     #[serde(default)]
     pub trace: Option<String>,
+    /// The plugin version running (Connect 4.1+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -203,6 +206,9 @@ pub struct TaskState {
     pub worker_id: Option<String>,
     #[serde(default)]
     pub trace: Option<String>,
+    /// The plugin version running (Connect 4.1+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 impl ConnectorStatus {
