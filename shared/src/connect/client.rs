@@ -214,6 +214,12 @@ impl ConnectClient {
         parse(&bytes, &endpoint::PLUGINS)
     }
 
+    /// The config definitions a connector plugin declares (its own settings, without the ones every connector
+    /// has). An unknown class is `Error::PluginNotFound`.
+    pub async fn plugin_config(&self, class: &str) -> Result<Vec<ConfigDefinition>> {
+        self.get_json(&endpoint::PLUGIN_CONFIG, &[class]).await
+    }
+
     /// Validates a flat config including `name`, `connector.class` and `tasks.max`. An unknown class is
     /// `Error::PluginNotFound`.
     pub async fn validate(
@@ -552,6 +558,8 @@ pub(crate) mod endpoint {
     pub const PLUGINS: Endpoint = Endpoint::new(Method::GET, "/connector-plugins");
     pub const VALIDATE: Endpoint =
         Endpoint::new(Method::PUT, "/connector-plugins/{class}/config/validate");
+    pub const PLUGIN_CONFIG: Endpoint =
+        Endpoint::new(Method::GET, "/connector-plugins/{class}/config");
     pub const CREATE: Endpoint = Endpoint::new(Method::POST, "/connectors");
     pub const LIST: Endpoint = Endpoint::new(Method::GET, "/connectors");
     pub const LIST_EXPANDED: Endpoint =
