@@ -528,14 +528,18 @@ impl KafkaConnectClusterSpec {
     }
 }
 
-/// Both CRDs as installed. `status` defaults to `{observedGeneration: -1}`: kstatus (Flux's health checks)
+/// The CRDs as installed. `status` defaults to `{observedGeneration: -1}`: kstatus (Flux's health checks)
 /// counts an object without a status as Current, so without the default a sync would report a connector
 /// healthy before the controller has looked at it.
 pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
     use kube::CustomResourceExt;
-    let mut crds = vec![KafkaConnectCluster::crd(), KafkaConnector::crd()];
+    let mut crds = vec![
+        KafkaConnectCluster::crd(),
+        KafkaConnector::crd(),
+        crate::policy::KafkaConnectorPolicy::crd(),
+    ];
     for crd in &mut crds {
         for version in &mut crd.spec.versions {
             let status = version
@@ -558,13 +562,17 @@ pub fn crds()
 
 /// Renders each CRD as YAML, as checked in under `deploy/crds/`.
 pub fn crd_yaml() -> Result<Vec<(&'static str, String)>, serde_yaml::Error> {
-    let [cluster, connector]: [_; 2] = crds().try_into().expect("two CRDs");
+    let [cluster, connector, policy]: [_; 3] = crds().try_into().expect("three CRDs");
     Ok(vec![
         (
             "kafkaconnectclusters.yaml",
             serde_yaml::to_string(&cluster)?,
         ),
         ("kafkaconnectors.yaml", serde_yaml::to_string(&connector)?),
+        (
+            "kafkaconnectorpolicies.yaml",
+            serde_yaml::to_string(&policy)?,
+        ),
     ])
 }
 

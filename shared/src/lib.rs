@@ -10,6 +10,7 @@ pub mod crd;
 mod error;
 pub mod offsets;
 pub mod plugin_version;
+pub mod policy;
 pub mod redact;
 pub mod runtime;
 pub mod target;
