@@ -91,6 +91,12 @@ pub fn run_build_script(rel: &str) -> crate::Result<PathBuf> {
     Ok(PathBuf::from(last))
 }
 
+/// The directory holding `helm` and `actionlint` (the release tools the tests run), built once and cached
+/// by `stack/tools/build.sh`.
+pub fn tools_dir() -> crate::Result<PathBuf> {
+    run_build_script("stack/tools/build.sh")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

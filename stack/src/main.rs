@@ -36,7 +36,8 @@ enum Cmd {
         #[arg(long, default_value = ".stack/env.json")]
         env_file: PathBuf,
     },
-    /// Only build (or check the cache of) the control plane and the Kafka jars.
+    /// Only build (or check the cache of) the control plane, the Kafka jars, the GitOps engine programs and
+    /// the release tools (helm, actionlint).
     Build,
     /// Print `export …` lines for a running stack's env file.
     Env {
@@ -123,11 +124,13 @@ fn build() -> stack::Result<()> {
     let kube = stack::cache::run_build_script("stack/kube/build.sh")?;
     let kafka = stack::cache::run_build_script("stack/kafka/build.sh")?;
     let gitops = stack::cache::run_build_script("stack/gitops/build.sh")?;
+    let tools = stack::cache::tools_dir()?;
     println!(
-        "control plane: {}\nkafka: {}\ngitops engines: {}",
+        "control plane: {}\nkafka: {}\ngitops engines: {}\nhelm, actionlint: {}",
         kube.display(),
         kafka.display(),
-        gitops.display()
+        gitops.display(),
+        tools.display()
     );
     Ok(())
 }
