@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver and kubectl from the published Go modules pinned in go.mod/go.sum
+# Builds etcd, kube-apiserver, kube-controller-manager and kubectl from the published Go modules pinned in go.mod/go.sum
 # into the cache, once: a later run whose inputs (go.mod, go.sum, etcd/main.go, this script,
 # ../lib/go-build.sh) hash the same does nothing. Needs only Go (and the Go module proxy, on the first run).
 #
 #   Cache root:  ${CW_CACHE_DIR:-$HOME/.cache/connect-warden}
 #   Go caches:   $CACHE/go/mod (GOMODCACHE), $CACHE/go/build (GOCACHE)
-#   Outputs:     $CACHE/kube-<version>/bin/{etcd,kube-apiserver,kubectl}
+#   Outputs:     $CACHE/kube-<version>/bin/{etcd,kube-apiserver,kube-controller-manager,kubectl}
 #
 # Progress goes to stderr; the last line on stdout is the bin directory.
 set -euo pipefail
@@ -31,7 +31,7 @@ stamp="$(cat "$here/go.mod" "$here/go.sum" "$here/etcd/main.go" "$here/build.sh"
 
 up_to_date() {
     [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp" ]] &&
-        [[ -x "$bin/etcd" && -x "$bin/kube-apiserver" && -x "$bin/kubectl" ]]
+        [[ -x "$bin/etcd" && -x "$bin/kube-apiserver" && -x "$bin/kube-controller-manager" && -x "$bin/kubectl" ]]
 }
 
 go_build_prepare "$cache/kube-$kube_version.lock"
@@ -44,7 +44,7 @@ for pkg in "${version_pkgs[@]}"; do
 done
 
 start=$SECONDS
-log "building etcd, kube-apiserver and kubectl $kube_version into $bin (first time only; takes a while)"
+log "building etcd, kube-apiserver, kube-controller-manager and kubectl $kube_version into $bin (first time only; takes a while)"
 log "downloading modules into $GOMODCACHE"
 go_build_modules
 (
@@ -52,9 +52,10 @@ go_build_modules
     go build -trimpath -ldflags="$ldflags" -o "$tmp/" \
         ./etcd \
         k8s.io/kubernetes/cmd/kube-apiserver \
+        k8s.io/kubernetes/cmd/kube-controller-manager \
         k8s.io/kubernetes/cmd/kubectl
 )
-go_build_install etcd kube-apiserver kubectl
+go_build_install etcd kube-apiserver kube-controller-manager kubectl
 echo "$stamp" >"$stamp_file"
 log "built in $((SECONDS - start))s: $(du -sh "$bin" | cut -f1) of binaries in $bin"
 echo "$bin"

@@ -1,12 +1,12 @@
-//! A real Kubernetes control plane on 127.0.0.1: etcd and kube-apiserver, plus kubectl, built
-//! from the published Go modules by `stack/kube/build.sh` and cached.
+//! A real Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver and kube-controller-manager, plus
+//! kubectl, built from the published Go modules by `stack/kube/build.sh` and cached.
 //!
 //! [`KubeStack::start`] generates a throwaway PKI (CA, apiserver serving cert, `system:masters` admin client
-//! cert, service-account signing key), starts etcd with an empty data directory and kube-apiserver on free
-//! ports, writes an admin kubeconfig and waits for `/readyz`. There is no kube-controller-manager, scheduler
-//! or kubelet: objects are stored and served (CRDs with schemas, RBAC, admission webhooks registered by
-//! `url:` + `caBundle`), but nothing reconciles them — no garbage collection of owner references, no
-//! namespace finalization (a deleted namespace stays `Terminating`), no pods running.
+//! cert, the controller manager's client and serving certs, service-account signing key), starts etcd with an
+//! empty data directory and kube-apiserver on free ports, writes an admin kubeconfig and waits for
+//! `/readyz`, then starts kube-controller-manager with its default controllers and waits until it is healthy
+//! and has created the `default` ServiceAccount. So namespaces are finalized, owner references are garbage
+//! collected and ClusterRoles aggregate, as in a real cluster. There is no scheduler or kubelet: no Pod runs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +24,12 @@ use crate::process::{Proc, wait_ready};
 pub const BUILD_SCRIPT: &str = "stack/kube/build.sh";
 /// How long kube-apiserver gets to answer `/readyz` with 200.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long kube-controller-manager gets to be healthy and to have run its first controllers.
+pub const CONTROLLER_MANAGER_READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// The user kube-controller-manager authenticates as: the bootstrap RBAC binds the
+/// `system:kube-controller-manager` ClusterRole to it, which lets it mint a token per controller
+/// (`--use-service-account-credentials`).
+pub const CONTROLLER_MANAGER_USER: &str = "system:kube-controller-manager";
 /// The Service CIDR handed to kube-apiserver; its first address is the `kubernetes` Service's ClusterIP.
 pub const SERVICE_CIDR: &str = "10.0.0.0/24";
 pub const SERVICE_ACCOUNT_ISSUER: &str = "https://kubernetes.default.svc";
@@ -37,7 +43,7 @@ pub struct KubeEnv {
     pub server: String,
     /// The kubectl binary built alongside the apiserver.
     pub kubectl: PathBuf,
-    /// Directory holding `etcd`, `kube-apiserver` and `kubectl`.
+    /// Directory holding `etcd`, `kube-apiserver`, `kube-controller-manager` and `kubectl`.
     pub bin_dir: PathBuf,
     /// PEM of the CA that signed the apiserver's serving certificate and the client certificates.
     pub ca_file: PathBuf,
@@ -52,16 +58,19 @@ impl KubeEnv {
     }
 }
 
-/// etcd + kube-apiserver, stopped (apiserver first, then etcd) when dropped.
+/// etcd + kube-apiserver + kube-controller-manager, stopped (controller manager first, then the apiserver,
+/// then etcd) when dropped.
 pub struct KubeStack {
     env: KubeEnv,
+    controller_manager: Proc,
     apiserver: Proc,
     etcd: Proc,
 }
 
 impl KubeStack {
     /// Builds the binaries if needed (cached), then starts a fresh, empty control plane whose state —
-    /// `pki/`, `etcd/`, `kubeconfig`, `logs/{etcd,kube-apiserver}.log` — lives under `dir`.
+    /// `pki/`, `etcd/`, `kubeconfig`, `kube-controller-manager.kubeconfig`,
+    /// `logs/{etcd,kube-apiserver,kube-controller-manager}.log` — lives under `dir`.
     pub fn start(dir: &Path) -> crate::Result<KubeStack> {
         let bin_dir = crate::cache::run_build_script(BUILD_SCRIPT)?;
         Self::start_with_bins(dir, &bin_dir)
@@ -156,6 +165,56 @@ impl KubeStack {
         }
         tracing::info!(%server, secs = started.elapsed().as_secs_f32(), "kube-apiserver is ready");
 
+        let kcm_kubeconfig = dir.join("kube-controller-manager.kubeconfig");
+        let rendered = render_kubeconfig(
+            &server,
+            &pki.ca.cert_pem,
+            &pki.controller_manager.cert_pem,
+            &pki.controller_manager.key_pem,
+        );
+        write_file(&kcm_kubeconfig, rendered.as_bytes())?;
+        let kcm_port = free_port()?;
+        let mut cmd = command(&bin_dir.join("kube-controller-manager"));
+        cmd.args(controller_manager_args(kcm_port, &kcm_kubeconfig, &files));
+        let mut controller_manager = Proc::spawn(
+            "kube-controller-manager",
+            cmd,
+            &logs.join("kube-controller-manager.log"),
+        )?;
+        // Healthy, and its controllers running: the ServiceAccount controller has made `default/default`.
+        let healthz = format!("https://127.0.0.1:{kcm_port}/healthz");
+        let default_sa = format!("{server}/api/v1/namespaces/default/serviceaccounts/default");
+        let mut last = String::new();
+        let ready = wait_ready(
+            &mut controller_manager,
+            CONTROLLER_MANAGER_READY_TIMEOUT,
+            || {
+                for url in [&healthz, &default_sa] {
+                    match probe.get(url) {
+                        Ok((200, _)) => {}
+                        Ok((code, body)) => {
+                            last = format!("{url}: HTTP {code}: {}", truncate(&body, 2000));
+                            return false;
+                        }
+                        Err(e) => {
+                            last = e;
+                            return false;
+                        }
+                    }
+                }
+                true
+            },
+        );
+        if let Err(e) = ready {
+            tracing::error!(last = %last, "kube-controller-manager did not become ready");
+            return Err(e);
+        }
+        tracing::info!(
+            port = kcm_port,
+            secs = started.elapsed().as_secs_f32(),
+            "kube-controller-manager is ready"
+        );
+
         let env = KubeEnv {
             kubeconfig,
             server,
@@ -165,6 +224,7 @@ impl KubeStack {
         };
         Ok(KubeStack {
             env,
+            controller_manager,
             apiserver,
             etcd,
         })
@@ -174,9 +234,9 @@ impl KubeStack {
         self.env.clone()
     }
 
-    /// etcd and kube-apiserver, for the env file.
+    /// etcd, kube-apiserver and kube-controller-manager, for the env file.
     pub fn processes(&self) -> Vec<crate::process::ProcessInfo> {
-        [&self.etcd, &self.apiserver]
+        [&self.etcd, &self.apiserver, &self.controller_manager]
             .into_iter()
             .filter_map(|p| p.info())
             .collect()
@@ -190,10 +250,15 @@ impl KubeStack {
     pub fn etcd(&mut self) -> &mut Proc {
         &mut self.etcd
     }
+
+    pub fn controller_manager(&mut self) -> &mut Proc {
+        &mut self.controller_manager
+    }
 }
 
 impl Drop for KubeStack {
     fn drop(&mut self) {
+        self.controller_manager.stop(Duration::from_secs(10));
         self.apiserver.stop(Duration::from_secs(10));
         self.etcd.stop(Duration::from_secs(10));
     }
@@ -218,7 +283,7 @@ fn command(bin: &Path) -> Command {
     cmd
 }
 
-/// The paths of the PEM files kube-apiserver reads.
+/// The paths of the PEM files kube-apiserver and kube-controller-manager read.
 #[derive(Debug, Clone)]
 struct PkiFiles {
     ca_cert: PathBuf,
@@ -226,6 +291,8 @@ struct PkiFiles {
     serving_key: PathBuf,
     sa_key: PathBuf,
     sa_pub: PathBuf,
+    kcm_serving_cert: PathBuf,
+    kcm_serving_key: PathBuf,
 }
 
 /// kube-apiserver flags for a standalone control plane: no cloud, no kubelet, no egress selector (so
@@ -246,9 +313,6 @@ fn apiserver_args(port: u16, etcd_url: &str, f: &PkiFiles, cert_dir: &Path) -> V
         format!("--service-account-key-file={}", p(&f.sa_pub)),
         format!("--service-account-signing-key-file={}", p(&f.sa_key)),
         format!("--service-cluster-ip-range={SERVICE_CIDR}"),
-        // Nothing creates the `default` ServiceAccount without kube-controller-manager, so the ServiceAccount
-        // admission plugin would reject every Pod (as in controller-runtime's envtest).
-        "--disable-admission-plugins=ServiceAccount".into(),
         "--allow-privileged=true".into(),
         // There are no nodes: keep the `kubernetes` Service without loopback endpoints.
         "--endpoint-reconciler-type=none".into(),
@@ -256,6 +320,36 @@ fn apiserver_args(port: u16, etcd_url: &str, f: &PkiFiles, cert_dir: &Path) -> V
         // pre-shutdown hook blocks forever when etcd is already gone (as when our owner is killed and both
         // processes get SIGTERM at once), leaving an orphaned apiserver behind.
         "--feature-gates=UnknownVersionInteroperabilityProxy=false".into(),
+        "--profiling=false".into(),
+    ]
+}
+
+/// kube-controller-manager flags: the controllers a cluster runs by default (`*`: namespace deletion, garbage
+/// collection, ClusterRole aggregation, ServiceAccounts and their tokens, the root CA ConfigMap, workloads…),
+/// each with its own ServiceAccount's token as in kubeadm clusters; one instance, so no leader election;
+/// HTTPS with a certificate of the stack's CA on a loopback port, whose `/healthz` needs no credentials.
+/// No cloud provider, no node CIDRs, no CSR signing (nothing asks for it here).
+fn controller_manager_args(port: u16, kubeconfig: &Path, f: &PkiFiles) -> Vec<String> {
+    let p = |p: &Path| p.display().to_string();
+    vec![
+        format!("--kubeconfig={}", p(kubeconfig)),
+        format!("--authentication-kubeconfig={}", p(kubeconfig)),
+        format!("--authorization-kubeconfig={}", p(kubeconfig)),
+        // Client certificates of the stack's CA, given here: the lookup in kube-system would also look for a
+        // front-proxy CA, which this apiserver has none of, and log that it is missing every few seconds.
+        "--authentication-skip-lookup=true".into(),
+        format!("--client-ca-file={}", p(&f.ca_cert)),
+        "--controllers=*".into(),
+        "--use-service-account-credentials=true".into(),
+        format!("--service-account-private-key-file={}", p(&f.sa_key)),
+        format!("--root-ca-file={}", p(&f.ca_cert)),
+        "--leader-elect=false".into(),
+        "--bind-address=127.0.0.1".into(),
+        format!("--secure-port={port}"),
+        format!("--tls-cert-file={}", p(&f.kcm_serving_cert)),
+        format!("--tls-private-key-file={}", p(&f.kcm_serving_key)),
+        format!("--service-cluster-ip-range={SERVICE_CIDR}"),
+        "--cluster-name=connect-warden".into(),
         "--profiling=false".into(),
     ]
 }
@@ -293,6 +387,8 @@ struct Pki {
     ca: Ca,
     serving: Leaf,
     admin: Leaf,
+    controller_manager: Leaf,
+    controller_manager_serving: Leaf,
     sa_key_pem: String,
     sa_pub_pem: String,
 }
@@ -314,11 +410,15 @@ impl Pki {
         let ca = Ca::new("connect-warden-kube-ca")?;
         let serving = ca.server(SERVING_SANS)?;
         let admin = ca.client("admin", Some("system:masters"))?;
+        let controller_manager = ca.client(CONTROLLER_MANAGER_USER, None)?;
+        let controller_manager_serving = ca.server(&["127.0.0.1", "localhost"])?;
         let (sa_key_pem, sa_pub_pem) = crate::pki::key_pair_pem()?;
         Ok(Pki {
             ca,
             serving,
             admin,
+            controller_manager,
+            controller_manager_serving,
             sa_key_pem,
             sa_pub_pem,
         })
@@ -332,12 +432,22 @@ impl Pki {
             serving_key: dir.join("apiserver.key"),
             sa_key: dir.join("sa.key"),
             sa_pub: dir.join("sa.pub"),
+            kcm_serving_cert: dir.join("kube-controller-manager.crt"),
+            kcm_serving_key: dir.join("kube-controller-manager.key"),
         };
         write_file(&files.ca_cert, self.ca.cert_pem.as_bytes())?;
         write_file(&files.serving_cert, self.serving.cert_pem.as_bytes())?;
         write_file(&files.serving_key, self.serving.key_pem.as_bytes())?;
         write_file(&files.sa_key, self.sa_key_pem.as_bytes())?;
         write_file(&files.sa_pub, self.sa_pub_pem.as_bytes())?;
+        write_file(
+            &files.kcm_serving_cert,
+            self.controller_manager_serving.cert_pem.as_bytes(),
+        )?;
+        write_file(
+            &files.kcm_serving_key,
+            self.controller_manager_serving.key_pem.as_bytes(),
+        )?;
         write_file(&dir.join("admin.crt"), self.admin.cert_pem.as_bytes())?;
         write_file(&dir.join("admin.key"), self.admin.key_pem.as_bytes())?;
         Ok(files)
@@ -399,15 +509,21 @@ mod tests {
         pki.ca.client_tls(&pki.admin).unwrap();
     }
 
-    #[test]
-    fn apiserver_args_name_every_file_and_port() {
-        let f = PkiFiles {
+    fn files() -> PkiFiles {
+        PkiFiles {
             ca_cert: "/p/ca.crt".into(),
             serving_cert: "/p/apiserver.crt".into(),
             serving_key: "/p/apiserver.key".into(),
             sa_key: "/p/sa.key".into(),
             sa_pub: "/p/sa.pub".into(),
-        };
+            kcm_serving_cert: "/p/kube-controller-manager.crt".into(),
+            kcm_serving_key: "/p/kube-controller-manager.key".into(),
+        }
+    }
+
+    #[test]
+    fn apiserver_args_name_every_file_and_port() {
+        let f = files();
         let args = apiserver_args(4443, "http://127.0.0.1:2379", &f, Path::new("/d/apiserver"));
         for want in [
             "--secure-port=4443",
@@ -422,5 +538,45 @@ mod tests {
             assert!(args.iter().any(|a| a == want), "missing {want} in {args:?}");
         }
         assert!(!args.iter().any(|a| a.starts_with("--egress-selector")));
+        // kube-controller-manager creates the `default` ServiceAccounts, so the plugin stays on as in a
+        // real cluster.
+        assert!(!args.iter().any(|a| a.contains("admission-plugins")));
+    }
+
+    #[test]
+    fn controller_manager_args_run_the_default_controllers_on_loopback_without_leader_election() {
+        let args = controller_manager_args(10257, Path::new("/d/kcm.kubeconfig"), &files());
+        for want in [
+            "--kubeconfig=/d/kcm.kubeconfig",
+            "--authentication-kubeconfig=/d/kcm.kubeconfig",
+            "--authorization-kubeconfig=/d/kcm.kubeconfig",
+            "--controllers=*",
+            "--use-service-account-credentials=true",
+            "--service-account-private-key-file=/p/sa.key",
+            "--root-ca-file=/p/ca.crt",
+            "--client-ca-file=/p/ca.crt",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            "--secure-port=10257",
+            "--tls-cert-file=/p/kube-controller-manager.crt",
+            "--tls-private-key-file=/p/kube-controller-manager.key",
+        ] {
+            assert!(args.iter().any(|a| a == want), "missing {want} in {args:?}");
+        }
+        let flags: Vec<&str> = args.iter().filter_map(|a| a.split('=').next()).collect();
+        let mut unique = flags.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), flags.len(), "a flag given twice: {args:?}");
+        assert!(!args.iter().any(|a| a.starts_with("--cloud-provider")));
+    }
+
+    #[test]
+    fn the_controller_manager_authenticates_as_its_bootstrap_user_outside_system_masters() {
+        let pki = Pki::generate().unwrap();
+        let der = pki.controller_manager.cert_der.as_ref();
+        let has = |needle: &[u8]| der.windows(needle.len()).any(|w| w == needle);
+        assert!(has(CONTROLLER_MANAGER_USER.as_bytes()));
+        assert!(!has(b"system:masters"));
     }
 }
