@@ -1,6 +1,6 @@
-//! Every write to the Kubernetes API goes through here: status patches, finalizers and events. Each takes a
-//! permit (a burst of thousands of status updates must not open thousands of connections to the API server)
-//! and counts `connect_warden_kube_writes_total`.
+//! Every write to the Kubernetes API goes through here: status patches, finalizers, events and the offsets
+//! a list request writes into a ConfigMap. Each takes a permit (a burst of thousands of status updates must
+//! not open thousands of connections to the API server) and counts `connect_warden_kube_writes_total`.
 
 use std::sync::Arc;
 
@@ -125,6 +125,33 @@ impl KubeWrites {
             )
             .await?;
         self.count::<K>("patch_finalizer");
+        Ok(())
+    }
+
+    /// Sets one key of a ConfigMap by server-side apply under its own field manager: the ConfigMap is created
+    /// when missing, and its other keys (owned by whoever wrote them) stay.
+    pub async fn apply_config_map_key(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        let patch = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": { "name": name, "namespace": namespace },
+            "data": { key: value },
+        });
+        let _permit = self.permits.acquire().await;
+        Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(self.kube.clone(), namespace)
+            .patch(
+                name,
+                &PatchParams::apply("connect-warden-offsets").force(),
+                &Patch::Apply(&patch),
+            )
+            .await?;
+        self.metrics.kube_write("configmaps", "apply");
         Ok(())
     }
 

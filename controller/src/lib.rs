@@ -24,6 +24,7 @@ mod fixtures;
 mod kube_writes;
 pub mod memory;
 mod metrics;
+mod offsets;
 mod plan;
 mod reconcile;
 mod restart;

@@ -196,6 +196,8 @@ pub struct Plan {
     pub handled_task_restart: Option<String>,
     /// Invalid request values, for Warning events (each value is handled, so warned about, once).
     pub warnings: Vec<String>,
+    /// An offsets request that ended now (set after the plan's calls, by the reconciler).
+    pub offsets: Option<crate::offsets::Outcome>,
 }
 
 pub fn plan(i: &Input<'_>) -> Plan {
@@ -211,6 +213,7 @@ pub fn plan(i: &Input<'_>) -> Plan {
         handled_restart: None,
         handled_task_restart: None,
         warnings: Vec::new(),
+        offsets: None,
     };
     if let Some(Request { value, ask: Err(w) }) = &i.manual {
         p.warnings.push(w.clone());

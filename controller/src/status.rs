@@ -55,6 +55,7 @@ pub fn connector_status(prev: Option<&KafkaConnectorStatus>, p: Parts<'_>) -> Ka
             s.worker_id = None;
             s.tasks.clear();
             s.tasks_ready = None;
+            s.plugin_version = None;
         }
         Reported::Status(st) => {
             s.connector_state = Some(st.connector.state.clone());
@@ -73,6 +74,7 @@ pub fn connector_status(prev: Option<&KafkaConnectorStatus>, p: Parts<'_>) -> Ka
                 })
                 .collect();
             s.tasks_ready = Some(tasks_ready(st));
+            s.plugin_version = st.connector.version.clone();
         }
     }
     s.topics = p.topics;
@@ -160,6 +162,30 @@ pub fn condition(
         message: Some(message.into()),
         last_transition_time,
         observed_generation: generation,
+    }
+}
+
+/// Records an offsets request that ended: its value, and the `Offsets` condition (True with what was done,
+/// or False with why not). Offsets themselves never go into status.
+pub fn record_offsets(
+    s: &mut KafkaConnectorStatus,
+    o: &crate::offsets::Outcome,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) {
+    s.last_handled_offsets = Some(o.value.clone());
+    let c = condition(
+        &s.conditions,
+        crate::offsets::CONDITION,
+        if o.ok { "True" } else { "False" },
+        o.reason,
+        &cut(&o.message, 3, MESSAGE_CHARS),
+        generation,
+        now,
+    );
+    match s.conditions.iter_mut().find(|x| x.kind == c.kind) {
+        Some(x) => *x = c,
+        None => s.conditions.push(c),
     }
 }
 
@@ -392,5 +418,45 @@ mod tests {
             ("topic".to_string(), "c".to_string()),
         ]);
         assert_eq!(topics_of(&cfg), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn an_offsets_outcome_is_recorded_without_offsets_and_keeps_ready() {
+        let mut s = KafkaConnectorStatus {
+            conditions: conditions(&[], &Ready::yes(Reason::Running, "ok"), "ok", Some(1), t(0)),
+            ..Default::default()
+        };
+        let ok = crate::offsets::Outcome::done(
+            "list",
+            crate::offsets::Op::List,
+            "wrote the offsets of 1 partition".into(),
+        );
+        record_offsets(&mut s, &ok, Some(1), t(1));
+        assert_eq!(s.last_handled_offsets.as_deref(), Some("list"));
+        let c = s.conditions.iter().find(|c| c.kind == "Offsets").unwrap();
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_deref()),
+            ("True", Some("Listed"))
+        );
+        let failed = crate::offsets::Outcome::failed("reset,2", "Failed", "boom");
+        record_offsets(&mut s, &failed, Some(1), t(2));
+        let offsets: Vec<_> = s
+            .conditions
+            .iter()
+            .filter(|c| c.kind == "Offsets")
+            .collect();
+        assert_eq!(offsets.len(), 1, "replaced, not added");
+        assert_eq!(offsets[0].status, "False");
+        assert_eq!(s.last_handled_offsets.as_deref(), Some("reset,2"));
+        assert!(ready_of(&s.conditions).is_some(), "Ready kept");
+        // a later status keeps the Offsets condition
+        let next = conditions(
+            &s.conditions,
+            &Ready::yes(Reason::Running, "ok"),
+            "ok",
+            Some(1),
+            t(3),
+        );
+        assert!(next.iter().any(|c| c.kind == "Offsets"));
     }
 }

@@ -136,19 +136,55 @@ mod tests {
     #[test]
     fn malformed_documents_say_what_is_wrong() {
         let cases = [
-            ("{", "offsets.json is not valid JSON: EOF while parsing an object at line 1 column 1"),
-            ("[]", "offsets.json must be an object {\"offsets\": [...]}, not list"),
+            (
+                "{",
+                "offsets.json is not valid JSON: EOF while parsing an object at line 1 column 1",
+            ),
+            (
+                "[]",
+                "offsets.json must be an object {\"offsets\": [...]}, not list",
+            ),
             ("{}", "offsets.json: the key \"offsets\" is missing"),
-            (r#"{"offsets":{}}"#, "offsets.json: \"offsets\" must be a list, not object"),
-            (r#"{"offsets":[],"x":1}"#, "offsets.json: unknown key \"x\"; the document is {\"offsets\": [{\"partition\": {…}, \"offset\": {…}}]}"),
-            (r#"{"offsets":[1]}"#, "offsets.json: offsets[0] must be an object with \"partition\" and \"offset\", not number"),
-            (r#"{"offsets":[{"offset":{}}]}"#, "offsets.json: offsets[0] has no \"partition\""),
-            (r#"{"offsets":[{"partition":{},"offset":{}}]}"#, "offsets.json: offsets[0].partition is empty"),
-            (r#"{"offsets":[{"partition":"p","offset":{}}]}"#, "offsets.json: offsets[0].partition must be an object, not string"),
-            (r#"{"offsets":[{"partition":{"a":1}}]}"#, "offsets.json: offsets[0] has no \"offset\" (use null to reset the partition)"),
-            (r#"{"offsets":[{"partition":{"a":1},"offset":5}]}"#, "offsets.json: offsets[0].offset must be an object (or null to reset the partition), not number"),
-            (r#"{"offsets":[{"partition":{"a":1},"offset":{},"extra":1}]}"#, "offsets.json: offsets[0] has unknown key \"extra\" (only \"partition\" and \"offset\")"),
-            (r#"{"offsets":[]}"#, "offsets.json: \"offsets\" is empty: nothing to alter (use the reset operation to clear all offsets)"),
+            (
+                r#"{"offsets":{}}"#,
+                "offsets.json: \"offsets\" must be a list, not object",
+            ),
+            (
+                r#"{"offsets":[],"x":1}"#,
+                "offsets.json: unknown key \"x\"; the document is {\"offsets\": [{\"partition\": {…}, \"offset\": {…}}]}",
+            ),
+            (
+                r#"{"offsets":[1]}"#,
+                "offsets.json: offsets[0] must be an object with \"partition\" and \"offset\", not number",
+            ),
+            (
+                r#"{"offsets":[{"offset":{}}]}"#,
+                "offsets.json: offsets[0] has no \"partition\"",
+            ),
+            (
+                r#"{"offsets":[{"partition":{},"offset":{}}]}"#,
+                "offsets.json: offsets[0].partition is empty",
+            ),
+            (
+                r#"{"offsets":[{"partition":"p","offset":{}}]}"#,
+                "offsets.json: offsets[0].partition must be an object, not string",
+            ),
+            (
+                r#"{"offsets":[{"partition":{"a":1}}]}"#,
+                "offsets.json: offsets[0] has no \"offset\" (use null to reset the partition)",
+            ),
+            (
+                r#"{"offsets":[{"partition":{"a":1},"offset":5}]}"#,
+                "offsets.json: offsets[0].offset must be an object (or null to reset the partition), not number",
+            ),
+            (
+                r#"{"offsets":[{"partition":{"a":1},"offset":{},"extra":1}]}"#,
+                "offsets.json: offsets[0] has unknown key \"extra\" (only \"partition\" and \"offset\")",
+            ),
+            (
+                r#"{"offsets":[]}"#,
+                "offsets.json: \"offsets\" is empty: nothing to alter (use the reset operation to clear all offsets)",
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(parse(text).unwrap_err(), want, "{text}");

@@ -249,19 +249,12 @@ impl Requirement {
     pub fn matches(&self, version: &str) -> bool {
         let v = Version::parse(version);
         self.ranges.iter().any(|r| {
-            r.lower.as_ref().is_none_or(|(l, inc)| {
-                if *inc {
-                    v >= *l
-                } else {
-                    v > *l
-                }
-            }) && r.upper.as_ref().is_none_or(|(u, inc)| {
-                if *inc {
-                    v <= *u
-                } else {
-                    v < *u
-                }
-            })
+            r.lower
+                .as_ref()
+                .is_none_or(|(l, inc)| if *inc { v >= *l } else { v > *l })
+                && r.upper
+                    .as_ref()
+                    .is_none_or(|(u, inc)| if *inc { v <= *u } else { v < *u })
         })
     }
 
@@ -343,7 +336,10 @@ mod tests {
             ("", "it is empty"),
             ("1.0,2.0", "a range starts with [ or ("),
             ("[1.0,2.0", "a range is not closed"),
-            ("[2.0,1.0]", "the lower bound 2.0 is above the upper bound 1.0"),
+            (
+                "[2.0,1.0]",
+                "the lower bound 2.0 is above the upper bound 1.0",
+            ),
             ("(1.0)", "a single version in a range is written [v]"),
             ("[,1.0]", "an open bound is written with ( or )"),
             ("(,)", "a range needs at least one bound"),
@@ -354,7 +350,9 @@ mod tests {
         for (spec, why) in cases {
             assert_eq!(
                 Requirement::parse(spec).unwrap_err(),
-                format!("spec.version {spec:?} is not a version or a Maven version range: {why}{tail}"),
+                format!(
+                    "spec.version {spec:?} is not a version or a Maven version range: {why}{tail}"
+                ),
                 "{spec}"
             );
         }
@@ -367,10 +365,7 @@ mod tests {
             Requirement::parse("[1.0,3.0)").unwrap().pick(&installed),
             Some("2.0.0")
         );
-        assert_eq!(
-            Requirement::parse("[5.0,)").unwrap().pick(&installed),
-            None
-        );
+        assert_eq!(Requirement::parse("[5.0,)").unwrap().pick(&installed), None);
         assert_eq!(
             newest_first(&["1.0.0", "4.3.1", "2.0.0", "1.0.0"]),
             vec!["4.3.1", "2.0.0", "1.0.0"]

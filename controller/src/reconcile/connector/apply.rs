@@ -7,17 +7,22 @@ use chrono::Utc;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
-use shared::config::{check_connector_name, describe_non_strings, effective_config, string_config};
+use shared::config::{
+    check_connector_name, describe_non_strings, effective_config, string_config,
+    with_plugin_version,
+};
 use shared::config_from::source_label;
-use shared::connect::ConnectorStatus;
+use shared::connect::{ConnectorStatus, InitialState};
 use shared::crd::{
-    ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, KafkaConnector, KafkaConnectorStatus,
+    ANNOTATION_OFFSETS, ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, ConnectorState,
+    KafkaConnector, KafkaConnectorStatus,
 };
 use shared::redact::Redactor;
 
 use super::config_from;
 use super::effects::{Effects, Live};
 use super::execute::{Job, execute, report};
+use super::offsets::{self, Prepared};
 use super::{obj_key, prev_reason, write_simple};
 use crate::Result;
 use crate::conditions::{Ready, Reason, Truth};
@@ -36,6 +41,17 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
     let Some(seen) = observe(o, &cluster, &desired.name) else {
         return Ok(resync);
     };
+    // An offsets alter or reset holds the wanted state at stopped until it ran; then the spec's state is
+    // restored by the same plan that keeps it.
+    let held = offsets::prepare(o, ctx, &cluster.label, seen.version.as_deref()).await?;
+    let holding = match &held {
+        Prepared::Ready(h) if h.op.needs_stopped() => Some(h),
+        _ => None,
+    };
+    let mut desired = desired;
+    if holding.is_some() {
+        desired.state = ConnectorState::Stopped;
+    }
 
     let key = obj_key(o);
     let before = ctx.fingerprints.previous(&key);
@@ -46,7 +62,7 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
         None => !prints.is_empty(),
     };
     let input = plan_input(o, ctx, &desired, &seen, values_changed);
-    let p = plan::plan(&input);
+    let mut p = plan::plan(&input);
     tracing::debug!(actions = ?p.actions, ready = ?p.ready.reason, "planned");
 
     let fx = Live {
@@ -60,6 +76,32 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
         if ctx.retries.first_warning(&key, w) {
             fx.event(true, "InvalidAnnotation", "Restart", w.clone())
                 .await;
+        }
+    }
+    if let Some(h) = holding {
+        let wanted = o.spec.state;
+        let stopping = p.actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::Stop | Action::Pause | Action::Create(InitialState::Stopped)
+            )
+        });
+        if stopping {
+            let note = crate::offsets::stopping_note(
+                &desired.name,
+                h.op,
+                &h.value,
+                &format!("{wanted:?}").to_lowercase(),
+            );
+            fx.event(false, "OffsetsStopping", "Offsets", note).await;
+        }
+        if p.ready.status != Truth::True {
+            p.ready.message = format!(
+                "{}; to {} its offsets as asked by {ANNOTATION_OFFSETS}={:?}",
+                p.ready.message,
+                h.op.as_str(),
+                h.value
+            );
         }
     }
     let job = Job {
@@ -88,7 +130,36 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
         .iter()
         .any(|a| matches!(a, Action::PutConfig | Action::Create(_)));
     let in_sync = !puts_config && matches!(seen.observed(), Observed::Present { .. });
-    let ex = execute(&job, p, &mut redactor, &fx, &ctx.retries, &ctx.metrics).await?;
+    let mut ex = execute(&job, p, &mut redactor, &fx, &ctx.retries, &ctx.metrics).await?;
+    let outcome = match &held {
+        Prepared::Nothing => None,
+        Prepared::Refused(out) => Some(out.clone()),
+        Prepared::Ready(h) => {
+            let state = seen.status().map(|s| s.connector.state.as_str());
+            let run = ex.plan.actions.is_empty()
+                && !ex.call_failed
+                && crate::offsets::step(h.op, state) == crate::offsets::Step::Run;
+            let out = if run {
+                offsets::run(h, o, ctx, &cluster, &desired.name).await?
+            } else {
+                None
+            };
+            if out.is_none() {
+                // Look again soon: the stop, or Connect, may be ready then.
+                ex.requeue = Some(ex.requeue.map_or(OFFSETS_RETRY, |r| r.min(OFFSETS_RETRY)));
+            }
+            out
+        }
+    };
+    if let Some(out) = outcome {
+        fx.event(!out.ok, out.event_reason(), "Offsets", out.message.clone())
+            .await;
+        if out.ok && holding.is_some() && o.spec.state != ConnectorState::Stopped {
+            // Restore the wanted state at once rather than at the next resync.
+            ex.requeue = Some(OFFSETS_RETRY);
+        }
+        ex.plan.offsets = Some(out);
+    }
     if (puts_config && ex.sent) || in_sync {
         if ex.sent
             && let Some(b) = &before
@@ -98,12 +169,37 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
         ctx.fingerprints.record(&job.key, prints);
     }
     let new = report(&job, &ex, &redactor, &fx).await?;
+    announce_version(&fx, &desired.name, o.status.as_ref(), &new).await;
     record_metrics(o, ctx, &cluster, &desired, seen.status(), &new);
 
     Ok(match ex.requeue {
         Some(d) => Requeue::requeue(d.min(ctx.settings.resync)),
         None => resync,
     })
+}
+
+/// How soon a reconcile looks again while an offsets request waits for Connect.
+const OFFSETS_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// An event when the plugin version Connect runs changed (after `spec.version` changed), naming both.
+async fn announce_version(
+    fx: &impl Effects,
+    name: &str,
+    prev: Option<&KafkaConnectorStatus>,
+    new: &KafkaConnectorStatus,
+) {
+    let was = prev.and_then(|s| s.plugin_version.as_deref());
+    if let (Some(was), Some(now)) = (was, new.plugin_version.as_deref())
+        && was != now
+    {
+        fx.event(
+            false,
+            "VersionChanged",
+            "Update",
+            format!("connector {name:?} now runs plugin version {now} (was {was})"),
+        )
+        .await;
+    }
 }
 
 /// Events naming the config keys whose values read through configFrom changed (never the values).
@@ -178,11 +274,9 @@ async fn resolve(
                         let mut config = config;
                         config.extend(values);
                         let desired = Desired {
-                            config: effective_config(
-                                &name,
-                                &o.spec.class,
-                                o.spec.tasks_max,
-                                &config,
+                            config: with_plugin_version(
+                                effective_config(&name, &o.spec.class, o.spec.tasks_max, &config),
+                                o.spec.version.as_deref(),
                             ),
                             name,
                             state: o.spec.state,

@@ -34,7 +34,7 @@ pub(super) struct Job<'a> {
 
 impl Job<'_> {
     fn status(&self, p: &Plan, redactor: &Redactor) -> KafkaConnectorStatus {
-        status::connector_status(
+        let mut s = status::connector_status(
             self.prev,
             Parts {
                 generation: self.generation,
@@ -47,7 +47,11 @@ impl Job<'_> {
                 redactor,
                 now: Utc::now(),
             },
-        )
+        );
+        if let Some(o) = &p.offsets {
+            status::record_offsets(&mut s, o, self.generation, Utc::now());
+        }
+        s
     }
 }
 

@@ -6,6 +6,7 @@ mod apply;
 mod config_from;
 mod effects;
 mod execute;
+mod offsets;
 #[cfg(test)]
 mod tests;
 
@@ -137,6 +138,11 @@ async fn cleanup(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
         tracing::info!(%winner, "not deleting a connector another KafkaConnector manages");
         done(ctx);
         return Ok(Requeue::await_change());
+    }
+    if o.spec.deletion_policy == DeletionPolicy::DeleteAndResetOffsets
+        && let Err(why) = offsets::reset_before_delete(o, ctx, &c, name).await
+    {
+        return blocked(why).await;
     }
     let result = {
         let _permit = c.writes.acquire().await;
