@@ -28,9 +28,9 @@ pub struct KafkaConnectorPolicySpec {
     /// Which connectors the policy applies to; every connector when omitted. All given criteria must hold.
     #[serde(default, rename = "match")]
     pub matches: PolicyMatch,
-    /// A JSON Schema (draft 2020-12) that the connector's view must satisfy: `name`, `namespace`, `labels`,
-    /// `class`, `type` (`source` or `sink`, when the cluster reports the plugin), `tasksMax`, `state`,
-    /// `config` (values as strings), `configFrom` (key → source, never a value), `clusterRef` (`name`,
+    /// A JSON Schema (draft 2020-12) that the connector's view must satisfy: `name`, `namespace`, `class`,
+    /// `type` (`source` or `sink`, when the cluster reports the plugin), `tasksMax`, `state`, `config`
+    /// (values as strings), `configFrom` (key → source, never a value), `clusterRef` (`name`,
     /// `namespace`). Checked when the policy is applied.
     #[schemars(schema_with = "free_form_object")]
     pub schema: Value,
@@ -102,6 +102,6 @@ fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
         "x-kubernetes-preserve-unknown-fields": true,
-        "description": "A JSON Schema (draft 2020-12) that the connector's view must satisfy: `name`, `namespace`, `labels`, `class`, `type` (`source` or `sink`, when the cluster reports the plugin), `tasksMax`, `state`, `config` (values as strings), `configFrom` (key → source, never a value), `clusterRef` (`name`, `namespace`). Checked when the policy is applied."
+        "description": "A JSON Schema (draft 2020-12) that the connector's view must satisfy: `name`, `namespace`, `class`, `type` (`source` or `sink`, when the cluster reports the plugin), `tasksMax`, `state`, `config` (values as strings), `configFrom` (key → source, never a value), `clusterRef` (`name`, `namespace`). Checked when the policy is applied."
     })
 }

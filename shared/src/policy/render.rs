@@ -6,9 +6,9 @@
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
+use super::Compiled;
 use super::crd::PolicyAction;
 use super::view::ConnectorView;
-use super::Compiled;
 use crate::redact::Redactor;
 
 /// Most violations reported per policy and connector.
@@ -72,7 +72,6 @@ fn user_path(view: &ConnectorView, segs: &[String]) -> String {
         "name" if view.spec_name => "spec.name".to_string(),
         "name" => "metadata.name".to_string(),
         "namespace" => "metadata.namespace".to_string(),
-        "labels" => "metadata.labels".to_string(),
         "class" => "spec.class".to_string(),
         "type" => "the plugin type of spec.class".to_string(),
         "tasksMax" => "spec.tasksMax".to_string(),
@@ -82,7 +81,7 @@ fn user_path(view: &ConnectorView, segs: &[String]) -> String {
         "clusterRef" => "spec.clusterRef".to_string(),
         other => other.to_string(),
     };
-    let maps = matches!(first.as_str(), "labels" | "config" | "configFrom");
+    let maps = matches!(first.as_str(), "config" | "configFrom");
     for (i, s) in rest.iter().enumerate() {
         if i == 0 && maps {
             out.push('.');
@@ -104,7 +103,10 @@ pub(super) fn schema_path(pointer: &str) -> String {
         .map(|s| {
             if s.parse::<usize>().is_ok() {
                 format!("[{s}]")
-            } else if s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+            } else if s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+            {
                 format!(".{s}")
             } else {
                 format!(".{}", key(s))
@@ -133,7 +135,11 @@ pub(super) fn violation(
     let mut rule = None;
     if let ValidationErrorKind::Required { property } = e.kind() {
         // Where the missing value belongs, rather than the object that lacks it.
-        segs.push(property.as_str().map_or_else(|| property.to_string(), String::from));
+        segs.push(
+            property
+                .as_str()
+                .map_or_else(|| property.to_string(), String::from),
+        );
         rule = Some("is required".to_string());
     }
     let path = user_path(view, &segs);

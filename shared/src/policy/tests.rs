@@ -41,7 +41,10 @@ fn cluster(labels: &[(&str, &str)]) -> KafkaConnectCluster {
     };
     c.status = Some(KafkaConnectClusterStatus {
         plugins: vec![
-            plugin("org.apache.kafka.connect.file.FileStreamSinkConnector", "sink"),
+            plugin(
+                "org.apache.kafka.connect.file.FileStreamSinkConnector",
+                "sink",
+            ),
             plugin(
                 "org.apache.kafka.connect.file.FileStreamSourceConnector",
                 "source",
@@ -83,7 +86,9 @@ fn tasks_max_cap_names_the_field_the_rule_and_the_message() {
     c.spec.tasks_max = Some(16);
     assert_eq!(
         lines(&run(&[p.clone()], &c, None)),
-        ["policy max-tasks: spec.tasksMax: 16 is greater than the maximum of 8 — team-a/orders: at most 8 tasks on kafka/main"]
+        [
+            "policy max-tasks: spec.tasksMax: 16 is greater than the maximum of 8 — team-a/orders: at most 8 tasks on kafka/main"
+        ]
     );
     c.spec.tasks_max = Some(8);
     assert!(run(&[p], &c, None).violations.is_empty());
@@ -141,7 +146,11 @@ fn names_in_a_namespace_need_its_prefix() {
         ["policy team-a-names: metadata.name: \"orders\" does not match \"^team-a-\""]
     );
     // Other namespaces are not matched.
-    assert!(evaluate(&[p.clone()], &view, Context::default()).matched.is_empty());
+    assert!(
+        evaluate(&[p.clone()], &view, Context::default())
+            .matched
+            .is_empty()
+    );
     // spec.name, when set, is the name.
     let mut named = c.clone();
     named.spec.name = Some("orders-v2".into());
@@ -184,7 +193,10 @@ fn transforms_classes_from_an_allow_list_and_classes_on_a_cluster() {
     assert_eq!(e.warnings().count(), 1);
     // A cluster without the label is not concerned by the class list.
     let dev = cluster(&[("env", "dev")]);
-    assert_eq!(run(&[classes, transforms], &c, Some(&dev)).matched, ["transforms"]);
+    assert_eq!(
+        run(&[classes, transforms], &c, Some(&dev)).matched,
+        ["transforms"]
+    );
 }
 
 #[test]
@@ -226,16 +238,27 @@ fn secret_values_are_named_never_shown() {
 
 #[test]
 fn invalid_schemas_are_refused_with_the_compilers_message() {
-    let bad = policy("bad", json!({"schema": {"properties": {"tasksMax": {"maximum": "eight"}}}}));
+    let bad = policy(
+        "bad",
+        json!({"schema": {"properties": {"tasksMax": {"maximum": "eight"}}}}),
+    );
     let errors = compile(&bad).unwrap_err();
     assert_eq!(errors.len(), 1);
     assert!(
-        errors[0].starts_with("spec.schema.properties.tasksMax.maximum: \"eight\" is not of type \"number\""),
+        errors[0].starts_with(
+            "spec.schema.properties.tasksMax.maximum: \"eight\" is not of type \"number\""
+        ),
         "{errors:?}"
     );
-    let regex = policy("re", json!({"schema": {"properties": {"name": {"pattern": "(?=x)"}}}}));
+    let regex = policy(
+        "re",
+        json!({"schema": {"properties": {"name": {"pattern": "(?=x)"}}}}),
+    );
     assert!(compile(&regex).unwrap_err()[0].starts_with("spec.schema"));
-    let remote = policy("remote", json!({"schema": {"$ref": "https://example.com/s.json"}}));
+    let remote = policy(
+        "remote",
+        json!({"schema": {"$ref": "https://example.com/s.json"}}),
+    );
     assert!(compile(&remote).is_err());
     let selector = policy(
         "sel",
@@ -249,10 +272,15 @@ fn invalid_schemas_are_refused_with_the_compilers_message() {
 
 #[test]
 fn unknown_placeholders_are_warned_about() {
-    let p = policy("p", json!({"schema": {}, "message": "{name} in {team} ${file:x}"}));
+    let p = policy(
+        "p",
+        json!({"schema": {}, "message": "{name} in {team} ${file:x}"}),
+    );
     assert_eq!(
         warnings(&p.spec),
-        ["spec.message: {team} is not a placeholder and stays as written (known: {policy}, {name}, {namespace}, {class}, {type}, {cluster})"]
+        [
+            "spec.message: {team} is not a placeholder and stays as written (known: {policy}, {name}, {namespace}, {class}, {type}, {cluster})"
+        ]
     );
     let c = sink("a", "s", json!({}));
     assert_eq!(
@@ -264,7 +292,10 @@ fn unknown_placeholders_are_warned_about() {
 #[test]
 fn class_patterns() {
     assert!(glob("*Sink*", "FileStreamSinkConnector"));
-    assert!(glob("io.debezium.*", "io.debezium.connector.postgresql.PostgresConnector"));
+    assert!(glob(
+        "io.debezium.*",
+        "io.debezium.connector.postgresql.PostgresConnector"
+    ));
     assert!(!glob("io.debezium.*", "FileStreamSink"));
     assert!(glob("FileStreamSink", "FileStreamSink"));
     assert!(!glob("FileStreamSink", "FileStreamSinkX"));
@@ -284,7 +315,10 @@ fn class_patterns() {
 #[test]
 fn compiled_once_per_generation_and_decisions_remembered() {
     let mut compiler = Compiler::default();
-    let mut p = policy("p", json!({"schema": {"properties": {"tasksMax": {"maximum": 1}}}}));
+    let mut p = policy(
+        "p",
+        json!({"schema": {"properties": {"tasksMax": {"maximum": 1}}}}),
+    );
     let a = compiler.set([&p]);
     // A status change (same generation) keeps the set and what it remembered.
     p.status = Some(KafkaConnectorPolicyStatus::default());
@@ -301,7 +335,11 @@ fn compiled_once_per_generation_and_decisions_remembered() {
     let d = compiler.set([&p]);
     assert!(!Arc::ptr_eq(&a, &d));
     assert_eq!(compiler.compilations, 2);
-    assert!(d.evaluate_connector(&c, Context::default()).violations.is_empty());
+    assert!(
+        d.evaluate_connector(&c, Context::default())
+            .violations
+            .is_empty()
+    );
     // A broken policy is kept aside with its errors.
     let mut bad = policy("bad", json!({"schema": {"type": 5}}));
     bad.metadata.uid = Some("uid-bad".into());

@@ -79,10 +79,6 @@ impl ConnectorView {
         let mut doc = Map::new();
         doc.insert("name".into(), json!(name));
         doc.insert("namespace".into(), json!(namespace));
-        doc.insert(
-            "labels".into(),
-            json!(c.metadata.labels.clone().unwrap_or_default()),
-        );
         doc.insert("class".into(), json!(spec.class));
         if let Some(t) = &plugin_type {
             doc.insert("type".into(), json!(t));

@@ -45,6 +45,10 @@ pub enum Reason {
     PluginNotFound,
     /// Kafka Connect could not answer (fail-closed denies, fail-open admits).
     ConnectUnavailable,
+    /// A KafkaConnectorPolicy with `action: Deny` is not satisfied.
+    PolicyViolation,
+    /// A KafkaConnectorPolicy whose schema or selectors do not compile.
+    InvalidPolicy,
 }
 
 impl Reason {
@@ -68,6 +72,8 @@ impl Reason {
             Reason::ConnectRejected => "connect_rejected",
             Reason::PluginNotFound => "plugin_not_found",
             Reason::ConnectUnavailable => "connect_unavailable",
+            Reason::PolicyViolation => "policy_violation",
+            Reason::InvalidPolicy => "invalid_policy",
         }
     }
 }

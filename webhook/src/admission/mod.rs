@@ -7,8 +7,9 @@
 //!
 //! Module order (each imports only modules listed before it): `text` → `request` → `access` → `decision` →
 //! `exempt`, `reserved` → `objects` (the Kubernetes seam), `connect` (the Kafka Connect seam) → `mutate`,
-//! `cluster` (`references`, then the cluster's decision) → `connector` (`findings` → `local_rules`,
-//! `config_from`, `target`, `response` → the plan) → this pipeline.
+//! `cluster` (`references`, then the cluster's decision), `policy` (a KafkaConnectorPolicy's own checks) →
+//! `connector` (`findings` → `local_rules`, `config_from`, `target`, `policies`, `response` → the plan) →
+//! this pipeline.
 
 mod access;
 mod cluster;
@@ -18,6 +19,7 @@ mod decision;
 mod exempt;
 mod mutate;
 mod objects;
+mod policy;
 mod request;
 mod reserved;
 mod text;
@@ -76,7 +78,7 @@ async fn validate(
 ) -> Decision {
     // Caches cover the served namespaces alone: elsewhere they would make every reference look missing.
     if let Some(ns) = req.namespace.as_deref()
-        && request::kind(req).is_some()
+        && matches!(request::kind(req), Some(Kind::Connector | Kind::Cluster))
         && !objects.serves(ns)
     {
         return Decision::allow(Reason::NamespaceNotServed).with_warnings(vec![format!(
@@ -88,6 +90,7 @@ async fn validate(
     let plan = match request::kind(req) {
         Some(Kind::Connector) => connector::plan(req, &view),
         Some(Kind::Cluster) => Plan::Done(cluster::validate(req, &view)),
+        Some(Kind::Policy) => Plan::Done(policy::validate(req)),
         None => Plan::Done(Decision::allow(Reason::NotApplicable)),
     };
     let check: Arc<ConnectCheck> = match plan {

@@ -13,6 +13,7 @@ use shared::config_from::SourceKind;
 use shared::crd::{
     ConfigValueSource, KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector,
 };
+use shared::policy::PolicySet;
 use shared::target::{ClusterId, claims};
 
 use super::access::{Access, ReadCheck};
@@ -34,6 +35,14 @@ pub trait ObjectView: Send + Sync {
     fn default_cluster_url(&self) -> Option<&str>;
     /// Whether the requesting user may do `check` (asked for this request), if it was asked.
     fn read_access(&self, _check: &ReadCheck) -> Option<Access> {
+        None
+    }
+    /// The KafkaConnectorPolicies, compiled.
+    fn policies(&self) -> Arc<PolicySet> {
+        Arc::default()
+    }
+    /// The labels of `namespace`, when it is known.
+    fn namespace_labels(&self, _namespace: &str) -> Option<Arc<BTreeMap<String, String>>> {
         None
     }
 
@@ -73,6 +82,9 @@ pub struct Objects {
     pub default_url: Option<String>,
     /// Fixed answers to read checks; any other read is allowed.
     pub reads: BTreeMap<ReadCheck, Access>,
+    pub policies: Arc<PolicySet>,
+    /// Namespace labels by namespace.
+    pub namespaces: BTreeMap<String, Arc<BTreeMap<String, String>>>,
 }
 
 fn key(namespace: &str, name: &str) -> Key {
@@ -155,6 +167,12 @@ impl ObjectView for Objects {
     fn read_access(&self, check: &ReadCheck) -> Option<Access> {
         Some(self.reads.get(check).cloned().unwrap_or(Access::Allowed))
     }
+    fn policies(&self) -> Arc<PolicySet> {
+        self.policies.clone()
+    }
+    fn namespace_labels(&self, namespace: &str) -> Option<Arc<BTreeMap<String, String>>> {
+        self.namespaces.get(namespace).cloned()
+    }
 }
 
 /// Plain maps hold everything there is: nothing to read live.
@@ -224,6 +242,14 @@ impl ObjectView for Snapshot<'_> {
             .cloned()
             .or_else(|| self.cached.read_access(check))
     }
+    fn policies(&self) -> Arc<PolicySet> {
+        self.cached.policies()
+    }
+    fn namespace_labels(&self, namespace: &str) -> Option<Arc<BTreeMap<String, String>>> {
+        self.fetched
+            .namespace_labels(namespace)
+            .or_else(|| self.cached.namespace_labels(namespace))
+    }
 }
 
 /// An object a review refers to: (namespace, name).
@@ -278,7 +304,7 @@ pub(crate) fn missing_objects(req: &Request, view: &dyn ObjectView) -> Vec<Objec
                 want_cluster_refs(&ns, &spec);
             }
         }
-        None => {}
+        Some(Kind::Policy) | None => {}
     }
     out
 }

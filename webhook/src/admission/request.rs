@@ -46,6 +46,7 @@ pub fn parse_review(body: &[u8]) -> Result<Request> {
 pub(crate) enum Kind {
     Connector,
     Cluster,
+    Policy,
 }
 
 /// Which of this webhook's kinds `req` is about, if any.
@@ -56,6 +57,7 @@ pub(crate) fn kind(req: &Request) -> Option<Kind> {
     match req.kind.kind.as_str() {
         "KafkaConnector" => Some(Kind::Connector),
         "KafkaConnectCluster" => Some(Kind::Cluster),
+        "KafkaConnectorPolicy" => Some(Kind::Policy),
         _ => None,
     }
 }

@@ -3,6 +3,7 @@
 //! refers to that the watches have not seen yet.
 
 mod access;
+mod policies;
 mod referenced;
 
 use std::collections::HashSet;
@@ -34,6 +35,7 @@ struct Inner {
     connectors: Store<KafkaConnector>,
     secrets: Referenced<Secret>,
     config_maps: Referenced<ConfigMap>,
+    policies: policies::Policies,
     default_url: Option<String>,
     namespaces: Namespaces,
     synced: AtomicBool,
@@ -78,6 +80,7 @@ impl Watched {
                     client.clone(),
                     spawn_watch::<PartialObjectMeta<ConfigMap>>(&client, &namespaces, "configmaps"),
                 ),
+                policies: policies::Policies::start(&client),
                 namespaces,
                 client,
                 default_url,
@@ -86,11 +89,12 @@ impl Watched {
         };
         let w = watched.inner.clone();
         tokio::spawn(async move {
-            let all = futures::future::try_join4(
+            let all = futures::future::try_join5(
                 w.clusters.wait_until_ready(),
                 w.connectors.wait_until_ready(),
                 w.secrets.wait_until_ready(),
                 w.config_maps.wait_until_ready(),
+                w.policies.wait_until_ready(),
             )
             .await;
             match all {
@@ -189,6 +193,15 @@ impl ObjectView for Watched {
     fn default_cluster_url(&self) -> Option<&str> {
         self.inner.default_url.as_deref()
     }
+    fn policies(&self) -> Arc<shared::policy::PolicySet> {
+        self.inner.policies.set()
+    }
+    fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> Option<Arc<std::collections::BTreeMap<String, String>>> {
+        self.inner.policies.namespace_labels(namespace)
+    }
 }
 
 impl ObjectSource for Watched {
@@ -202,6 +215,14 @@ impl ObjectSource for Watched {
     /// missing.
     async fn snapshot<'a>(&'a self, req: &'a Request) -> Snapshot<'a> {
         let mut snapshot = Snapshot::of(self);
+        // Policies select by namespace labels: a namespace created a moment ago is read live.
+        if let Some(ns) = req.namespace.as_deref()
+            && !self.inner.policies.set().is_empty()
+            && self.inner.policies.namespace_labels(ns).is_none()
+            && let Some(labels) = self.inner.policies.read_namespace_labels(ns).await
+        {
+            snapshot.fetched.namespaces.insert(ns.to_string(), labels);
+        }
         // Read checks first: what the user may not read, the webhook does not read for them either.
         let checks = admission::read_checks(req);
         let answers = futures::future::join_all(

@@ -6,6 +6,7 @@
 mod config_from;
 mod findings;
 mod local_rules;
+mod policies;
 mod response;
 mod target;
 
@@ -39,7 +40,7 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
         return Plan::Done(d);
     }
     if leaves_validated_part_alone(req) {
-        return Plan::Done(Decision::allow(Reason::Unchanged));
+        return Plan::Done(policies_only(req, view));
     }
     let (connector, spec) = match read(req) {
         Ok(c) => c,
@@ -52,6 +53,7 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
     if local.name_ok && target.may_use {
         target::check_claim(&connector, &target.cluster, view, &mut found);
     }
+    policies::check(&connector, view, &mut found);
 
     if let Some((reason, _)) = found.problems.first() {
         let reason = *reason;
@@ -96,6 +98,21 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
         warnings,
         secret_keys: from.keys,
     }))
+}
+
+/// An update that Kafka Connect need not see still answers to the policies (`state` is in their view).
+fn policies_only(req: &Request, view: &dyn ObjectView) -> Decision {
+    let Ok((connector, _)) = read(req) else {
+        return Decision::allow(Reason::Unchanged);
+    };
+    let mut found = Findings::default();
+    policies::check(&connector, view, &mut found);
+    if found.problems.is_empty() {
+        return Decision::allow(Reason::Unchanged).with_warnings(found.warnings);
+    }
+    let mut lines: Vec<String> = found.problems.into_iter().map(|(_, l)| l).collect();
+    limit_lines_to(&mut lines, MAX_LINES, "problems");
+    Decision::deny(Reason::PolicyViolation, lines).with_warnings(found.warnings)
 }
 
 /// Spec fields Kafka Connect's validation does not look at: pausing, stopping or changing the restart
