@@ -292,8 +292,15 @@ webhooks:
 "#
         )
     };
+    // KafkaConnectorPolicies are cluster-scoped: only the shared webhook judges them (a namespaceSelector
+    // does not keep a cluster-scoped object away from a test's private webhook).
+    let policies = if private.is_none() {
+        "      - apiGroups: [\"connectwarden.io\"]\n        apiVersions: [\"v1alpha1\"]\n        operations: [\"CREATE\", \"UPDATE\"]\n        resources: [\"kafkaconnectorpolicies\"]\n"
+    } else {
+        ""
+    };
     format!(
-        "{}---\n{}",
+        "{}---\n{}{policies}",
         hook(
             "MutatingWebhookConfiguration",
             "mutate",
