@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 
-.PHONY: demo test unit e2e stack-up build crds fmt lint bench-webhook bench-controller deps
+.PHONY: demo test unit e2e stack-up build crds chart-files fmt lint bench-webhook bench-controller deps
 
 ## Start the local stack, run webhook + controller, apply the examples and show what a user sees.
 demo:
@@ -28,9 +28,17 @@ build:
 stack-up: build
 	cargo run -q -p connect-warden-stack --bin cw-stack -- up --warden
 
-## Regenerate deploy/crds from the Rust types.
+## Regenerate deploy/crds from the Rust types (and the chart's copies).
 crds:
 	cargo run -q -p connect-warden-shared --bin crdgen
+	$(MAKE) -s chart-files
+
+## Copy the CRDs, alert rules and dashboard into the Helm chart (a test checks the copies).
+chart-files:
+	rm -f charts/connect-warden/crds/*.yaml
+	cp deploy/crds/*.yaml charts/connect-warden/crds/
+	cp deploy/monitoring/prometheusrule.yaml charts/connect-warden/files/
+	cp deploy/monitoring/dashboards/connect-warden.json charts/connect-warden/files/dashboards/
 
 ## Benchmarks on the real stack (release builds); they print figures, they do not pass or fail on timers.
 bench-webhook:

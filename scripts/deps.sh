@@ -26,6 +26,8 @@ need openssl || apt_pkgs+=(openssl)   # PKCS12 keystore of the https Connect wor
 # The alerting tests run a real Prometheus (its promtool also checks the rules) and Alertmanager.
 need prometheus || apt_pkgs+=(prometheus)
 need prometheus-alertmanager || apt_pkgs+=(prometheus-alertmanager)
+# actionlint runs shellcheck on the release workflow's scripts.
+need shellcheck || apt_pkgs+=(shellcheck)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   echo "deps: installing ${apt_pkgs[*]} with apt-get" >&2
   sudo=""

@@ -7,6 +7,7 @@ mod config_from;
 mod config_from_admission;
 mod controller;
 mod gitops;
+mod helm;
 mod install;
 mod kube_api;
 mod ordering;
