@@ -1,0 +1,250 @@
+//! Reading manifests: files, directories (recursively) and standard input, split into YAML documents that
+//! each know the file and line they start at. A document that does not parse is reported with its own file
+//! and line, and the others are still read.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// The name used for standard input in reports.
+pub const STDIN: &str = "<stdin>";
+
+/// One YAML document of an input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doc {
+    pub file: String,
+    /// 1-based line of the document's first line of content (not its `---`).
+    pub line: usize,
+    /// The document as JSON, or why it is not usable (with the line of the problem).
+    pub value: Result<Value, Located>,
+}
+
+/// A problem at a place in a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Reads every input (`-` is standard input; a directory is read recursively, `.yaml`, `.yml` and `.json`
+/// files in name order). An input that cannot be read becomes one document carrying the error.
+pub fn read_inputs(inputs: &[String]) -> Vec<Doc> {
+    let mut docs = Vec::new();
+    for input in inputs {
+        if input == "-" {
+            let mut text = String::new();
+            match std::io::stdin().read_to_string(&mut text) {
+                Ok(_) => docs.extend(split_documents(STDIN, &text)),
+                Err(e) => docs.push(unreadable(STDIN, &e.to_string())),
+            }
+            continue;
+        }
+        let path = Path::new(input);
+        let files = if path.is_dir() {
+            let mut files = Vec::new();
+            collect_dir(path, &mut files, &mut docs);
+            files.sort();
+            files
+        } else {
+            vec![path.to_path_buf()]
+        };
+        for f in files {
+            let name = f.display().to_string();
+            match std::fs::read(&f) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => docs.extend(split_documents(&name, &text)),
+                    Err(_) => docs.push(unreadable(&name, "not UTF-8 text")),
+                },
+                Err(e) => docs.push(unreadable(&name, &e.to_string())),
+            }
+        }
+    }
+    docs
+}
+
+fn unreadable(file: &str, why: &str) -> Doc {
+    Doc {
+        file: file.to_string(),
+        line: 1,
+        value: Err(Located {
+            line: 1,
+            message: format!("cannot read: {why}"),
+        }),
+    }
+}
+
+fn is_manifest(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>, docs: &mut Vec<Doc>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            docs.push(unreadable(&dir.display().to_string(), &e.to_string()));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        // Hidden directories (.git, .github) hold no manifests to check.
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if p.is_dir() && !hidden {
+            collect_dir(&p, files, docs);
+        } else if p.is_file() && is_manifest(&p) {
+            files.push(p);
+        }
+    }
+}
+
+/// Whether `line` is a document marker (`---` or `...`, alone or followed by a space or a comment): the
+/// parser's own rule, so line numbers agree with it. The text after `---` belongs to the next document.
+fn marker(line: &str) -> Option<&str> {
+    for m in ["---", "..."] {
+        if let Some(rest) = line.strip_prefix(m)
+            && (rest.is_empty() || rest.starts_with([' ', '\t']))
+        {
+            return Some(if m == "---" { rest } else { "" });
+        }
+    }
+    None
+}
+
+/// Splits `text` into documents, each parsed on its own so that one broken document does not hide the others.
+/// Documents with nothing but comments and blank lines are left out.
+pub fn split_documents(file: &str, text: &str) -> Vec<Doc> {
+    let mut docs = Vec::new();
+    // (first line number of the chunk, its lines); marker lines are kept blank so lines stay aligned.
+    let mut chunk: (usize, Vec<String>) = (1, Vec::new());
+    let mut flush = |chunk: &mut (usize, Vec<String>), next_start: usize| {
+        let lines = std::mem::take(&mut chunk.1);
+        let start = chunk.0;
+        chunk.0 = next_start;
+        let Some(first) = lines.iter().position(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        }) else {
+            return;
+        };
+        let body = lines.join("\n");
+        docs.push(Doc {
+            file: file.to_string(),
+            line: start + first,
+            value: parse(&body, start),
+        });
+    };
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        match marker(line) {
+            Some(rest) => {
+                flush(&mut chunk, n);
+                // Keep columns: the marker becomes spaces, what follows it stays on this line.
+                chunk.1.push(format!("   {rest}"));
+            }
+            None => chunk.1.push(line.to_string()),
+        }
+    }
+    flush(&mut chunk, 0);
+    docs
+}
+
+/// Parses one document whose first line is line `start` of its file.
+fn parse(body: &str, start: usize) -> Result<Value, Located> {
+    let last = start + body.lines().count().max(1) - 1;
+    let yaml: serde_yaml::Value = serde_yaml::from_str(body).map_err(|e| {
+        // The end of input is reported one line past the document: keep it on the document's last line.
+        let line = e
+            .location()
+            .map(|l| (start + l.line() - 1).min(last))
+            .unwrap_or(start);
+        Located {
+            line,
+            message: format!("invalid YAML: {}", file_lines(&e.to_string(), start, last)),
+        }
+    })?;
+    serde_json::to_value(&yaml).map_err(|e| Located {
+        line: start,
+        message: format!("cannot be read as a Kubernetes object: {e}"),
+    })
+}
+
+/// The parser counts lines within the document: `at line N` becomes the file's line.
+fn file_lines(message: &str, start: usize, last: usize) -> String {
+    const AT: &str = "at line ";
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(i) = rest.find(AT) {
+        out.push_str(&rest[..i + AT.len()]);
+        rest = &rest[i + AT.len()..];
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) if n > 0 => out.push_str(&(start + n - 1).min(last).to_string()),
+            _ => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_document_knows_the_line_it_starts_at() {
+        let text =
+            "# header\n---\napiVersion: v1\nkind: A\n---\n\n# c\nkind: B\n--- # x\nkind: C\n...\n";
+        let docs = split_documents("f.yaml", text);
+        let lines: Vec<usize> = docs.iter().map(|d| d.line).collect();
+        assert_eq!(lines, vec![3, 8, 10]);
+        assert_eq!(docs[1].value.as_ref().unwrap()["kind"], "B");
+    }
+
+    #[test]
+    fn a_broken_document_is_reported_at_its_file_line_and_the_next_one_is_read() {
+        let text = "kind: A\n---\nkind: B\nmetadata:\n  name: [x\n---\nkind: C\n";
+        let docs = split_documents("f.yaml", text);
+        assert_eq!(docs.len(), 3);
+        let err = docs[1].value.as_ref().unwrap_err();
+        assert!(err.line >= 5, "{err:?}");
+        assert!(err.message.starts_with("invalid YAML: "), "{err:?}");
+        assert_eq!(
+            err.message,
+            format!(
+                "invalid YAML: did not find expected ',' or ']' at line {} column 1, while parsing a flow sequence at line 5 column 9",
+                err.line
+            )
+        );
+        assert_eq!(docs[2].value.as_ref().unwrap()["kind"], "C");
+        assert_eq!(docs[2].line, 7);
+    }
+
+    #[test]
+    fn a_document_after_an_inline_marker_keeps_its_content() {
+        let docs = split_documents("f.yaml", "--- {kind: A}\n");
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].line, 1);
+        assert_eq!(docs[0].value.as_ref().unwrap()["kind"], "A");
+    }
+
+    #[test]
+    fn dashes_inside_a_value_are_not_markers() {
+        let docs = split_documents("f.yaml", "a: |\n  ---\n  x\nb: ---x\n");
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].value.as_ref().unwrap()["a"], "---\nx\n");
+    }
+
+    #[test]
+    fn duplicate_keys_are_an_error() {
+        let docs = split_documents("f.yaml", "a: 1\na: 2\n");
+        assert!(docs[0].value.is_err());
+    }
+}

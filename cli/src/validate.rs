@@ -1,0 +1,581 @@
+//! `cwctl validate`: every object of the inputs goes through the admission webhook's own pipeline
+//! (`webhook::admission::review`), `/mutate` then `/validate`, as a CREATE. The two seams are filled from here:
+//! the objects come from the files ([`FileObjects`]), and Kafka Connect is a live cluster, a snapshot, or
+//! nobody. The webhook's answer becomes findings at the object's file and line.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::ObjectMeta;
+use serde_json::{Value, json};
+use shared::config_from::SourceKind;
+use shared::connect::ClientSettings;
+use shared::crd::{GROUP, KafkaConnectCluster, KafkaConnector};
+use webhook::admission::{
+    ConnectCheck, ConnectOutcome, Decision, FailurePolicy, ObjectSource, Objects, Request,
+    Snapshot, Validator, Webhook, review,
+};
+
+use crate::input::Doc;
+use crate::offline::{NOT_CHECKED_OFFLINE, OfflineValidator, PluginSnapshot};
+use crate::report::{Item, Report, Severity};
+
+/// Where a connector's config is validated on Kafka Connect's side.
+pub enum Mode {
+    /// A live worker: the webhook's own client code, with cwctl's connection settings.
+    Live {
+        settings: ClientSettings,
+        label: String,
+    },
+    /// A snapshot of a worker's plugins.
+    Offline(PluginSnapshot),
+    /// Local rules only.
+    None,
+}
+
+/// The URL connectors are validated against when no live cluster is given (never contacted).
+const OFFLINE_URL: &str = "http://kafka-connect.cwctl.invalid:8083";
+
+const FAIL_OPEN_PREFIX: &str = "admitted without Kafka Connect validation (fail-open)";
+
+/// The kinds cwctl checks.
+const CONNECTOR: &str = "KafkaConnector";
+const CLUSTER: &str = "KafkaConnectCluster";
+
+/// One object of the inputs.
+struct Object {
+    file: String,
+    line: usize,
+    api_version: String,
+    kind: String,
+    namespace: String,
+    name: String,
+    value: Value,
+}
+
+/// The outcome of a run: the report, and a connection failure to exit 2 with, if any.
+pub struct Outcome {
+    pub report: Report,
+    pub connection_error: Option<String>,
+}
+
+/// Validates every object of `docs`; objects without a namespace are in `namespace`.
+pub async fn run(docs: Vec<Doc>, namespace: &str, mode: Mode, notes: Vec<String>) -> Outcome {
+    let mut report = Report {
+        mode: match &mode {
+            Mode::Live { .. } => "live",
+            Mode::Offline(_) => "offline",
+            Mode::None => "none",
+        }
+        .into(),
+        notes,
+        items: Vec::new(),
+    };
+    match &mode {
+        Mode::Live { label, .. } => report
+            .notes
+            .push(format!("live: Kafka Connect's validation by {label}")),
+        Mode::Offline(s) => {
+            report.notes.push(format!(
+                "offline: against the snapshot of Kafka Connect {} taken {} from {} ({} connector plugins): checked types, required keys, recommended values, unknown keys (with did-you-mean), PASSWORD literals and plugin versions",
+                s.connect.version,
+                s.taken_at,
+                s.url,
+                s.plugins.len()
+            ));
+            report.notes.push(NOT_CHECKED_OFFLINE.into());
+        }
+        Mode::None => report.notes.push(
+            "Kafka Connect's validation skipped: give --connect-url or --cluster (live) or --plugins (a snapshot) to check configs against the connector plugins".into(),
+        ),
+    }
+
+    let (objects, mut items) = objects_of(docs, namespace);
+    let mut checked: Vec<(Object, Item)> = Vec::new();
+    let mut seen: BTreeMap<(String, String, String), (String, usize)> = BTreeMap::new();
+    let mut references = Vec::new();
+    for o in objects {
+        if o.api_version == "v1" && (o.kind == "Secret" || o.kind == "ConfigMap") {
+            references.push(o.value);
+            continue;
+        }
+        let mut item = Item::new(&o.file, o.line, &o.kind, Some(&o.namespace), &o.name);
+        let known = o.api_version.starts_with(&format!("{GROUP}/"))
+            && (o.kind == CONNECTOR || o.kind == CLUSTER);
+        if !known {
+            item.checked = false;
+            item.push(Severity::Note, skipped_note(&o.api_version, &o.kind));
+            items.push(item);
+            continue;
+        }
+        let id = (o.kind.clone(), o.namespace.clone(), o.name.clone());
+        if let Some((f, l)) = seen.get(&id) {
+            item.push(
+                Severity::Error,
+                format!(
+                    "{} {}/{} is also defined at {f}:{l}; applying both keeps only the last one",
+                    o.kind, o.namespace, o.name
+                ),
+            );
+        } else {
+            seen.insert(id, (o.file.clone(), o.line));
+        }
+        checked.push((o, item));
+    }
+
+    // /mutate first, as the API server does: its patch is what /validate and the claims of others see.
+    let mut uid = 0;
+    let mut mutated: Vec<(Object, Item, bool)> = Vec::new();
+    for (mut o, mut item) in checked {
+        uid += 1;
+        let body = review_body(&o, uid);
+        let ok = match review(
+            Webhook::Mutate,
+            &body,
+            &Objects::default(),
+            &Skip,
+            FailurePolicy::Closed,
+        )
+        .await
+        {
+            Err(e) => {
+                item.push(Severity::Error, e.to_string());
+                false
+            }
+            Ok(r) => {
+                let d = r.decision;
+                push_decision(&mut item, &d, &mode);
+                if d.allowed && !d.patch.is_empty() {
+                    if let Err(e) = json_patch::patch(&mut o.value, &d.patch) {
+                        item.push(
+                            Severity::Error,
+                            format!("cannot apply the webhook's patch: {e}"),
+                        );
+                    }
+                }
+                d.allowed
+            }
+        };
+        mutated.push((o, item, ok));
+    }
+
+    let source = FileObjects::new(&mutated, &references, &mode);
+    let validator = match &mode {
+        Mode::Live { settings, .. } => Connect::Live(Box::new(Live::new(settings.clone()))),
+        Mode::Offline(s) => Connect::Offline(OfflineValidator {
+            snapshot: s.clone(),
+        }),
+        Mode::None => Connect::Skip(Skip),
+    };
+    for (o, mut item, ok) in mutated {
+        if ok {
+            for n in source.assumptions(&o) {
+                item.push(Severity::Note, n);
+            }
+            uid += 1;
+            let body = review_body(&o, uid);
+            let policy = match mode {
+                Mode::Live { .. } => FailurePolicy::Closed,
+                _ => FailurePolicy::Open,
+            };
+            match review(Webhook::Validate, &body, &source, &validator, policy).await {
+                Err(e) => item.push(Severity::Error, e.to_string()),
+                Ok(r) => push_decision(&mut item, &r.decision, &mode),
+            }
+        }
+        items.push(item);
+    }
+    items.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    report.items = items;
+    let connection_error = match &validator {
+        Connect::Live(l) => l.unavailable.lock().ok().and_then(|u| u.clone()),
+        _ => None,
+    };
+    Outcome {
+        report,
+        connection_error,
+    }
+}
+
+fn skipped_note(api_version: &str, kind: &str) -> String {
+    let hint = match (api_version.split('/').next().unwrap_or_default(), kind) {
+        ("kafka.strimzi.io", "KafkaConnector")
+        | ("skynet.walmartdigital.cl", "GenericAutoConnector")
+        | ("external.saiello.github.io", "KafkaConnector") => {
+            "; `cwctl convert` turns it into a connect-warden KafkaConnector"
+        }
+        _ => "",
+    };
+    format!("skipped: {api_version} {kind} is not a kind cwctl validates{hint}")
+}
+
+/// The denial lines and warnings of `d` as findings. A first line ending in `:` introduces the others and
+/// goes in front of each.
+fn push_decision(item: &mut Item, d: &Decision, mode: &Mode) {
+    if !d.allowed {
+        let lines: Vec<&String> = d
+            .lines
+            .iter()
+            // About the server's failure policy, not about the file.
+            .filter(|l| !l.starts_with("the webhook fails closed"))
+            .collect();
+        match lines.split_first() {
+            Some((head, rest)) if head.ends_with(':') && !rest.is_empty() => {
+                for l in rest {
+                    item.push(Severity::Error, format!("{head} {l}"));
+                }
+            }
+            _ => {
+                for l in lines {
+                    item.push(Severity::Error, l.clone());
+                }
+            }
+        }
+    }
+    for w in &d.warnings {
+        if w.starts_with(FAIL_OPEN_PREFIX) {
+            if let Mode::None = mode {
+                continue;
+            }
+        }
+        item.push(Severity::Warning, w.clone());
+    }
+}
+
+/// The AdmissionReview the API server would send for creating `o` (a dry run, by user `cwctl`).
+fn review_body(o: &Object, uid: usize) -> Vec<u8> {
+    let version = o.api_version.split('/').nth(1).unwrap_or("v1alpha1");
+    let resource = format!("{}s", o.kind.to_ascii_lowercase());
+    let body = json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": format!("cwctl-{uid}"),
+            "kind": {"group": GROUP, "version": version, "kind": o.kind},
+            "resource": {"group": GROUP, "version": version, "resource": resource},
+            "name": o.name,
+            "namespace": o.namespace,
+            "operation": "CREATE",
+            "userInfo": {"username": "cwctl"},
+            "object": o.value,
+            "oldObject": null,
+            "dryRun": true
+        }
+    });
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// The objects of `docs` (Lists expanded, namespaces defaulted) and the items of documents that are no
+/// objects at all.
+fn objects_of(docs: Vec<Doc>, namespace: &str) -> (Vec<Object>, Vec<Item>) {
+    let mut objects = Vec::new();
+    let mut items = Vec::new();
+    for d in docs {
+        match d.value {
+            Err(e) => {
+                let mut item = Item::new(&d.file, e.line, "", None, "");
+                item.checked = false;
+                item.push(Severity::Error, e.message);
+                items.push(item);
+            }
+            Ok(v) => {
+                let list = v["kind"].as_str().is_some_and(|k| k.ends_with("List"))
+                    && v["items"].is_array();
+                let values = if list {
+                    v["items"].as_array().cloned().unwrap_or_default()
+                } else {
+                    vec![v]
+                };
+                for v in values {
+                    match object(&d.file, d.line, v, namespace) {
+                        Ok(o) => objects.push(o),
+                        Err(item) => items.push(item),
+                    }
+                }
+            }
+        }
+    }
+    (objects, items)
+}
+
+fn object(file: &str, line: usize, mut value: Value, namespace: &str) -> Result<Object, Item> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let api_version = text(&value["apiVersion"]);
+    let kind = text(&value["kind"]);
+    if !value.is_object() || api_version.is_empty() || kind.is_empty() {
+        let mut item = Item::new(file, line, "", None, "");
+        item.checked = false;
+        item.push(
+            Severity::Error,
+            "not a Kubernetes object: apiVersion and kind are required",
+        );
+        return Err(item);
+    }
+    let name = text(&value["metadata"]["name"]);
+    let ns = match value["metadata"]["namespace"].as_str() {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => {
+            if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("namespace".into(), Value::String(namespace.into()));
+            } else if let Some(o) = value.as_object_mut() {
+                o.insert("metadata".into(), json!({"namespace": namespace}));
+            }
+            namespace.to_string()
+        }
+    };
+    Ok(Object {
+        file: file.into(),
+        line,
+        api_version,
+        kind,
+        namespace: ns,
+        name,
+        value,
+    })
+}
+
+/// The webhook's Kubernetes seam over the objects of the files. A cluster's own review sees the objects as
+/// written. A connector's review sees its clusters with cwctl's way to Kafka Connect in place of theirs
+/// (their Secrets are rarely in Git, and cwctl reaches Connect its own way), clusters it names that are not
+/// in the files as existing, and `configFrom` Secrets and ConfigMaps that are not in the files as holding a
+/// placeholder: so every connector gets Kafka Connect's validation, and the notes say what was assumed.
+struct FileObjects {
+    written: Objects,
+    reachable: Objects,
+    /// Per connector (namespace, name): what was assumed for it.
+    assumed: BTreeMap<(String, String), Vec<String>>,
+}
+
+/// A value given to configFrom keys whose Secret or ConfigMap is not in the files.
+const PLACEHOLDER: &str = "cwctl-placeholder";
+
+impl FileObjects {
+    fn new(objects: &[(Object, Item, bool)], references: &[Value], mode: &Mode) -> Self {
+        let url = match mode {
+            Mode::Live { settings, .. } => settings.url.clone(),
+            _ => OFFLINE_URL.to_string(),
+        };
+        let mut written = Objects::default();
+        let mut connectors = Vec::new();
+        for (o, _, _) in objects {
+            match o.kind.as_str() {
+                CLUSTER => {
+                    if let Ok(c) = serde_json::from_value::<KafkaConnectCluster>(o.value.clone()) {
+                        written.add_cluster(c);
+                    }
+                }
+                CONNECTOR => {
+                    if let Ok(c) = serde_json::from_value::<KafkaConnector>(o.value.clone()) {
+                        written.add_connector(c.clone());
+                        connectors.push(c);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Secrets and ConfigMaps are read for references, never reported (nor, of course, their values).
+        for v in references {
+            match v["kind"].as_str() {
+                Some("Secret") => {
+                    if let Ok(s) = serde_json::from_value::<Secret>(v.clone()) {
+                        written.add_secret(s);
+                    }
+                }
+                Some("ConfigMap") => {
+                    if let Ok(m) = serde_json::from_value::<ConfigMap>(v.clone()) {
+                        written.add_config_map(m);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut reachable = written.clone();
+        reachable.default_url = Some(url.clone());
+        for c in reachable.clusters.values_mut() {
+            let mut c2 = (**c).clone();
+            c2.spec.url = url.clone();
+            c2.spec.authentication = None;
+            c2.spec.tls = None;
+            *c = Arc::new(c2);
+        }
+        let mut assumed: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for c in &connectors {
+            let ns = c.metadata.namespace.clone().unwrap_or_default();
+            let key = (ns.clone(), c.metadata.name.clone().unwrap_or_default());
+            let notes = assumed.entry(key).or_default();
+            if let Some((cns, cname)) = c.cluster_key()
+                && written
+                    .clusters
+                    .get(&(cns.clone(), cname.clone()))
+                    .is_none()
+            {
+                let mut cluster: KafkaConnectCluster = serde_json::from_value(json!({
+                    "apiVersion": format!("{GROUP}/v1alpha1"), "kind": CLUSTER,
+                    "metadata": {"name": cname, "namespace": cns},
+                    "spec": {"url": url, "allowedNamespaces": ["*"]}
+                }))
+                .expect("a minimal KafkaConnectCluster");
+                cluster.spec.allowed_namespaces = vec!["*".into()];
+                reachable.add_cluster(cluster);
+                notes.push(format!(
+                    "KafkaConnectCluster {cns}/{cname} is not in the given files: assumed to exist and to let namespace {ns:?} use it"
+                ));
+            }
+            for (kind, name) in shared::config_from::referenced(&c.spec.config_from) {
+                let keys: BTreeSet<String> = c
+                    .spec
+                    .config_from
+                    .values()
+                    .filter(|s| s.selector().name == name)
+                    .map(|s| s.selector().key.clone())
+                    .collect();
+                let meta = ObjectMeta {
+                    name: Some(name.clone()),
+                    namespace: Some(ns.clone()),
+                    ..Default::default()
+                };
+                let missing = match kind {
+                    SourceKind::Secret => {
+                        written.secrets.get(&(ns.clone(), name.clone())).is_none()
+                    }
+                    SourceKind::ConfigMap => written
+                        .config_maps
+                        .get(&(ns.clone(), name.clone()))
+                        .is_none(),
+                };
+                if !missing {
+                    continue;
+                }
+                match kind {
+                    SourceKind::Secret => {
+                        reachable.add_secret(Secret {
+                            metadata: meta,
+                            data: Some(
+                                keys.iter()
+                                    .map(|k| {
+                                        (k.clone(), ByteString(PLACEHOLDER.as_bytes().to_vec()))
+                                    })
+                                    .collect(),
+                            ),
+                            ..Default::default()
+                        });
+                    }
+                    SourceKind::ConfigMap => {
+                        reachable.add_config_map(ConfigMap {
+                            metadata: meta,
+                            data: Some(
+                                keys.iter()
+                                    .map(|k| (k.clone(), PLACEHOLDER.to_string()))
+                                    .collect(),
+                            ),
+                            ..Default::default()
+                        });
+                    }
+                }
+                let what = match kind {
+                    SourceKind::Secret => "Secret",
+                    SourceKind::ConfigMap => "ConfigMap",
+                };
+                notes.push(format!(
+                    "{what} {ns}/{name} (spec.configFrom) is not in the given files: its keys {} were validated with a placeholder value",
+                    keys.iter().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        FileObjects {
+            written,
+            reachable,
+            assumed,
+        }
+    }
+
+    /// What was assumed for `o`, as notes.
+    fn assumptions(&self, o: &Object) -> Vec<String> {
+        self.assumed
+            .get(&(o.namespace.clone(), o.name.clone()))
+            .filter(|_| o.kind == CONNECTOR)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl ObjectSource for FileObjects {
+    async fn snapshot<'a>(&'a self, req: &'a Request) -> Snapshot<'a> {
+        if req.kind.kind == CONNECTOR {
+            Snapshot::of(&self.reachable)
+        } else {
+            Snapshot::of(&self.written)
+        }
+    }
+}
+
+/// Nobody to ask: the webhook then admits with its fail-open warning, which cwctl leaves out (the run's note
+/// says Connect's validation was skipped).
+pub struct Skip;
+
+impl Validator for Skip {
+    async fn validate(&self, _check: &Arc<ConnectCheck>) -> Arc<ConnectOutcome> {
+        Arc::new(ConnectOutcome::Unavailable {
+            reason: "skipped",
+            message: "no Kafka Connect given".into(),
+        })
+    }
+}
+
+/// The webhook's own live client (its deadline, its unknown-class handling), pointed at cwctl's cluster.
+pub struct Live {
+    inner: webhook::connect::LiveConnect,
+    settings: ClientSettings,
+    /// The first failure to reach Kafka Connect: the run exits 2 with it.
+    unavailable: std::sync::Mutex<Option<String>>,
+}
+
+impl Live {
+    fn new(settings: ClientSettings) -> Self {
+        let metrics = webhook::metrics::Metrics::new().expect("metrics registry");
+        Live {
+            inner: webhook::connect::LiveConnect::new(
+                settings.timeout,
+                Duration::from_secs(60),
+                metrics,
+            ),
+            settings,
+            unavailable: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl Validator for Live {
+    async fn validate(&self, check: &Arc<ConnectCheck>) -> Arc<ConnectOutcome> {
+        let mut c = (**check).clone();
+        c.settings = self.settings.clone();
+        let out = self.inner.validate(&Arc::new(c)).await;
+        if let ConnectOutcome::Unavailable { message, .. }
+        | ConnectOutcome::Misconfigured { message } = &*out
+            && let Ok(mut u) = self.unavailable.lock()
+            && u.is_none()
+        {
+            *u = Some(message.clone());
+        }
+        out
+    }
+}
+
+enum Connect {
+    Live(Box<Live>),
+    Offline(OfflineValidator),
+    Skip(Skip),
+}
+
+impl Validator for Connect {
+    async fn validate(&self, check: &Arc<ConnectCheck>) -> Arc<ConnectOutcome> {
+        match self {
+            Connect::Live(l) => l.validate(check).await,
+            Connect::Offline(o) => o.validate(check).await,
+            Connect::Skip(s) => s.validate(check).await,
+        }
+    }
+}
