@@ -35,6 +35,8 @@ pub(crate) struct Ctx {
     pub watched: Watched,
     pub retries: Retries,
     pub fingerprints: Fingerprints,
+    /// KafkaConnectorPolicies, compiled, and the namespace labels they select by.
+    pub policies: Arc<crate::policies::Policies>,
 }
 
 impl Ctx {

@@ -97,6 +97,27 @@ impl KubeWrites {
         Ok(())
     }
 
+    /// Writes a KafkaConnectorPolicy's status (cluster-scoped, so not through [`Self::write_status`]).
+    pub async fn write_policy_status(
+        &self,
+        policy: &shared::policy::KafkaConnectorPolicy,
+        status: &shared::policy::KafkaConnectorPolicyStatus,
+    ) -> Result<()> {
+        let Some(diff) = status::patch(policy.status.as_ref(), status)? else {
+            return Ok(());
+        };
+        let _permit = self.permits.acquire().await;
+        Api::<shared::policy::KafkaConnectorPolicy>::all(self.kube.clone())
+            .patch_status(
+                &policy.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&json!({ "status": diff })),
+            )
+            .await?;
+        self.count::<shared::policy::KafkaConnectorPolicy>("patch_status");
+        Ok(())
+    }
+
     /// Adds or removes `finalizer`. The whole list is written with the object's resourceVersion as
     /// precondition, so a concurrent change of the list fails with a conflict (and is retried) instead of
     /// being lost.

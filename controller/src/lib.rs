@@ -26,6 +26,7 @@ pub mod memory;
 mod metrics;
 mod offsets;
 mod plan;
+mod policies;
 mod reconcile;
 mod restart;
 mod retries;
@@ -309,6 +310,7 @@ async fn run_engine(
         poll_interval: settings.poll_interval,
         max_writes_per_cluster: settings.max_writes_per_cluster,
     });
+    let (policies, policy_watches) = policies::Policies::start(&kube);
     let ctx = Arc::new(Ctx {
         kube: kube.clone(),
         settings,
@@ -318,12 +320,16 @@ async fn run_engine(
         watched,
         retries: Retries::default(),
         fingerprints: Fingerprints::default(),
+        policies,
     });
     let mut guard = EngineGuard {
         ctx: ctx.clone(),
-        tasks: Vec::new(),
+        tasks: policy_watches,
         ready: ready.clone(),
     };
+    guard
+        .tasks
+        .push(tokio::spawn(policies::sweep_forever(ctx.clone())));
 
     if let Some(url) = args.default_cluster_url() {
         let mut s = ClientSettings::new(url);

@@ -65,6 +65,10 @@ async fn reconcile_inner(obj: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue
         ctx.writes.set_finalizer(obj, FINALIZER, true).await?;
         return Ok(Requeue::await_change());
     }
+    if crate::policies::sync_condition(obj, ctx).await? {
+        // The status write's watch event brings the object back here, with the condition as written.
+        return Ok(Requeue::await_change());
+    }
     apply::apply(obj, ctx).await
 }
 
