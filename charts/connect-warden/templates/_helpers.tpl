@@ -150,6 +150,7 @@ securityContext:
 {{- end -}}
 
 {{/* The controller's rules on the objects it manages (a ClusterRole, or a Role per watched namespace). */}}
+{{/* The controller's rules on namespaced objects (a ClusterRole, or a Role per watched namespace). */}}
 {{- define "cw.controllerRules" -}}
 # Connectors: watched, finalizer and restart annotations written on the object, status on its subresource.
 - apiGroups: ["connectwarden.io"]
@@ -185,7 +186,22 @@ securityContext:
   verbs: ["create", "patch"]
 {{- end -}}
 
-{{/* The webhook's read-only rules on what a review looks up. */}}
+{{/* The controller's rules on cluster-scoped objects (always in a ClusterRole). Policies: watched, so
+connectors that violate one get a condition, and their status lists those connectors. Namespace labels are
+what policies select connectors by. */}}
+{{- define "cw.controllerClusterRules" -}}
+- apiGroups: ["connectwarden.io"]
+  resources: ["kafkaconnectorpolicies"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["connectwarden.io"]
+  resources: ["kafkaconnectorpolicies/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get", "list", "watch"]
+{{- end -}}
+
+{{/* The webhook's read-only rules on what a review looks up, namespaced objects. */}}
 {{- define "cw.webhookRules" -}}
 - apiGroups: ["connectwarden.io"]
   resources: ["kafkaconnectors", "kafkaconnectclusters"]
@@ -200,39 +216,56 @@ securityContext:
   verbs: ["create"]
 {{- end -}}
 
-{{/* Grants "rules" to the component's ServiceAccount "name": a ClusterRole and its binding, or, with
-watchNamespaces, a Role and a RoleBinding in each watched namespace. Each object starts with "---". */}}
+{{/* The webhook's rules on cluster-scoped objects: KafkaConnectorPolicies, compiled as they change, and
+namespace labels, which policies select connectors by. */}}
+{{- define "cw.webhookClusterRules" -}}
+- apiGroups: ["connectwarden.io"]
+  resources: ["kafkaconnectorpolicies"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get", "list", "watch"]
+{{- end -}}
+
+{{/* Grants "rules" (on namespaced objects) and "clusterRules" (on cluster-scoped ones) to the component's
+ServiceAccount "name": both in one ClusterRole; or, with watchNamespaces, "rules" in a Role in each watched
+namespace and "clusterRules" in a ClusterRole. Each object starts with "---". */}}
 {{- define "cw.grant" -}}
 {{- $ctx := .ctx -}}
 {{- $labels := include "cw.componentLabels" (dict "ctx" $ctx "component" .component) -}}
-{{- $namespaces := $ctx.Values.watchNamespaces | default (list "") -}}
-{{- range $ns := $namespaces }}
-{{- $role := ternary "ClusterRole" "Role" (eq $ns "") }}
+{{- $grants := list (dict "kind" "ClusterRole" "namespace" "" "rules" (printf "%s\n%s" .rules .clusterRules)) -}}
+{{- with $ctx.Values.watchNamespaces -}}
+{{- $grants = list (dict "kind" "ClusterRole" "namespace" "" "rules" $.clusterRules) -}}
+{{- range $ns := . -}}
+{{- $grants = append $grants (dict "kind" "Role" "namespace" $ns "rules" $.rules) -}}
+{{- end -}}
+{{- end -}}
+{{- range $grants }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
-kind: {{ $role }}
+kind: {{ .kind }}
 metadata:
   name: {{ $.name }}
-  {{- with $ns }}
+  {{- with .namespace }}
   namespace: {{ . }}
   {{- end }}
   labels:
     {{- $labels | nindent 4 }}
 rules:
-  {{- $.rules | nindent 2 }}
+  {{- .rules | nindent 2 }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
-kind: {{ $role }}Binding
+kind: {{ .kind }}Binding
 metadata:
   name: {{ $.name }}
-  {{- with $ns }}
+  {{- with .namespace }}
   namespace: {{ . }}
   {{- end }}
   labels:
     {{- $labels | nindent 4 }}
 roleRef:
   apiGroup: rbac.authorization.k8s.io
-  kind: {{ $role }}
+  kind: {{ .kind }}
   name: {{ $.name }}
 subjects:
   - kind: ServiceAccount

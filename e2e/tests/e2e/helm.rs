@@ -403,6 +403,13 @@ fn normalize(v: &mut Value) {
             if map.get("imagePullPolicy").and_then(Value::as_str) == Some("IfNotPresent") {
                 map.remove("imagePullPolicy");
             }
+            // A role's rules are a set: the chart keeps those on namespaced and on cluster-scoped objects
+            // apart (they go to different roles with watchNamespaces).
+            if let Some(Value::Array(rules)) = map.get_mut("rules")
+                && rules.iter().all(|r| r.get("verbs").is_some())
+            {
+                rules.sort_by_key(|r| r.to_string());
+            }
             if let Some(Value::Array(args)) = map.get_mut("args") {
                 // The Lease name, the binary's default, spelled out so the Lease and the Role that names it
                 // follow the release's name.
@@ -713,8 +720,14 @@ fn crd_uid(name: &str) -> String {
         .to_string()
 }
 
-/// The webhook configurations of a release never reach beyond the test's namespace: no pod serves them
-/// here (the stack runs no kubelet), and every other test's KafkaConnectors go through the API server too.
+/// The label that sends an object to the test release's webhook (its objectSelector).
+const HELM_PROBE: &str = "connectwarden.io/e2e-helm";
+
+/// The webhook configurations of a release never reach beyond the test's own objects: no pod serves them here
+/// (the stack runs no kubelet), and every other test's KafkaConnectors and KafkaConnectorPolicies go through
+/// the API server too. The namespaceSelector keeps the namespaced objects of other namespaces out; the
+/// objectSelector keeps out every object without the test's label, including the cluster-scoped
+/// KafkaConnectorPolicies, which no namespaceSelector limits.
 #[track_caller]
 fn assert_scoped_to(fullname: &str, ns: &str, failure_policy: &str) {
     for kind in [
@@ -724,23 +737,32 @@ fn assert_scoped_to(fullname: &str, ns: &str, failure_policy: &str) {
         let cfg = get_json(&[kind, fullname]);
         let hooks = cfg["webhooks"].as_array().unwrap();
         assert_eq!(hooks.len(), 1, "{cfg}");
+        let hook = &hooks[0];
         assert_eq!(
-            hooks[0]["namespaceSelector"],
+            hook["namespaceSelector"],
             json!({ "matchLabels": { "kubernetes.io/metadata.name": ns } }),
             "{kind}"
         );
-        assert_eq!(hooks[0]["failurePolicy"], failure_policy, "{kind}");
         assert_eq!(
-            hooks[0]["clientConfig"]["service"],
-            json!({ "name": format!("{fullname}-webhook"), "namespace": ns, "path": hooks[0]["clientConfig"]["service"]["path"], "port": 443 })
+            hook["objectSelector"],
+            json!({ "matchLabels": { HELM_PROBE: fullname } }),
+            "{kind}"
         );
+        assert_eq!(hook["failurePolicy"], failure_policy, "{kind}");
+        let service = &hook["clientConfig"]["service"];
+        assert_eq!(service["name"], format!("{fullname}-webhook"));
+        assert_eq!(service["namespace"], ns);
     }
 }
 
-fn connect_cluster(ns: &str) -> String {
+/// A KafkaConnectCluster in `ns`, with the label that the release's webhook selects when `probe`.
+fn connect_cluster(ns: &str, probe: Option<&str>) -> String {
+    let label = probe
+        .map(|v| format!("    {HELM_PROBE}: {v}\n"))
+        .unwrap_or_default();
     format!(
         "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata:\n  name: probe\n  \
-         namespace: {ns}\n  labels:\n    {PRIVATE_LABEL}: helm\nspec:\n  url: http://127.0.0.1:1\n"
+         namespace: {ns}\n  labels:\n    {PRIVATE_LABEL}: helm\n{label}spec:\n  url: http://127.0.0.1:1\n"
     )
 }
 
@@ -755,7 +777,8 @@ fn helm_installs_upgrades_and_uninstalls_on_the_api_server() {
     std::fs::write(
         &values,
         format!(
-            "webhook:\n  namespaceSelector:\n    matchLabels:\n      kubernetes.io/metadata.name: {ns}\n"
+            "webhook:\n  namespaceSelector:\n    matchLabels:\n      kubernetes.io/metadata.name: {ns}\n  \
+             objectSelector:\n    matchLabels:\n      {HELM_PROBE}: {fullname}\n"
         ),
     )
     .unwrap();
@@ -818,16 +841,25 @@ fn helm_installs_upgrades_and_uninstalls_on_the_api_server() {
     );
 
     // The release's webhook is consulted in its namespace (and fails: nothing serves it here)...
-    let out = apply(&connect_cluster(&ns), &["--dry-run=server"]).expect_err();
+    let out = apply(
+        &connect_cluster(&ns, Some(&fullname)),
+        &["--dry-run=server"],
+    )
+    .expect_err();
     assert!(
         out.stderr.contains("failed calling webhook")
             && out.stderr.contains(&format!("{fullname}-webhook")),
         "{}",
         out.stderr
     );
-    // ...and nowhere else.
+    // ...and for nothing else: not for objects without the label in its namespace, nor in another one.
+    apply(&connect_cluster(&ns, None), &["--dry-run=server"]).expect_ok();
     let elsewhere = namespace("helm-elsewhere", &[(PRIVATE_LABEL, "helm")]);
-    apply(&connect_cluster(&elsewhere), &["--dry-run=server"]).expect_ok();
+    apply(
+        &connect_cluster(&elsewhere, Some(&fullname)),
+        &["--dry-run=server"],
+    )
+    .expect_ok();
 
     // Upgrade: a changed value lands.
     let out = helm(&[
