@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use shared::connect::{ConnectorStatus, InitialState, ValidateResponse, parse_major_minor};
+use shared::connect::{ConnectorStatus, InitialState, ValidateResponse};
 use shared::crd::{AutoRestartStatus, ConnectorState};
 
 use crate::conditions::{Ready, Reason, Truth};
@@ -81,19 +81,7 @@ impl Caps {
     }
 }
 
-/// The Apache Kafka (major, minor) of a Connect version. Confluent Platform reports its own numbers
-/// (`7.6.0-ccs` is Apache Kafka 3.6, `8.0.0-ce` is 4.0).
-pub fn apache_version(version: &str) -> (u32, u32) {
-    let (major, minor) = parse_major_minor(version);
-    let confluent = version.contains("-ccs") || version.contains("-ce");
-    match (confluent, major) {
-        (true, 5) => (2, minor),
-        (true, 6) => (2, minor + 6),
-        (true, 7) => (3, minor),
-        (true, 8) => (4, minor),
-        _ => (major, minor),
-    }
-}
+pub use shared::connect::apache_version;
 
 #[derive(Debug, Clone)]
 pub struct Input<'a> {

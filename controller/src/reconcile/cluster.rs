@@ -201,6 +201,14 @@ pub fn cluster_status(
                         version: p.version.clone(),
                     })
                     .collect();
+                s.connector_plugins = Some(
+                    snap.plugins
+                        .iter()
+                        .filter(|p| p.kind == "source" || p.kind == "sink")
+                        .count()
+                        .try_into()
+                        .unwrap_or(u32::MAX),
+                );
             }
             match (&snap.connectors, snap.seq) {
                 // Not polled yet (e.g. the controller just started): what status says still stands.

@@ -29,6 +29,20 @@ pub fn parse_major_minor(version: &str) -> (u32, u32) {
     (major, minor)
 }
 
+/// The Apache Kafka (major, minor) of a Connect version. Confluent Platform reports its own numbers
+/// (`7.6.0-ccs` is Apache Kafka 3.6, `8.0.0-ce` is 4.0).
+pub fn apache_version(version: &str) -> (u32, u32) {
+    let (major, minor) = parse_major_minor(version);
+    let confluent = version.contains("-ccs") || version.contains("-ce");
+    match (confluent, major) {
+        (true, 5) => (2, minor),
+        (true, 6) => (2, minor + 6),
+        (true, 7) => (3, minor),
+        (true, 8) => (4, minor),
+        _ => (major, minor),
+    }
+}
+
 /// `GET /health` (3.9+).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Health {

@@ -85,11 +85,42 @@ pub(crate) fn references_to_check(req: &Request) -> Vec<(String, ReadCheck)> {
         .collect()
 }
 
+/// The ConfigMap an offsets alter reads (`spec.alterOffsets.fromConfigMap`) when the review adds or changes
+/// it: the controller would apply what it holds, so the applying user must be able to read it.
+pub(crate) fn offsets_reference_to_check(req: &Request) -> Option<ReadCheck> {
+    if kind(req) != Some(Kind::Connector)
+        || !matches!(req.operation, Operation::Create | Operation::Update)
+    {
+        return None;
+    }
+    let obj = req.object.as_ref()?;
+    let name = |o: &kube::core::DynamicObject| {
+        o.data
+            .get("spec")
+            .and_then(|s| s.get("alterOffsets"))
+            .and_then(|a| a.get("fromConfigMap"))
+            .and_then(|c| c.get("name"))
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+    };
+    let new = name(obj)?;
+    let old = match req.operation {
+        Operation::Update => req.old_object.as_ref().and_then(name),
+        _ => None,
+    };
+    (old.as_deref() != Some(new.as_str())).then(|| ReadCheck {
+        kind: SourceKind::ConfigMap,
+        namespace: object_namespace(req, obj),
+        name: new,
+    })
+}
+
 /// The reads to ask about for `req`, each once.
 pub fn read_checks(req: &Request) -> BTreeSet<ReadCheck> {
     references_to_check(req)
         .into_iter()
         .map(|(_, c)| c)
+        .chain(offsets_reference_to_check(req))
         .collect()
 }
 

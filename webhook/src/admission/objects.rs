@@ -290,7 +290,9 @@ pub(crate) fn missing_objects(req: &Request, view: &dyn ObjectView) -> Vec<Objec
                 .and_then(|s| s.get("clusterRef"))
                 .and_then(|r| shared::crd::ClusterRef::deserialize(r).ok())
             else {
-                return config_from_refs(&ns, spec, view);
+                let mut refs = config_from_refs(&ns, spec, view);
+                refs.extend(offsets_ref(req, view));
+                return refs;
             };
             let cns = r.namespace.clone().unwrap_or_else(|| ns.clone());
             match view.cluster(&cns, &r.name) {
@@ -298,6 +300,7 @@ pub(crate) fn missing_objects(req: &Request, view: &dyn ObjectView) -> Vec<Objec
                 Some(c) => want_cluster_refs(&cns, &c.spec),
             }
             out.extend(config_from_refs(&ns, spec, view));
+            out.extend(offsets_ref(req, view));
         }
         Some(Kind::Cluster) => {
             if let Some(spec) = spec.and_then(|s| KafkaConnectClusterSpec::deserialize(s).ok()) {
@@ -307,6 +310,20 @@ pub(crate) fn missing_objects(req: &Request, view: &dyn ObjectView) -> Vec<Objec
         Some(Kind::Policy) | None => {}
     }
     out
+}
+
+/// The ConfigMap an offsets alter reads, when the review adds or changes it, `view` lacks it and the
+/// requesting user may read it.
+fn offsets_ref(req: &Request, view: &dyn ObjectView) -> Option<ObjectRef> {
+    let check = super::access::offsets_reference_to_check(req)?;
+    if matches!(
+        view.read_access(&check),
+        Some(Access::Denied | Access::Unknown(_))
+    ) || view.config_map(&check.namespace, &check.name).is_some()
+    {
+        return None;
+    }
+    Some(ObjectRef::ConfigMap(check.namespace, check.name))
 }
 
 /// The objects a connector's `configFrom` references that `view` lacks and the requesting user may read.

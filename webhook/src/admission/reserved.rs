@@ -1,8 +1,9 @@
-//! Reserved config keys (`name`, `connector.class`, `tasks.max`) belong in their spec fields. `/mutate` moves
+//! Reserved config keys (`name`, `connector.class`, `tasks.max`, `connector.plugin.version`) belong in their
+//! spec fields. `/mutate` moves
 //! them there; `/validate` denies them when the mutating webhook was bypassed. Both judge a key the same way.
 
 use serde_json::{Map, Value};
-use shared::config::{RESERVED_CLASS, RESERVED_NAME, RESERVED_TASKS_MAX};
+use shared::config::{RESERVED_CLASS, RESERVED_NAME, RESERVED_PLUGIN_VERSION, RESERVED_TASKS_MAX};
 
 use super::text::cut;
 
@@ -12,7 +13,7 @@ pub(crate) struct ReservedKey {
     pub(crate) field: &'static str,
 }
 
-pub(crate) const RESERVED: [ReservedKey; 3] = [
+pub(crate) const RESERVED: [ReservedKey; 4] = [
     ReservedKey {
         key: RESERVED_NAME,
         field: "name",
@@ -24,6 +25,10 @@ pub(crate) const RESERVED: [ReservedKey; 3] = [
     ReservedKey {
         key: RESERVED_TASKS_MAX,
         field: "tasksMax",
+    },
+    ReservedKey {
+        key: RESERVED_PLUGIN_VERSION,
+        field: "version",
     },
 ];
 

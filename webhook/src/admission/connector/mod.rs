@@ -6,15 +6,17 @@
 mod config_from;
 mod findings;
 mod local_rules;
+mod offsets;
 mod policies;
 mod response;
 mod target;
+mod version;
 
 use kube::core::DynamicObject;
 use kube::core::admission::Operation;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use shared::config::effective_config;
+use shared::config::{effective_config, with_plugin_version};
 use shared::crd::{KafkaConnector, KafkaConnectorSpec};
 
 use super::connect::ConnectCheck;
@@ -50,6 +52,8 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
     let local = local_rules::check(req, &connector, &spec, &mut found);
     let from = config_from::check(req, &connector, view, &mut found);
     let target = target::check(&connector, view, &mut found);
+    offsets::check(req, &connector, view, &mut found);
+    version::check(&connector, view, &mut found);
     if local.name_ok && target.may_use {
         target::check_claim(&connector, &target.cluster, view, &mut found);
     }
@@ -84,11 +88,14 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
     };
     strings.extend(values);
     let spec = &connector.spec;
-    let config = effective_config(
-        &connector.connector_name(),
-        &spec.class,
-        spec.tasks_max,
-        &strings,
+    let config = with_plugin_version(
+        effective_config(
+            &connector.connector_name(),
+            &spec.class,
+            spec.tasks_max,
+            &strings,
+        ),
+        spec.version.as_deref(),
     );
     Plan::Connect(Box::new(ConnectCheck {
         cluster: target.cluster,

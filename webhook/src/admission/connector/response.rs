@@ -7,7 +7,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 
 use shared::config::{
-    RESERVED_CLASS, RESERVED_NAME, RESERVED_TASKS_MAX, closest, closest_class, is_pass_through,
+    RESERVED_CLASS, RESERVED_NAME, RESERVED_PLUGIN_VERSION, RESERVED_TASKS_MAX, closest,
+    closest_class, is_pass_through,
 };
 use shared::connect::ValidateResponse;
 use shared::redact::is_config_reference;
@@ -112,7 +113,12 @@ fn config_warnings(
 ) -> Vec<String> {
     let class = &check.class;
     let defined: HashSet<&str> = v.defined_keys().collect();
-    let reserved = [RESERVED_NAME, RESERVED_CLASS, RESERVED_TASKS_MAX];
+    let reserved = [
+        RESERVED_NAME,
+        RESERVED_CLASS,
+        RESERVED_TASKS_MAX,
+        RESERVED_PLUGIN_VERSION,
+    ];
     let unknown: Vec<&str> = check
         .config
         .keys()
