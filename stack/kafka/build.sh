@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Resolves the jars of the local Kafka stack (broker + Connect workers) with Maven into
 #   ${CW_CACHE_DIR:-$HOME/.cache/connect-warden}/kafka-$VERSION/{lib/*.jar,log4j2.xml}
-# and prints that directory as the last line of stdout. Progress goes to stderr. Reruns are instant.
+# builds the versioned test connector (plugins/*.java) twice, as versions 1.0.0 and 2.0.0, each in its own
+# plugin.path directory under kafka-$VERSION/plugins/, and prints that directory as the last line of stdout. Progress goes to stderr. Reruns are instant.
 # The version is kafka.version in pom.xml; override it with KAFKA_VERSION=3.9.1 bash stack/kafka/build.sh.
 set -euo pipefail
 
@@ -13,7 +14,7 @@ if [[ -z "$version" ]]; then
   exit 1
 fi
 out="$cache/kafka-$version"
-stamp_value="$(cat "$here/pom.xml" "$here/log4j2.xml" "$here/build.sh" | sha256sum | cut -d' ' -f1)"
+stamp_value="$(cat "$here/pom.xml" "$here/log4j2.xml" "$here/build.sh" "$here"/plugins/*.java | sha256sum | cut -d' ' -f1)"
 
 if [[ -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp_value" ]]; then
   echo "$out"
@@ -49,6 +50,19 @@ else
   rm -f "$tmp"/lib/log4j-slf4j-impl-*.jar
 fi
 cp "$here/log4j2.xml" "$tmp/log4j2.xml"
+# Two versions of one connector plugin, each in its own directory (plugin.path), found through its
+# ServiceLoader manifest (the workers use plugin.discovery=service_load).
+javac -nowarn -d "$tmp/plugin-classes" -cp "$tmp/lib/*" "$here"/plugins/*.java >&2
+for v in 1.0.0 2.0.0; do
+  res="$tmp/plugin-res-$v"
+  mkdir -p "$res/META-INF/services" "$tmp/plugins/versioned-source-$v"
+  echo "version=$v" >"$res/connect-warden-plugin.properties"
+  echo "dev.connectwarden.stack.VersionedSourceConnector" \
+    >"$res/META-INF/services/org.apache.kafka.connect.source.SourceConnector"
+  jar cf "$tmp/plugins/versioned-source-$v/versioned-source-$v.jar" -C "$tmp/plugin-classes" . -C "$res" .
+  rm -rf "$res"
+done
+rm -rf "$tmp/plugin-classes"
 n=$(find "$tmp/lib" -name '*.jar' | wc -l)
 if ! compgen -G "$tmp/lib/kafka_2.13-*.jar" >/dev/null || ! compgen -G "$tmp/lib/connect-runtime-*.jar" >/dev/null; then
   echo "build.sh: resolution produced no kafka/connect-runtime jar in $tmp/lib" >&2

@@ -132,6 +132,8 @@ impl ConnectWorker {
             ("heartbeat.interval.ms".into(), "2000".into()),
             ("scheduled.rebalance.max.delay.ms".into(), "3000".into()),
             ("task.shutdown.graceful.timeout.ms".into(), "3000".into()),
+            // Two versions of the versioned test connector, each in its own directory (see build.sh).
+            ("plugin.path".into(), path_str(&env.home.join("plugins"))),
             ("config.providers".into(), "file,env".into()),
             (
                 "config.providers.file.class".into(),
