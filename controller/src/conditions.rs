@@ -152,6 +152,16 @@ impl Reason {
         )
     }
 
+    /// Reasons that say the cluster's settings (the Secrets and ConfigMaps it reads, their content) give no
+    /// client, though the cluster itself exists and may be used.
+    pub fn is_settings_problem(self) -> bool {
+        use Reason::*;
+        matches!(
+            self,
+            SecretNotFound | ConfigMapNotFound | InvalidCa | InvalidSettings
+        )
+    }
+
     /// Reasons that describe an error worth keeping in `status.lastError`.
     pub fn is_error(self) -> bool {
         use Reason::*;

@@ -80,6 +80,13 @@ impl Ctx {
         })
     }
 
+    /// The cluster that deletes a connector from Connect: as [`Self::target`], or the client the cluster had
+    /// before its settings stopped resolving (see [`deletion_target`]).
+    pub fn deletion_target(&self, c: &KafkaConnector) -> Result<Arc<ConnectCluster>, Ready> {
+        let retired = || self.connect.retired(&ClusterId::of_connector(c));
+        deletion_target(self.target(c), retired)
+    }
+
     /// Another KafkaConnector that claims the same connector on the same cluster and wins (the oldest; ties
     /// broken by namespace/name), if any.
     pub fn conflict_winner(&self, c: &KafkaConnector, id: &ClusterId) -> Option<String> {
@@ -100,5 +107,63 @@ impl Ctx {
             .filter(|o| claims(o, id, wanted, (ns, name)) && rank(o) < mine)
             .min_by(|a, b| rank(a).cmp(&rank(b)))
             .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+    }
+}
+
+/// Where a connector being deleted is deleted from: its cluster as for any reconcile, or, when the cluster's
+/// settings no longer resolve (a Secret or ConfigMap it reads is gone or broken), the client it had before.
+/// Deleting a namespace deletes those Secrets together with the KafkaConnectors, in no set order; without
+/// this, their finalizers would wait for a Secret that never comes back and the namespace would never go.
+/// A cluster that is missing, not allowed or not set up yet gives no client.
+pub(crate) fn deletion_target<T>(
+    target: Result<T, Ready>,
+    retired: impl FnOnce() -> Option<T>,
+) -> Result<T, Ready> {
+    match target {
+        Err(why) if why.reason.is_settings_problem() => retired().ok_or(why),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod deletion_target_tests {
+    use super::*;
+
+    #[test]
+    fn a_connector_being_deleted_uses_the_client_its_cluster_had_before_its_secrets_went() {
+        let gone = Ready::no(Reason::SecretNotFound, "Secret kafka/creds not found");
+        assert_eq!(
+            deletion_target(Err(gone.clone()), || Some("old")),
+            Ok("old")
+        );
+        for why in [
+            Reason::ConfigMapNotFound,
+            Reason::InvalidCa,
+            Reason::InvalidSettings,
+        ] {
+            assert_eq!(
+                deletion_target(Err(Ready::no(why, "x")), || Some("old")),
+                Ok("old")
+            );
+        }
+        // Never set up with these settings: nothing to delete with, the reason stands.
+        assert_eq!(
+            deletion_target::<&str>(Err(gone.clone()), || None),
+            Err(gone)
+        );
+    }
+
+    #[test]
+    fn a_running_client_wins_and_other_problems_are_never_bypassed() {
+        assert_eq!(deletion_target(Ok("now"), || Some("old")), Ok("now"));
+        for why in [
+            Reason::ClusterNotFound,
+            Reason::ClusterNotAllowed,
+            Reason::ClusterNotReady,
+            Reason::NoCluster,
+        ] {
+            let r = Ready::no(why, "x");
+            assert_eq!(deletion_target(Err(r.clone()), || Some("old")), Err(r));
+        }
     }
 }

@@ -38,11 +38,13 @@ pub(crate) struct Wiring {
 }
 
 /// Every Connect cluster in use, and the clusters whose settings cannot be resolved (with the `Ready`
-/// condition that says why, which their connectors show too).
+/// condition that says why, which their connectors show too, and the client they had before, kept only to
+/// delete connectors).
 pub(crate) struct ConnectClusters {
     wiring: Wiring,
     running: RwLock<HashMap<ClusterId, Arc<ConnectCluster>>>,
     broken: RwLock<HashMap<ClusterId, Ready>>,
+    retired: RwLock<HashMap<ClusterId, Arc<ConnectCluster>>>,
 }
 
 impl ConnectClusters {
@@ -51,6 +53,7 @@ impl ConnectClusters {
             wiring,
             running: RwLock::default(),
             broken: RwLock::default(),
+            retired: RwLock::default(),
         })
     }
 
@@ -62,9 +65,29 @@ impl ConnectClusters {
         self.broken.read().get(id).cloned()
     }
 
+    /// The cluster's settings no longer resolve: its poller stops and its connectors show `why`. Its
+    /// client is kept apart, for deletions only: deleting a namespace deletes the Secrets a
+    /// KafkaConnectCluster reads together with the KafkaConnectors on it, in no set order, and those
+    /// connectors must still be deleted from Connect.
     pub fn mark_broken(&self, id: &ClusterId, why: Ready) {
-        self.remove(id);
+        let c = self.running.write().remove(id);
+        if let Some(c) = c {
+            c.stop();
+            self.retired.write().insert(id.clone(), c);
+        }
         self.broken.write().insert(id.clone(), why);
+    }
+
+    /// The client the cluster had before its settings stopped resolving (see [`Self::mark_broken`]).
+    pub fn retired(&self, id: &ClusterId) -> Option<Arc<ConnectCluster>> {
+        self.retired.read().get(id).cloned()
+    }
+
+    /// Forgets everything about a cluster that is gone: its client, retired client and broken reason.
+    pub fn forget(&self, id: &ClusterId) {
+        self.remove(id);
+        self.retired.write().remove(id);
+        self.broken.write().remove(id);
     }
 
     /// The runtime of cluster `id` with these settings: started (with its poller) if missing, its client
@@ -75,6 +98,7 @@ impl ConnectClusters {
         settings: ClientSettings,
     ) -> shared::Result<Arc<ConnectCluster>> {
         self.broken.write().remove(id);
+        self.retired.write().remove(id);
         if let Some(c) = self.get(id) {
             c.use_settings(&settings)?;
             return Ok(c);
@@ -106,5 +130,6 @@ impl ConnectClusters {
             c.stop();
         }
         self.broken.write().clear();
+        self.retired.write().clear();
     }
 }

@@ -70,6 +70,7 @@ async fn apply(c: &KafkaConnectCluster, ctx: &Arc<Ctx>) -> Result<Requeue> {
             ctx.writes
                 .set_finalizer(c, CLUSTER_FINALIZER, false)
                 .await?;
+            ctx.connect.forget(&key);
             return Ok(Requeue::await_change());
         }
         requeue = std::time::Duration::from_secs(2);

@@ -134,7 +134,7 @@ async fn cleanup(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
         write_simple(o, ctx, &Ready::no(Reason::DeletionBlocked, msg.clone())).await?;
         Err::<Requeue, _>(Error::DeletionBlocked(msg))
     };
-    let c = match ctx.target(o) {
+    let c = match ctx.deletion_target(o) {
         Ok(c) => c,
         Err(ready) => return blocked(ready.message).await,
     };
