@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary, so one run shares one stack (see `e2e/src/lib.rs`). Run them with
 //! `make test`, which starts the stack and sets `CW_STACK_ENV`.
 
+mod aggregation;
 mod alerts;
 mod client;
 mod config_from;
@@ -10,6 +11,7 @@ mod gitops;
 mod helm;
 mod install;
 mod kube_api;
+mod namespace_lifecycle;
 mod ordering;
 mod recovery;
 mod watch_namespaces;
