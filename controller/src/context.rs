@@ -7,6 +7,7 @@ use std::time::Duration;
 use kube::ResourceExt;
 use shared::crd::KafkaConnector;
 use shared::target::{ClusterId, claims, connector_name};
+use shared::watch::Namespaces;
 
 use crate::conditions::{Ready, Reason};
 use crate::connect_runtime::{ConnectCluster, ConnectClusters};
@@ -45,6 +46,12 @@ impl Ctx {
         let id = ClusterId::of_connector(c);
         let label = id.label();
         if let ClusterId::Named { namespace, .. } = &id {
+            if !self.watched.namespaces.contains(namespace) {
+                return Err(Ready::no(
+                    Reason::ClusterNotAllowed,
+                    unwatched_cluster(&label, namespace, &self.watched.namespaces),
+                ));
+            }
             let Some(cluster) = self.watched.cluster(&id) else {
                 return Err(Ready::no(
                     Reason::ClusterNotFound,
@@ -165,5 +172,29 @@ mod deletion_target_tests {
             let r = Ready::no(why, "x");
             assert_eq!(deletion_target(Err(r.clone()), || Some("old")), Err(r));
         }
+    }
+}
+
+/// Why a connector cannot use a cluster in a namespace this installation does not watch: nothing there is
+/// cached or may be read, and no other reconcile will change that.
+pub(crate) fn unwatched_cluster(label: &str, namespace: &str, watched: &Namespaces) -> String {
+    format!(
+        "KafkaConnectCluster {label} is in namespace {namespace:?}, which this connect-warden installation \
+         does not watch (--watch-namespaces {watched}); name a KafkaConnectCluster in a watched namespace"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unwatched_cluster_namespace_is_named() {
+        assert_eq!(
+            unwatched_cluster("kafka/main", "kafka", &Namespaces::parse("team-a,team-b")),
+            "KafkaConnectCluster kafka/main is in namespace \"kafka\", which this connect-warden \
+             installation does not watch (--watch-namespaces team-a,team-b); name a KafkaConnectCluster in a \
+             watched namespace"
+        );
     }
 }
