@@ -300,6 +300,7 @@ async fn run_engine(
         clusters.store(),
         connector_tx,
         cluster_tx,
+        namespaces.clone(),
     );
     let writes = Arc::new(KubeWrites::new(kube.clone(), recorder, metrics.clone()));
     let connect = ConnectClusters::new(Wiring {

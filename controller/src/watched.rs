@@ -6,11 +6,14 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use shared::config_from::{SourceKind, references};
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
 use shared::target::ClusterId;
+use shared::watch::Namespaces;
 
 #[derive(Clone)]
 pub(crate) struct Watched {
     pub connectors: Store<KafkaConnector>,
     pub clusters: Store<KafkaConnectCluster>,
+    /// The namespaces the caches cover (`--watch-namespaces`).
+    pub namespaces: Namespaces,
     connector_tx: UnboundedSender<ObjectRef<KafkaConnector>>,
     cluster_tx: UnboundedSender<ObjectRef<KafkaConnectCluster>>,
 }
@@ -21,10 +24,12 @@ impl Watched {
         clusters: Store<KafkaConnectCluster>,
         connector_tx: UnboundedSender<ObjectRef<KafkaConnector>>,
         cluster_tx: UnboundedSender<ObjectRef<KafkaConnectCluster>>,
+        namespaces: Namespaces,
     ) -> Watched {
         Watched {
             connectors,
             clusters,
+            namespaces,
             connector_tx,
             cluster_tx,
         }

@@ -1230,3 +1230,25 @@ fn an_object_in_a_namespace_not_served_is_admitted_with_a_warning_not_judged() {
         ]
     );
 }
+
+#[test]
+fn a_cluster_in_a_namespace_not_watched_is_named_as_such_not_as_missing() {
+    let mut w = world();
+    w.unwatched.insert("kafka".into());
+    let mut spec = source_spec();
+    spec["clusterRef"] = json!({"name": "shared", "namespace": "kafka"});
+    let body = review(
+        "KafkaConnector",
+        "CREATE",
+        Some(connector("orders", spec)),
+        None,
+    );
+    let d = review_in(&w, Webhook::Validate, &body, &ok(), FailurePolicy::Closed).decision;
+    assert_eq!((d.allowed, d.reason), (false, Reason::NamespaceNotAllowed));
+    assert_eq!(
+        d.message(),
+        "spec.clusterRef: KafkaConnectCluster kafka/shared is in namespace \"kafka\", which this \
+         connect-warden installation does not watch (see its --watch-namespaces); name a \
+         KafkaConnectCluster in a watched namespace"
+    );
+}

@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use kube::api::{Api, ListParams};
+use kube::api::ListParams;
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
 use shared::target::{ClusterId, connector_name};
+use shared::watch::{Namespaces, Watchable};
 
 use super::{ConnectCluster, ConnectClusters, PolledConnector};
 
@@ -67,9 +68,11 @@ pub(super) async fn prune(
     }
 }
 
-/// Connectors on the cluster no KafkaConnector claims, according to the API server: all namespaces, no
-/// label selector (another controller instance may own them), and through any KafkaConnectCluster (or the
-/// default cluster) with the same URL, since several objects may name one Connect cluster.
+/// Connectors on the cluster no KafkaConnector claims, according to the API server: every watched namespace
+/// (all of them unless `--watch-namespaces` limits it: a namespace-scoped install may read no other, so a
+/// Connect cluster it prunes must serve its namespaces alone), no label selector (another controller
+/// instance may own them), and through any KafkaConnectCluster (or the default cluster) with the same URL,
+/// since several objects may name one Connect cluster.
 async fn unclaimed(
     all: &ConnectClusters,
     c: &ConnectCluster,
@@ -82,10 +85,9 @@ async fn unclaimed(
             .map(|u| u.to_string())
     };
     let mine = same(&c.url());
-    let mut aliases: HashSet<ClusterId> = Api::<KafkaConnectCluster>::all(kube.clone())
-        .list(&ListParams::default())
+    let namespaces = &all.wiring.watched.namespaces;
+    let mut aliases: HashSet<ClusterId> = list::<KafkaConnectCluster>(kube, namespaces)
         .await?
-        .items
         .iter()
         .filter(|k| same(&k.spec.url) == mine)
         .map(ClusterId::of_cluster)
@@ -96,13 +98,20 @@ async fn unclaimed(
     {
         aliases.insert(ClusterId::Default);
     }
-    let claimed: HashSet<String> = Api::<KafkaConnector>::all(kube.clone())
-        .list(&ListParams::default())
+    let claimed: HashSet<String> = list::<KafkaConnector>(kube, namespaces)
         .await?
-        .items
         .iter()
         .filter(|k| aliases.iter().any(|a| a.is_target_of(k)))
         .map(|k| k.connector_name())
         .collect();
     Ok(names.into_iter().filter(|n| !claimed.contains(n)).collect())
+}
+
+/// Every object of `K` in `namespaces`, one list per listed namespace (or one over all namespaces).
+async fn list<K: Watchable>(kube: &kube::Client, namespaces: &Namespaces) -> kube::Result<Vec<K>> {
+    let mut out = Vec::new();
+    for api in namespaces.apis::<K>(kube) {
+        out.extend(api.list(&ListParams::default()).await?.items);
+    }
+    Ok(out)
 }

@@ -45,6 +45,11 @@ pub trait ObjectView: Send + Sync {
     fn namespace_labels(&self, _namespace: &str) -> Option<Arc<BTreeMap<String, String>>> {
         None
     }
+    /// Whether objects in `namespace` are watched by this installation (see `--watch-namespaces`): elsewhere
+    /// nothing is cached or read, so an object there is not "missing" but out of reach.
+    fn watches(&self, _namespace: &str) -> bool {
+        true
+    }
 
     /// Some KafkaConnector other than `except` (namespace, name) that claims `connector_name` on `cluster`.
     fn claimant(
@@ -85,6 +90,8 @@ pub struct Objects {
     pub policies: Arc<PolicySet>,
     /// Namespace labels by namespace.
     pub namespaces: BTreeMap<String, Arc<BTreeMap<String, String>>>,
+    /// Namespaces this installation does not watch; every other one is watched.
+    pub unwatched: std::collections::BTreeSet<String>,
 }
 
 fn key(namespace: &str, name: &str) -> Key {
@@ -173,6 +180,9 @@ impl ObjectView for Objects {
     fn namespace_labels(&self, namespace: &str) -> Option<Arc<BTreeMap<String, String>>> {
         self.namespaces.get(namespace).cloned()
     }
+    fn watches(&self, namespace: &str) -> bool {
+        !self.unwatched.contains(namespace)
+    }
 }
 
 /// Plain maps hold everything there is: nothing to read live.
@@ -249,6 +259,9 @@ impl ObjectView for Snapshot<'_> {
         self.fetched
             .namespace_labels(namespace)
             .or_else(|| self.cached.namespace_labels(namespace))
+    }
+    fn watches(&self, namespace: &str) -> bool {
+        self.cached.watches(namespace)
     }
 }
 

@@ -202,6 +202,9 @@ impl ObjectView for Watched {
     ) -> Option<Arc<std::collections::BTreeMap<String, String>>> {
         self.inner.policies.namespace_labels(namespace)
     }
+    fn watches(&self, namespace: &str) -> bool {
+        self.inner.namespaces.contains(namespace)
+    }
 }
 
 impl ObjectSource for Watched {
@@ -242,6 +245,13 @@ impl ObjectSource for Watched {
                 break;
             }
             for r in missing {
+                // Outside the watched namespaces this installation has no rights to read anything.
+                let (admission::ObjectRef::Cluster(ns, _)
+                | admission::ObjectRef::Secret(ns, _)
+                | admission::ObjectRef::ConfigMap(ns, _)) = &r;
+                if !self.inner.namespaces.contains(ns) {
+                    continue;
+                }
                 let fetched = &mut snapshot.fetched;
                 match r {
                     admission::ObjectRef::Cluster(ns, name) => {

@@ -40,6 +40,13 @@ pub(super) fn check(
 ) -> Target {
     let cluster = ClusterId::of_connector(connector);
     let reach = match &cluster {
+        ClusterId::Named { namespace, name } if !view.watches(namespace) => {
+            found.problem(
+                Reason::NamespaceNotAllowed,
+                unwatched_cluster(namespace, name),
+            );
+            Reach::default()
+        }
         ClusterId::Named { namespace, name } => match view.cluster(namespace, name) {
             None => Reach {
                 may_use: true,
@@ -170,6 +177,16 @@ pub(super) fn check_claim(
 
 /// The warning for a connector whose KafkaConnectCluster does not exist (yet), with the closest existing
 /// name so that a typo shows at once.
+/// A clusterRef into a namespace this installation does not watch: nothing of it can be read, and no
+/// controller of this installation would ever use it.
+pub(crate) fn unwatched_cluster(ns: &str, name: &str) -> String {
+    format!(
+        "spec.clusterRef: KafkaConnectCluster {ns}/{} is in namespace {ns:?}, which this connect-warden \
+         installation does not watch (see its --watch-namespaces); name a KafkaConnectCluster in a watched namespace",
+        cut(name)
+    )
+}
+
 fn missing_cluster_warning(ns: &str, name: &str, existing: &[String]) -> String {
     let hint = match closest(name, existing.iter().map(String::as_str)) {
         Some(c) => format!(" (did you mean {c:?}?)"),
