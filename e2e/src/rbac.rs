@@ -88,17 +88,34 @@ pub fn diff(expected: &str, actual: &str) -> String {
     out
 }
 
+/// With this variable set to 1, [`assert_expected`] writes what it found into the expected files (keeping
+/// their leading comments) instead of failing: review the result with `git diff`.
+pub const UPDATE_VARIABLE: &str = "CW_UPDATE_RBAC_EXPECTED";
+
 /// Asserts that `actual` (from [`can_i_list`]) equals the expected list `name`, or panics with the
 /// difference and how to accept it.
 #[track_caller]
 pub fn assert_expected(name: &str, install_namespace: &str, actual: &str) {
     let want = expected(name, install_namespace);
+    if want != actual && std::env::var(UPDATE_VARIABLE).as_deref() == Ok("1") {
+        let path = expected_path(name);
+        let comments: String = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, format!("{comments}{actual}"))
+            .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        return;
+    }
     if want != actual {
         panic!(
             "the permissions differ from {} (- expected, + actual):\n{}\n\
              If the change is intended, review it and update that file: its content is the list above \
              with the + lines added and the - lines removed (the namespace {install_namespace:?} written \
-             as {INSTALL_NAMESPACE_PLACEHOLDER} where it appears).",
+             as {INSTALL_NAMESPACE_PLACEHOLDER} where it appears), or run the test again with \
+             {UPDATE_VARIABLE}=1 and review `git diff`.",
             expected_path(name).display(),
             diff(&want, actual)
         );

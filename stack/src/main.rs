@@ -254,6 +254,8 @@ fn up(args: UpArgs) -> stack::Result<()> {
             .as_ref()
             .ok_or_else(|| stack::Error::Env("--warden needs the control plane".into()))?;
         warden::install_crds(k)?;
+        // The webhook and the controller run under the ServiceAccounts these create, not as admin.
+        warden::install_rbac(k)?;
         let wargs: Vec<&str> = args.webhook_args.split_whitespace().collect();
         let mut cargs: Vec<String> = vec![
             "--label-selector".into(),

@@ -1,5 +1,7 @@
-//! connect-warden itself on the local stack: installs the CRDs, runs the webhook and the controller binaries
-//! built in `target/debug` (or `$CW_BIN_DIR`), and registers the webhook by `url` + `caBundle`.
+//! connect-warden itself on the local stack: installs the CRDs and the shipped RBAC, runs the webhook and the
+//! controller binaries built in `target/debug` (or `$CW_BIN_DIR`) under the ServiceAccounts those manifests
+//! create (kubeconfigs holding TokenRequest tokens, never the admin's), and registers the webhook by `url` +
+//! `caBundle`. Every end-to-end behaviour thus also proves that the shipped RBAC is enough.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +17,184 @@ use crate::process::{Proc, wait_ready};
 
 /// Label of namespaces the shared webhook skips, so a test can register a webhook of its own for them.
 pub const PRIVATE_LABEL: &str = "connectwarden.io/e2e-private";
+
+/// The namespace the shipped manifests install into.
+pub const INSTALL_NAMESPACE: &str = "connect-warden";
+/// The controller's ServiceAccount in the shipped manifests.
+pub const CONTROLLER_SA: &str = "connect-warden-controller";
+/// The webhook's ServiceAccount in the shipped manifests (connect-warden-certs runs under it too).
+pub const WEBHOOK_SA: &str = "connect-warden-webhook";
+/// Lifetime of a minted token: longer than any test run (the API server sets no maximum here). A kubeconfig
+/// older than half of it is minted again.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// The shipped RBAC of the self-managed install, from the repository root: the install namespace first.
+pub const SHIPPED_RBAC: &[&str] = &[
+    "deploy/base/namespace.yaml",
+    "deploy/base/rbac-controller.yaml",
+    "deploy/base/rbac-webhook.yaml",
+    "deploy/overlays/self-managed/rbac-certs.yaml",
+];
+
+fn read_repo_file(rel: &str) -> crate::Result<String> {
+    let p = crate::cache::repo_root().join(rel);
+    std::fs::read_to_string(&p).map_err(crate::io(format!("reading {}", p.display())))
+}
+
+/// Applies [`SHIPPED_RBAC`] into [`INSTALL_NAMESPACE`], as `kubectl apply -k` of the self-managed overlay
+/// would (the files leave the namespace of their namespaced objects to kustomize).
+pub fn install_rbac(kube: &KubeEnv) -> crate::Result<()> {
+    for rel in SHIPPED_RBAC {
+        let text = read_repo_file(rel)?;
+        kubectl(
+            kube,
+            &["apply", "-n", INSTALL_NAMESPACE, "-f", "-"],
+            Some(&text),
+        )?;
+    }
+    Ok(())
+}
+
+/// The documents of a multi-document YAML file whose `kind:` is one of `kinds`, joined again.
+fn documents_of_kind(yaml: &str, kinds: &[&str]) -> String {
+    yaml.split("\n---\n")
+        .filter(|d| {
+            d.lines()
+                .filter_map(|l| l.strip_prefix("kind: "))
+                .any(|k| kinds.contains(&k.trim()))
+        })
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+/// Grants the controller's shipped leader-election Role and RoleBinding in `namespace`, for the Lease
+/// `lease` instead of `connect-warden-controller`: what installing into that namespace gives a controller
+/// with `--lease-namespace <namespace> --lease-name <lease>`. Bound to the shared install's ServiceAccount.
+pub fn grant_leader_election(kube: &KubeEnv, namespace: &str, lease: &str) -> crate::Result<()> {
+    let text = documents_of_kind(
+        &read_repo_file("deploy/base/rbac-controller.yaml")?,
+        &["Role", "RoleBinding"],
+    )
+    .replace(
+        "resourceNames: [\"connect-warden-controller\"]",
+        &format!("resourceNames: [{lease:?}]"),
+    );
+    kubectl(kube, &["apply", "-n", namespace, "-f", "-"], Some(&text))?;
+    Ok(())
+}
+
+/// The webhook ServiceAccount of a private install in `namespace` with the self-managed overlay's certs
+/// rights (`rbac-certs.yaml`): its Secret in `namespace`, and the caBundle of the webhook configurations
+/// named `config` instead of `connect-warden`. Returns its kubeconfig, for connect-warden-certs. The shared
+/// install's ServiceAccounts gain nothing, so their permissions stay exactly the shipped ones.
+pub fn grant_certs(kube: &KubeEnv, namespace: &str, config: &str) -> crate::Result<PathBuf> {
+    let account = documents_of_kind(
+        &read_repo_file("deploy/base/rbac-webhook.yaml")?,
+        &["ServiceAccount"],
+    );
+    let text = read_repo_file("deploy/overlays/self-managed/rbac-certs.yaml")?
+        .replace(
+            "resourceNames: [\"connect-warden\"]",
+            &format!("resourceNames: [{config:?}]"),
+        )
+        .replace(
+            &format!("namespace: {INSTALL_NAMESPACE}"),
+            &format!("namespace: {namespace}"),
+        )
+        // Cluster-scoped names must not clash with the shared install's.
+        .replace(
+            "name: connect-warden-webhook-certs",
+            &format!("name: {config}-certs"),
+        );
+    let text = format!("{account}\n---\n{text}");
+    kubectl(kube, &["apply", "-n", namespace, "-f", "-"], Some(&text))?;
+    service_account_kubeconfig(kube, namespace, WEBHOOK_SA)
+}
+
+/// A kubeconfig for the ServiceAccount `namespace`/`name`, with a token from the TokenRequest API (`kubectl
+/// create token`) and the API server's CA: what a Pod of that ServiceAccount gets. Kept under the control
+/// plane's directory and shared by every process of the stack and its tests; minted again once older than
+/// half the token's lifetime.
+pub fn service_account_kubeconfig(
+    kube: &KubeEnv,
+    namespace: &str,
+    name: &str,
+) -> crate::Result<PathBuf> {
+    static MINTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = MINTING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = kube
+        .kubeconfig
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("identities");
+    let path = dir.join(format!("{namespace}.{name}.kubeconfig"));
+    let fresh = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < TOKEN_LIFETIME / 2);
+    if fresh {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(&dir).map_err(crate::io(format!("creating {}", dir.display())))?;
+    let duration = format!("{}s", TOKEN_LIFETIME.as_secs());
+    let token = kubectl(
+        kube,
+        &[
+            "create",
+            "token",
+            name,
+            "-n",
+            namespace,
+            "--duration",
+            &duration,
+        ],
+        None,
+    )?;
+    let ca = std::fs::read_to_string(&kube.ca_file)
+        .map_err(crate::io(format!("reading {}", kube.ca_file.display())))?;
+    let text = token_kubeconfig(
+        &kube.server,
+        &ca,
+        &format!("{namespace}:{name}"),
+        token.trim(),
+    );
+    // Written whole, then renamed: a process starting meanwhile reads the old file or the new one.
+    let tmp = dir.join(format!(".{namespace}.{name}.{}", std::process::id()));
+    std::fs::write(&tmp, text).map_err(crate::io(format!("writing {}", tmp.display())))?;
+    std::fs::rename(&tmp, &path).map_err(crate::io(format!("writing {}", path.display())))?;
+    Ok(path)
+}
+
+/// A kubeconfig (JSON, which every client reads as YAML) with a bearer token.
+pub fn token_kubeconfig(server: &str, ca_pem: &str, user: &str, token: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(ca_pem.as_bytes());
+    let doc = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{
+            "name": "connect-warden",
+            "cluster": { "server": server, "certificate-authority-data": b64 },
+        }],
+        "users": [{ "name": user, "user": { "token": token } }],
+        "contexts": [{
+            "name": "connect-warden",
+            "context": { "cluster": "connect-warden", "user": user },
+        }],
+        "current-context": "connect-warden",
+    });
+    serde_json::to_string_pretty(&doc).expect("a JSON value serializes")
+}
+
+/// The kubeconfig of the shared install's webhook ServiceAccount.
+pub fn webhook_kubeconfig(kube: &KubeEnv) -> crate::Result<PathBuf> {
+    service_account_kubeconfig(kube, INSTALL_NAMESPACE, WEBHOOK_SA)
+}
+
+/// The kubeconfig of the shared install's controller ServiceAccount.
+pub fn controller_kubeconfig(kube: &KubeEnv) -> crate::Result<PathBuf> {
+    service_account_kubeconfig(kube, INSTALL_NAMESPACE, CONTROLLER_SA)
+}
 
 /// The shared webhook and controller of a stack.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,11 +332,22 @@ pub struct Webhook {
     pub ca: Ca,
 }
 
-/// Starts the webhook on free loopback ports with a fresh CA and serving certificate, and waits for
-/// `/readyz`. `extra` are more flags, e.g. `["--connect-failure-policy", "open"]`.
+/// Starts the webhook on free loopback ports with a fresh CA and serving certificate, under the shared
+/// install's webhook ServiceAccount, and waits for `/readyz`. `extra` are more flags, e.g.
+/// `["--connect-failure-policy", "open"]`.
 pub fn start_webhook(
     dir: &Path,
     kube: &KubeEnv,
+    name: &str,
+    extra: &[&str],
+) -> crate::Result<Webhook> {
+    start_webhook_as(dir, &webhook_kubeconfig(kube)?, name, extra)
+}
+
+/// [`start_webhook`] with the identity in `kubeconfig`.
+pub fn start_webhook_as(
+    dir: &Path,
+    kubeconfig: &Path,
     name: &str,
     extra: &[&str],
 ) -> crate::Result<Webhook> {
@@ -180,7 +371,7 @@ pub fn start_webhook(
     }
     let (port, metrics_port) = (free_port()?, free_port()?);
     let mut cmd = Command::new(bin);
-    cmd.env("KUBECONFIG", &kube.kubeconfig)
+    cmd.env("KUBECONFIG", kubeconfig)
         .arg("--listen-addr")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--metrics-addr")
@@ -320,8 +511,9 @@ pub struct Controller {
     pub metrics_port: u16,
 }
 
-/// Starts the controller with `--metrics-addr 127.0.0.1:<free>` plus `extra`, and waits for `/readyz`
-/// (unless `wait` is false, e.g. for a standby replica that is not ready until it leads).
+/// Starts the controller under the shared install's controller ServiceAccount with `--metrics-addr
+/// 127.0.0.1:<free>` plus `extra`, and waits for `/readyz` (unless `wait` is false, e.g. for a standby
+/// replica that is not ready until it leads).
 pub fn start_controller(
     dir: &Path,
     kube: &KubeEnv,
@@ -329,10 +521,21 @@ pub fn start_controller(
     extra: &[&str],
     wait: bool,
 ) -> crate::Result<Controller> {
+    start_controller_as(dir, &controller_kubeconfig(kube)?, name, extra, wait)
+}
+
+/// [`start_controller`] with the identity in `kubeconfig`.
+pub fn start_controller_as(
+    dir: &Path,
+    kubeconfig: &Path,
+    name: &str,
+    extra: &[&str],
+    wait: bool,
+) -> crate::Result<Controller> {
     let bin = binary("connect-warden-controller")?;
     let metrics_port = free_port()?;
     let mut cmd = Command::new(bin);
-    cmd.env("KUBECONFIG", &kube.kubeconfig)
+    cmd.env("KUBECONFIG", kubeconfig)
         .arg("--metrics-addr")
         .arg(format!("127.0.0.1:{metrics_port}"))
         .args(["--log-format", "text"])

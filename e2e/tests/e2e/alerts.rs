@@ -157,6 +157,9 @@ async fn a_controller_installation_without_a_leader_pages_until_a_replica_leads_
         "--lease-duration-seconds",
         "4",
     ];
+    // This installation's leader-election Role, as installing into `ns` creates it.
+    stack::warden::grant_leader_election(kube_env(), &ns, "connect-warden-controller")
+        .expect("granting leader election");
     let start = || start_controller("controller-alert", &args);
     let leading = format!("connect_warden_leader{{namespace=\"{ns}\"}} == 1");
     let alert = format!("ALERTS{{alertname=\"ConnectWardenNoLeader\",namespace=\"{ns}\"}}");

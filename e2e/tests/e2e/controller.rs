@@ -716,6 +716,8 @@ async fn a_standby_takes_over_and_restarts_continue_without_duplicates() {
         "--log-level",
         "info,connect_warden_controller=debug",
     ];
+    stack::warden::grant_leader_election(kube_env(), &ns, &lease)
+        .expect("granting leader election");
     let mut a = private_controller(&id, &lease_args);
     let mut b = private_controller(&id, &lease_args);
     private_cluster(&ns, &id);

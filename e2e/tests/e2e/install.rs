@@ -498,9 +498,17 @@ struct CertsTarget {
     config: String,
 }
 
+/// connect-warden-certs under the webhook's ServiceAccount of the target's install, as in the self-managed
+/// overlay's webhook pods.
 fn certs_command(sub: &str, t: &CertsTarget, out_dir: &Path) -> Command {
+    let kubeconfig = stack::warden::service_account_kubeconfig(
+        kube_env(),
+        &t.namespace,
+        stack::warden::WEBHOOK_SA,
+    )
+    .expect("the webhook's kubeconfig");
     let mut cmd = Command::new(stack::warden::bin_dir().join("connect-warden-certs"));
-    cmd.env("KUBECONFIG", &kube_env().kubeconfig)
+    cmd.env("KUBECONFIG", kubeconfig)
         .args([sub, "--log-format", "text", "--log-level", "info"])
         .args(["--namespace", &t.namespace, "--secret", &t.secret])
         .args([
@@ -607,6 +615,8 @@ fn self_managed_certificates_admit_connectors_through_rotation() {
         secret: "connect-warden-webhook-tls".into(),
         config: hook_name.clone(),
     };
+    // The self-managed overlay's certs rights, for an install in this namespace with these configurations.
+    stack::warden::grant_certs(kube_env(), &ns, &hook_name).expect("granting the certs rights");
 
     // Two replicas start at once and converge on one Secret.
     let other_dir = dir.join("replica-2");
