@@ -49,6 +49,9 @@ Examples:
   # A KafkaConnectCluster's own URL, credentials and TLS, read with your kubeconfig
   cwctl validate -f connectors/ --cluster main --cluster-namespace kafka --context prod
 
+  # The organisation's KafkaConnectorPolicies from another folder or repository
+  cwctl validate -f connectors/ --policies platform/policies/ --plugins connect-plugins.json
+
   # Kustomize output on standard input, annotations on the pull request
   kustomize build overlays/prod | cwctl validate -f - --plugins connect-plugins.json --output github
 
@@ -58,7 +61,7 @@ note. Secrets and ConfigMaps in the inputs are read for the references that need
 
 What is checked: everything the webhook checks at admission (string coercion warnings, reserved keys, name
 rules, which KafkaConnector claims a connector name on a cluster across all the files, the cluster's
-references), then Kafka Connect's validation: live, or offline from a snapshot (`cwctl snapshot`), which
+references, the KafkaConnectorPolicies in the inputs or under --policies), then Kafka Connect's validation: live, or offline from a snapshot (`cwctl snapshot`), which
 checks types, required keys, recommended values, unknown keys with did-you-mean, PASSWORD literals and
 spec.version, and says which checks need a live cluster.
 
@@ -141,6 +144,9 @@ pub struct ValidateArgs {
     /// Namespace of objects that name none.
     #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
+    /// KafkaConnectorPolicies to apply (files or directories), besides those in the inputs.
+    #[arg(long, value_name = "PATH")]
+    pub policies: Vec<String>,
     /// Offline: a snapshot written by `cwctl snapshot`.
     #[arg(long, value_name = "FILE")]
     pub plugins: Option<String>,
@@ -244,7 +250,8 @@ async fn run_validate(a: ValidateArgs) -> Result<u8, String> {
         (None, Some(s)) => validate::Mode::Offline(s),
         (None, None) => validate::Mode::None,
     };
-    let docs = input::read_inputs(&a.files);
+    let mut docs = input::read_inputs(&a.files);
+    docs.extend(input::read_inputs(&a.policies));
     let outcome = validate::run(docs, &a.namespace, mode, notes).await;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(report::render(&outcome.report, a.output).as_bytes());

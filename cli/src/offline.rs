@@ -183,6 +183,22 @@ fn type_error(kind: &str, key: &str, value: &str) -> Option<String> {
     })
 }
 
+/// Whether `value` is the recommended value `r`; a class may also be named by its alias (its simple name,
+/// with or without the plugin kind's suffix), as Connect accepts.
+fn recommended(kind: &str, r: &str, value: &str) -> bool {
+    if r == value {
+        return true;
+    }
+    if !kind.eq_ignore_ascii_case("CLASS") {
+        return false;
+    }
+    let simple = r.rsplit('.').next().unwrap_or(r);
+    simple == value
+        || ["Converter", "Connector", "Transformation", "Predicate"]
+            .iter()
+            .any(|s| simple.strip_suffix(s) == Some(value))
+}
+
 /// The validation Connect would answer for `config` as far as `plugin`'s definitions tell, plus the number
 /// of values not checked because they are `${provider:…}` references.
 pub fn validate_offline(plugin: &Plugin, config: &BTreeMap<String, String>) -> ValidateResponse {
@@ -211,7 +227,9 @@ pub fn validate_offline(plugin: &Plugin, config: &BTreeMap<String, String>) -> V
                     errors.push(e);
                 } else if !s.recommended_values.is_empty()
                     && !d.kind.eq_ignore_ascii_case("LIST")
-                    && !s.recommended_values.iter().any(|r| r == v.trim())
+                    // Plugin versions may be ranges: checked below against the installed versions.
+                    && !d.name.ends_with("plugin.version")
+                    && !s.recommended_values.iter().any(|r| recommended(&d.kind, r, v.trim()))
                 {
                     errors.push(format!(
                         "Invalid value {v} for configuration {}: must be one of {}",
@@ -384,6 +402,16 @@ mod tests {
             ]
         );
         assert_eq!(v.password_keys(), BTreeSet::from(["password".to_string()]));
+    }
+
+    #[test]
+    fn a_class_may_be_named_by_its_alias() {
+        let r = "org.apache.kafka.connect.json.JsonConverter";
+        for v in [r, "JsonConverter", "Json"] {
+            assert!(recommended("CLASS", r, v), "{v}");
+        }
+        assert!(!recommended("CLASS", r, "Jso"));
+        assert!(!recommended("STRING", "bulk", "Bulk"));
     }
 
     #[test]

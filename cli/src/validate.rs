@@ -42,18 +42,51 @@ const OFFLINE_URL: &str = "http://kafka-connect.cwctl.invalid:8083";
 const FAIL_OPEN_PREFIX: &str = "admitted without Kafka Connect validation (fail-open)";
 
 /// The kinds cwctl checks.
-const CONNECTOR: &str = "KafkaConnector";
+pub(crate) const CONNECTOR: &str = "KafkaConnector";
 const CLUSTER: &str = "KafkaConnectCluster";
+const POLICY: &str = "KafkaConnectorPolicy";
+
+/// Kinds without a namespace.
+fn cluster_scoped(api_version: &str, kind: &str) -> bool {
+    (kind == POLICY && api_version.starts_with(&format!("{GROUP}/")))
+        || (api_version == "v1" && kind == "Namespace")
+}
 
 /// One object of the inputs.
-struct Object {
-    file: String,
-    line: usize,
-    api_version: String,
-    kind: String,
-    namespace: String,
-    name: String,
-    value: Value,
+pub(crate) struct Object {
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) value: Value,
+}
+
+impl Object {
+    pub(crate) fn is(&self, kind: &str) -> bool {
+        self.kind == kind && self.api_version.starts_with(&format!("{GROUP}/"))
+    }
+}
+
+/// `o` as the API server stores it after the webhook's `/mutate` (numbers as strings, reserved keys in their
+/// fields), or the webhook's denial lines.
+pub(crate) async fn mutated(o: &Object) -> Result<Value, Vec<String>> {
+    let r = review(
+        Webhook::Mutate,
+        &review_body(o, 0),
+        &Objects::default(),
+        &Skip,
+        FailurePolicy::Closed,
+    )
+    .await
+    .map_err(|e| vec![e.to_string()])?;
+    if !r.decision.allowed {
+        return Err(r.decision.lines);
+    }
+    let mut v = o.value.clone();
+    json_patch::patch(&mut v, &r.decision.patch).map_err(|e| vec![e.to_string()])?;
+    Ok(v)
 }
 
 /// The outcome of a run: the report, and a connection failure to exit 2 with, if any.
@@ -98,13 +131,15 @@ pub async fn run(docs: Vec<Doc>, namespace: &str, mode: Mode, notes: Vec<String>
     let mut seen: BTreeMap<(String, String, String), (String, usize)> = BTreeMap::new();
     let mut references = Vec::new();
     for o in objects {
-        if o.api_version == "v1" && (o.kind == "Secret" || o.kind == "ConfigMap") {
+        if o.api_version == "v1" && ["Secret", "ConfigMap", "Namespace"].contains(&o.kind.as_str())
+        {
             references.push(o.value);
             continue;
         }
-        let mut item = Item::new(&o.file, o.line, &o.kind, Some(&o.namespace), &o.name);
+        let ns = (!cluster_scoped(&o.api_version, &o.kind)).then_some(o.namespace.as_str());
+        let mut item = Item::new(&o.file, o.line, &o.kind, ns, &o.name);
         let known = o.api_version.starts_with(&format!("{GROUP}/"))
-            && (o.kind == CONNECTOR || o.kind == CLUSTER);
+            && (o.kind == CONNECTOR || o.kind == CLUSTER || o.kind == POLICY);
         if !known {
             item.checked = false;
             item.push(Severity::Note, skipped_note(&o.api_version, &o.kind));
@@ -148,13 +183,14 @@ pub async fn run(docs: Vec<Doc>, namespace: &str, mode: Mode, notes: Vec<String>
             Ok(r) => {
                 let d = r.decision;
                 push_decision(&mut item, &d, &mode);
-                if d.allowed && !d.patch.is_empty() {
-                    if let Err(e) = json_patch::patch(&mut o.value, &d.patch) {
-                        item.push(
-                            Severity::Error,
-                            format!("cannot apply the webhook's patch: {e}"),
-                        );
-                    }
+                if d.allowed
+                    && !d.patch.is_empty()
+                    && let Err(e) = json_patch::patch(&mut o.value, &d.patch)
+                {
+                    item.push(
+                        Severity::Error,
+                        format!("cannot apply the webhook's patch: {e}"),
+                    );
                 }
                 d.allowed
             }
@@ -236,10 +272,8 @@ fn push_decision(item: &mut Item, d: &Decision, mode: &Mode) {
         }
     }
     for w in &d.warnings {
-        if w.starts_with(FAIL_OPEN_PREFIX) {
-            if let Mode::None = mode {
-                continue;
-            }
+        if w.starts_with(FAIL_OPEN_PREFIX) && matches!(mode, Mode::None) {
+            continue;
         }
         item.push(Severity::Warning, w.clone());
     }
@@ -257,7 +291,7 @@ fn review_body(o: &Object, uid: usize) -> Vec<u8> {
             "kind": {"group": GROUP, "version": version, "kind": o.kind},
             "resource": {"group": GROUP, "version": version, "resource": resource},
             "name": o.name,
-            "namespace": o.namespace,
+            "namespace": (!o.namespace.is_empty()).then_some(&o.namespace),
             "operation": "CREATE",
             "userInfo": {"username": "cwctl"},
             "object": o.value,
@@ -270,7 +304,7 @@ fn review_body(o: &Object, uid: usize) -> Vec<u8> {
 
 /// The objects of `docs` (Lists expanded, namespaces defaulted) and the items of documents that are no
 /// objects at all.
-fn objects_of(docs: Vec<Doc>, namespace: &str) -> (Vec<Object>, Vec<Item>) {
+pub(crate) fn objects_of(docs: Vec<Doc>, namespace: &str) -> (Vec<Object>, Vec<Item>) {
     let mut objects = Vec::new();
     let mut items = Vec::new();
     for d in docs {
@@ -292,7 +326,7 @@ fn objects_of(docs: Vec<Doc>, namespace: &str) -> (Vec<Object>, Vec<Item>) {
                 for v in values {
                     match object(&d.file, d.line, v, namespace) {
                         Ok(o) => objects.push(o),
-                        Err(item) => items.push(item),
+                        Err(item) => items.push(*item),
                     }
                 }
             }
@@ -301,7 +335,7 @@ fn objects_of(docs: Vec<Doc>, namespace: &str) -> (Vec<Object>, Vec<Item>) {
     (objects, items)
 }
 
-fn object(file: &str, line: usize, mut value: Value, namespace: &str) -> Result<Object, Item> {
+fn object(file: &str, line: usize, mut value: Value, namespace: &str) -> Result<Object, Box<Item>> {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let api_version = text(&value["apiVersion"]);
     let kind = text(&value["kind"]);
@@ -312,10 +346,11 @@ fn object(file: &str, line: usize, mut value: Value, namespace: &str) -> Result<
             Severity::Error,
             "not a Kubernetes object: apiVersion and kind are required",
         );
-        return Err(item);
+        return Err(Box::new(item));
     }
     let name = text(&value["metadata"]["name"]);
     let ns = match value["metadata"]["namespace"].as_str() {
+        _ if cluster_scoped(&api_version, &kind) => String::new(),
         Some(n) if !n.is_empty() => n.to_string(),
         _ => {
             if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -359,6 +394,7 @@ impl FileObjects {
             _ => OFFLINE_URL.to_string(),
         };
         let mut written = Objects::default();
+        let mut namespace_labels: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut connectors = Vec::new();
         for (o, _, _) in objects {
             match o.kind.as_str() {
@@ -389,9 +425,28 @@ impl FileObjects {
                         written.add_config_map(m);
                     }
                 }
+                Some("Namespace") => {
+                    if let Some(name) = v["metadata"]["name"].as_str() {
+                        let labels: BTreeMap<String, String> =
+                            serde_json::from_value(v["metadata"]["labels"].clone())
+                                .unwrap_or_default();
+                        namespace_labels.insert(name.to_string(), labels);
+                    }
+                }
                 _ => {}
             }
         }
+        // Every namespace has the label Kubernetes gives it; a Namespace in the files adds its own.
+        for (o, _, _) in objects {
+            if !o.namespace.is_empty() {
+                namespace_labels.entry(o.namespace.clone()).or_default();
+            }
+        }
+        for (ns, mut labels) in namespace_labels {
+            labels.insert("kubernetes.io/metadata.name".into(), ns.clone());
+            written.namespaces.insert(ns, Arc::new(labels));
+        }
+        written.policies = Arc::new(policy_set(objects));
         let mut reachable = written.clone();
         reachable.default_url = Some(url.clone());
         for c in reachable.clusters.values_mut() {
@@ -407,10 +462,7 @@ impl FileObjects {
             let key = (ns.clone(), c.metadata.name.clone().unwrap_or_default());
             let notes = assumed.entry(key).or_default();
             if let Some((cns, cname)) = c.cluster_key()
-                && written
-                    .clusters
-                    .get(&(cns.clone(), cname.clone()))
-                    .is_none()
+                && !written.clusters.contains_key(&(cns.clone(), cname.clone()))
             {
                 let mut cluster: KafkaConnectCluster = serde_json::from_value(json!({
                     "apiVersion": format!("{GROUP}/v1alpha1"), "kind": CLUSTER,
@@ -439,12 +491,11 @@ impl FileObjects {
                 };
                 let missing = match kind {
                     SourceKind::Secret => {
-                        written.secrets.get(&(ns.clone(), name.clone())).is_none()
+                        !written.secrets.contains_key(&(ns.clone(), name.clone()))
                     }
-                    SourceKind::ConfigMap => written
+                    SourceKind::ConfigMap => !written
                         .config_maps
-                        .get(&(ns.clone(), name.clone()))
-                        .is_none(),
+                        .contains_key(&(ns.clone(), name.clone())),
                 };
                 if !missing {
                     continue;
@@ -500,6 +551,32 @@ impl FileObjects {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+/// The KafkaConnectorPolicies of the files, compiled as the webhook compiles them; one whose schema does not
+/// compile is left out, as the webhook leaves it out (its own review says why).
+fn policy_set(objects: &[(Object, Item, bool)]) -> shared::policy::PolicySet {
+    let mut ok = Vec::new();
+    let mut broken = BTreeMap::new();
+    for (i, (o, _, _)) in objects.iter().enumerate() {
+        if o.kind != POLICY {
+            continue;
+        }
+        let Ok(mut p) =
+            serde_json::from_value::<shared::policy::KafkaConnectorPolicy>(o.value.clone())
+        else {
+            continue;
+        };
+        // Compiled policies are told apart by uid; objects in files have none yet.
+        p.metadata.uid = Some(format!("cwctl-{i}"));
+        match shared::policy::compile(&p) {
+            Ok(c) => ok.push(Arc::new(c)),
+            Err(e) => {
+                broken.insert(o.name.clone(), e);
+            }
+        }
+    }
+    shared::policy::PolicySet::new(ok, broken)
 }
 
 impl ObjectSource for FileObjects {
