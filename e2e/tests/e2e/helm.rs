@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use connect_warden_e2e::rbac;
 use connect_warden_e2e::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -729,7 +730,7 @@ const HELM_PROBE: &str = "connectwarden.io/e2e-helm";
 /// objectSelector keeps out every object without the test's label, including the cluster-scoped
 /// KafkaConnectorPolicies, which no namespaceSelector limits.
 #[track_caller]
-fn assert_scoped_to(fullname: &str, ns: &str, failure_policy: &str) {
+fn assert_scoped_to(fullname: &str, ns: &str, review_ns: &str, failure_policy: &str) {
     for kind in [
         "mutatingwebhookconfiguration",
         "validatingwebhookconfiguration",
@@ -740,7 +741,7 @@ fn assert_scoped_to(fullname: &str, ns: &str, failure_policy: &str) {
         let hook = &hooks[0];
         assert_eq!(
             hook["namespaceSelector"],
-            json!({ "matchLabels": { "kubernetes.io/metadata.name": ns } }),
+            json!({ "matchLabels": { "kubernetes.io/metadata.name": review_ns } }),
             "{kind}"
         );
         assert_eq!(
@@ -769,50 +770,21 @@ fn connect_cluster(ns: &str, probe: Option<&str>) -> String {
 #[test]
 fn helm_installs_upgrades_and_uninstalls_on_the_api_server() {
     let ns = restricted_namespace("helm-install");
-    let release = unique("cwh");
-    let fullname = format!("{release}-connect-warden");
-    let dir = scratch("helm-install");
-    // The webhook configurations review this namespace only (see assert_scoped_to).
-    let values = dir.join("values.yaml");
-    std::fs::write(
-        &values,
-        format!(
-            "webhook:\n  namespaceSelector:\n    matchLabels:\n      kubernetes.io/metadata.name: {ns}\n  \
-             objectSelector:\n    matchLabels:\n      {HELM_PROBE}: {fullname}\n"
-        ),
-    )
-    .unwrap();
-    let values = values.to_string_lossy().into_owned();
-    let chart = chart();
     let crds = [
         "kafkaconnectors.connectwarden.io",
         "kafkaconnectclusters.connectwarden.io",
     ];
     let uids: Vec<String> = crds.iter().map(|c| crd_uid(c)).collect();
 
-    // The stack has the CRDs already, applied server-side by kubectl from deploy/crds. Helm 4 would apply
-    // the chart's crds/ server-side too and stop at kubectl's field ownership, so they are skipped here (as
-    // README's install section says); the test above shows the chart carries the same files.
-    let out = helm(&[
-        "install",
-        &release,
-        &chart,
-        "-n",
-        &ns,
-        "-f",
-        &values,
-        "--skip-crds",
-    ])
-    .expect_ok();
-    let _release = Release {
-        name: release.clone(),
-        namespace: ns.clone(),
-    };
+    let (guard, fullname, out) = install_scoped("cwh", &ns, &ns, "");
+    let release = guard.name.clone();
     eprintln!("helm install:\n{}{}", out.stdout, out.stderr);
+    // Restricted Pod Security is enforced in the namespace: the API server would warn about any pod template
+    // that violates it.
     assert!(!out.stderr.contains("PodSecurity"), "{}", out.stderr);
     assert!(out.stdout.contains("STATUS: deployed"), "{}", out.stdout);
+    let chart = chart();
     assert_eq!(release_state(&release, &ns), Some(("deployed".into(), 1)));
-    assert_scoped_to(&fullname, &ns, "Fail");
 
     // What the release holds: every object under its prefix, and never a CRD (those in crds/ are
     // installed once, outside the release, and the stack has them already).
@@ -868,8 +840,7 @@ fn helm_installs_upgrades_and_uninstalls_on_the_api_server() {
         &chart,
         "-n",
         &ns,
-        "-f",
-        &values,
+        "--reuse-values",
         "--set",
         "controller.pollIntervalSeconds=30",
         "--set",
@@ -885,7 +856,7 @@ fn helm_installs_upgrades_and_uninstalls_on_the_api_server() {
     let args = controller["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
     assert!(args.contains("--poll-interval-seconds=30"), "{args}");
     assert!(!args.contains("--poll-interval-seconds=10"), "{args}");
-    assert_scoped_to(&fullname, &ns, "Ignore");
+    assert_scoped_to(&fullname, &ns, &ns, "Ignore");
 
     // Uninstall: every object of the release goes, the CRDs (and so every KafkaConnector) stay.
     let out = helm(&["uninstall", &release, "-n", &ns, "--wait"]).expect_ok();
@@ -1055,4 +1026,92 @@ fn the_release_manifests_name_the_released_images() {
         read("connect-warden-helm-self-managed.yaml")
             .contains("helm.sh/chart: connect-warden-1.2.3")
     );
+}
+
+// The chart's ServiceAccounts may do what the kustomize install's may ---------------------------------------
+
+/// Installs the chart as release `<unique>-connect-warden` into `ns` with `values` (YAML) added to the
+/// scoping values of [`assert_scoped_to`]; returns the release (uninstalled when dropped), its full name
+/// and what helm printed.
+fn install_scoped(prefix: &str, ns: &str, review_ns: &str, values: &str) -> (Release, String, Out) {
+    let release = unique(prefix);
+    let fullname = format!("{release}-connect-warden");
+    let file = scratch(prefix).join("values.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{values}\nwebhook:\n  namespaceSelector:\n    matchLabels:\n      kubernetes.io/metadata.name: \
+             {review_ns}\n  objectSelector:\n    matchLabels:\n      {HELM_PROBE}: {fullname}\n"
+        ),
+    )
+    .unwrap();
+    let chart = chart();
+    // The stack has the CRDs already, applied server-side by kubectl from deploy/crds. Helm 4 would apply
+    // the chart's crds/ server-side too and stop at kubectl's field ownership, so they are skipped here (as
+    // README's install section says); another test shows the chart carries the same files.
+    let out = helm(&[
+        "install",
+        &release,
+        &chart,
+        "-n",
+        ns,
+        "-f",
+        &file.to_string_lossy(),
+        "--skip-crds",
+    ])
+    .expect_ok();
+    let r = Release {
+        name: release,
+        namespace: ns.into(),
+    };
+    assert_scoped_to(&fullname, ns, review_ns, "Fail");
+    (r, fullname, out)
+}
+
+/// `kubectl auth can-i --list` for a ServiceAccount of the release, with the release's full name written as
+/// the kustomize install's prefix, so the same reviewed lists apply.
+fn release_can_i(ns: &str, install_ns: &str, fullname: &str, component: &str) -> String {
+    rbac::can_i_list(ns, install_ns, &format!("{fullname}-{component}"))
+        .replace(fullname, "connect-warden")
+}
+
+#[test]
+fn the_charts_service_accounts_may_do_exactly_what_the_kustomize_installs_may() {
+    // Cluster-wide: the same lists as the kustomize install's, in its namespace and in any other.
+    let ns = restricted_namespace("helm-rbac");
+    let app = namespace("helm-rbac-app", &[(PRIVATE_LABEL, "helm")]);
+    let (_release, fullname, _) = install_scoped("cwr", &ns, &ns, "");
+    for component in ["controller", "webhook"] {
+        for (scope, at) in [("install-namespace", &ns), ("app-namespace", &app)] {
+            rbac::assert_expected(
+                &format!("{component}.{scope}"),
+                &ns,
+                &release_can_i(at, &ns, &fullname, component),
+            );
+        }
+    }
+
+    // watchNamespaces: the namespace-scoped overlay's lists; in the watched namespace the cluster-wide
+    // install's rights there, elsewhere only the rights on cluster-scoped objects.
+    let ns = restricted_namespace("helm-rbac-ns");
+    let watched = namespace("helm-rbac-watched", &[(PRIVATE_LABEL, "helm")]);
+    let other = namespace("helm-rbac-other", &[(PRIVATE_LABEL, "helm")]);
+    let (_release, fullname, _) = install_scoped(
+        "cwn",
+        &ns,
+        &watched,
+        &format!("watchNamespaces: [{watched}]"),
+    );
+    for component in ["controller", "webhook"] {
+        for (list, at) in [
+            (format!("namespaced.{component}.install-namespace"), &ns),
+            (format!("{component}.app-namespace"), &watched),
+            (
+                format!("namespaced.{component}.unwatched-namespace"),
+                &other,
+            ),
+        ] {
+            rbac::assert_expected(&list, &ns, &release_can_i(at, &ns, &fullname, component));
+        }
+    }
 }
