@@ -12,9 +12,13 @@ fn example_policies_compile() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("# "), "{}: say what the rule is for", path.display());
-        let p: KafkaConnectorPolicy = serde_yaml::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            text.starts_with("# "),
+            "{}: say what the rule is for",
+            path.display()
+        );
+        let p: KafkaConnectorPolicy =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         if let Err(e) = compile(&p) {
             panic!("{}: {e:?}", path.display());
         }

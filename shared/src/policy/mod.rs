@@ -194,12 +194,12 @@ impl Compiled {
     /// them, at most [`MAX_VIOLATIONS_PER_POLICY`].
     pub fn violations(&self, view: &ConnectorView) -> Vec<Violation> {
         let json = view.json();
-        if self.validator.is_valid(&json) {
+        if self.validator.is_valid(json) {
             return Vec::new();
         }
         let message = self.message.as_deref().map(|m| view.fill(m, &self.name));
         self.validator
-            .iter_errors(&json)
+            .iter_errors(json)
             .take(MAX_VIOLATIONS_PER_POLICY)
             .map(|e| render::violation(self, view, &e, message.clone()))
             .collect()

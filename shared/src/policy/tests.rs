@@ -85,7 +85,7 @@ fn tasks_max_cap_names_the_field_the_rule_and_the_message() {
     let mut c = sink("team-a", "orders", json!({}));
     c.spec.tasks_max = Some(16);
     assert_eq!(
-        lines(&run(&[p.clone()], &c, None)),
+        lines(&run(std::slice::from_ref(&p), &c, None)),
         [
             "policy max-tasks: spec.tasksMax: 16 is greater than the maximum of 8 — team-a/orders: at most 8 tasks on kafka/main"
         ]
@@ -108,7 +108,7 @@ fn sinks_need_error_tolerance_and_a_dead_letter_topic() {
     let cl = cluster(&[]);
     let c = sink("a", "s", json!({"errors.tolerance": "none"}));
     assert_eq!(
-        lines(&run(&[p.clone()], &c, Some(&cl))),
+        lines(&run(std::slice::from_ref(&p), &c, Some(&cl))),
         [
             "policy sink-dlq: spec.config.\"errors.deadletterqueue.topic.name\": is required — sinks tolerate errors into a dead-letter topic",
             "policy sink-dlq: spec.config.\"errors.tolerance\": \"all\" was expected — sinks tolerate errors into a dead-letter topic",
@@ -117,8 +117,16 @@ fn sinks_need_error_tolerance_and_a_dead_letter_topic() {
     // Sources are not concerned; nor is a connector whose plugin type the cluster does not report.
     let mut src = c.clone();
     src.spec.class = "FileStreamSource".into();
-    assert!(run(&[p.clone()], &src, Some(&cl)).violations.is_empty());
-    assert!(run(&[p.clone()], &c, None).violations.is_empty());
+    assert!(
+        run(std::slice::from_ref(&p), &src, Some(&cl))
+            .violations
+            .is_empty()
+    );
+    assert!(
+        run(std::slice::from_ref(&p), &c, None)
+            .violations
+            .is_empty()
+    );
     let ok = sink(
         "a",
         "s",
@@ -142,12 +150,12 @@ fn names_in_a_namespace_need_its_prefix() {
         cluster: None,
     };
     assert_eq!(
-        lines(&evaluate(&[p.clone()], &view, cx)),
+        lines(&evaluate(std::slice::from_ref(&p), &view, cx)),
         ["policy team-a-names: metadata.name: \"orders\" does not match \"^team-a-\""]
     );
     // Other namespaces are not matched.
     assert!(
-        evaluate(&[p.clone()], &view, Context::default())
+        evaluate(std::slice::from_ref(&p), &view, Context::default())
             .matched
             .is_empty()
     );
@@ -308,7 +316,7 @@ fn class_patterns() {
     let cl = cluster(&[]);
     let c = sink("a", "s", json!({}));
     // Matched through the class the cluster resolves the alias to.
-    assert_eq!(run(&[p.clone()], &c, Some(&cl)).matched, ["p"]);
+    assert_eq!(run(std::slice::from_ref(&p), &c, Some(&cl)).matched, ["p"]);
     assert!(run(&[p], &c, None).matched.is_empty());
 }
 
