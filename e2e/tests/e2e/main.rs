@@ -14,6 +14,7 @@ mod kube_api;
 mod namespace_lifecycle;
 mod namespaced_install;
 mod ordering;
+mod policies;
 mod rbac;
 mod recovery;
 mod watch_namespaces;
