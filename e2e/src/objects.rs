@@ -247,6 +247,34 @@ impl Connector {
         self
     }
 
+    /// `spec.deletionPolicy: DeleteAndResetOffsets`.
+    pub fn reset_offsets_on_delete(mut self) -> Connector {
+        self.object.spec.deletion_policy = DeletionPolicy::DeleteAndResetOffsets;
+        self.deletion_policy_set = true;
+        self
+    }
+
+    /// `spec.version`: the plugin version or Maven range to run.
+    pub fn version(mut self, version: &str) -> Connector {
+        self.object.spec.version = Some(version.to_string());
+        self
+    }
+
+    /// `spec.listOffsets.toConfigMap` and `spec.alterOffsets.fromConfigMap`.
+    pub fn offsets_config_maps(mut self, list_to: &str, alter_from: &str) -> Connector {
+        self.object.spec.list_offsets = Some(shared::crd::ListOffsets {
+            to_config_map: shared::crd::LocalObjectRef {
+                name: list_to.to_string(),
+            },
+        });
+        self.object.spec.alter_offsets = Some(shared::crd::AlterOffsets {
+            from_config_map: shared::crd::LocalObjectRef {
+                name: alter_from.to_string(),
+            },
+        });
+        self
+    }
+
     pub fn orphan(mut self) -> Connector {
         self.object.spec.deletion_policy = DeletionPolicy::Orphan;
         self.deletion_policy_set = true;

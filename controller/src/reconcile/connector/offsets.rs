@@ -205,15 +205,14 @@ pub(super) async fn run(
     })
 }
 
-/// Connect said "not now": a rebalance, no connection, a server error, or its stop is not applied yet.
+/// Connect said "not now": a rebalance, no connection, or its stop is not applied yet. (A 500 is the
+/// connector refusing the offsets, e.g. a partition it does not have: repeating would not help.)
 fn not_ready(e: &shared::Error) -> bool {
     use shared::Error as E;
-    matches!(
-        e,
-        E::Rebalancing { .. } | E::Unreachable { .. } | E::Server { .. }
-    ) || (e.status() == Some(400)
-        && e.connect_message()
-            .is_some_and(|m| m.contains("STOPPED state")))
+    matches!(e, E::Rebalancing { .. } | E::Unreachable { .. })
+        || (e.status() == Some(400)
+            && e.connect_message()
+                .is_some_and(|m| m.contains("STOPPED state")))
 }
 
 /// `deletionPolicy: DeleteAndResetOffsets`: stops the connector (unless it is stopped or gone), waits until
