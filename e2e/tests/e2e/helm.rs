@@ -459,6 +459,19 @@ fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
             .zip(y)
             .enumerate()
             .find_map(|(i, (a, b))| first_difference(&format!("{path}/{i}"), a, b)),
+        (Value::Array(x), Value::Array(y)) => {
+            let only = |p: &[Value], q: &[Value]| -> Vec<String> {
+                p.iter()
+                    .filter(|v| !q.contains(v))
+                    .map(Value::to_string)
+                    .collect()
+            };
+            Some(format!(
+                "{path}: only kustomize has {:?}, only the chart has {:?}",
+                only(x, y),
+                only(y, x)
+            ))
+        }
         _ if a == b => None,
         _ => Some(format!("{path}: kustomize {a}, chart {b}")),
     }
