@@ -24,7 +24,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 phase "build"
 cargo build --workspace --bins --tests
 
-phase "control plane and Kafka jars (cached after the first run)"
+phase "control plane, Kafka jars, GitOps programs, helm and actionlint (cached after the first run)"
 "$CARGO_TARGET_DIR/debug/cw-stack" build
 
 phase "unit tests"
