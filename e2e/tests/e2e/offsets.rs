@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use connect_warden_e2e::connectors::{
-    T, annotate_connector, delete_connector, event_list, get, shared_namespace, wait_running,
+    T, annotate_connector, delete_connector, get, shared_namespace, wait_running,
 };
 use connect_warden_e2e::objects::{connector, file_sink, file_source};
 use connect_warden_e2e::{
@@ -76,12 +76,40 @@ fn put_config_map(ns: &str, name: &str, pairs: &[(&str, &str)]) {
     .expect_ok();
 }
 
-/// The reasons of the events about `name`, oldest first, with their messages.
+/// The reasons of the events about `name`, oldest first (by their microsecond eventTime), with their
+/// messages.
 fn events_of(ns: &str, name: &str) -> Vec<(String, String)> {
-    event_list(ns, name)
-        .into_iter()
-        .map(|(r, m, _)| (r, m))
-        .collect()
+    let out = kubectl(&[
+        "get",
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        &format!("involvedObject.name={name}"),
+        "-o",
+        "json",
+    ])
+    .expect_ok()
+    .stdout;
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let mut items: Vec<(String, String, String)> = v["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            let at = e["eventTime"]
+                .as_str()
+                .or_else(|| e["firstTimestamp"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            let reason = e["reason"].as_str().unwrap_or_default().to_string();
+            let message = e["message"].as_str().unwrap_or_default().to_string();
+            (at, reason, message)
+        })
+        .collect();
+    items.sort();
+    items.into_iter().map(|(_, r, m)| (r, m)).collect()
 }
 
 /// Waits until the file has exactly `lines` (what a FileStreamSink wrote).
