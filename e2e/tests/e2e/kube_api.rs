@@ -61,7 +61,9 @@ fn apply_and_get_show_printer_columns() {
         .collect();
     assert_eq!(
         header,
-        ["NAME", "CLUSTER", "CLASS", "STATE", "TASKS", "READY", "AGE"]
+        [
+            "NAME", "CLUSTER", "CLASS", "STATE", "VERSION", "TASKS", "READY", "AGE"
+        ]
     );
     let row = out.stdout.lines().nth(1).unwrap();
     assert!(
