@@ -1128,3 +1128,77 @@ fn the_charts_service_accounts_may_do_exactly_what_the_kustomize_installs_may() 
         }
     }
 }
+
+/// Every flag the chart can pass, with every value set, is one the binaries accept: each container's
+/// arguments go through the binary's own parser (clap checks each argument and value before `--help`).
+#[test]
+fn every_flag_the_chart_renders_is_accepted_by_the_binaries() {
+    let values = scratch("helm-flags").join("values.yaml");
+    std::fs::write(
+        &values,
+        "watchNamespaces: [team-a, team-b]\n\
+         controller:\n  resyncSeconds: 60\n  labelSelector: team=payments\n  \
+         defaultClusterUrl: http://connect:8083\n  defaultClusterTimeoutSeconds: 20\n  maxWritesPerCluster: 4\n  \
+         leaseDurationSeconds: 20\n  restartBackoffBaseSeconds: 5\n  restartBackoffMaxSeconds: 300\n  \
+         restartStableSeconds: 120\n  autoconnectorMetrics: true\n  logFormat: text\n  logLevel: debug\n\
+         webhook:\n  connectFailurePolicy: open\n  connectTimeoutMs: 5000\n  validationCacheTtlSeconds: 30\n  \
+         defaultClusterUrl: http://connect:8083\n  logFormat: text\n  logLevel: debug\n",
+    )
+    .unwrap();
+    let objs = objects(&template(
+        "connect-warden",
+        "connect-warden",
+        &[],
+        &["-f", &values.to_string_lossy()],
+    ));
+    for (deployment, container, binary, flags) in [
+        (
+            "connect-warden-controller",
+            0,
+            "connect-warden-controller",
+            18,
+        ),
+        ("connect-warden-webhook", 0, "connect-warden-webhook", 11),
+    ] {
+        let c = &find(&objs, "Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+            [container];
+        let args: Vec<&str> = c["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(args.len(), flags, "{deployment}: {args:?}");
+        assert!(
+            args.contains(&"--watch-namespaces=team-a,team-b"),
+            "{args:?}"
+        );
+        let out = Command::new(stack::warden::bin_dir().join(binary))
+            .args(&args)
+            .arg("--help")
+            .output()
+            .unwrap_or_else(|e| panic!("running {binary}: {e} (build with `cargo build --bins`)"));
+        assert!(
+            out.status.success(),
+            "{binary} refuses the chart's arguments {args:?}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // connect-warden-certs takes its settings from the environment the chart sets.
+    let help = Command::new(stack::warden::bin_dir().join("connect-warden-certs"))
+        .args(["run", "--help"])
+        .output()
+        .expect("running connect-warden-certs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    let webhook = find(&objs, "Deployment", "connect-warden-webhook");
+    let init = &webhook["spec"]["template"]["spec"]["initContainers"];
+    for c in init.as_array().unwrap() {
+        for env in c["env"].as_array().unwrap() {
+            let name = env["name"].as_str().unwrap();
+            assert!(
+                help.contains(&format!("env: {name}=")),
+                "connect-warden-certs has no {name}:\n{help}"
+            );
+        }
+    }
+}
