@@ -110,7 +110,7 @@ pub fn render_change(c: &Change) -> String {
             ..
         } => format!("~ {key}: changed (secret value not shown)"),
         Change::Changed { key, from, to } => format!("~ {key}: {from} → {to}"),
-        Change::SecretUnchanged { key } => format!("  {key}: unchanged (secret value not shown)"),
+        Change::SecretUnchanged { key } => format!("= {key}: unchanged (secret value not shown)"),
     }
 }
 
@@ -381,7 +381,7 @@ mod tests {
                 "~ b: \"3\" → \"2\"",
                 "- c: \"4\"",
                 "~ password: changed (secret value not shown)",
-                "  token: unchanged (secret value not shown)",
+                "= token: unchanged (secret value not shown)",
             ]
         );
         assert!(!lines.concat().contains("old") && !lines.concat().contains("new"));

@@ -342,10 +342,18 @@ fn object(file: &str, line: usize, mut value: Value, namespace: &str) -> Result<
     if !value.is_object() || api_version.is_empty() || kind.is_empty() {
         let mut item = Item::new(file, line, "", None, "");
         item.checked = false;
-        item.push(
-            Severity::Error,
-            "not a Kubernetes object: apiVersion and kind are required",
-        );
+        // A plugin snapshot kept next to the manifests is no manifest, and no mistake either.
+        if value.get("plugins").is_some() && value.get("connect").is_some() {
+            item.push(
+                Severity::Note,
+                "skipped: a plugin snapshot written by `cwctl snapshot` (give it with --plugins)",
+            );
+        } else {
+            item.push(
+                Severity::Error,
+                "not a Kubernetes object: apiVersion and kind are required",
+            );
+        }
         return Err(Box::new(item));
     }
     let name = text(&value["metadata"]["name"]);

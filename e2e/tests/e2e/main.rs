@@ -3,6 +3,7 @@
 
 mod aggregation;
 mod alerts;
+mod cli;
 mod client;
 mod config_from;
 mod config_from_admission;
