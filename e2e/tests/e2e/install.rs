@@ -126,9 +126,11 @@ fn crds_and_both_overlays_are_accepted_by_the_api_server() {
         &crds.to_string_lossy(),
     ])
     .expect_ok();
+    let crd_files = std::fs::read_dir(&crds).unwrap().count();
+    assert_eq!(crd_files, 3, "deploy/crds: one file per CRD");
     assert_eq!(
         out.stdout.matches("serverside-applied").count(),
-        2,
+        crd_files,
         "{}",
         out.stdout
     );
