@@ -203,13 +203,23 @@ async fn with_connect_down_the_namespace_stays_terminating_and_says_why_until_co
     // being deleted), and the namespace names the finalizers it waits for.
     let k = wait_reason(&ns, &name, "False", "DeletionBlocked").await;
     let (_, _, message) = ready(&k);
-    let prefix = format!("waiting to delete connector {name:?} from Kafka Connect: ");
+    let prefix = format!(
+        "waiting to delete connector {name:?} from Kafka Connect: DELETE /connectors/{name}: cannot connect: "
+    );
     let suffix = "; set spec.deletionPolicy: Orphan to delete this KafkaConnector without it";
     assert!(
         message.starts_with(&prefix) && message.ends_with(suffix),
         "{message}"
     );
     assert!(message.contains(&worker.url()), "{message}");
+    // The cluster, kept by its in-use finalizer meanwhile, says Connect cannot be reached.
+    eventually("the cluster Ready=False ClusterUnreachable", T, || async {
+        let r = cluster_ready(&get_cluster(&ns, "main").await.status.unwrap_or_default());
+        (r.status == "False" && r.reason.as_deref() == Some("ClusterUnreachable"))
+            .then_some(())
+            .ok_or(format!("{r:?}"))
+    })
+    .await;
     let table = kubectl(&["get", "kafkaconnector", &name, "-n", &ns])
         .expect_ok()
         .stdout;

@@ -150,10 +150,16 @@ async fn cleanup(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
     }
     let result = {
         let _permit = c.writes.acquire().await;
-        c.client().delete(name).await
+        match c.client().delete(name).await {
+            Err(shared::Error::NotFound { .. }) => {
+                let list = c.client().list().await;
+                gone_after_not_found(list, name)
+            }
+            other => other.map_err(|e| e.to_string()),
+        }
     };
     match result {
-        Ok(()) | Err(shared::Error::NotFound { .. }) => {
+        Ok(()) => {
             c.forget(name);
             c.wake_after_poll(ObjectRef::from_obj(o));
             ctx.writes
@@ -171,7 +177,23 @@ async fn cleanup(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
             done(ctx);
             Ok(Requeue::await_change())
         }
-        Err(e) => blocked(e.to_string()).await,
+        Err(why) => blocked(why).await,
+    }
+}
+
+/// Whether a connector that Kafka Connect answered 404 for on DELETE is really gone: only when Connect's list,
+/// asked right after, answers and does not name it. A worker that is starting answers 404 to every request
+/// until its REST resources serve (seen with Kafka Connect 4.x right after a restart); taking that for
+/// "already deleted" would drop the finalizer and leave the connector running on Connect.
+fn gone_after_not_found(list: shared::Result<Vec<String>>, name: &str) -> Result<(), String> {
+    match list {
+        Ok(names) if names.iter().any(|n| n == name) => Err(format!(
+            "Kafka Connect answered DELETE with 404 but still lists connector {name:?} (is the worker starting?)"
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!(
+            "Kafka Connect answered DELETE with 404 and its connector list failed: {e}"
+        )),
     }
 }
 

@@ -333,3 +333,30 @@ async fn a_manual_restart_refused_for_good_is_done_and_said_so() {
         "{note}"
     );
 }
+
+#[test]
+fn a_404_on_delete_counts_as_deleted_only_when_connects_list_answers_without_the_connector() {
+    use super::gone_after_not_found;
+    let listed = |names: &[&str]| Ok(names.iter().map(|n| n.to_string()).collect());
+    assert_eq!(gone_after_not_found(listed(&["other"]), "orders"), Ok(()));
+    assert_eq!(gone_after_not_found(listed(&[]), "orders"), Ok(()));
+    assert_eq!(
+        gone_after_not_found(listed(&["other", "orders"]), "orders"),
+        Err(
+            "Kafka Connect answered DELETE with 404 but still lists connector \"orders\" (is the worker starting?)"
+                .into()
+        )
+    );
+    // A starting worker answers 404 to the list too: not deleted, and said why.
+    let starting = shared::Error::NotFound {
+        context: "GET /connectors".into(),
+        message: "HTTP 404 Not Found".into(),
+    };
+    assert_eq!(
+        gone_after_not_found(Err(starting), "orders"),
+        Err(
+            "Kafka Connect answered DELETE with 404 and its connector list failed: GET /connectors: not found (HTTP 404): HTTP 404 Not Found"
+                .into()
+        )
+    );
+}
