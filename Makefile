@@ -24,6 +24,11 @@ deps:
 build:
 	cargo build --workspace --bins
 
+## Container images of the webhook, the controller and connect-warden-certs (release binaries, buildah).
+.PHONY: images
+images:
+	bash scripts/images.sh
+
 ## Run the stack in the foreground (Ctrl-C stops it); `eval $$(cargo run -q -p connect-warden-stack -- env)` in another shell.
 stack-up: build
 	cargo run -q -p connect-warden-stack --bin cw-stack -- up --warden

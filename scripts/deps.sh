@@ -28,6 +28,12 @@ need prometheus || apt_pkgs+=(prometheus)
 need prometheus-alertmanager || apt_pkgs+=(prometheus-alertmanager)
 # actionlint runs shellcheck on the release workflow's scripts.
 need shellcheck || apt_pkgs+=(shellcheck)
+# The container images (scripts/images.sh): buildah builds them on a base that mmdebstrap makes from Debian
+# packages; the tests run them with podman on runc (crun, podman's other runtime, fails on hybrid cgroups).
+need buildah || apt_pkgs+=(buildah)
+need podman || apt_pkgs+=(podman)
+need runc || apt_pkgs+=(runc)
+need mmdebstrap || apt_pkgs+=(mmdebstrap)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   echo "deps: installing ${apt_pkgs[*]} with apt-get" >&2
   sudo=""
