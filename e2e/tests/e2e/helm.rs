@@ -325,6 +325,24 @@ fn helm_template_passes_a_server_side_dry_run_in_both_certificate_modes() {
         );
         assert!(ours.len() >= 20, "{mode}: only {} objects", ours.len());
     }
+
+    // The check above would see a violation: a container allowed to escalate privileges is warned about.
+    let ns = restricted_namespace("helm-template-psa");
+    let loose = objects(&template(
+        "loose",
+        &ns,
+        &["controller.securityContext.allowPrivilegeEscalation=true"],
+        &[],
+    ));
+    let deployment = find(&loose, "Deployment", "loose-connect-warden-controller");
+    let out = apply(&yaml_of(&[deployment]), &["--dry-run=server"]).expect_ok();
+    assert!(
+        out.stderr.contains(
+            "would violate PodSecurity \"restricted:latest\": allowPrivilegeEscalation != false"
+        ),
+        "{}",
+        out.stderr
+    );
 }
 
 /// The alert rules and the dashboard the chart renders are deploy/monitoring's, with the labels asked for.
