@@ -154,8 +154,8 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
     if let Some(out) = outcome {
         fx.event(!out.ok, out.event_reason(), "Offsets", out.message.clone())
             .await;
-        if out.ok && holding.is_some() && o.spec.state != ConnectorState::Stopped {
-            // Restore the wanted state at once rather than at the next resync.
+        if holding.is_some() && o.spec.state != ConnectorState::Stopped {
+            // Done or failed, the wanted state comes back: at once rather than at the next resync.
             ex.requeue = Some(OFFSETS_RETRY);
         }
         ex.plan.offsets = Some(out);
