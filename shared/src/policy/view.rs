@@ -123,9 +123,10 @@ impl ConnectorView {
         &self.json
     }
 
-    /// What decides the evaluation besides the context (for a keyed memo key).
-    pub(super) fn digest_input(&self) -> String {
-        self.json.to_string()
+    /// What decides the evaluation besides the context (for a keyed memo key): the document, and the
+    /// resolved class that class patterns also match.
+    pub(super) fn digest_input(&self) -> (String, Option<&str>) {
+        (self.json.to_string(), self.resolved_class.as_deref())
     }
 
     /// `message` with its placeholders filled in.
