@@ -296,4 +296,26 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+
+    #[test]
+    fn completions_know_the_commands_and_their_flags() {
+        let mut out = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut Cli::command(),
+            "cwctl",
+            &mut out,
+        );
+        let script = String::from_utf8(out).unwrap();
+        for word in [
+            "complete -F _cwctl",
+            "validate",
+            "--plugins",
+            "--output",
+            "export",
+            "convert",
+        ] {
+            assert!(script.contains(word), "{word}");
+        }
+    }
 }

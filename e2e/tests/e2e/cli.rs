@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use connect_warden_e2e::connectors::{T, shared_namespace, wait_running};
 use connect_warden_e2e::objects::{cluster, file_sink, file_source};
@@ -219,9 +218,7 @@ async fn validate_live_and_offline_on_the_same_files() {
         }
     }
     // Only a live Connect runs the sink's own validation; offline says what it could not check.
-    let typo = format!(
-        "  warning: spec.config.\"topic\" is not a setting of FileStreamSink; did you mean \"topics\"? (Kafka Connect ignores unknown keys)\n"
-    );
+    let typo = "  warning: spec.config.\"topic\" is not a setting of FileStreamSink; did you mean \"topics\"? (Kafka Connect ignores unknown keys)\n";
     assert!(live.stdout.contains(&format!(
         "{f}/bad/sink.yaml:1: KafkaConnector {ns}/no-topics (denied)\n  \
          error: Kafka Connect ({main}) rejected the config of FileStreamSink: topics: Must configure one of topics or topics.regex\n  \
@@ -650,7 +647,6 @@ async fn converted_resources_apply_and_become_ready() {
             out("external.txt")
         ),
     );
-    let _ = (&strimzi, &auto);
     let converted = cwctl(&[
         "convert",
         "-f",
@@ -732,5 +728,132 @@ async fn the_kubectl_plugin_is_cwctl_under_kubectls_name() {
         "{}",
         help.stdout
     );
-    let _ = Duration::from_secs(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_reaches_a_secured_worker_by_flags_or_by_a_clusters_own_settings() {
+    let ns = namespace("cli-secure", &[]);
+    let s = &kafka_env().secure;
+    credentials::worker_basic_auth_secret("creds").create(&ns);
+    credentials::ca_secret("ca").create(&ns);
+    credentials::client_cert_secret("client").create(&ns);
+    cluster(&ns, "secure", &s.url)
+        .basic_auth("creds")
+        .ca_secret("ca")
+        .client_cert("client")
+        .apply()
+        .expect_ok();
+    let dir = scratch("cli-secure");
+    let file = write(
+        &dir,
+        "c.yaml",
+        &file_source(&ns, "c", "cli-secure", "/tmp/cli-secure.txt")
+            .on("secure")
+            .config("batch.size", "many")
+            .yaml(),
+    );
+    let context = kubectl(&["config", "current-context"]).expect_ok().stdout;
+    let by_cluster = cwctl(&[
+        "validate",
+        "-f",
+        &file,
+        "--cluster",
+        "secure",
+        "--cluster-namespace",
+        &ns,
+        "--context",
+        context.trim(),
+    ]);
+    let by_flags = {
+        let mut cmd = Command::new(bin("cwctl"));
+        cmd.args([
+            "validate",
+            "-f",
+            &file,
+            "--connect-url",
+            &s.url,
+            "--user",
+            &s.username,
+        ])
+        .args(["--ca-file", s.ca_pem.to_str().unwrap()])
+        .args(["--cert-file", s.client_cert_pem.to_str().unwrap()])
+        .args(["--key-file", s.client_key_pem.to_str().unwrap()])
+        .env("CWCTL_CONNECT_PASSWORD", &s.password);
+        let out = cmd.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let error = format!(
+        "{file}:1: KafkaConnector {ns}/c (denied)\n  \
+         note: KafkaConnectCluster {ns}/secure is not in the given files: assumed to exist and to let namespace \"{ns}\" use it\n  \
+         error: Kafka Connect (KafkaConnectCluster {ns}/secure) rejected the config of FileStreamSource: batch.size: Invalid value many for configuration batch.size: Not a number of type INT\n"
+    );
+    for (how, r) in [("--cluster", &by_cluster), ("flags", &by_flags)] {
+        assert_eq!(r.code, 1, "{how}: {r:?}");
+        assert!(r.stdout.contains(&error), "{how}: {}", r.stdout);
+        assert!(!r.stdout.contains(&s.password) && !r.stderr.contains(&s.password));
+    }
+    assert!(by_cluster.stdout.starts_with(&format!(
+        "note: live: Kafka Connect's validation by KafkaConnectCluster {ns}/secure ({}) (Kafka Connect {})\n",
+        s.url,
+        kafka_env().version
+    )), "{}", by_cluster.stdout);
+
+    // Without the password the worker refuses: a connection error, exit 2.
+    let refused = cwctl(&[
+        "validate",
+        "-f",
+        &file,
+        "--connect-url",
+        &s.url,
+        "--insecure-skip-tls-verify",
+    ]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .starts_with(&format!("cwctl: cannot reach Kafka Connect at {}: ", s.url)),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_spec_version_is_checked_against_the_snapshots_plugins() {
+    let ns = namespace("cli-version", &[]);
+    let dir = scratch("cli-version");
+    let snapshot = dir.join("plugins.json").display().to_string();
+    assert_eq!(
+        cwctl(&["snapshot", "--connect-url", connect_url(), "-o", &snapshot]).code,
+        0
+    );
+    let file = write(
+        &dir,
+        "m/c.yaml",
+        &objects::yaml_stream(&[
+            file_source(&ns, "old", "cli-version", "/tmp/cli-version.txt")
+                .version("[9.0,)")
+                .yaml(),
+            file_source(&ns, "current", "cli-version", "/tmp/cli-version.txt")
+                .version(&kafka_env().version)
+                .yaml(),
+        ]),
+    );
+    let r = cwctl(&["validate", "-f", &file, "--plugins", &snapshot]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains(&format!(
+        "{file}:1: KafkaConnector {ns}/old (denied)\n  \
+         note: KafkaConnectCluster {ns}/main is not in the given files: assumed to exist and to let namespace \"{ns}\" use it\n  \
+         error: Kafka Connect (KafkaConnectCluster {ns}/main) rejected the config of FileStreamSource: connector.plugin.version: no installed version of org.apache.kafka.connect.file.FileStreamSourceConnector matches \"[9.0,)\"; installed: {v}\n",
+        v = kafka_env().version
+    )), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("KafkaConnector {ns}/current (ok)\n")),
+        "{}",
+        r.stdout
+    );
 }
