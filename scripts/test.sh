@@ -34,6 +34,9 @@ phase "Prometheus rules (promtool) and the Argo CD health check (Lua)"
 bash deploy/monitoring/check.sh
 bash deploy/argocd/test.sh
 
+phase "container images (release binaries, buildah; the end-to-end tests run them with podman)"
+bash scripts/images.sh
+
 phase "start the stack"
 stack_dir="$CARGO_TARGET_DIR/stack"
 env_file="$CARGO_TARGET_DIR/stack.env.json"

@@ -10,6 +10,7 @@ mod config_from_admission;
 mod controller;
 mod gitops;
 mod helm;
+mod images;
 mod install;
 mod kube_api;
 mod namespace_lifecycle;
