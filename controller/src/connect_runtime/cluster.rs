@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use kube::runtime::reflector::ObjectRef;
 use parking_lot::{Mutex, RwLock};
 use shared::connect::registry::ClientSlot;
-use shared::connect::{ClientSettings, ConnectClient};
+use shared::connect::{Auth, ClientSettings, ConnectClient};
 use shared::crd::{ConnectorState, KafkaConnector};
+use shared::redact::keyed_hash;
 use shared::target::ClusterId;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -44,8 +45,40 @@ pub(crate) enum LatestPoll {
     },
 }
 
-pub(crate) struct ConnectCluster {
-    pub id: ClusterId,
+/// Identifies what may be shared: KafkaConnectCluster objects (and the default cluster) whose client
+/// settings are the same (URL, credentials, CA, client certificate, timeout) share one client and one
+/// poller. A keyed hash of the settings (see `shared::redact::keyed_hash`): no credential sits in it in
+/// clear, and it is never written anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct EndpointKey(u64);
+
+/// The sharing decision: equal keys share one client and one poller. Pure.
+pub(crate) fn endpoint_key(s: &ClientSettings) -> EndpointKey {
+    // The same base URL however it is written (a trailing slash, the default port).
+    let url = shared::connect::parse_base_url(&s.url)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| s.url.clone());
+    let auth = match &s.auth {
+        None => (0u8, "", ""),
+        Some(Auth::Basic { username, password }) => (1, username.as_str(), password.as_str()),
+        Some(Auth::Bearer { token }) => (2, token.as_str(), ""),
+    };
+    EndpointKey(keyed_hash(&(
+        url,
+        auth,
+        &s.ca_pem,
+        &s.client_cert_pem,
+        &s.client_key_pem,
+        s.insecure_skip_verify,
+        s.timeout,
+    )))
+}
+
+/// One Connect cluster as reached with one set of settings: its client, its poller and latest poll, and
+/// the writes made through it. Shared by every [`ConnectCluster`] with the same [`EndpointKey`].
+pub(crate) struct Endpoint {
+    pub key: EndpointKey,
+    /// The cluster label its requests are counted under: the first cluster that used it.
     pub label: String,
     client: ClientSlot,
     snapshot: RwLock<Arc<Snapshot>>,
@@ -55,16 +88,47 @@ pub(crate) struct ConnectCluster {
     pub(super) refresh_info: AtomicBool,
     waiting: Mutex<HashSet<ObjectRef<KafkaConnector>>>,
     written: Mutex<HashMap<String, Written>>,
-    /// Bounds the writes in flight against this cluster.
+    /// Bounds the writes in flight against this Connect cluster.
     pub writes: Semaphore,
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// The poller task, while one runs.
+    pub(super) poller: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// One KafkaConnectCluster (or the default cluster) in use: its id and label, and the endpoint it polls
+/// and writes through.
+pub(crate) struct ConnectCluster {
+    pub id: ClusterId,
+    pub label: String,
+    pub(super) endpoint: Arc<Endpoint>,
+}
+
+impl std::ops::Deref for ConnectCluster {
+    type Target = Endpoint;
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
 }
 
 impl ConnectCluster {
-    pub(super) fn new(id: ClusterId, client: ClientSlot, max_writes: usize) -> ConnectCluster {
+    pub(super) fn new(id: ClusterId, endpoint: Arc<Endpoint>) -> ConnectCluster {
         ConnectCluster {
             label: id.label(),
             id,
+            endpoint,
+        }
+    }
+}
+
+impl Endpoint {
+    pub(super) fn new(
+        key: EndpointKey,
+        label: String,
+        client: ClientSlot,
+        max_writes: usize,
+    ) -> Endpoint {
+        Endpoint {
+            key,
+            label,
             client,
             snapshot: RwLock::new(Arc::new(Snapshot::empty())),
             started: AtomicU64::new(0),
@@ -73,7 +137,7 @@ impl ConnectCluster {
             waiting: Mutex::new(HashSet::new()),
             written: Mutex::new(HashMap::new()),
             writes: Semaphore::new(max_writes),
-            task: Mutex::new(None),
+            poller: Mutex::new(None),
         }
     }
 
@@ -173,19 +237,95 @@ impl ConnectCluster {
         self.written.lock().remove(name);
     }
 
-    pub(super) fn set_task(&self, task: JoinHandle<()>) {
-        *self.task.lock() = Some(task);
-    }
-
+    /// Stops the poller.
     pub(super) fn stop(&self) {
-        if let Some(t) = self.task.lock().take() {
+        if let Some(t) = self.poller.lock().take() {
             t.abort();
         }
     }
 }
 
-impl Drop for ConnectCluster {
+impl Drop for Endpoint {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str) -> ClientSettings {
+        ClientSettings::new(url)
+    }
+
+    #[test]
+    fn clusters_with_the_same_url_and_settings_share_one_endpoint() {
+        let a = settings("http://connect:8083");
+        assert_eq!(endpoint_key(&a), endpoint_key(&a.clone()));
+        assert_eq!(
+            endpoint_key(&a),
+            endpoint_key(&settings("http://connect:8083/")),
+            "the same base URL however written"
+        );
+        assert_ne!(
+            endpoint_key(&a),
+            endpoint_key(&settings("http://other:8083"))
+        );
+    }
+
+    #[test]
+    fn other_credentials_or_tls_settings_make_another_endpoint() {
+        let base = settings("https://connect:8443");
+        let with = |f: &dyn Fn(&mut ClientSettings)| {
+            let mut s = base.clone();
+            f(&mut s);
+            endpoint_key(&s)
+        };
+        let basic = |p: &'static str| {
+            move |s: &mut ClientSettings| {
+                s.auth = Some(Auth::Basic {
+                    username: "u".into(),
+                    password: p.into(),
+                })
+            }
+        };
+        assert_ne!(endpoint_key(&base), with(&basic("hunter2")));
+        assert_ne!(with(&basic("hunter2")), with(&basic("hunter3")));
+        assert_eq!(with(&basic("hunter2")), with(&basic("hunter2")));
+        assert_ne!(
+            with(&basic("t")),
+            with(&|s| s.auth = Some(Auth::Bearer { token: "t".into() }))
+        );
+        assert_ne!(
+            endpoint_key(&base),
+            with(&|s| s.ca_pem = Some(b"ca".to_vec()))
+        );
+        assert_ne!(
+            endpoint_key(&base),
+            with(&|s| s.client_key_pem = Some(b"key".to_vec()))
+        );
+        assert_ne!(
+            endpoint_key(&base),
+            with(&|s| s.insecure_skip_verify = true)
+        );
+        assert_ne!(
+            endpoint_key(&base),
+            with(&|s| s.timeout = std::time::Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn no_secret_is_in_a_key_in_clear() {
+        let mut s = settings("https://user:url-secret@connect:8443");
+        s.auth = Some(Auth::Basic {
+            username: "u".into(),
+            password: "hunter2".into(),
+        });
+        s.client_key_pem = Some(b"PRIVATE KEY".to_vec());
+        let shown = format!("{:?}", endpoint_key(&s));
+        for secret in ["hunter2", "url-secret", "PRIVATE", "connect"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

@@ -2,16 +2,18 @@
 //! debounced, after a write), version and plugins now and then, and a reconcile for each connector whose
 //! entry changed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use kube::runtime::reflector::ObjectRef;
-use shared::connect::{ConnectorStatus, ExpandedConnector, PluginInfo, ServerInfo};
-use shared::target::connector_name;
+use serde::Deserialize;
+use shared::connect::{ConnectorStatus, PluginInfo, ServerInfo};
+use shared::crd::KafkaConnector;
+use shared::target::{ClusterId, connector_name};
 
-use super::{ConnectCluster, ConnectClusters};
+use super::{ConnectCluster, ConnectClusters, Endpoint};
 use crate::conditions::Reason;
 use crate::plan::config_digest;
 
@@ -45,15 +47,30 @@ impl PollError {
     }
 }
 
-/// One connector in a poll: its status and a digest of its config.
-#[derive(Debug, Clone, PartialEq)]
+/// One connector in a poll: its status and a digest of its config. Read straight from the poll's answer,
+/// one entry at a time: each config is hashed and dropped as it is read, so thousands of connectors never
+/// sit in memory as full configs (nor as a generic JSON tree).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct PolledConnector {
+    #[serde(default)]
     pub status: Option<ConnectorStatus>,
+    #[serde(default, rename = "info", deserialize_with = "info_digest")]
     pub config: Option<u64>,
 }
 
+/// `info` of an entry: only the digest of its `config` is kept.
+fn info_digest<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Info {
+        #[serde(default)]
+        config: BTreeMap<String, String>,
+    }
+    Ok(Option::<Info>::deserialize(d)?.map(|i| config_digest(&i.config)))
+}
+
+#[cfg(test)]
 impl PolledConnector {
-    fn from(e: ExpandedConnector) -> PolledConnector {
+    fn from(e: shared::connect::ExpandedConnector) -> PolledConnector {
         PolledConnector {
             status: e.status,
             config: e.info.map(|i| config_digest(&i.config)),
@@ -98,31 +115,45 @@ struct ClusterDigest {
     managed: usize,
 }
 
-pub(super) async fn run(weak: Weak<ConnectCluster>, all: Arc<ConnectClusters>) {
+/// Polls one endpoint for every cluster that uses it, until none does.
+pub(super) async fn run(weak: Weak<Endpoint>, all: Arc<ConnectClusters>) {
     let w = &all.wiring;
     let mut last_info: Option<Instant> = None;
-    let mut last_digest: Option<ClusterDigest> = None;
+    let mut last_digest: HashMap<ClusterId, ClusterDigest> = HashMap::new();
     loop {
-        let Some(c) = weak.upgrade() else { return };
+        let Some(e) = weak.upgrade() else { return };
         let began = Instant::now();
-        if matches!(c.id, shared::target::ClusterId::Named { .. })
-            && w.watched.cluster(&c.id).is_none()
-        {
-            // The KafkaConnectCluster is gone (or no longer selected): stop polling it.
-            tracing::info!(cluster = %c.label, "KafkaConnectCluster gone; stopping its poller");
-            w.metrics.forget_cluster(&c.label);
-            all.remove(&c.id);
-            trigger_connectors(&all, &c, None);
-            return;
+        let mut members = all.members(&e);
+        members.retain(|c| {
+            if matches!(c.id, ClusterId::Named { .. }) && w.watched.cluster(&c.id).is_none() {
+                // The KafkaConnectCluster is gone (or no longer selected): stop polling for it.
+                tracing::info!(cluster = %c.label, "KafkaConnectCluster gone; stopping its poller");
+                w.metrics.forget_cluster(&c.label);
+                all.remove(&c.id);
+                trigger_connectors(&all, &c.id, None, &HashSet::new());
+                false
+            } else {
+                true
+            }
+        });
+        if members.is_empty() {
+            // Checked again under the poller's lock, so a cluster joining now starts a new poller.
+            let mut poller = e.poller.lock();
+            if all.members(&e).is_empty() {
+                poller.take();
+                return;
+            }
+            continue;
         }
-        poll_once(&c, &all, &mut last_info, &mut last_digest).await;
+        last_digest.retain(|id, _| members.iter().any(|c| c.id == *id));
+        poll_once(&e, &members, &all, &mut last_info, &mut last_digest).await;
 
         // Sleep until the interval is over or a write asks for an early look.
         let poked = tokio::select! {
             _ = tokio::time::sleep(w.poll_interval.saturating_sub(began.elapsed()).max(MIN_POLL_GAP)) => false,
-            _ = c.poke.notified() => true,
+            _ = e.poke.notified() => true,
         };
-        drop(c);
+        drop((e, members));
         if poked {
             tokio::time::sleep(POKE_DEBOUNCE.max(MIN_POLL_GAP.saturating_sub(began.elapsed())))
                 .await;
@@ -131,19 +162,24 @@ pub(super) async fn run(weak: Weak<ConnectCluster>, all: Arc<ConnectClusters>) {
 }
 
 async fn poll_once(
-    c: &Arc<ConnectCluster>,
+    e: &Arc<Endpoint>,
+    members: &[Arc<ConnectCluster>],
     all: &ConnectClusters,
     last_info: &mut Option<Instant>,
-    last_digest: &mut Option<ClusterDigest>,
+    last_digest: &mut HashMap<ClusterId, ClusterDigest>,
 ) {
-    let seq = c.started.fetch_add(1, Ordering::SeqCst) + 1;
-    let client = c.client();
-    let result = client.list_expanded().await;
-    let prev = c.snapshot();
-    all.wiring.metrics.poll(&c.label, result.is_ok());
+    let seq = e.started.fetch_add(1, Ordering::SeqCst) + 1;
+    let client = e.client();
+    let result = client
+        .list_expanded_as::<BTreeMap<String, PolledConnector>>()
+        .await;
+    let prev = e.snapshot();
+    for c in members {
+        all.wiring.metrics.poll(&c.label, result.is_ok());
+    }
 
     let came_back = !prev.is_up() && result.is_ok();
-    let refresh = c.refresh_info.swap(false, Ordering::SeqCst)
+    let refresh = e.refresh_info.swap(false, Ordering::SeqCst)
         || came_back
         || last_info.is_none_or(|t| t.elapsed() >= INFO_REFRESH);
     let (mut info, mut plugins) = (prev.info.clone(), prev.plugins.clone());
@@ -155,26 +191,23 @@ async fn poll_once(
                 plugins = p;
                 *last_info = Some(Instant::now());
             }
-            Err(e) => {
-                c.refresh_info.store(true, Ordering::SeqCst);
-                tracing::warn!(cluster = %c.label, error = %e, "reading Kafka Connect version and plugins");
+            Err(err) => {
+                e.refresh_info.store(true, Ordering::SeqCst);
+                tracing::warn!(cluster = %e.label, error = %err, "reading Kafka Connect version and plugins");
             }
         }
     }
     let connectors = match result {
-        Ok(map) => Ok(map
-            .into_iter()
-            .map(|(k, v)| (k, PolledConnector::from(v)))
-            .collect()),
-        Err(e) => {
+        Ok(map) => Ok(map),
+        Err(err) => {
             if prev.is_up() || prev.seq == 0 {
-                tracing::warn!(cluster = %c.label, error = %e, "Kafka Connect cluster unreachable");
+                tracing::warn!(cluster = %e.label, error = %err, "Kafka Connect cluster unreachable");
             }
-            Err(PollError::from_error(&c.label, &e))
+            Err(PollError::from_error(&e.label, &err))
         }
     };
     if came_back {
-        tracing::info!(cluster = %c.label, "Kafka Connect cluster reachable again");
+        tracing::info!(cluster = %e.label, "Kafka Connect cluster reachable again");
     }
     let snap = Arc::new(Snapshot {
         seq,
@@ -183,21 +216,26 @@ async fn poll_once(
         plugins,
     });
     let changed = changed_names(&prev, &snap);
-    c.set_snapshot(snap.clone());
-    let managed = trigger_connectors(all, c, Some(&changed));
-
-    let digest = ClusterDigest {
-        up: snap.connectors.as_ref().map(|_| ()).map_err(|e| e.reason),
-        version: snap.info.as_ref().map(|i| i.version.clone()),
-        plugins: snap.plugins.len(),
-        managed,
-    };
-    if last_digest.as_ref() != Some(&digest) {
-        *last_digest = Some(digest);
-        all.wiring.watched.reconcile_cluster(&c.id);
+    drop(prev);
+    e.set_snapshot(snap.clone());
+    let waiting = e.take_waiting();
+    for c in members {
+        let managed = trigger_connectors(all, &c.id, Some(&changed), &waiting);
+        let digest = ClusterDigest {
+            up: snap.connectors.as_ref().map(|_| ()).map_err(|e| e.reason),
+            version: snap.info.as_ref().map(|i| i.version.clone()),
+            plugins: snap.plugins.len(),
+            managed,
+        };
+        if last_digest.get(&c.id) != Some(&digest) {
+            last_digest.insert(c.id.clone(), digest);
+            all.wiring.watched.reconcile_cluster(&c.id);
+        }
     }
     if let Ok(map) = &snap.connectors {
-        super::prune::prune(all, c, map).await;
+        for c in members {
+            super::prune::prune(all, c, map).await;
+        }
     }
 }
 
@@ -222,28 +260,32 @@ fn changed_names(prev: &Snapshot, next: &Snapshot) -> Option<HashSet<String>> {
     }
 }
 
-/// Asks for the reconcile of this cluster's connectors whose entry changed (all when `changed` is `None`)
+/// Asks for the reconcile of cluster `id`'s connectors whose entry changed (all when `changed` is `None`)
 /// and of those waiting for a poll. Returns how many connectors target the cluster.
 fn trigger_connectors(
     all: &ConnectClusters,
-    c: &ConnectCluster,
+    id: &ClusterId,
     changed: Option<&Option<HashSet<String>>>,
+    waiting: &HashSet<ObjectRef<KafkaConnector>>,
 ) -> usize {
-    let waiting = c.take_waiting();
     let watched = &all.wiring.watched;
     let mut managed = 0;
     for k in watched.connectors.state() {
-        if !c.id.is_target_of(&k) {
+        if !id.is_target_of(&k) {
             continue;
         }
         managed += 1;
-        let r = ObjectRef::from_obj(&*k);
         let hit = match changed {
             None | Some(None) => true,
             Some(Some(names)) => names.contains(connector_name(&k)),
         };
-        if hit || waiting.contains(&r) {
-            watched.reconcile_connector(r);
+        if hit {
+            watched.reconcile_connector(ObjectRef::from_obj(&*k));
+        } else if !waiting.is_empty() {
+            let r = ObjectRef::from_obj(&*k);
+            if waiting.contains(&r) {
+                watched.reconcile_connector(r);
+            }
         }
     }
     managed
@@ -260,9 +302,11 @@ mod tests {
                 (
                     n.to_string(),
                     PolledConnector::from(
-                        serde_json::from_value::<ExpandedConnector>(serde_json::json!({
-                            "status": {"name": n, "connector": {"state": state}, "tasks": []}
-                        }))
+                        serde_json::from_value::<shared::connect::ExpandedConnector>(
+                            serde_json::json!({
+                                "status": {"name": n, "connector": {"state": state}, "tasks": []}
+                            }),
+                        )
                         .unwrap(),
                     ),
                 )
@@ -290,5 +334,35 @@ mod tests {
         let down = Snapshot::empty();
         assert!(changed_names(&a, &down).is_none());
         assert!(changed_names(&down, &a).is_none());
+    }
+
+    #[test]
+    fn a_poll_is_read_into_digests_as_the_full_answer_would_give() {
+        let body = r#"{
+            "a": {"status": {"name": "a", "connector": {"state": "RUNNING", "worker_id": "w:1"},
+                             "tasks": [{"id": 0, "state": "FAILED", "worker_id": "w:1", "trace": "Boom"}],
+                             "type": "sink"},
+                  "info": {"name": "a", "config": {"topics": "t", "connector.class": "X", "password": "s"},
+                           "tasks": [{"connector": "a", "task": 0}], "type": "sink"}},
+            "b": {"status": {"name": "b", "connector": {"state": "STOPPED"}, "tasks": []}},
+            "c": {}
+        }"#;
+        let typed: BTreeMap<String, PolledConnector> = serde_json::from_str(body).unwrap();
+        let full: BTreeMap<String, shared::connect::ExpandedConnector> =
+            serde_json::from_str(body).unwrap();
+        let via_full: BTreeMap<String, PolledConnector> = full
+            .into_iter()
+            .map(|(k, v)| (k, PolledConnector::from(v)))
+            .collect();
+        assert_eq!(typed, via_full);
+        assert!(typed["a"].config.is_some());
+        assert_eq!(typed["b"].config, None);
+        assert_eq!(
+            typed["c"],
+            PolledConnector {
+                status: None,
+                config: None
+            }
+        );
     }
 }

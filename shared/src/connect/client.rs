@@ -302,6 +302,12 @@ impl ConnectClient {
         self.get_json(&endpoint::LIST_EXPANDED, &[]).await
     }
 
+    /// The same answer read straight into the caller's type: a caller that keeps only part of each entry
+    /// (a digest of the config, say) never holds every connector's full config at once.
+    pub async fn list_expanded_as<T: DeserializeOwned>(&self) -> Result<T> {
+        self.get_json(&endpoint::LIST_EXPANDED, &[]).await
+    }
+
     /// Pauses a connector (202).
     pub async fn pause(&self, name: &str) -> Result<()> {
         self.send_empty(&endpoint::PAUSE, &[name]).await
