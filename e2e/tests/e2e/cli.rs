@@ -857,3 +857,43 @@ async fn offline_spec_version_is_checked_against_the_snapshots_plugins() {
         r.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_and_live_agree_on_required_keys_and_password_literals() {
+    let ns = namespace("cli-agree", &[]);
+    let dir = scratch("cli-agree");
+    let snapshot = dir.join("plugins.json").display().to_string();
+    assert_eq!(
+        cwctl(&["snapshot", "--connect-url", connect_url(), "-o", &snapshot]).code,
+        0
+    );
+    let file = write(
+        &dir,
+        "m/heartbeat.yaml",
+        &objects::connector(&ns, "heartbeat", "MirrorHeartbeatConnector")
+            .config("target.cluster.alias", "b")
+            .config("ssl.key.password", "hunter2-literal")
+            .yaml(),
+    );
+    let live = cwctl(&["validate", "-f", &file, "--connect-url", connect_url()]);
+    let offline = cwctl(&["validate", "-f", &file, "--plugins", &snapshot]);
+    // After the notes about the mode, both runs print the same lines.
+    let body = |s: &str| {
+        s.split_once("\n\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(body(&live.stdout), body(&offline.stdout));
+    assert_eq!((live.code, offline.code), (1, 1));
+    assert_eq!(
+        body(&offline.stdout),
+        format!(
+            "{file}:1: KafkaConnector {ns}/heartbeat (denied)\n  \
+             note: KafkaConnectCluster {ns}/main is not in the given files: assumed to exist and to let namespace \"{ns}\" use it\n  \
+             error: Kafka Connect (KafkaConnectCluster {ns}/main) rejected the config of MirrorHeartbeatConnector: source.cluster.alias: Missing required configuration \"source.cluster.alias\" which has no default value.\n  \
+             warning: spec.config.\"ssl.key.password\" is a PASSWORD-type setting given as a literal value; reference it instead (e.g. ${{file:/mnt/secrets/connector.properties:ssl.key.password}}) so the secret stays out of Git and the API server\n\
+             \n1 object checked, 1 error, 1 warning\n"
+        )
+    );
+    assert!(!live.stdout.contains("hunter2") && !offline.stdout.contains("hunter2"));
+}
