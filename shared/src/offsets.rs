@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn connects_own_format_round_trips() {
-        let text = r#"{"offsets":[{"partition":{"filename":"/tmp/in.txt"},"offset":{"position":42}},
+        let text = r#"{"offsets":[{"partition":{"filename":"/data/in.txt"},"offset":{"position":42}},
             {"partition":{"kafka_topic":"t","kafka_partition":0},"offset":null}]}"#;
         let o = parse(text).unwrap();
         assert_eq!(o.offsets.len(), 2);

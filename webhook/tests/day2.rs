@@ -80,7 +80,7 @@ fn source(extra: Value) -> Value {
         "clusterRef": {"name": "main"},
         "class": "FileStreamSource",
         "tasksMax": 1,
-        "config": {"topic": "orders", "file": "/tmp/orders.txt"}
+        "config": {"topic": "orders", "file": "/data/orders.txt"}
     });
     spec.as_object_mut()
         .unwrap()
@@ -109,7 +109,7 @@ fn with_offsets(text: &str) -> Objects {
 #[test]
 fn a_well_formed_offsets_document_is_admitted() {
     let w = with_offsets(
-        r#"{"offsets":[{"partition":{"filename":"/tmp/orders.txt"},"offset":{"position":10}}]}"#,
+        r#"{"offsets":[{"partition":{"filename":"/data/orders.txt"},"offset":{"position":10}}]}"#,
     );
     let (d, connect) = create(&w, source(alter_from("offsets")));
     assert!(d.allowed, "{}", d.message());
@@ -118,7 +118,7 @@ fn a_well_formed_offsets_document_is_admitted() {
 
 #[test]
 fn a_malformed_offsets_document_is_denied_naming_the_configmap() {
-    let w = with_offsets(r#"{"offsets":[{"partition":{"filename":"/tmp/orders.txt"}}]}"#);
+    let w = with_offsets(r#"{"offsets":[{"partition":{"filename":"/data/orders.txt"}}]}"#);
     let (d, connect) = create(&w, source(alter_from("offsets")));
     assert_eq!((d.allowed, d.reason), (false, Reason::InvalidConfig));
     assert_eq!(
