@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make images`: the container images of the webhook, the controller and connect-warden-certs, built with
+# `make images`: the container images of the webhook, the controller, connect-warden-certs and cwctl, built with
 # buildah from the release binaries (cargo) and the thin Dockerfiles in deploy/docker.
 #
 # The base (glibc, libgcc, CA certificates, user 65532 "nonroot"; no shell, no package manager) is made
@@ -7,13 +7,13 @@
 # It is cached under ~/.cache/connect-warden/ (or $CW_CACHE_DIR), keyed by its recipe and package versions.
 # BASE_IMAGE=<image> uses that base instead (e.g. distroless cc-debian12:nonroot).
 #
-# Images: localhost/connect-warden/{webhook,controller,certs}:$CW_IMAGE_TAG (default `dev`).
+# Images: localhost/connect-warden/{webhook,controller,certs,cli}:$CW_IMAGE_TAG (default `dev`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 tag="${CW_IMAGE_TAG:-dev}"
 cache="${CW_CACHE_DIR:-$HOME/.cache/connect-warden}/image-base"
-components=(webhook controller certs)
+components=(webhook controller certs cli)
 
 t0=$SECONDS
 log() { echo "images: $* (t+$((SECONDS - t0))s)" >&2; }
@@ -106,8 +106,11 @@ context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
 for c in "${components[@]}"; do
   rm -rf "${context:?}"/*
-  # The context holds only the binary, not the whole cargo output directory.
-  cp "$CARGO_TARGET_DIR/release/connect-warden-$c" "$context/"
+  # The context holds only the image's binaries, not the whole cargo output directory.
+  case $c in
+    cli) cp "$CARGO_TARGET_DIR"/release/{cwctl,kubectl-connect_warden} "$context/" ;;
+    *) cp "$CARGO_TARGET_DIR/release/connect-warden-$c" "$context/" ;;
+  esac
   image="localhost/connect-warden/$c:$tag"
   old=$(buildah inspect --type image --format '{{.FromImageID}}' "$image" 2>/dev/null || true)
   buildah build --quiet --pull=never --build-arg BASE_IMAGE="$base" \
@@ -119,6 +122,6 @@ for c in "${components[@]}"; do
   fi
 done
 log "images built"
-# What each image weighs (the base is shared by all three).
+# What each image weighs (the base is shared by all of them).
 buildah images --format '{{.Name}}:{{.Tag}} {{.Size}}' \
   | grep -E "connect-warden/(base:$key|($(IFS='|'; echo "${components[*]}")):$tag)( |$)" | sort

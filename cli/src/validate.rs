@@ -146,6 +146,10 @@ pub async fn run(docs: Vec<Doc>, namespace: &str, mode: Mode, notes: Vec<String>
             items.push(item);
             continue;
         }
+        // The API server refuses these before any webhook sees them, so no review would say it.
+        if let Some(problem) = invalid_object_name(&o.name) {
+            item.push(Severity::Error, format!("metadata.name: {problem}"));
+        }
         let id = (o.kind.clone(), o.namespace.clone(), o.name.clone());
         if let Some((f, l)) = seen.get(&id) {
             item.push(
@@ -333,6 +337,28 @@ pub(crate) fn objects_of(docs: Vec<Doc>, namespace: &str) -> (Vec<Object>, Vec<I
         }
     }
     (objects, items)
+}
+
+/// Why the API server would refuse `name` for a custom resource (a lowercase RFC 1123 subdomain), in its
+/// own words; `None` when it is valid.
+fn invalid_object_name(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("Required value: name is required".into());
+    }
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if name.len() > 253 {
+        return Some(format!(
+            "Invalid value: {name:?}: must be no more than 253 characters"
+        ));
+    }
+    let ok = name.chars().all(|c| alnum(c) || c == '-' || c == '.')
+        && name.starts_with(alnum)
+        && name.ends_with(alnum);
+    (!ok).then(|| {
+        format!(
+            "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        )
+    })
 }
 
 fn object(file: &str, line: usize, mut value: Value, namespace: &str) -> Result<Object, Box<Item>> {
@@ -662,5 +688,33 @@ impl Validator for Connect {
             Connect::Offline(o) => o.validate(check).await,
             Connect::Skip(s) => s.validate(check).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::invalid_object_name;
+
+    #[test]
+    fn object_names_follow_the_api_servers_rule() {
+        for ok in ["orders", "team-a.orders-1", "a"] {
+            assert_eq!(invalid_object_name(ok), None, "{ok}");
+        }
+        assert_eq!(
+            invalid_object_name("Bad_Name").unwrap(),
+            "Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        );
+        for bad in ["-orders", "orders.", "ORDERS"] {
+            assert!(invalid_object_name(bad).is_some(), "{bad}");
+        }
+        assert_eq!(
+            invalid_object_name("").unwrap(),
+            "Required value: name is required"
+        );
+        assert!(
+            invalid_object_name(&"a".repeat(254))
+                .unwrap()
+                .contains("253")
+        );
     }
 }

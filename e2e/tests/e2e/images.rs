@@ -533,3 +533,41 @@ async fn the_controller_image_creates_a_connector_and_reports_ready() {
     // SIGTERM, as the kubelet sends it.
     tokio::task::block_in_place(|| drop(controller));
 }
+
+#[test]
+fn the_cli_image_validates_manifests_mounted_read_only() {
+    let image = require_image("cli");
+    let dir = env().dir.join(unique("cli-image"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("connectors.yaml"),
+        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: Orders_Sink\n  namespace: team-a\nspec:\n  clusterRef: {name: local}\n  class: FileStreamSink\n  config:\n    topics: orders\n    batch.size: 200\n",
+    )
+    .unwrap();
+    let name = unique("cli-image");
+    let mut cmd = podman_run(&name, &image, &[(&dir, "/manifests", true)], &[]);
+    cmd.args(["validate", "-f", "/manifests"]);
+    let out = cmd.output().expect("running podman");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Exit 1: findings; every line a user needs is there, with the file and line of the object.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("/manifests/connectors.yaml:1: KafkaConnector team-a/Orders_Sink (denied)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  error: metadata.name: Invalid value: \"Orders_Sink\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("batch.size: 200 → \"200\""), "{stdout}");
+    assert!(
+        stdout.contains("1 object checked, 1 error, 1 warning"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
