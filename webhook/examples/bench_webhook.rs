@@ -7,7 +7,9 @@
 //!   reviews/s over HTTPS keep-alive on loopback;
 //! - the Connect path: the webhook's added latency over calling the same validate endpoint directly, side by
 //!   side in one run;
-//! - GitOps re-sync: how many Connect validate calls 100 identical `kubectl apply --dry-run=server` cause.
+//! - GitOps re-sync: how many Connect validate calls 100 identical `kubectl apply --dry-run=server` cause;
+//! - KafkaConnectorPolicies: the local path again with 10 and 100 matching policies (against 0 above), the
+//!   evaluation alone without the decision memo (in process), and compiling a 100-rule schema.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ const THROUGHPUT_REVIEWS: usize = 40_000;
 const CONCURRENCY: usize = 8;
 const CONNECT_SAMPLES: usize = 200;
 const DRY_RUNS: usize = 100;
+const COMPILES: usize = 50;
+const EVALUATIONS: usize = 2_000;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -174,6 +178,136 @@ async fn metric_sum(metrics_url: &str, name: &str) -> Result<f64, Error> {
         .sum())
 }
 
+/// The i-th of `n` bench policies: rules a platform team writes (a task cap, a name prefix, allowed classes,
+/// a required key, a transforms allow-list), all satisfied by the bench connectors. The last one alone
+/// refuses `config.probe` other than `ok`, so a probe shows when the webhook has every policy.
+fn policy_json(i: usize, n: usize, selector: (&str, &str)) -> Value {
+    let mut config = json!({
+        "required": ["topic"],
+        "properties": {"topic": {"maxLength": 200}},
+        "patternProperties": {"^transforms\\.[^.]+\\.type$": {"enum": [
+            "org.apache.kafka.connect.transforms.InsertField$Value",
+            "org.apache.kafka.connect.transforms.TimestampRouter"]}}
+    });
+    if i + 1 == n {
+        config["properties"]["probe"] = json!({"const": "ok"});
+    }
+    json!({
+        "apiVersion": "connectwarden.io/v1alpha1",
+        "kind": "KafkaConnectorPolicy",
+        "metadata": {"name": format!("bench-policy-{i:03}")},
+        "spec": {
+            "match": {"namespaceSelector": {"matchLabels": {selector.0: selector.1}}},
+            "action": "Deny",
+            "schema": {"properties": {
+                "tasksMax": {"maximum": 8},
+                "name": {"pattern": "^bench-"},
+                "class": {"enum": ["FileStreamSource", "FileStreamSink"]},
+                "config": config
+            }},
+            "message": "bench rule {policy}"
+        }
+    })
+}
+
+/// Applies `n` bench policies (deleting any others) and waits until the webhook enforces the last one.
+async fn set_policies(
+    kube: &stack::kube::KubeEnv,
+    client: &Client,
+    n: usize,
+    selector: (&str, &str),
+    probe: &Value,
+) -> Result<(), Error> {
+    warden::kubectl(
+        kube,
+        &["delete", "kafkaconnectorpolicies", "--all", "--wait=true"],
+        None,
+    )?;
+    if n == 0 {
+        return Ok(());
+    }
+    let docs: Vec<String> = (0..n)
+        .map(|i| serde_json::to_string(&policy_json(i, n, selector)).unwrap())
+        .collect();
+    warden::kubectl(kube, &["apply", "-f", "-"], Some(&docs.join("\n---\n")))?;
+    let body = review("CREATE", probe, None, 0);
+    let want = format!("policy bench-policy-{:03}: spec.config.\"probe\"", n - 1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = client.send(body.clone()).await?;
+        if v["response"]["status"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&want))
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the webhook does not enforce {n} policies: {v}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Policy evaluation alone, in process and without the decision memo: `n` compiled bench policies against
+/// one connector view; and the compilation of a 100-rule schema.
+fn policy_costs(ns: &str) -> Result<(), Error> {
+    use shared::policy::{
+        ConnectorView, Context, KafkaConnectorPolicy, compile, compile_schema, evaluate,
+    };
+    let connector: shared::crd::KafkaConnector =
+        serde_json::from_value(connector(ns, "bench-eval", "bench-eval"))?;
+    let view = ConnectorView::of(&connector, None);
+    for n in [1, 10, 100] {
+        let compiled: Vec<Arc<shared::policy::Compiled>> = (0..n)
+            .map(|i| {
+                let p: KafkaConnectorPolicy =
+                    serde_json::from_value(policy_json(i, n, ("k", "v")))?;
+                compile(&p)
+                    .map(Arc::new)
+                    .map_err(|e| Error::from(e.join("; ")))
+            })
+            .collect::<Result<_, Error>>()?;
+        let mut samples = Vec::with_capacity(EVALUATIONS);
+        for _ in 0..EVALUATIONS {
+            let t = Instant::now();
+            let e = evaluate(&compiled, &view, Context::default());
+            samples.push(t.elapsed());
+            assert!(e.violations.is_empty(), "{e:?}");
+        }
+        samples.sort();
+        println!(
+            "  evaluate {n:>3} policies (no memo)        p50 {}  p99 {}  ({EVALUATIONS} evaluations)",
+            ms(percentile(&samples, 0.5)),
+            ms(percentile(&samples, 0.99))
+        );
+    }
+    // 100 rules over config keys, of the kinds policies use.
+    let mut props = serde_json::Map::new();
+    for i in 0..100 {
+        let rule = match i % 4 {
+            0 => json!({"pattern": format!("^[a-z0-9.-]{{1,{}}}$", 50 + i)}),
+            1 => json!({"enum": [format!("v{i}"), "all", "none"]}),
+            2 => json!({"maxLength": 100 + i}),
+            _ => json!({"not": {"const": format!("forbidden-{i}")}}),
+        };
+        props.insert(format!("key.{i}"), rule);
+    }
+    let schema = json!({"properties": {"config": {"properties": props}}});
+    let mut samples = Vec::with_capacity(COMPILES);
+    for _ in 0..COMPILES {
+        let t = Instant::now();
+        compile_schema(&schema)?;
+        samples.push(t.elapsed());
+    }
+    samples.sort();
+    println!(
+        "  compile a 100-rule schema              p50 {}  p99 {}  ({COMPILES} compilations; once per policy generation)",
+        ms(percentile(&samples, 0.5)),
+        ms(percentile(&samples, 0.99))
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::tls::install_crypto_provider();
@@ -252,24 +386,33 @@ async fn main() -> Result<(), Error> {
     println!("local path (no Kafka Connect call):");
     let mut relabelled = first.clone();
     relabelled["metadata"]["labels"]["app"] = json!("bench-2");
-    local_path(
-        client.clone(),
-        "spec-unchanged UPDATE",
-        review("UPDATE", &relabelled, Some(&first), 1),
-    )
-    .await?;
-    let before = calls().await?;
-    local_path(
-        client.clone(),
-        "validation-cache hit (CREATE)",
-        hit_body.clone(),
-    )
-    .await?;
-    let after = calls().await?;
-    println!(
-        "  (Connect validate calls during the cache-hit runs: {})",
-        after - before
-    );
+    let mut probe = first.clone();
+    probe["spec"]["config"]["probe"] = json!("x");
+    for n in [0, 10, 100] {
+        set_policies(&kube, &client, n, (warden::PRIVATE_LABEL, &label), &probe).await?;
+        println!(" with {n} matching KafkaConnectorPolicies:");
+        local_path(
+            client.clone(),
+            "spec-unchanged UPDATE",
+            review("UPDATE", &relabelled, Some(&first), 1),
+        )
+        .await?;
+        let before = calls().await?;
+        local_path(
+            client.clone(),
+            "validation-cache hit (CREATE)",
+            hit_body.clone(),
+        )
+        .await?;
+        let after = calls().await?;
+        println!(
+            "  (Connect validate calls during the cache-hit runs: {})",
+            after - before
+        );
+    }
+    set_policies(&kube, &client, 0, (warden::PRIVATE_LABEL, &label), &probe).await?;
+    println!("KafkaConnectorPolicies in process (no HTTP):");
+    policy_costs(&ns)?;
 
     // Connect path: each sample a config never seen before, so every review misses the cache.
     let direct = ConnectClient::new(&ClientSettings::new(kafka.connect_url.clone()))?;
