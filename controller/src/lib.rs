@@ -380,11 +380,26 @@ async fn run_engine(
     let connector_loop = connectors
         .reconcile_on(connector_rx)
         .graceful_shutdown_on(stopped(stop))
-        .run(connector::reconcile, connector::error_policy, ctx.clone())
+        .run(gated_reconcile, connector::error_policy, ctx.clone())
         .for_each(|r| async move { log_outcome("KafkaConnector", r) });
     tokio::join!(cluster_loop, connector_loop);
     drop(guard);
     Ok(())
+}
+
+/// A connector's reconcile, once its Connect cluster has a free reconcile slot. After thousands of
+/// KafkaConnectors are applied at once, each waits here as a small future instead of a whole reconcile
+/// (kilobytes each, which made the peak memory), and one cluster's backlog takes no other cluster's slots.
+async fn gated_reconcile(
+    obj: Arc<KafkaConnector>,
+    ctx: Arc<Ctx>,
+) -> Result<kube::runtime::controller::Action> {
+    let cluster = ctx.connect.get(&ClusterId::of_connector(&obj));
+    let _slot = match &cluster {
+        Some(c) => Some(c.reconciles.acquire().await),
+        None => None,
+    };
+    Box::pin(connector::reconcile(obj, ctx)).await
 }
 
 fn log_outcome<K, E1, E2>(

@@ -25,6 +25,9 @@ const CREATE_GRACE: Duration = Duration::from_secs(30);
 /// How long a pause/resume/stop is given to show before it is asked for again.
 const STATE_GRACE: Duration = Duration::from_secs(30);
 
+/// Reconciles in progress per write slot: enough to keep the writes busy while others read and plan.
+const RECONCILES_PER_WRITE: usize = 4;
+
 /// A write this controller made, so the next reconcile waits for a poll that can show it.
 #[derive(Debug, Clone)]
 struct Written {
@@ -90,6 +93,8 @@ pub(crate) struct Endpoint {
     written: Mutex<HashMap<String, Written>>,
     /// Bounds the writes in flight against this Connect cluster.
     pub writes: Semaphore,
+    /// Bounds the connector reconciles in progress for this Connect cluster (see `gated_reconcile`).
+    pub reconciles: Semaphore,
     /// The poller task, while one runs.
     pub(super) poller: Mutex<Option<JoinHandle<()>>>,
 }
@@ -137,6 +142,7 @@ impl Endpoint {
             waiting: Mutex::new(HashSet::new()),
             written: Mutex::new(HashMap::new()),
             writes: Semaphore::new(max_writes),
+            reconciles: Semaphore::new(max_writes.saturating_mul(RECONCILES_PER_WRITE).max(1)),
             poller: Mutex::new(None),
         }
     }
