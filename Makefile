@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 
-.PHONY: demo test unit e2e stack-up build crds chart-files fmt lint bench-webhook bench-controller deps
+.PHONY: demo test unit e2e stack-up build crds chart-files fmt lint bench-webhook bench-controller bench-scale deps
 
 ## Start the local stack, run webhook + controller, apply the examples and show what a user sees.
 demo:
@@ -51,6 +51,10 @@ bench-webhook:
 
 bench-controller:
 	bash scripts/bench.sh controller $(ARGS)
+
+## Controller cost against fleet size (500, 2,000, 5,000 connectors); writes docs/scale.svg.
+bench-scale:
+	bash scripts/bench.sh scale $(ARGS)
 
 fmt:
 	cargo fmt --all

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# `make bench-webhook` / `make bench-controller`: release builds, one real stack (control plane, Kafka,
-# Connect), then the benchmark example, which prints its figures. Usage: scripts/bench.sh webhook|controller [args]
+# `make bench-webhook` / `make bench-controller` / `make bench-scale`: release builds, one real stack (control
+# plane, Kafka, Connect), then the benchmark example, which prints its figures.
+# Usage: scripts/bench.sh webhook|controller|scale [args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-which="${1:?usage: bench.sh webhook|controller [args]}"
+which="${1:?usage: bench.sh webhook|controller|scale [args]}"
 shift
+case "$which" in
+  webhook | controller) package="connect-warden-$which" ;;
+  scale) package=connect-warden-controller ;;
+  *) echo "usage: bench.sh webhook|controller|scale [args]" >&2; exit 2 ;;
+esac
 
 bash scripts/deps.sh
 cargo build --release --workspace --bins
-cargo build --release -p "connect-warden-$which" --example "bench_$which"
+cargo build --release -p "$package" --example "bench_$which"
 "$CARGO_TARGET_DIR/release/cw-stack" build >/dev/null
 
 stack_dir="$CARGO_TARGET_DIR/bench-stack"

@@ -1,0 +1,618 @@
+//! `make bench-scale`: how the controller's cost grows with the fleet, on the real stack.
+//!
+//! Uses the stack named by `$CW_STACK_ENV` (a running `cw-stack up` with the CRDs installed and no
+//! controller of its own). Runs a dedicated Connect worker, then for each fleet size N (default 500, 2,000
+//! and 5,000 stopped FileStreamSink connectors):
+//! - the direct-REST floor: the same N connectors created on Connect by a plain loop, timed to all STOPPED,
+//!   then removed;
+//! - a fresh controller (from `$CW_BIN_DIR`, default `target/debug`; use a release build for real figures)
+//!   watching its own namespace; N KafkaConnectors applied at once; the time to all `Ready`, its ratio to the
+//!   floor;
+//! - steady state, from the controller's own metrics: Connect requests and Kubernetes writes per poll cycle;
+//! - the controller's resident memory in steady state and its peak (VmHWM), and the per-connector slope;
+//! - at `--restart-at` N: the controller is stopped (SIGTERM) and started again; its first cycles must make
+//!   no Connect write and no Kubernetes write (counted with the new process's metrics).
+//!
+//! Then it writes a plot (SVG) of peak RSS, time to Ready and requests per cycle against N. Connectors are
+//! removed from Connect directly between sizes; the KafkaConnectors stay in their namespaces (with their
+//! finalizer), so use a throwaway stack (`make bench-scale` starts one).
+//!
+//! `bench_scale [--sizes 500,2000,5000] [--poll-interval-seconds S] [--cycles C] [--restart-at N]
+//!  [--no-floor] [--plot docs/scale.svg]`
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams, PostParams};
+use shared::connect::{ClientSettings, ConnectClient, InitialState};
+use shared::crd::{KafkaConnectCluster, KafkaConnector};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const PRIVATE_LABEL: &str = "connectwarden.io/e2e-private";
+/// KafkaConnectors created at once through the API, as a GitOps tool applying a folder would.
+const CREATE_CONCURRENCY: usize = 32;
+const LIST_PATH: &str = "/connectors?expand=status&expand=info";
+
+#[derive(clap::Parser, Debug)]
+struct Opts {
+    /// Fleet sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "500,2000,5000")]
+    sizes: Vec<usize>,
+    /// The controller's poll interval.
+    #[arg(long, default_value_t = 10)]
+    poll_interval_seconds: u64,
+    /// Poll cycles measured in steady state (and after the restart).
+    #[arg(long, default_value_t = 3)]
+    cycles: u32,
+    /// The fleet size at which the controller is restarted (0: never).
+    #[arg(long, default_value_t = 2000)]
+    restart_at: usize,
+    /// Skip the direct-REST floor (memory and request counts only).
+    #[arg(long)]
+    no_floor: bool,
+    /// Where the plot goes.
+    #[arg(long, default_value = "docs/scale.svg")]
+    plot: PathBuf,
+}
+
+fn main() -> Result<(), Error> {
+    use clap::Parser;
+    let opts = Opts::parse();
+    shared::tls::install_crypto_provider();
+    let env = stack::StackEnv::from_env()
+        .map_err(|e| format!("CW_STACK_ENV must name a running stack: {e}"))?;
+    let kube_env = env.kube.clone().ok_or("the stack has no Kubernetes")?;
+    let kafka_env = env.kafka.clone().ok_or("the stack has no Kafka")?;
+    let id = format!("scale-{}", std::process::id());
+    eprintln!("starting a dedicated Connect worker …");
+    // Processes of the stack stop when the thread that started them ends: started on this thread.
+    let worker =
+        stack::kafka::ConnectWorker::start(&kafka_env, &env.dir, &format!("connect-{id}"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let bench = Bench {
+        kubeconfig: kube_env.kubeconfig.clone(),
+        bin: stack::warden::bin_dir().join("connect-warden-controller"),
+        logs: env.dir.join("logs"),
+        connect_url: worker.url(),
+        id,
+        interval: Duration::from_secs(opts.poll_interval_seconds),
+    };
+    let result = rt.block_on(run(&opts, &bench));
+    drop(worker);
+    if let Err(e) = &result {
+        eprintln!(
+            "bench failed: {e}; controller logs in {}",
+            bench.logs.display()
+        );
+    }
+    result
+}
+
+struct Bench {
+    kubeconfig: PathBuf,
+    bin: PathBuf,
+    logs: PathBuf,
+    connect_url: String,
+    id: String,
+    interval: Duration,
+}
+
+/// A controller process of ours and the address of its metrics.
+struct Controller {
+    child: Child,
+    metrics: String,
+}
+
+impl Controller {
+    fn start(b: &Bench, label: &str, log_name: &str) -> Result<Controller, Error> {
+        let port = stack::ports::free_port()?;
+        std::fs::create_dir_all(&b.logs)?;
+        let child = Command::new(&b.bin)
+            .env("KUBECONFIG", &b.kubeconfig)
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .args(["--label-selector", &format!("{PRIVATE_LABEL}={label}")])
+            .args(["--poll-interval-seconds", &b.interval.as_secs().to_string()])
+            .args(["--log-format", "text", "--log-level", "warn"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(b.logs.join(log_name))?)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", b.bin.display()))?;
+        Ok(Controller {
+            child,
+            metrics: format!("127.0.0.1:{port}"),
+        })
+    }
+
+    async fn ready(&self) -> Result<(), Error> {
+        wait(
+            "the controller's /readyz",
+            Duration::from_secs(120),
+            || async { Ok(http_get(&self.metrics, "/readyz").is_ok_and(|(c, _)| c == 200)) },
+        )
+        .await
+    }
+
+    fn kib(&self, field: &str) -> u64 {
+        proc_status_kib(self.child.id(), field).unwrap_or(0)
+    }
+
+    /// SIGTERM (the controller finishes what it is doing), then waits for it to exit.
+    fn stop(mut self) -> Result<(), Error> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        for _ in 0..300 {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Row {
+    n: usize,
+    floor: Option<Duration>,
+    to_ready: Duration,
+    polls: f64,
+    requests: f64,
+    lists: f64,
+    kube_writes: f64,
+    rss_kib: u64,
+    peak_kib: u64,
+    restart: Option<Restart>,
+}
+
+struct Restart {
+    polls: f64,
+    connect_writes: f64,
+    kube_writes: f64,
+    peak_kib: u64,
+}
+
+async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
+    let kube = {
+        let kc = kube::config::Kubeconfig::read_from(&b.kubeconfig)?;
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+        kube::Client::try_from(cfg)?
+    };
+    let connect = ConnectClient::new(&ClientSettings::new(&b.connect_url))?;
+    let mut rows = Vec::new();
+    for &n in &opts.sizes {
+        rows.push(one_size(opts, b, &kube, &connect, n).await?);
+        print_rows(opts, b, &rows);
+    }
+    draw(&opts.plot, &rows)?;
+    println!("plot: {}", opts.plot.display());
+    Ok(())
+}
+
+async fn one_size(
+    opts: &Opts,
+    b: &Bench,
+    kube: &kube::Client,
+    connect: &ConnectClient,
+    n: usize,
+) -> Result<Row, Error> {
+    let mut row = Row {
+        n,
+        ..Row::default()
+    };
+    if !opts.no_floor {
+        eprintln!("[N={n}] direct REST loop …");
+        let floor = rest_loop(connect, n).await?;
+        eprintln!("[N={n}] direct REST: {floor:.1?}");
+        row.floor = Some(floor);
+    }
+    let label = format!("{}-{n}", b.id);
+    let controller = Controller::start(b, &label, &format!("controller-{label}.log"))?;
+    controller.ready().await?;
+    let ns = label.clone();
+    let meta = serde_json::json!({"name": ns, "labels": {PRIVATE_LABEL: label}});
+    Api::<Namespace>::all(kube.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({ "metadata": meta }))?,
+        )
+        .await?;
+    let clusters: Api<KafkaConnectCluster> = Api::namespaced(kube.clone(), &ns);
+    clusters
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({
+                "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnectCluster",
+                "metadata": {"name": "main", "labels": {PRIVATE_LABEL: label}},
+                "spec": {"url": b.connect_url}
+            }))?,
+        )
+        .await?;
+    let cluster_label = format!("{ns}/main");
+
+    eprintln!("[N={n}] applying {n} KafkaConnectors …");
+    let api: Api<KafkaConnector> = Api::namespaced(kube.clone(), &ns);
+    let started = Instant::now();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let (api, label) = (api.clone(), label.clone());
+            async move {
+                let k: KafkaConnector = serde_json::from_value(serde_json::json!({
+                    "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
+                    "metadata": {"name": format!("s{n}-{i}"), "labels": {PRIVATE_LABEL: label}},
+                    "spec": {
+                        "clusterRef": {"name": "main"},
+                        "class": "FileStreamSink",
+                        "state": "stopped",
+                        "config": {"topics": "bench-scale", "file": "/dev/null"}
+                    }
+                }))?;
+                api.create(&PostParams::default(), &k).await?;
+                Ok::<_, Error>(())
+            }
+        })
+        .buffer_unordered(CREATE_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+    wait(
+        &format!("{n} KafkaConnectors Ready"),
+        Duration::from_secs(3600),
+        || async { Ok(ready_count(&api).await? == n) },
+    )
+    .await?;
+    row.to_ready = started.elapsed();
+    eprintln!(
+        "[N={n}] all Ready after {:.1?}; steady state …",
+        row.to_ready
+    );
+
+    // Let the last status writes and events settle, then count over whole cycles.
+    tokio::time::sleep(b.interval * 2).await;
+    let before = scrape(&controller.metrics)?;
+    tokio::time::sleep(b.interval * opts.cycles).await;
+    let after = scrape(&controller.metrics)?;
+    let d = |name: &str, labels: &[(&str, &str)]| {
+        stack::metrics_text::sum(&after, name, labels)
+            - stack::metrics_text::sum(&before, name, labels)
+    };
+    let cl = [("cluster", cluster_label.as_str())];
+    row.polls = d("connect_warden_cluster_polls_total", &cl);
+    row.requests = d("connect_warden_connect_requests_total", &cl);
+    row.lists = d(
+        "connect_warden_connect_requests_total",
+        &[("cluster", cluster_label.as_str()), ("path", LIST_PATH)],
+    );
+    row.kube_writes = d("connect_warden_kube_writes_total", &[]);
+    row.rss_kib = controller.kib("VmRSS:");
+    row.peak_kib = controller.kib("VmHWM:");
+    controller.stop()?;
+
+    if n == opts.restart_at {
+        eprintln!("[N={n}] restarting the controller …");
+        let again = Controller::start(b, &label, &format!("controller-{label}-restart.log"))?;
+        again.ready().await?;
+        // Its first cycles: the initial list, the first poll, a reconcile of every connector.
+        tokio::time::sleep(b.interval * (2 + opts.cycles)).await;
+        let m = scrape(&again.metrics)?;
+        let all = stack::metrics_text::sum(&m, "connect_warden_connect_requests_total", &cl);
+        let gets = stack::metrics_text::sum(
+            &m,
+            "connect_warden_connect_requests_total",
+            &[("cluster", cluster_label.as_str()), ("method", "GET")],
+        );
+        row.restart = Some(Restart {
+            polls: stack::metrics_text::sum(&m, "connect_warden_cluster_polls_total", &cl),
+            connect_writes: all - gets,
+            kube_writes: stack::metrics_text::sum(&m, "connect_warden_kube_writes_total", &[]),
+            peak_kib: again.kib("VmHWM:"),
+        });
+        again.stop()?;
+    }
+
+    eprintln!("[N={n}] removing the connectors from Connect …");
+    let names: Vec<String> = (0..n).map(|i| format!("s{n}-{i}")).collect();
+    delete_all(connect, names).await;
+    Ok(row)
+}
+
+async fn ready_count(api: &Api<KafkaConnector>) -> Result<usize, Error> {
+    let mut count = 0;
+    let mut lp = ListParams::default().limit(500);
+    loop {
+        let list = api.list(&lp).await?;
+        count += list
+            .items
+            .iter()
+            .filter(|k| {
+                k.status.as_ref().is_some_and(|s| {
+                    s.conditions.iter().any(|c| {
+                        c.kind == "Ready"
+                            && c.status == "True"
+                            && c.reason.as_deref() == Some("Stopped")
+                    })
+                })
+            })
+            .count();
+        match list.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => return Ok(count),
+        }
+    }
+}
+
+/// Creates `n` stopped connectors straight on Connect, one request after the other, and waits until
+/// Connect reports them all STOPPED; then removes them. Returns the time to all STOPPED.
+async fn rest_loop(c: &ConnectClient, n: usize) -> Result<Duration, Error> {
+    let names: Vec<String> = (0..n).map(|i| format!("rest-{n}-{i}")).collect();
+    let started = Instant::now();
+    for name in &names {
+        let config: BTreeMap<String, String> = [
+            ("name", name.as_str()),
+            ("connector.class", "FileStreamSink"),
+            ("topics", "bench-rest"),
+            ("file", "/dev/null"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        c.create(name, &config, Some(InitialState::Stopped)).await?;
+    }
+    wait(
+        "connectors STOPPED on Connect",
+        Duration::from_secs(3600),
+        || async {
+            let all = c.list_expanded().await?;
+            Ok(names.iter().all(|n| {
+                all.get(n)
+                    .and_then(|e| e.status.as_ref())
+                    .is_some_and(|s| s.connector.state == "STOPPED")
+            }))
+        },
+    )
+    .await?;
+    let took = started.elapsed();
+    delete_all(c, names).await;
+    Ok(took)
+}
+
+async fn delete_all(c: &ConnectClient, names: Vec<String>) {
+    let c = Arc::new(c.clone());
+    futures::stream::iter(names)
+        .map(|n| {
+            let c = c.clone();
+            async move { c.delete(&n).await }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// KiB per connector between the smallest and the largest fleet.
+fn slope(rows: &[Row], f: impl Fn(&Row) -> u64) -> Option<f64> {
+    let (a, z) = (rows.first()?, rows.last()?);
+    (z.n > a.n).then(|| (f(z) as f64 - f(a) as f64) / (z.n - a.n) as f64)
+}
+
+fn print_rows(opts: &Opts, b: &Bench, rows: &[Row]) {
+    println!();
+    println!(
+        "connect-warden scale bench — {} (poll interval {} s, {} steady-state cycles, Connect {})",
+        b.bin.display(),
+        b.interval.as_secs(),
+        opts.cycles,
+        b.connect_url
+    );
+    println!(
+        "{:>6} {:>10} {:>11} {:>7} {:>13} {:>11} {:>13} {:>9} {:>9}",
+        "N",
+        "REST floor",
+        "to Ready",
+        "ratio",
+        "Connect/cycle",
+        "lists/cycle",
+        "kube wr/cycle",
+        "RSS MiB",
+        "peak MiB"
+    );
+    for r in rows {
+        let per = |x: f64| if r.polls > 0.0 { x / r.polls } else { f64::NAN };
+        let (floor, ratio) = match r.floor {
+            Some(f) => (
+                format!("{:.1}s", f.as_secs_f64()),
+                format!("{:.2}", r.to_ready.as_secs_f64() / f.as_secs_f64()),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "{:>6} {:>10} {:>10.1}s {:>7} {:>13.2} {:>11.2} {:>13.2} {:>9.1} {:>9.1}",
+            r.n,
+            floor,
+            r.to_ready.as_secs_f64(),
+            ratio,
+            per(r.requests),
+            per(r.lists),
+            per(r.kube_writes),
+            mib(r.rss_kib),
+            mib(r.peak_kib),
+        );
+    }
+    if let (Some(peak), Some(rss)) = (slope(rows, |r| r.peak_kib), slope(rows, |r| r.rss_kib)) {
+        println!(
+            "per-connector slope, N {} → {}: peak {peak:.2} KiB, steady RSS {rss:.2} KiB",
+            rows[0].n,
+            rows[rows.len() - 1].n
+        );
+    }
+    for r in rows {
+        if let Some(x) = &r.restart {
+            println!(
+                "restart at N={}: {} polls in its first {} cycles, Connect writes {}, Kubernetes writes {}, peak RSS {:.1} MiB",
+                r.n,
+                x.polls,
+                2 + opts.cycles,
+                x.connect_writes,
+                x.kube_writes,
+                mib(x.peak_kib)
+            );
+        }
+    }
+}
+
+/// Three panels against N: peak and steady RSS, time to Ready beside the REST floor, requests per cycle.
+fn draw(path: &Path, rows: &[Row]) -> Result<(), Error> {
+    use plotters::prelude::*;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let root = SVGBackend::new(path, (1200, 400)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let panels = root.split_evenly((1, 3));
+    let max_n = rows.iter().map(|r| r.n).max().unwrap_or(1) as f64 * 1.05;
+    let top = |v: f64| if v > 0.0 { v * 1.2 } else { 1.0 };
+    type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+    let panel = |area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+                 title: &str,
+                 unit: &str,
+                 series: Vec<Series>|
+     -> Result<(), Error> {
+        let y_max = top(series
+            .iter()
+            .flat_map(|s| s.2.iter().map(|p| p.1))
+            .fold(0.0, f64::max));
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..max_n, 0f64..y_max)?;
+        chart
+            .configure_mesh()
+            .x_desc("connectors (N)")
+            .y_desc(unit)
+            .draw()?;
+        for (name, color, points) in series {
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, color.filled())),
+            )?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    };
+    let pts = |f: &dyn Fn(&Row) -> Option<f64>| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter_map(|r| f(r).map(|y| (r.n as f64, y)))
+            .collect()
+    };
+    panel(
+        &panels[0],
+        "controller memory",
+        "MiB",
+        vec![
+            ("peak RSS", RED, pts(&|r| Some(mib(r.peak_kib)))),
+            ("steady RSS", BLUE, pts(&|r| Some(mib(r.rss_kib)))),
+        ],
+    )?;
+    panel(
+        &panels[1],
+        "apply N → all Ready",
+        "seconds",
+        vec![
+            ("controller", RED, pts(&|r| Some(r.to_ready.as_secs_f64()))),
+            (
+                "direct REST floor",
+                BLUE,
+                pts(&|r| r.floor.map(|f| f.as_secs_f64())),
+            ),
+        ],
+    )?;
+    let per = |r: &Row, x: f64| (r.polls > 0.0).then(|| x / r.polls);
+    panel(
+        &panels[2],
+        "steady state, per poll cycle",
+        "count",
+        vec![
+            ("Connect requests", RED, pts(&|r| per(r, r.requests))),
+            ("Kubernetes writes", BLUE, pts(&|r| per(r, r.kube_writes))),
+        ],
+    )?;
+    root.present()?;
+    Ok(())
+}
+
+async fn wait<F, Fut>(what: &str, timeout: Duration, mut f: F) -> Result<(), Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool, Error>>,
+{
+    let started = Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < timeout {
+        match f().await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(format!("timed out waiting for {what} ({last})").into())
+}
+
+/// A plain HTTP/1.0 GET on loopback: (status code, body).
+fn http_get(addr: &str, path: &str) -> Result<(u16, String), Error> {
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let code = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or("bad HTTP answer")?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((code, body))
+}
+
+fn scrape(addr: &str) -> Result<String, Error> {
+    Ok(http_get(addr, "/metrics")?.1)
+}
+
+/// A `kB` field of `/proc/<pid>/status`.
+fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(PathBuf::from(format!("/proc/{pid}/status"))).ok()?;
+    text.lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
