@@ -99,7 +99,9 @@ impl Policies {
                         p.changed.notify_one()
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(kind = "Namespace", error = %e, "watch failed; retrying"),
+                    Err(e) => {
+                        tracing::warn!(kind = "Namespace", error = %e, "watch failed; retrying")
+                    }
                 }
             }
         });
@@ -174,7 +176,9 @@ pub(crate) fn condition(
 fn same(stored: Option<&Condition>, want: Option<&Condition>) -> bool {
     match (stored, want) {
         (None, None) => true,
-        (Some(a), Some(b)) => a.status == b.status && a.reason == b.reason && a.message == b.message,
+        (Some(a), Some(b)) => {
+            a.status == b.status && a.reason == b.reason && a.message == b.message
+        }
         _ => false,
     }
 }
@@ -316,8 +320,10 @@ mod tests {
     fn eval(schema: serde_json::Value, action: &str, tasks: i32) -> Evaluation {
         let p = KafkaConnectorPolicy::new(
             "max-tasks",
-            serde_json::from_value(json!({"schema": schema, "action": action, "message": "at most 8"}))
-                .unwrap(),
+            serde_json::from_value(
+                json!({"schema": schema, "action": action, "message": "at most 8"}),
+            )
+            .unwrap(),
         );
         let compiled = Arc::new(compile(&p).unwrap());
         let mut c = KafkaConnector::new(
@@ -342,7 +348,9 @@ mod tests {
         assert_eq!(c.reason.as_deref(), Some("DenyPolicy"));
         assert_eq!(
             c.message.as_deref(),
-            Some("policy max-tasks: spec.tasksMax: 16 is greater than the maximum of 8 — at most 8")
+            Some(
+                "policy max-tasks: spec.tasksMax: 16 is greater than the maximum of 8 — at most 8"
+            )
         );
         let later = now + chrono::Duration::minutes(5);
         let again = condition(
@@ -361,10 +369,8 @@ mod tests {
 
     #[test]
     fn policy_status_counts_and_lists_a_bounded_number() {
-        let mut p = KafkaConnectorPolicy::new(
-            "p",
-            serde_json::from_value(json!({"schema": {}})).unwrap(),
-        );
+        let mut p =
+            KafkaConnectorPolicy::new("p", serde_json::from_value(json!({"schema": {}})).unwrap());
         p.metadata.generation = Some(2);
         let violating: BTreeSet<String> = (0..30).map(|i| format!("ns/c{i:02}")).collect();
         let found = HashMap::from([("p".to_string(), (40, violating))]);

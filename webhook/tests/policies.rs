@@ -99,7 +99,11 @@ fn a_deny_policy_refuses_before_connect_is_asked_one_line_per_violation() {
         ]
     );
     assert!(c.asked().is_empty(), "Connect is not asked on a denial");
-    let ok = review_in(&w, &c, create("team-a-orders", spec(8, json!({"topic": "t"}))));
+    let ok = review_in(
+        &w,
+        &c,
+        create("team-a-orders", spec(8, json!({"topic": "t"}))),
+    );
     assert!(ok.decision.allowed, "{:?}", ok.decision);
     assert_eq!(c.asked().len(), 1);
 }
@@ -118,7 +122,10 @@ fn warn_policies_become_warnings_and_never_show_a_password() {
         &c,
         create(
             "team-a-src",
-            spec(1, json!({"topic": "t", "ssl.truststore.password": "hunter2-secret"})),
+            spec(
+                1,
+                json!({"topic": "t", "ssl.truststore.password": "hunter2-secret"}),
+            ),
         ),
     );
     assert!(r.decision.allowed, "{:?}", r.decision);
@@ -168,14 +175,20 @@ fn an_invalid_schema_is_refused_when_the_policy_is_applied() {
     let r = policy_review(json!({"schema": {"properties": {"tasksMax": {"maximum": "8"}}}}));
     assert!(!r.decision.allowed);
     assert_eq!(r.decision.reason, Reason::InvalidPolicy);
-    assert_eq!(r.decision.lines[0], "KafkaConnectorPolicy \"max-tasks\" cannot be enforced:");
+    assert_eq!(
+        r.decision.lines[0],
+        "KafkaConnectorPolicy \"max-tasks\" cannot be enforced:"
+    );
     assert!(
-        r.decision.lines[1]
-            .starts_with("spec.schema.properties.tasksMax.maximum: \"8\" is not of type \"number\""),
+        r.decision.lines[1].starts_with(
+            "spec.schema.properties.tasksMax.maximum: \"8\" is not of type \"number\""
+        ),
         "{:?}",
         r.decision.lines
     );
-    let ok = policy_review(json!({"schema": {"properties": {"tasksMax": {"maximum": 8}}}, "message": "{nme}"}));
+    let ok = policy_review(
+        json!({"schema": {"properties": {"tasksMax": {"maximum": 8}}}, "message": "{nme}"}),
+    );
     assert!(ok.decision.allowed);
     assert_eq!(ok.decision.reason, Reason::Valid);
     assert_eq!(ok.decision.warnings.len(), 1);

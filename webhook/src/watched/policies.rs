@@ -71,7 +71,9 @@ impl Policies {
         }
     }
 
-    pub(crate) async fn wait_until_ready(&self) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
+    pub(crate) async fn wait_until_ready(
+        &self,
+    ) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
         self.policies.wait_until_ready().await?;
         self.namespaces.wait_until_ready().await
     }
@@ -80,7 +82,10 @@ impl Policies {
         self.current.read().clone()
     }
 
-    pub(crate) fn namespace_labels(&self, namespace: &str) -> Option<Arc<BTreeMap<String, String>>> {
+    pub(crate) fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> Option<Arc<BTreeMap<String, String>>> {
         let ns = self.namespaces.get(&ObjectRef::new(namespace))?;
         Some(Arc::new(ns.metadata.labels.clone().unwrap_or_default()))
     }

@@ -34,7 +34,5 @@ pub(super) fn check(connector: &KafkaConnector, view: &dyn ObjectView, found: &m
     for v in outcome.denials() {
         found.problem(Reason::PolicyViolation, v.line());
     }
-    found
-        .warnings
-        .extend(outcome.warnings().map(|v| v.line()));
+    found.warnings.extend(outcome.warnings().map(|v| v.line()));
 }
