@@ -177,6 +177,8 @@ struct Row {
 }
 
 struct Restart {
+    /// The Kubernetes write series that are not zero.
+    writes: Vec<String>,
     polls: f64,
     connect_writes: f64,
     kube_writes: f64,
@@ -311,7 +313,14 @@ async fn one_size(
             "connect_warden_connect_requests_total",
             &[("cluster", cluster_label.as_str()), ("method", "GET")],
         );
+        let writes: Vec<String> = m
+            .lines()
+            .filter(|l| l.starts_with("connect_warden_kube_writes_total{"))
+            .filter(|l| l.rsplit(' ').next().is_some_and(|v| v != "0"))
+            .map(String::from)
+            .collect();
         row.restart = Some(Restart {
+            writes,
             polls: stack::metrics_text::sum(&m, "connect_warden_cluster_polls_total", &cl),
             connect_writes: all - gets,
             kube_writes: stack::metrics_text::sum(&m, "connect_warden_kube_writes_total", &[]),
@@ -469,6 +478,9 @@ fn print_rows(opts: &Opts, b: &Bench, rows: &[Row]) {
                 x.kube_writes,
                 mib(x.peak_kib)
             );
+            for w in &x.writes {
+                println!("  {w}");
+            }
         }
     }
 }

@@ -105,6 +105,9 @@ async fn apply(c: &KafkaConnectCluster, ctx: &Arc<Ctx>) -> Result<Requeue> {
             None
         }
     };
+    // Counted once the connector cache holds its initial list: right after a start, a count taken from a
+    // half-filled cache would be written and then taken back.
+    let _ = ctx.watched.connectors.wait_until_ready().await;
     let managed = ctx.watched.connectors_of(&key).len();
     let new = cluster_status(c, handle.as_deref(), ctx.connect.broken(&key), managed);
     let prev_ready = c
