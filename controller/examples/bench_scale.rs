@@ -196,9 +196,10 @@ async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
     for &n in &opts.sizes {
         rows.push(one_size(opts, b, &kube, &connect, n).await?);
         print_rows(opts, b, &rows);
+        // Drawn after every size, so an interrupted run still leaves the sizes it measured.
+        draw(&opts.plot, &rows)?;
+        println!("plot: {}", opts.plot.display());
     }
-    draw(&opts.plot, &rows)?;
-    println!("plot: {}", opts.plot.display());
     Ok(())
 }
 
