@@ -106,9 +106,9 @@ context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
 for c in "${components[@]}"; do
   rm -rf "${context:?}"/*
-  # The context holds only the image's binaries, not the whole cargo output directory.
+  # The context holds only the image's binary, not the whole cargo output directory.
   case $c in
-    cli) cp "$CARGO_TARGET_DIR"/release/{cwctl,kubectl-connect_warden} "$context/" ;;
+    cli) cp "$CARGO_TARGET_DIR/release/cwctl" "$context/" ;;
     *) cp "$CARGO_TARGET_DIR/release/connect-warden-$c" "$context/" ;;
   esac
   image="localhost/connect-warden/$c:$tag"
