@@ -219,8 +219,13 @@ async fn poll_once(
     drop(prev);
     e.set_snapshot(snap.clone());
     let waiting = e.take_waiting();
+    // Everything counts as changed for a cluster polled here for the first time (it may have joined an
+    // endpoint that was already polling): its connectors may have waited for it to run.
+    let everything: Option<HashSet<String>> = None;
     for c in members {
-        let managed = trigger_connectors(all, &c.id, Some(&changed), &waiting);
+        let first = !last_digest.contains_key(&c.id);
+        let changed = if first { &everything } else { &changed };
+        let managed = trigger_connectors(all, &c.id, Some(changed), &waiting);
         let digest = ClusterDigest {
             up: snap.connectors.as_ref().map(|_| ()).map_err(|e| e.reason),
             version: snap.info.as_ref().map(|i| i.version.clone()),
