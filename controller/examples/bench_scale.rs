@@ -323,8 +323,10 @@ async fn one_size(
         row.restart = Some(Restart {
             writes,
             polls: stack::metrics_text::sum(&m, "connect_warden_cluster_polls_total", &cl),
-            connect_writes: all - gets,
-            kube_writes: stack::metrics_text::sum(&m, "connect_warden_kube_writes_total", &[]),
+            // `+ 0.0` turns a difference of -0 into 0 for printing.
+            connect_writes: all - gets + 0.0,
+            kube_writes: stack::metrics_text::sum(&m, "connect_warden_kube_writes_total", &[])
+                + 0.0,
             peak_kib: again.kib("VmHWM:"),
         });
         again.stop()?;
