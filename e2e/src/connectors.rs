@@ -56,9 +56,14 @@ pub async fn get_cluster(ns: &str, name: &str) -> KafkaConnectCluster {
 
 /// (status, reason, message) of the Ready condition.
 pub fn ready(k: &KafkaConnector) -> (String, String, String) {
+    condition(k, "Ready")
+}
+
+/// (status, reason, message) of the condition of type `kind`; empty strings when there is none.
+pub fn condition(k: &KafkaConnector, kind: &str) -> (String, String, String) {
     k.status
         .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.kind == "Ready"))
+        .and_then(|s| s.conditions.iter().find(|c| c.kind == kind))
         .map(|c| {
             (
                 c.status.clone(),

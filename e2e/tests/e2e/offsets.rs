@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use connect_warden_e2e::connectors::{
-    T, annotate_connector, delete_connector, get, shared_namespace, wait_running,
+    T, annotate_connector, condition, delete_connector, get, shared_namespace, wait_running,
 };
 use connect_warden_e2e::objects::{connector, file_sink, file_source};
 use connect_warden_e2e::{
@@ -19,17 +19,7 @@ const ANNOTATION: &str = "connectwarden.io/offsets";
 
 /// (status, reason, message) of the `Offsets` condition.
 fn offsets_condition(k: &KafkaConnector) -> (String, String, String) {
-    k.status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.kind == "Offsets"))
-        .map(|c| {
-            (
-                c.status.clone(),
-                c.reason.clone().unwrap_or_default(),
-                c.message.clone().unwrap_or_default(),
-            )
-        })
-        .unwrap_or_default()
+    condition(k, "Offsets")
 }
 
 /// Sets the offsets annotation to `value` and waits until status records it as handled.
