@@ -335,6 +335,8 @@ async fn main() -> Result<(), Error> {
 
     // Our own webhook, for a namespace only it serves.
     let label = format!("bench-{}", std::process::id());
+    // Under the webhook's own ServiceAccount, as the tests run it: the shipped RBAC first.
+    warden::install_rbac(&kube)?;
     let mut hook = warden::start_webhook(&dir, &kube, "bench-webhook", &["--log-level", "warn"])?;
     let config_name = format!("cw-bench-{}", std::process::id());
     hook.register(&kube, &config_name, Some(&label))?;
