@@ -17,6 +17,7 @@ use connect_warden_e2e::*;
 use stack::process::Proc;
 use stack::warden::PRIVATE_LABEL;
 
+use crate::install::ca_bundle;
 use crate::webhook::{denial, warnings};
 
 /// Where a Pod finds its ServiceAccount token, CA and namespace.
@@ -229,19 +230,6 @@ impl Drop for Deleted {
             let _ = kubectl(&["delete", kind, name, "--ignore-not-found"]);
         }
     }
-}
-
-/// The decoded caBundle of the first webhook of configuration `kind`/`name`.
-fn ca_bundle(kind: &str, name: &str) -> String {
-    kubectl(&[
-        "get",
-        kind,
-        name,
-        "-o",
-        r#"go-template={{(index .webhooks 0).clientConfig.caBundle | base64decode}}"#,
-    ])
-    .expect_ok()
-    .stdout
 }
 
 /// `kubectl apply` until the API server routes to the newly registered webhook (registrations reach it

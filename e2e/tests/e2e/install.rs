@@ -527,7 +527,7 @@ fn certs_command(sub: &str, t: &CertsTarget, out_dir: &Path) -> Command {
 }
 
 /// The decoded caBundle of the first webhook of configuration `kind`/`name`.
-fn ca_bundle(kind: &str, name: &str) -> String {
+pub(crate) fn ca_bundle(kind: &str, name: &str) -> String {
     kubectl(&[
         "get",
         kind,
