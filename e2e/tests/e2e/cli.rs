@@ -494,7 +494,16 @@ async fn diff_shows_a_change_made_behind_connect_wardens_back() {
         )
         .await
         .unwrap();
-    let listed = cwctl(&["diff", "-f", &file, "--connect-url", connect_url()]);
+    // Connect lists a new connector only once its status is written, a moment after the PUT.
+    let listed = eventually("the stray connector in the diff", T, || async {
+        let d = cwctl(&["diff", "-f", &file, "--connect-url", connect_url()]);
+        if d.stdout.contains(&format!("\n  {stray} (")) {
+            Ok(d)
+        } else {
+            Err(d.stdout)
+        }
+    })
+    .await;
     assert!(listed.stdout.contains(&format!(
         "\nconnectors on {} that no file owns (left alone unless their KafkaConnectCluster has spec.prune):\n",
         connect_url()
