@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# `make bench-webhook` / `make bench-controller` / `make bench-scale`: release builds, one real stack (control
-# plane, Kafka, Connect), then the benchmark example, which prints its figures.
-# Usage: scripts/bench.sh webhook|controller|scale [args]
+# `make bench-webhook|controller|scale|storm|clusters`: release builds, one real stack (control plane, Kafka,
+# Connect), then the benchmark example, which prints its figures.
+# Usage: scripts/bench.sh webhook|controller|scale|storm|clusters [args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-which="${1:?usage: bench.sh webhook|controller|scale [args]}"
+usage="usage: bench.sh webhook|controller|scale|storm|clusters [args]"
+which="${1:?$usage}"
 shift
 case "$which" in
   webhook | controller) package="connect-warden-$which" ;;
-  scale) package=connect-warden-controller ;;
-  *) echo "usage: bench.sh webhook|controller|scale [args]" >&2; exit 2 ;;
+  scale | storm | clusters) package=connect-warden-controller ;;
+  *) echo "$usage" >&2; exit 2 ;;
 esac
 
 bash scripts/deps.sh
