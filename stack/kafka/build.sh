@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Resolves the jars of the local Kafka stack (broker + Connect workers) with Maven into
 #   ${CW_CACHE_DIR:-$HOME/.cache/connect-warden}/kafka-$VERSION/{lib/*.jar,log4j2.xml}
-# builds the versioned test connector (plugins/*.java) twice, as versions 1.0.0 and 2.0.0, each in its own
-# plugin.path directory under kafka-$VERSION/plugins/, and prints that directory as the last line of stdout. Progress goes to stderr. Reruns are instant.
+# builds the test connectors (plugins/*.java) into plugin.path directories under kafka-$VERSION/plugins/ (the
+# versioned one twice, as versions 1.0.0 and 2.0.0; the marker-failing one once), and prints that directory as
+# the last line of stdout. Progress goes to stderr. Reruns are instant: the cache key hashes pom.xml,
+# log4j2.xml, this script and every plugins/*.java, so any change to them rebuilds.
 # The version is kafka.version in pom.xml; override it with KAFKA_VERSION=3.9.1 bash stack/kafka/build.sh.
 set -euo pipefail
 
@@ -50,19 +52,27 @@ else
   rm -f "$tmp"/lib/log4j-slf4j-impl-*.jar
 fi
 cp "$here/log4j2.xml" "$tmp/log4j2.xml"
-# Two versions of one connector plugin, each in its own directory (plugin.path), found through its
-# ServiceLoader manifest (the workers use plugin.discovery=service_load).
-javac -nowarn -d "$tmp/plugin-classes" -cp "$tmp/lib/*" "$here"/plugins/*.java >&2
+# Test connector plugins, each in its own plugin.path directory and found through its ServiceLoader manifest
+# (the workers use plugin.discovery=service_load). Each source file is compiled on its own, so a jar holds
+# only its own connector.
+# $1: source file, $2: directory and jar name, $3: connector class, $4: version (empty: none baked in).
+plugin_jar() {
+  local classes="$tmp/plugin-classes-$2" res="$tmp/plugin-res-$2"
+  mkdir -p "$classes" "$res/META-INF/services" "$tmp/plugins/$2"
+  javac -nowarn -d "$classes" -cp "$tmp/lib/*" "$here/plugins/$1" >&2
+  if [[ -n "$4" ]]; then
+    echo "version=$4" >"$res/connect-warden-plugin.properties"
+  fi
+  echo "$3" >"$res/META-INF/services/org.apache.kafka.connect.source.SourceConnector"
+  jar cf "$tmp/plugins/$2/$2.jar" -C "$classes" . -C "$res" .
+  rm -rf "$classes" "$res"
+}
+# Two versions of one connector plugin (spec.version against a real worker).
 for v in 1.0.0 2.0.0; do
-  res="$tmp/plugin-res-$v"
-  mkdir -p "$res/META-INF/services" "$tmp/plugins/versioned-source-$v"
-  echo "version=$v" >"$res/connect-warden-plugin.properties"
-  echo "dev.connectwarden.stack.VersionedSourceConnector" \
-    >"$res/META-INF/services/org.apache.kafka.connect.source.SourceConnector"
-  jar cf "$tmp/plugins/versioned-source-$v/versioned-source-$v.jar" -C "$tmp/plugin-classes" . -C "$res" .
-  rm -rf "$res"
+  plugin_jar VersionedSourceConnector.java "versioned-source-$v" dev.connectwarden.stack.VersionedSourceConnector "$v"
 done
-rm -rf "$tmp/plugin-classes"
+# A connector whose tasks fail while a marker file exists (the restart-storm benchmark).
+plugin_jar MarkerFailSourceConnector.java marker-fail-source dev.connectwarden.stack.MarkerFailSourceConnector ""
 n=$(find "$tmp/lib" -name '*.jar' | wc -l)
 if ! compgen -G "$tmp/lib/kafka_2.13-*.jar" >/dev/null || ! compgen -G "$tmp/lib/connect-runtime-*.jar" >/dev/null; then
   echo "build.sh: resolution produced no kafka/connect-runtime jar in $tmp/lib" >&2
