@@ -59,3 +59,79 @@ pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// A controller process of a benchmark's own, and the address of its `/metrics`.
+pub struct Controller {
+    child: std::process::Child,
+    pub metrics: String,
+}
+
+impl Controller {
+    /// Starts `bin` with `KUBECONFIG=kubeconfig`, its metrics on a free port, `args`, stderr to `log`.
+    pub fn start(
+        bin: &std::path::Path,
+        kubeconfig: &std::path::Path,
+        log: &std::path::Path,
+        args: &[String],
+    ) -> Result<Controller, Error> {
+        use std::process::{Command, Stdio};
+        let port = stack::ports::free_port()?;
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let child = Command::new(bin)
+            .env("KUBECONFIG", kubeconfig)
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log)?)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", bin.display()))?;
+        Ok(Controller {
+            child,
+            metrics: format!("127.0.0.1:{port}"),
+        })
+    }
+
+    /// Waits for `/readyz` (a standby with leader election is ready too).
+    pub async fn ready(&self) -> Result<(), Error> {
+        wait(
+            "the controller's /readyz",
+            Duration::from_secs(120),
+            || async { Ok(http_get(&self.metrics, "/readyz").is_ok_and(|(c, _)| c == 200)) },
+        )
+        .await
+    }
+
+    /// Whether its `connect_warden_leader` gauge is 1.
+    pub fn leads(&self) -> bool {
+        scrape(&self.metrics).is_ok_and(|m| {
+            stack::metrics_text::value(&m, "connect_warden_leader", &[]) == Some(1.0)
+        })
+    }
+
+    pub fn kib(&self, field: &str) -> u64 {
+        proc_status_kib(self.child.id(), field).unwrap_or(0)
+    }
+
+    /// SIGTERM (the controller finishes what it is doing), then waits for it to exit.
+    pub fn stop(mut self) -> Result<(), Error> {
+        std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        for _ in 0..300 {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.kill()
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(mut self) -> Result<(), Error> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
