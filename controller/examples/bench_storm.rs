@@ -1,0 +1,771 @@
+//! `make bench-storm`: a restart storm on the real stack.
+//!
+//! Uses the stack named by `$CW_STACK_ENV` (a running `cw-stack up` with the CRDs installed and no
+//! controller of its own). Runs a dedicated Connect worker and a fresh controller (from `$CW_BIN_DIR`,
+//! default `target/debug`; use a release build for real figures) with short restart backoff, and N
+//! KafkaConnectors of the stack's `MarkerFailSourceConnector`, whose one task fails for real while a marker
+//! file exists. Once all N run:
+//! - the marker is created: every task fails within a fraction of a second (the cause), and the controller
+//!   restarts them with backoff for `--storm-seconds`; the marker is then removed (the fix);
+//! - Connect requests per second, from the controller's own `connect_warden_connect_requests_total`
+//!   sampled every second (all requests, and the restart POSTs), peak and mean, beside the per-cluster write
+//!   limit and restart pace the controller runs with;
+//! - the time from the fix until Connect (its bulk `GET /connectors?expand=status`, read directly) reports
+//!   all N connectors and their tasks RUNNING;
+//! - restarts lost (a connector left FAILED while its budget allowed a restart) or doubled (Connect accepted
+//!   more restarts of a connector than its `status.autoRestart.count` records), comparing per connector
+//!   the restart POSTs in Connect's request log, the count in status and the controller's
+//!   `connect_warden_connector_restarts_total`;
+//! - the worker group's rebalances during the storm, from the worker's log.
+//!
+//! The KafkaConnectors stay in their namespace (with their finalizer) and the worker is stopped at the end,
+//! so use a throwaway stack (`make bench-storm` starts one).
+//!
+//! `bench_storm [--connectors 500] [--storm-seconds 30] [--poll-interval-seconds 2]
+//!  [--restart-backoff-base-seconds 1] [--restart-backoff-max-seconds 8] [--max-restarts 1000]
+//!  [--max-writes-per-cluster 8] [--controller-arg=--flag=value …]`
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams, PostParams};
+use shared::connect::ExpandedConnector;
+use shared::crd::{KafkaConnectCluster, KafkaConnector};
+
+mod common;
+use common::{http_get, scrape, wait};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const PRIVATE_LABEL: &str = "connectwarden.io/e2e-private";
+const CLASS: &str = "dev.connectwarden.stack.MarkerFailSourceConnector";
+/// KafkaConnectors created at once through the API, as a GitOps tool applying a folder would.
+const CREATE_CONCURRENCY: usize = 32;
+const REQUESTS: &str = "connect_warden_connect_requests_total";
+const RESTARTS: &str = "connect_warden_connector_restarts_total";
+const RESTART_PATH: &str = "/connectors/{name}/restart";
+
+#[derive(clap::Parser, Debug)]
+struct Opts {
+    /// Connectors (one task each) that fail at once.
+    #[arg(long, default_value_t = 500)]
+    connectors: usize,
+    /// How long the cause (the marker file) stays before the fix.
+    #[arg(long, default_value_t = 30)]
+    storm_seconds: u64,
+    /// The controller's poll interval.
+    #[arg(long, default_value_t = 2)]
+    poll_interval_seconds: u64,
+    /// The controller's default delay before the second restart (doubled for each further one).
+    #[arg(long, default_value_t = 1)]
+    restart_backoff_base_seconds: u64,
+    /// The controller's default upper bound of the delay between restarts.
+    #[arg(long, default_value_t = 8)]
+    restart_backoff_max_seconds: u64,
+    /// Each KafkaConnector's spec.autoRestart.maxRestarts: a budget the storm does not exhaust.
+    #[arg(long, default_value_t = 1000)]
+    max_restarts: u32,
+    /// The controller's --max-writes-per-cluster.
+    #[arg(long, default_value_t = 8)]
+    max_writes_per_cluster: u32,
+    /// How long to wait for all connectors RUNNING after the fix.
+    #[arg(long, default_value_t = 600)]
+    recovery_timeout_seconds: u64,
+    /// More flags for the controller (repeat; e.g. `--controller-arg=--max-restarts-per-second=10`).
+    #[arg(long, allow_hyphen_values = true)]
+    controller_arg: Vec<String>,
+}
+
+fn main() -> Result<(), Error> {
+    use clap::Parser;
+    let opts = Opts::parse();
+    shared::tls::install_crypto_provider();
+    let env = stack::StackEnv::from_env()
+        .map_err(|e| format!("CW_STACK_ENV must name a running stack: {e}"))?;
+    let kube_env = env.kube.clone().ok_or("the stack has no Kubernetes")?;
+    let kafka_env = env.kafka.clone().ok_or("the stack has no Kafka")?;
+    let id = format!("storm-{}", std::process::id());
+    eprintln!("starting a dedicated Connect worker …");
+    // Processes of the stack stop when the thread that started them ends: started on this thread.
+    let worker =
+        stack::kafka::ConnectWorker::start(&kafka_env, &env.dir, &format!("connect-{id}"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let bench = Bench {
+        kubeconfig: kube_env.kubeconfig.clone(),
+        bin: stack::warden::bin_dir().join("connect-warden-controller"),
+        logs: env.dir.join("logs"),
+        worker_log: worker.log().to_path_buf(),
+        connect_url: worker.url(),
+        marker: std::path::absolute(env.dir.join(format!("{id}.marker")))?,
+        id,
+    };
+    let result = rt.block_on(run(&opts, &bench));
+    let _ = std::fs::remove_file(&bench.marker);
+    drop(worker);
+    if let Err(e) = &result {
+        eprintln!(
+            "bench failed: {e}; controller and worker logs in {}",
+            bench.logs.display()
+        );
+    }
+    result
+}
+
+struct Bench {
+    kubeconfig: PathBuf,
+    bin: PathBuf,
+    logs: PathBuf,
+    worker_log: PathBuf,
+    connect_url: String,
+    /// The cause: the tasks fail while this file exists.
+    marker: PathBuf,
+    id: String,
+}
+
+impl Bench {
+    /// `127.0.0.1:PORT` of the worker, for plain HTTP/1.0 reads.
+    fn connect_addr(&self) -> &str {
+        self.connect_url.trim_start_matches("http://")
+    }
+}
+
+/// A controller process of ours and the address of its metrics.
+struct Controller {
+    child: Child,
+    metrics: String,
+}
+
+impl Controller {
+    fn start(b: &Bench, opts: &Opts, label: &str) -> Result<Controller, Error> {
+        let port = stack::ports::free_port()?;
+        std::fs::create_dir_all(&b.logs)?;
+        let n = |v: u64| v.to_string();
+        let child = Command::new(&b.bin)
+            .env("KUBECONFIG", &b.kubeconfig)
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .args(["--label-selector", &format!("{PRIVATE_LABEL}={label}")])
+            .args(["--poll-interval-seconds", &n(opts.poll_interval_seconds)])
+            .args([
+                "--restart-backoff-base-seconds",
+                &n(opts.restart_backoff_base_seconds),
+            ])
+            .args([
+                "--restart-backoff-max-seconds",
+                &n(opts.restart_backoff_max_seconds),
+            ])
+            // The count in status must not reset during the bench: it is compared with what Connect got.
+            .args(["--restart-stable-seconds", "86400"])
+            .args([
+                "--max-writes-per-cluster",
+                &opts.max_writes_per_cluster.to_string(),
+            ])
+            .args(&opts.controller_arg)
+            .args(["--log-format", "text", "--log-level", "warn"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(
+                b.logs.join(format!("controller-{label}.log")),
+            )?)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", b.bin.display()))?;
+        Ok(Controller {
+            child,
+            metrics: format!("127.0.0.1:{port}"),
+        })
+    }
+
+    async fn ready(&self) -> Result<(), Error> {
+        wait(
+            "the controller's /readyz",
+            Duration::from_secs(120),
+            || async { Ok(http_get(&self.metrics, "/readyz").is_ok_and(|(c, _)| c == 200)) },
+        )
+        .await
+    }
+
+    /// SIGTERM, then waits for it to exit.
+    fn stop(mut self) -> Result<(), Error> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        for _ in 0..300 {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+/// One second's look: the controller's request counters and Connect's view.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    at: Instant,
+    requests: f64,
+    restart_posts: f64,
+    /// Connectors with a task FAILED, when Connect answered.
+    failed: Option<usize>,
+}
+
+async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
+    let n = opts.connectors;
+    let kube = {
+        let kc = kube::config::Kubeconfig::read_from(&b.kubeconfig)?;
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+        kube::Client::try_from(cfg)?
+    };
+    let plugins = http_get(b.connect_addr(), "/connector-plugins")?.1;
+    if !plugins.contains(CLASS) {
+        return Err(format!(
+            "the worker has no {CLASS}: stack/kafka/build.sh builds it into the Kafka cache; rebuild with `cw-stack build`"
+        )
+        .into());
+    }
+    let _ = std::fs::remove_file(&b.marker);
+
+    let label = b.id.clone();
+    let controller = Controller::start(b, opts, &label)?;
+    controller.ready().await?;
+    let ns = label.clone();
+    let meta = serde_json::json!({"name": ns, "labels": {PRIVATE_LABEL: label}});
+    Api::<Namespace>::all(kube.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({ "metadata": meta }))?,
+        )
+        .await?;
+    Api::<KafkaConnectCluster>::namespaced(kube.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({
+                "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnectCluster",
+                "metadata": {"name": "main", "labels": {PRIVATE_LABEL: label}},
+                "spec": {"url": b.connect_url}
+            }))?,
+        )
+        .await?;
+    let cluster_label = format!("{ns}/main");
+
+    eprintln!("applying {n} KafkaConnectors …");
+    let api: Api<KafkaConnector> = Api::namespaced(kube.clone(), &ns);
+    let marker = b.marker.display().to_string();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let (api, label, marker) = (api.clone(), label.clone(), marker.clone());
+            let max_restarts = opts.max_restarts;
+            async move {
+                let k: KafkaConnector = serde_json::from_value(serde_json::json!({
+                    "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
+                    "metadata": {"name": format!("storm-{i}"), "labels": {PRIVATE_LABEL: label}},
+                    "spec": {
+                        "clusterRef": {"name": "main"},
+                        "class": CLASS,
+                        "config": {"fail.while.exists": marker},
+                        "autoRestart": {"enabled": true, "maxRestarts": max_restarts}
+                    }
+                }))?;
+                api.create(&PostParams::default(), &k).await?;
+                Ok::<_, Error>(())
+            }
+        })
+        .buffer_unordered(CREATE_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let started = Instant::now();
+    wait(
+        &format!("{n} connectors RUNNING on Connect"),
+        Duration::from_secs(1800),
+        || async { Ok(connect_view(b)?.running == n) },
+    )
+    .await?;
+    eprintln!("all {n} RUNNING after {:.1?}", started.elapsed());
+    // The controller's reconciles of the creation settle.
+    tokio::time::sleep(Duration::from_secs(3 * opts.poll_interval_seconds)).await;
+
+    let log_start = std::fs::metadata(&b.worker_log)?.len();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (stop, metrics, addr) = (
+            stop.clone(),
+            controller.metrics.clone(),
+            b.connect_addr().to_string(),
+        );
+        let cluster = cluster_label.clone();
+        std::thread::spawn(move || sample_every_second(&stop, &metrics, &addr, &cluster))
+    };
+
+    eprintln!("the cause: creating {} …", b.marker.display());
+    let storm_start = Instant::now();
+    std::fs::write(&b.marker, b"fail\n")?;
+    tokio::time::sleep(Duration::from_secs(opts.storm_seconds)).await;
+    eprintln!("the fix: removing the marker …");
+    std::fs::remove_file(&b.marker)?;
+    let fixed = Instant::now();
+    let recovered = loop {
+        let v = connect_view(b);
+        if v.as_ref().is_ok_and(|v| v.running == n) {
+            break Some(fixed.elapsed());
+        }
+        if fixed.elapsed() > Duration::from_secs(opts.recovery_timeout_seconds) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let recovered_at = Instant::now();
+    match recovered {
+        Some(d) => eprintln!("all {n} RUNNING {d:.1?} after the fix; settling …"),
+        None => eprintln!(
+            "not all RUNNING after {}s; settling …",
+            opts.recovery_timeout_seconds
+        ),
+    }
+    // Late restarts would show here (and must not happen): a few more cycles.
+    tokio::time::sleep(Duration::from_secs(
+        3 * opts.poll_interval_seconds + opts.restart_backoff_max_seconds,
+    ))
+    .await;
+    stop.store(true, Ordering::SeqCst);
+    let samples = sampler.join().map_err(|_| "the sampler panicked")??;
+
+    // What each side recorded, per connector.
+    let final_view = connect_view(b)?;
+    let metrics = scrape(&controller.metrics)?;
+    let mut controller_restarts: BTreeMap<String, f64> = BTreeMap::new();
+    for s in stack::metrics_text::samples(&metrics) {
+        if s.matches(
+            RESTARTS,
+            &[("namespace", ns.as_str()), ("trigger", "automatic")],
+        ) {
+            *controller_restarts
+                .entry(s.labels.get("name").cloned().unwrap_or_default())
+                .or_default() += s.value;
+        }
+    }
+    let status_counts = status_counts(&api).await?;
+    let log = read_from(&b.worker_log, log_start)?;
+    let connect_log = parse_worker_log(&log);
+    controller.stop()?;
+
+    let report = Report::new(
+        opts,
+        &samples,
+        storm_start,
+        recovered,
+        recovered_at,
+        &final_view,
+        &status_counts,
+        &controller_restarts,
+        &connect_log,
+    );
+    report.print(opts, b, &cluster_label);
+    Ok(())
+}
+
+/// Samples the controller's request counters (and Connect's FAILED count) every second until `stop`.
+fn sample_every_second(
+    stop: &AtomicBool,
+    metrics: &str,
+    connect: &str,
+    cluster: &str,
+) -> Result<Vec<Sample>, Error> {
+    let mut out = Vec::new();
+    let mut next = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        let at = Instant::now();
+        let m = scrape(metrics)?;
+        let cl = [("cluster", cluster)];
+        let requests = stack::metrics_text::sum(&m, REQUESTS, &cl);
+        let restart_posts = stack::metrics_text::sum(
+            &m,
+            REQUESTS,
+            &[("cluster", cluster), ("path", RESTART_PATH)],
+        );
+        let failed = list(connect).ok().map(|all| {
+            all.values()
+                .filter(|e| {
+                    e.status
+                        .as_ref()
+                        .is_some_and(|s| s.tasks.iter().any(|t| t.state == "FAILED"))
+                })
+                .count()
+        });
+        out.push(Sample {
+            at,
+            requests,
+            restart_posts,
+            failed,
+        });
+        next += Duration::from_secs(1);
+        if let Some(d) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(d);
+        }
+    }
+    Ok(out)
+}
+
+fn list(addr: &str) -> Result<BTreeMap<String, ExpandedConnector>, Error> {
+    let (code, body) = http_get(addr, "/connectors?expand=status")?;
+    if code != 200 {
+        return Err(format!("GET /connectors?expand=status: {code}").into());
+    }
+    Ok(serde_json::from_str(&body)?)
+}
+
+/// Connect's own view of the bench's connectors.
+struct ConnectView {
+    /// Connector and every task RUNNING (at least one task).
+    running: usize,
+    /// Names of connectors with the connector or a task FAILED.
+    failed: Vec<String>,
+}
+
+fn connect_view(b: &Bench) -> Result<ConnectView, Error> {
+    let all = list(b.connect_addr())?;
+    let mut v = ConnectView {
+        running: 0,
+        failed: Vec::new(),
+    };
+    for (name, e) in all.iter().filter(|(n, _)| n.starts_with("storm-")) {
+        let Some(s) = &e.status else { continue };
+        if s.connector.state == "RUNNING"
+            && !s.tasks.is_empty()
+            && s.tasks.iter().all(|t| t.state == "RUNNING")
+        {
+            v.running += 1;
+        }
+        if s.connector.state == "FAILED" || s.tasks.iter().any(|t| t.state == "FAILED") {
+            v.failed.push(name.clone());
+        }
+    }
+    Ok(v)
+}
+
+/// `status.autoRestart.count` per Connect connector name (the KafkaConnectors are named alike).
+async fn status_counts(api: &Api<KafkaConnector>) -> Result<BTreeMap<String, u32>, Error> {
+    let mut out = BTreeMap::new();
+    let mut lp = ListParams::default().limit(500);
+    loop {
+        let list = api.list(&lp).await?;
+        for k in &list.items {
+            let count = k
+                .status
+                .as_ref()
+                .and_then(|s| s.auto_restart.as_ref())
+                .map_or(0, |r| r.count);
+            out.insert(k.metadata.name.clone().unwrap_or_default(), count);
+        }
+        match list.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => return Ok(out),
+        }
+    }
+}
+
+fn read_from(path: &Path, offset: u64) -> Result<String, Error> {
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// What the worker's log says happened.
+#[derive(Default, Debug, PartialEq)]
+struct WorkerLog {
+    /// Restart POSTs Connect accepted (2xx), per connector.
+    accepted: BTreeMap<String, u32>,
+    /// Restart POSTs Connect refused, by HTTP code.
+    refused: BTreeMap<u16, u32>,
+    rebalances: u32,
+}
+
+/// Reads Connect's request log lines (`"POST /connectors/<name>/restart?… HTTP/1.1" 202 …`) and its group
+/// rebalances (`Rebalance started`).
+fn parse_worker_log(log: &str) -> WorkerLog {
+    let mut out = WorkerLog::default();
+    for line in log.lines() {
+        if line.contains("Rebalance started") {
+            out.rebalances += 1;
+        }
+        let Some(rest) = line.split_once("\"POST /connectors/").map(|(_, r)| r) else {
+            continue;
+        };
+        let Some((name, tail)) = rest.split_once('/') else {
+            continue;
+        };
+        if !tail.starts_with("restart") {
+            continue;
+        }
+        let code = tail
+            .split_once("\" ")
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .and_then(|c| c.parse::<u16>().ok())
+            .unwrap_or(0);
+        if (200..300).contains(&code) {
+            *out.accepted.entry(name.to_string()).or_default() += 1;
+        } else {
+            *out.refused.entry(code).or_default() += 1;
+        }
+    }
+    out
+}
+
+struct Report {
+    n: usize,
+    storm: Duration,
+    /// Requests/s over each sampled second of the storm (cause → all RUNNING).
+    peak_rps: f64,
+    mean_rps: f64,
+    peak_restarts_ps: f64,
+    mean_restarts_ps: f64,
+    peak_failed: usize,
+    recovered: Option<Duration>,
+    /// Requests of the whole storm, and those after all were RUNNING again.
+    storm_requests: f64,
+    restart_posts: f64,
+    restart_posts_after_recovery: f64,
+    accepted: u32,
+    refused: BTreeMap<u16, u32>,
+    status_total: u64,
+    metric_total: f64,
+    /// Connectors FAILED at the end with budget left, and those whose budget is spent.
+    lost: Vec<String>,
+    exhausted: Vec<String>,
+    /// Connectors with more restarts accepted by Connect than counted in status, and the reverse.
+    doubled: Vec<String>,
+    short: Vec<String>,
+    /// Connectors whose controller metric differs from status.
+    metric_mismatch: Vec<String>,
+    rebalances: u32,
+}
+
+impl Report {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        opts: &Opts,
+        samples: &[Sample],
+        storm_start: Instant,
+        recovered: Option<Duration>,
+        recovered_at: Instant,
+        view: &ConnectView,
+        status: &BTreeMap<String, u32>,
+        metric: &BTreeMap<String, f64>,
+        log: &WorkerLog,
+    ) -> Report {
+        // Rates between consecutive samples inside the storm window.
+        let window: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| s.at + Duration::from_secs(1) >= storm_start && s.at <= recovered_at)
+            .collect();
+        let mut peak_rps: f64 = 0.0;
+        let mut peak_restarts: f64 = 0.0;
+        for w in window.windows(2) {
+            let dt = (w[1].at - w[0].at).as_secs_f64().max(1e-3);
+            peak_rps = peak_rps.max((w[1].requests - w[0].requests) / dt);
+            peak_restarts = peak_restarts.max((w[1].restart_posts - w[0].restart_posts) / dt);
+        }
+        let (first, last) = (window.first(), window.last());
+        let span = match (first, last) {
+            (Some(a), Some(z)) => (z.at - a.at).as_secs_f64().max(1e-3),
+            _ => 1.0,
+        };
+        let delta = |f: fn(&Sample) -> f64| first.zip(last).map_or(0.0, |(a, z)| f(z) - f(a)) + 0.0;
+        let storm_requests = delta(|s| s.requests);
+        let restart_posts = delta(|s| s.restart_posts);
+        let after = samples.iter().filter(|s| s.at >= recovered_at);
+        let restart_posts_after_recovery = match (after.clone().next(), samples.last()) {
+            (Some(a), Some(z)) => z.restart_posts - a.restart_posts + 0.0,
+            _ => 0.0,
+        };
+        let lost = view
+            .failed
+            .iter()
+            .filter(|n| status.get(*n).copied().unwrap_or(0) < opts.max_restarts)
+            .cloned()
+            .collect();
+        let exhausted = view
+            .failed
+            .iter()
+            .filter(|n| status.get(*n).copied().unwrap_or(0) >= opts.max_restarts)
+            .cloned()
+            .collect();
+        let mut doubled = Vec::new();
+        let mut short = Vec::new();
+        let mut metric_mismatch = Vec::new();
+        for (name, &count) in status {
+            let got = log.accepted.get(name).copied().unwrap_or(0);
+            if got > count {
+                doubled.push(name.clone());
+            } else if got < count {
+                short.push(name.clone());
+            }
+            if metric.get(name).copied().unwrap_or(0.0) != f64::from(count) {
+                metric_mismatch.push(name.clone());
+            }
+        }
+        Report {
+            n: opts.connectors,
+            storm: Duration::from_secs(opts.storm_seconds),
+            peak_rps,
+            mean_rps: storm_requests / span,
+            peak_restarts_ps: peak_restarts,
+            mean_restarts_ps: restart_posts / span,
+            peak_failed: samples.iter().filter_map(|s| s.failed).max().unwrap_or(0),
+            recovered,
+            storm_requests,
+            restart_posts,
+            restart_posts_after_recovery,
+            accepted: log.accepted.values().sum(),
+            refused: log.refused.clone(),
+            status_total: status.values().map(|c| u64::from(*c)).sum(),
+            metric_total: metric.values().sum(),
+            lost,
+            exhausted,
+            doubled,
+            short,
+            metric_mismatch,
+            rebalances: log.rebalances,
+        }
+    }
+
+    fn print(&self, opts: &Opts, b: &Bench, cluster: &str) {
+        let pace = opts
+            .controller_arg
+            .iter()
+            .find(|a| a.contains("restarts-per-second"))
+            .map_or("the controller's default".to_string(), Clone::clone);
+        println!();
+        println!(
+            "connect-warden restart-storm bench — {} (cluster {cluster}, Connect {})",
+            b.bin.display(),
+            b.connect_url
+        );
+        println!(
+            "{} connectors × 1 task; cause held {} s; poll interval {} s; restart backoff {}–{} s; maxRestarts {}",
+            self.n,
+            self.storm.as_secs(),
+            opts.poll_interval_seconds,
+            opts.restart_backoff_base_seconds,
+            opts.restart_backoff_max_seconds,
+            opts.max_restarts
+        );
+        println!(
+            "per-cluster limits: {} Connect writes in flight (--max-writes-per-cluster); restart pace: {pace}",
+            opts.max_writes_per_cluster
+        );
+        println!(
+            "peak connectors FAILED at once:        {:>8}",
+            self.peak_failed
+        );
+        println!(
+            "Connect requests/s (cause → recovered): peak {:>7.1}  mean {:>7.1}  ({} requests)",
+            self.peak_rps, self.mean_rps, self.storm_requests
+        );
+        println!(
+            "restart POSTs/s:                        peak {:>7.1}  mean {:>7.1}  ({} POSTs, {} after recovery)",
+            self.peak_restarts_ps,
+            self.mean_restarts_ps,
+            self.restart_posts,
+            self.restart_posts_after_recovery
+        );
+        match self.recovered {
+            Some(d) => println!(
+                "fix → all {} RUNNING (Connect's bulk status): {:.1} s",
+                self.n,
+                d.as_secs_f64()
+            ),
+            None => println!(
+                "fix → all {} RUNNING: not within {} s",
+                self.n, opts.recovery_timeout_seconds
+            ),
+        }
+        println!(
+            "restarts: Connect accepted {} (refused: {}), status.autoRestart.count total {}, controller metric total {}",
+            self.accepted,
+            if self.refused.is_empty() {
+                "none".to_string()
+            } else {
+                self.refused
+                    .iter()
+                    .map(|(c, k)| format!("{k}×{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            self.status_total,
+            self.metric_total
+        );
+        println!(
+            "lost (FAILED at the end with budget left): {}{}",
+            self.lost.len(),
+            names(&self.lost)
+        );
+        println!(
+            "exhausted (FAILED, budget spent):          {}{}",
+            self.exhausted.len(),
+            names(&self.exhausted)
+        );
+        println!(
+            "doubled (Connect accepted more restarts than status counts): {}{}",
+            self.doubled.len(),
+            names(&self.doubled)
+        );
+        println!(
+            "counted but not accepted by Connect (e.g. timed out):        {}{}",
+            self.short.len(),
+            names(&self.short)
+        );
+        println!(
+            "controller metric ≠ status count:                            {}{}",
+            self.metric_mismatch.len(),
+            names(&self.metric_mismatch)
+        );
+        println!(
+            "worker group rebalances during the storm (\"Rebalance started\" in the worker log): {}",
+            self.rebalances
+        );
+    }
+}
+
+/// The first few names, for a line of the report.
+fn names(v: &[String]) -> String {
+    if v.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<&str> = v.iter().take(5).map(String::as_str).collect();
+    let more = if v.len() > 5 { ", …" } else { "" };
+    format!(" ({}{more})", shown.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_log_and_rebalances_are_read() {
+        let log = r#"[2026-11-30T07:26:21,924] INFO  [Worker clientId=connect-1, groupId=cw-c] Rebalance started (o.a.k.c.r.d.WorkerCoordinator)
+[2026-11-30T07:26:22,001] INFO  127.0.0.1 - - [30/Nov/2026:07:26:22 +0000] "POST /connectors/storm-1/restart?includeTasks=true&onlyFailed=true HTTP/1.1" 202 120 "-" "-" 12 (o.a.k.c.r.r.RestServer)
+[2026-11-30T07:26:22,002] INFO  127.0.0.1 - - [30/Nov/2026:07:26:22 +0000] "POST /connectors/storm-1/restart?includeTasks=true&onlyFailed=true HTTP/1.1" 409 80 "-" "-" 3 (o.a.k.c.r.r.RestServer)
+[2026-11-30T07:26:22,003] INFO  127.0.0.1 - - [30/Nov/2026:07:26:22 +0000] "POST /connectors/storm-2/tasks/0/restart HTTP/1.1" 204 0 "-" "-" 3 (o.a.k.c.r.r.RestServer)
+[2026-11-30T07:26:22,004] INFO  127.0.0.1 - - [30/Nov/2026:07:26:22 +0000] "POST /connectors HTTP/1.1" 201 80 "-" "-" 3 (o.a.k.c.r.r.RestServer)"#;
+        let w = parse_worker_log(log);
+        assert_eq!(w.rebalances, 1);
+        assert_eq!(w.accepted.get("storm-1"), Some(&1));
+        assert_eq!(w.refused.get(&409), Some(&1));
+        assert_eq!(
+            w.accepted.get("storm-2"),
+            None,
+            "a task restart is not a connector restart"
+        );
+    }
+}
