@@ -84,7 +84,7 @@ pub async fn run(args: Args) -> Result<()> {
     });
 
     let addr = args.metrics_addr();
-    let server = AdminServer::bind(addr, admin::router(metrics.registry().clone(), readiness))
+    let server = AdminServer::bind(addr, admin::router(metrics.exposition(), readiness))
         .await
         .map_err(|source| Error::Io {
             what: format!("listening on {addr}"),

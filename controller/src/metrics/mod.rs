@@ -10,6 +10,7 @@ use prometheus::{
     HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use shared::connect::RequestObserver;
+use shared::runtime::admin::Exposition;
 
 pub(crate) use connectors::RestartTarget;
 
@@ -146,7 +147,7 @@ impl Metrics {
                     "1 while this replica is the leader (always 1 without leader election).",
                 )?,
             )?,
-            connectors: connectors::Connectors::register(&registry, autoconnector)?,
+            connectors: connectors::Connectors::new(autoconnector),
             registry,
         }))
     }
@@ -202,14 +203,15 @@ impl Metrics {
         self.leader.set(i64::from(leader));
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// What `/metrics` serves: the registry, then the per-connector series.
+    pub fn exposition(&self) -> Exposition {
+        Exposition::from(self.registry.clone()).with_chunked(self.connectors.families())
     }
 
-    /// The text exposition of every metric (the admin server renders the registry itself).
+    /// The text exposition of every metric.
     #[cfg(test)]
     pub fn render(&self) -> String {
-        shared::runtime::admin::render(&self.registry)
+        self.exposition().render()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The plain-HTTP admin server every binary serves beside its work: `/healthz` (liveness: the process
 //! answers, never depending on Kafka Connect or the API server), `/readyz` (200 or 503, from a
-//! [`Readiness`]) and `/metrics` (a Prometheus registry in the text format).
+//! [`Readiness`]) and `/metrics` (an [`Exposition`]: a Prometheus registry, plus families that write
+//! themselves in chunks, in the text format).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use prometheus::proto::MetricFamily;
 use prometheus::{Encoder, Registry, TextEncoder};
 
 /// What `/readyz` answers: 200 with the ready text, or 503 with the waiting text.
@@ -71,21 +73,87 @@ impl ReadyHandle {
 
 /// The registry's metrics in the Prometheus text format.
 pub fn render(registry: &Registry) -> String {
-    let mut buf = Vec::new();
-    if let Err(e) = TextEncoder::new().encode(&registry.gather(), &mut buf) {
-        tracing::warn!(error = %e, "encoding metrics");
+    Exposition::from(registry.clone()).render()
+}
+
+/// Metric families too large to gather whole (a few series per connector, thousands of connectors). A
+/// gather builds every series as objects with owned label strings before encoding, many times the size
+/// of the text; these write their text a bounded chunk at a time instead.
+pub trait ChunkedFamilies: Send + Sync {
+    /// Appends the families' text exposition to `out`, e.g. with [`encode_chunk`].
+    fn encode(&self, out: &mut Vec<u8>);
+}
+
+/// Appends one chunk of a family with the crate's text encoder. `continued`: an earlier chunk of the same
+/// family already wrote its `# HELP` and `# TYPE` lines, which a family may carry only once. An empty
+/// chunk writes nothing; the answer says whether anything was written.
+pub fn encode_chunk(family: &MetricFamily, continued: bool, out: &mut Vec<u8>) -> bool {
+    if family.get_metric().is_empty() {
+        return false;
     }
-    String::from_utf8_lossy(&buf).into_owned()
+    let start = out.len();
+    if let Err(e) = TextEncoder::new().encode(std::slice::from_ref(family), out) {
+        tracing::warn!(error = %e, family = family.name(), "encoding metrics");
+        out.truncate(start);
+        return false;
+    }
+    if continued {
+        let mut header = 0;
+        for line in out[start..].split_inclusive(|b| *b == b'\n') {
+            if !line.starts_with(b"# ") {
+                break;
+            }
+            header += line.len();
+        }
+        out.drain(start..start + header);
+    }
+    true
+}
+
+/// What `/metrics` serves: a registry, then the chunked families.
+#[derive(Clone)]
+pub struct Exposition {
+    registry: Registry,
+    chunked: Vec<Arc<dyn ChunkedFamilies>>,
+}
+
+impl From<Registry> for Exposition {
+    fn from(registry: Registry) -> Exposition {
+        Exposition {
+            registry,
+            chunked: Vec::new(),
+        }
+    }
+}
+
+impl Exposition {
+    pub fn with_chunked(mut self, families: Arc<dyn ChunkedFamilies>) -> Exposition {
+        self.chunked.push(families);
+        self
+    }
+
+    /// Everything in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::warn!(error = %e, "encoding metrics");
+        }
+        for c in &self.chunked {
+            c.encode(&mut buf);
+        }
+        String::from_utf8(buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
 }
 
 #[derive(Clone)]
 struct Admin {
-    registry: Registry,
+    metrics: Exposition,
     readiness: Readiness,
 }
 
 /// The admin routes.
-pub fn router(registry: Registry, readiness: Readiness) -> Router {
+pub fn router(metrics: impl Into<Exposition>, readiness: Readiness) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -97,13 +165,13 @@ pub fn router(registry: Registry, readiness: Readiness) -> Router {
             get(|State(a): State<Admin>| async move {
                 (
                     [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    render(&a.registry),
+                    a.metrics.render(),
                 )
                     .into_response()
             }),
         )
         .with_state(Admin {
-            registry,
+            metrics: metrics.into(),
             readiness,
         })
 }
@@ -181,5 +249,63 @@ mod tests {
         let (code, body) = get(r, "/metrics").await;
         assert_eq!(code, StatusCode::OK);
         assert!(body.contains("things_total 1"), "{body}");
+    }
+
+    fn family(values: std::ops::Range<u32>) -> MetricFamily {
+        use prometheus::proto::{Gauge, LabelPair, Metric, MetricType};
+        let mut mf = MetricFamily::default();
+        mf.set_name("widgets".into());
+        mf.set_help("Widgets by \"kind\".".into());
+        mf.set_field_type(MetricType::GAUGE);
+        for v in values {
+            let mut l = LabelPair::default();
+            l.set_name("kind".into());
+            l.set_value(format!("k{v}"));
+            let mut m = Metric::from_label(vec![l]);
+            let mut g = Gauge::default();
+            g.set_value(f64::from(v));
+            m.set_gauge(g);
+            mf.mut_metric().push(m);
+        }
+        mf
+    }
+
+    #[test]
+    fn a_family_written_in_chunks_is_the_family_written_whole() {
+        let mut whole = Vec::new();
+        assert!(encode_chunk(&family(0..5), false, &mut whole));
+        let mut chunked = Vec::new();
+        assert!(!encode_chunk(&family(0..0), false, &mut chunked));
+        assert!(encode_chunk(&family(0..2), false, &mut chunked));
+        assert!(encode_chunk(&family(2..5), true, &mut chunked));
+        assert_eq!(
+            String::from_utf8(chunked).unwrap(),
+            String::from_utf8(whole).unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn chunked_families_follow_the_registry() {
+        struct Widgets;
+        impl ChunkedFamilies for Widgets {
+            fn encode(&self, out: &mut Vec<u8>) {
+                encode_chunk(&family(0..1), false, out);
+                encode_chunk(&family(1..2), true, out);
+            }
+        }
+        let registry = Registry::new();
+        let c = prometheus::IntCounter::new("things_total", "Things.").unwrap();
+        registry.register(Box::new(c.clone())).unwrap();
+        let metrics = Exposition::from(registry).with_chunked(Arc::new(Widgets));
+        let (_, body) = get(
+            router(metrics, Readiness::computed(|| true, "ok", "no")),
+            "/metrics",
+        )
+        .await;
+        assert_eq!(
+            body,
+            "# HELP things_total Things.\n# TYPE things_total counter\nthings_total 0\n\
+             # HELP widgets Widgets by \"kind\".\n# TYPE widgets gauge\nwidgets{kind=\"k0\"} 0\nwidgets{kind=\"k1\"} 1\n"
+        );
     }
 }
