@@ -11,14 +11,17 @@
 //! - steady state, from the controller's own metrics: Connect requests and Kubernetes writes per poll cycle;
 //! - the controller's resident memory in steady state and its peak (VmHWM), and the per-connector slope;
 //! - at `--restart-at` N: the controller is stopped (SIGTERM) and started again; its first cycles must make
-//!   no Connect write and no Kubernetes write (counted with the new process's metrics).
+//!   no Connect write and no Kubernetes write (counted with the new process's metrics);
+//! - at `--leader-change-at` N: two controllers with `--leader-election` on one Lease; once one leads and
+//!   the fleet is steady, the leader is killed (SIGKILL, a crash); the standby's first cycles as leader must
+//!   make no Connect write, no Kubernetes write and no restart (counted with its own metrics).
 //!
 //! Then it writes a plot (SVG) of peak RSS, time to Ready and requests per cycle against N. Connectors are
 //! removed from Connect directly between sizes; the KafkaConnectors stay in their namespaces (with their
 //! finalizer), so use a throwaway stack (`make bench-scale` starts one).
 //!
 //! `bench_scale [--sizes 500,2000,5000] [--poll-interval-seconds S] [--cycles C] [--restart-at N]
-//!  [--no-floor] [--plot docs/scale.svg]`
+//!  [--leader-change-at N] [--no-floor] [--plot docs/scale.svg]`
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +44,8 @@ const PRIVATE_LABEL: &str = "connectwarden.io/e2e-private";
 /// KafkaConnectors created at once through the API, as a GitOps tool applying a folder would.
 const CREATE_CONCURRENCY: usize = 32;
 const LIST_PATH: &str = "/connectors?expand=status&expand=info";
+/// The controller's default `--lease-duration-seconds`: how long a standby waits after the leader died.
+const LEASE_SECONDS: u64 = 15;
 
 #[derive(clap::Parser, Debug)]
 struct Opts {
@@ -56,6 +61,9 @@ struct Opts {
     /// The fleet size at which the controller is restarted (0: never).
     #[arg(long, default_value_t = 2000)]
     restart_at: usize,
+    /// The fleet size at which the leader of two controllers is killed and the standby takes over (0: never).
+    #[arg(long, default_value_t = 2000)]
+    leader_change_at: usize,
     /// Skip the direct-REST floor (memory and request counts only).
     #[arg(long)]
     no_floor: bool,
@@ -176,6 +184,7 @@ struct Row {
     rss_kib: u64,
     peak_kib: u64,
     restart: Option<Restart>,
+    leader_change: Option<LeaderChange>,
 }
 
 struct Restart {
@@ -303,6 +312,11 @@ async fn one_size(
     row.peak_kib = controller.kib("VmHWM:");
     controller.stop()?;
 
+    if n == opts.leader_change_at {
+        eprintln!("[N={n}] two controllers with leader election; killing the leader …");
+        row.leader_change = Some(leader_change(opts, b, &ns, &label).await?);
+    }
+
     if n == opts.restart_at {
         eprintln!("[N={n}] restarting the controller …");
         let again = Controller::start(b, &label, &format!("controller-{label}-restart.log"))?;
@@ -338,6 +352,131 @@ async fn one_size(
     let names: Vec<String> = (0..n).map(|i| format!("s{n}-{i}")).collect();
     delete_all(connect, names).await;
     Ok(row)
+}
+
+/// The standby's first cycles as leader, after the leader was killed.
+struct LeaderChange {
+    /// From the SIGKILL to the standby's `connect_warden_leader` 1.
+    takeover: Duration,
+    polls: f64,
+    connect_writes: f64,
+    kube_writes: f64,
+    restarts: f64,
+    /// The Kubernetes write series that are not zero.
+    writes: Vec<String>,
+}
+
+/// Two controllers with leader election on one Lease (in the fleet's namespace). Once one leads and its
+/// first reconciles of the fleet are over (its writes stay still for a whole cycle), it is killed with
+/// SIGKILL, so the Lease is not released and the standby takes over when it expires. Then the standby's
+/// own metrics count its first cycles as leader.
+async fn leader_change(
+    opts: &Opts,
+    b: &Bench,
+    ns: &str,
+    label: &str,
+) -> Result<LeaderChange, Error> {
+    let lease = format!("{label}-lease");
+    let args: Vec<String> = [
+        "--label-selector",
+        &format!("{PRIVATE_LABEL}={label}"),
+        "--poll-interval-seconds",
+        &b.interval.as_secs().to_string(),
+        "--log-format",
+        "text",
+        "--log-level",
+        "warn",
+        "--leader-election",
+        "--lease-name",
+        &lease,
+        "--lease-namespace",
+        ns,
+        "--lease-duration-seconds",
+        &LEASE_SECONDS.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let start = |name: &str| {
+        common::Controller::start(
+            &b.bin,
+            &b.kubeconfig,
+            &b.logs.join(format!("controller-{label}-{name}.log")),
+            &args,
+        )
+    };
+    let (first, second) = (start("lease-a")?, start("lease-b")?);
+    first.ready().await?;
+    second.ready().await?;
+    wait("one leader", Duration::from_secs(120), || async {
+        Ok(first.leads() ^ second.leads())
+    })
+    .await?;
+    let (leader, standby) = if first.leads() {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let writes = |m: &str| {
+        let all = stack::metrics_text::sum(m, "connect_warden_connect_requests_total", &[]);
+        let gets = stack::metrics_text::sum(
+            m,
+            "connect_warden_connect_requests_total",
+            &[("method", "GET")],
+        );
+        (
+            all - gets,
+            stack::metrics_text::sum(m, "connect_warden_kube_writes_total", &[]),
+            stack::metrics_text::sum(m, "connect_warden_cluster_polls_total", &[]),
+        )
+    };
+    // Steady: the leader has polled, and neither Connect nor Kubernetes writes moved over a whole cycle.
+    let last = std::cell::Cell::new(writes(&scrape(&leader.metrics)?));
+    wait("the leader steady", Duration::from_secs(3600), || {
+        let (last, addr) = (&last, &leader.metrics);
+        async move {
+            tokio::time::sleep(b.interval).await;
+            let w = writes(&scrape(addr)?);
+            let prev = last.replace(w);
+            Ok(w.2 >= 2.0 && w.0 == prev.0 && w.1 == prev.1)
+        }
+    })
+    .await?;
+    let before = scrape(&standby.metrics)?;
+    let killed = Instant::now();
+    leader.kill()?;
+    wait(
+        "the standby to lead",
+        Duration::from_secs(LEASE_SECONDS * 4 + 60),
+        || async { Ok(standby.leads()) },
+    )
+    .await?;
+    let takeover = killed.elapsed();
+    // Its first cycles: the initial list, the first poll, a reconcile of every connector.
+    tokio::time::sleep(b.interval * (2 + opts.cycles)).await;
+    let after = scrape(&standby.metrics)?;
+    let d = |name: &str, labels: &[(&str, &str)]| {
+        // `+ 0.0` turns a difference of -0 into 0 for printing.
+        stack::metrics_text::sum(&after, name, labels)
+            - stack::metrics_text::sum(&before, name, labels)
+            + 0.0
+    };
+    let (w_before, w_after) = (writes(&before), writes(&after));
+    let change = LeaderChange {
+        takeover,
+        polls: w_after.2 - w_before.2,
+        connect_writes: w_after.0 - w_before.0 + 0.0,
+        kube_writes: w_after.1 - w_before.1 + 0.0,
+        restarts: d("connect_warden_connector_restarts_total", &[]),
+        writes: after
+            .lines()
+            .filter(|l| l.starts_with("connect_warden_kube_writes_total{"))
+            .filter(|l| l.rsplit(' ').next().is_some_and(|v| v != "0"))
+            .map(String::from)
+            .collect(),
+    };
+    standby.stop()?;
+    Ok(change)
 }
 
 async fn ready_count(api: &Api<KafkaConnector>) -> Result<usize, Error> {
@@ -482,6 +621,22 @@ fn print_rows(opts: &Opts, b: &Bench, rows: &[Row]) {
                 x.connect_writes,
                 x.kube_writes,
                 mib(x.peak_kib)
+            );
+            for w in &x.writes {
+                println!("  {w}");
+            }
+        }
+        if let Some(x) = &r.leader_change {
+            println!(
+                "leader change at N={}: the leader killed (SIGKILL), the standby led {:.1} s later (lease {LEASE_SECONDS} s); \
+                 in its first {} cycles: {} polls, Connect writes {}, Kubernetes writes {}, restarts {}",
+                r.n,
+                x.takeover.as_secs_f64(),
+                2 + opts.cycles,
+                x.polls,
+                x.connect_writes,
+                x.kube_writes,
+                x.restarts
             );
             for w in &x.writes {
                 println!("  {w}");
