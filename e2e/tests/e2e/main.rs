@@ -20,6 +20,7 @@ mod ordering;
 mod policies;
 mod rbac;
 mod recovery;
+mod sharing;
 mod versions;
 mod watch_namespaces;
 mod webhook;
