@@ -33,6 +33,7 @@ use crate::{Error, Result, io};
 use broker::{BROKER_TIMEOUT, start_broker};
 use tls::SecureMaterial;
 pub use worker::ConnectWorker;
+use worker::DEFAULT_HEAP_MIB;
 
 /// Where the Kafka stack is, as written to the stack env JSON for tests and the demo.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,13 +119,21 @@ impl KafkaStack {
         };
         // Both workers boot at once; `broker` is killed by its Drop if either fails.
         let [main_port, secure_port] = free_ports()?;
-        let mut main = ConnectWorker::spawn(&env_base, &dir, "connect", main_port, None)?;
+        let mut main = ConnectWorker::spawn(
+            &env_base,
+            &dir,
+            "connect",
+            main_port,
+            None,
+            DEFAULT_HEAP_MIB,
+        )?;
         let mut secure = ConnectWorker::spawn(
             &env_base,
             &dir,
             "connect-secure",
             secure_port,
             Some(tls.worker_tls()),
+            DEFAULT_HEAP_MIB,
         )?;
         main.wait_ready()?;
         secure.wait_ready()?;

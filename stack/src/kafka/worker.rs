@@ -35,13 +35,27 @@ pub struct ConnectWorker {
     proc_: Option<Proc>,
 }
 
+/// The Java heap of the stack's workers: enough for the tests' few hundred connectors.
+pub(super) const DEFAULT_HEAP_MIB: u32 = 384;
+
 impl ConnectWorker {
     /// Starts a plain-HTTP worker and waits until it is ready. State goes to `dir/connect/<name>/`, its log
     /// to `dir/logs/<name>.log`.
     pub fn start(env: &KafkaEnv, dir: &Path, name: &str) -> Result<ConnectWorker> {
+        ConnectWorker::start_with_heap(env, dir, name, DEFAULT_HEAP_MIB)
+    }
+
+    /// As [`ConnectWorker::start`], with a maximum Java heap of `max_heap_mib`: a worker holding thousands
+    /// of connectors (benchmarks) needs more than the tests' workers.
+    pub fn start_with_heap(
+        env: &KafkaEnv,
+        dir: &Path,
+        name: &str,
+        max_heap_mib: u32,
+    ) -> Result<ConnectWorker> {
         let dir = absolute(dir)?;
         let [port] = free_ports()?;
-        let mut w = ConnectWorker::spawn(env, &dir, name, port, None)?;
+        let mut w = ConnectWorker::spawn(env, &dir, name, port, None, max_heap_mib)?;
         w.wait_ready()?;
         Ok(w)
     }
@@ -94,6 +108,7 @@ impl ConnectWorker {
         name: &str,
         port: u16,
         tls: Option<WorkerTls>,
+        max_heap_mib: u32,
     ) -> Result<ConnectWorker> {
         let state = dir.join("connect").join(name);
         fs::create_dir_all(&state).map_err(io(format!("creating {}", state.display())))?;
@@ -144,7 +159,7 @@ impl ConnectWorker {
                 "org.apache.kafka.common.config.provider.EnvVarConfigProvider".into(),
             ),
         ];
-        let mut jvm_args = vec!["-Xms64m".to_string(), "-Xmx384m".to_string()];
+        let mut jvm_args = vec!["-Xms64m".to_string(), format!("-Xmx{max_heap_mib}m")];
         let mut probe_tls = None;
         if let Some(tls) = tls {
             let p = |k: &str| format!("listeners.https.{k}");
