@@ -67,6 +67,9 @@ struct Opts {
     /// Skip the direct-REST floor (memory and request counts only).
     #[arg(long)]
     no_floor: bool,
+    /// Java heap of the dedicated Connect worker, in MiB (thousands of connectors need more than the default).
+    #[arg(long, default_value_t = 2048)]
+    worker_heap_mib: u32,
     /// Where the plot goes.
     #[arg(long, default_value = "docs/scale.svg")]
     plot: PathBuf,
@@ -83,8 +86,12 @@ fn main() -> Result<(), Error> {
     let id = format!("scale-{}", std::process::id());
     eprintln!("starting a dedicated Connect worker …");
     // Processes of the stack stop when the thread that started them ends: started on this thread.
-    let worker =
-        stack::kafka::ConnectWorker::start(&kafka_env, &env.dir, &format!("connect-{id}"))?;
+    let worker = stack::kafka::ConnectWorker::start_with_heap(
+        &kafka_env,
+        &env.dir,
+        &format!("connect-{id}"),
+        opts.worker_heap_mib,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
