@@ -90,6 +90,12 @@ pub struct Args {
     #[arg(long, env = "CW_RESTART_BACKOFF_BASE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub restart_backoff_base_seconds: u64,
 
+    /// Most automatic restarts sent per second to one Kafka Connect cluster (by URL), after a burst of as
+    /// many: when many connectors fail at once (a broker or a database down), their restarts are spread out
+    /// instead of reaching Connect all at once. 0: no pacing. Manual restarts are never paced.
+    #[arg(long, env = "CW_MAX_RESTARTS_PER_SECOND", default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=10000))]
+    pub max_restarts_per_second: u32,
+
     /// Default upper bound of the delay between automatic restarts.
     #[arg(long, env = "CW_RESTART_BACKOFF_MAX_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub restart_backoff_max_seconds: u64,
@@ -221,5 +227,6 @@ mod tests {
         assert!(Args::try_parse_from(["c", "--poll-interval-seconds", "0"]).is_err());
         assert!(Args::try_parse_from(["c", "--lease-duration-seconds", "1"]).is_err());
         assert!(Args::try_parse_from(["c", "--log-format", "xml"]).is_err());
+        assert!(Args::try_parse_from(["c", "--max-restarts-per-second", "10001"]).is_err());
     }
 }

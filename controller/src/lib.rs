@@ -320,6 +320,7 @@ async fn run_engine(
         connect,
         watched,
         retries: Retries::default(),
+        restart_pace: restart::Pacer::new(restart::Pace::per_second(args.max_restarts_per_second)),
         fingerprints: Fingerprints::default(),
         policies,
     });

@@ -47,6 +47,10 @@ impl Effects for Live<'_> {
         let client = c.client();
         let oref = ObjectRef::from_obj(self.o);
         let name = d.name.as_str();
+        if action.trigger() == Some(crate::plan::Trigger::Automatic) {
+            // Before taking a write slot: waiting for the pace holds none.
+            self.ctx.restart_pace.wait(c.url()).await;
+        }
         let _permit = c.writes.acquire().await;
         match action {
             Action::Create(initial) => match client.create(name, &d.config, Some(*initial)).await {
