@@ -23,7 +23,7 @@
 //!
 //! `bench_storm [--connectors 500] [--storm-seconds 30] [--poll-interval-seconds 2]
 //!  [--restart-backoff-base-seconds 1] [--restart-backoff-max-seconds 8] [--max-restarts 1000]
-//!  [--max-writes-per-cluster 8] [--controller-arg=--flag=value …]`
+//!  [--max-writes-per-cluster 8] [--max-restarts-per-second 20] [--controller-arg=--flag=value …]`
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -78,7 +78,10 @@ struct Opts {
     /// How long to wait for all connectors RUNNING after the fix.
     #[arg(long, default_value_t = 600)]
     recovery_timeout_seconds: u64,
-    /// More flags for the controller (repeat; e.g. `--controller-arg=--max-restarts-per-second=10`).
+    /// The controller's --max-restarts-per-second (20 is its default; 0: no pacing).
+    #[arg(long, default_value_t = 20)]
+    max_restarts_per_second: u32,
+    /// More flags for the controller (repeat; e.g. `--controller-arg=--resync-seconds=60`).
     #[arg(long, allow_hyphen_values = true)]
     controller_arg: Vec<String>,
 }
@@ -167,6 +170,10 @@ impl Controller {
             .args([
                 "--max-writes-per-cluster",
                 &opts.max_writes_per_cluster.to_string(),
+            ])
+            .args([
+                "--max-restarts-per-second",
+                &opts.max_restarts_per_second.to_string(),
             ])
             .args(&opts.controller_arg)
             .args(["--log-format", "text", "--log-level", "warn"])
@@ -521,6 +528,9 @@ fn parse_worker_log(log: &str) -> WorkerLog {
     out
 }
 
+/// One second of the timeline: restart POSTs, and connectors FAILED (when Connect answered).
+type Second = (f64, Option<usize>);
+
 struct Report {
     n: usize,
     storm: Duration,
@@ -548,6 +558,8 @@ struct Report {
     /// Connectors whose controller metric differs from status.
     metric_mismatch: Vec<String>,
     rebalances: u32,
+    /// Per second from the cause until the end.
+    timeline: Vec<Second>,
 }
 
 impl Report {
@@ -636,15 +648,19 @@ impl Report {
             short,
             metric_mismatch,
             rebalances: log.rebalances,
+            timeline: samples
+                .windows(2)
+                .filter(|w| w[1].at >= storm_start)
+                .map(|w| (w[1].restart_posts - w[0].restart_posts + 0.0, w[1].failed))
+                .collect(),
         }
     }
 
     fn print(&self, opts: &Opts, b: &Bench, cluster: &str) {
-        let pace = opts
-            .controller_arg
-            .iter()
-            .find(|a| a.contains("restarts-per-second"))
-            .map_or("the controller's default".to_string(), Clone::clone);
+        let pace = match opts.max_restarts_per_second {
+            0 => "none (--max-restarts-per-second 0)".to_string(),
+            r => format!("{r} automatic restarts/s (--max-restarts-per-second)"),
+        };
         println!();
         println!(
             "connect-warden restart-storm bench — {} (cluster {cluster}, Connect {})",
@@ -729,6 +745,15 @@ impl Report {
             "controller metric ≠ status count:                            {}{}",
             self.metric_mismatch.len(),
             names(&self.metric_mismatch)
+        );
+        let line = |f: &dyn Fn(&Second) -> String| {
+            self.timeline.iter().map(f).collect::<Vec<_>>().join(" ")
+        };
+        println!("per second from the cause (each column one second):");
+        println!("  restart POSTs: {}", line(&|(p, _)| format!("{p}")));
+        println!(
+            "  FAILED:        {}",
+            line(&|(_, f)| f.map_or("?".into(), |f| f.to_string()))
         );
         println!(
             "worker group rebalances during the storm (\"Rebalance started\" in the worker log): {}",
