@@ -23,7 +23,8 @@
 //!
 //! `bench_storm [--connectors 500] [--storm-seconds 30] [--poll-interval-seconds 2]
 //!  [--restart-backoff-base-seconds 1] [--restart-backoff-max-seconds 8] [--max-restarts 1000]
-//!  [--max-writes-per-cluster 8] [--max-restarts-per-second 20] [--controller-arg=--flag=value …]`
+//!  [--max-writes-per-cluster 8] [--max-restarts-per-second 20] [--worker-heap-mib 1024]
+//!  [--controller-arg=--flag=value …]`
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -81,6 +82,9 @@ struct Opts {
     /// The controller's --max-restarts-per-second (20 is its default; 0: no pacing).
     #[arg(long, default_value_t = 20)]
     max_restarts_per_second: u32,
+    /// Java heap of the dedicated Connect worker, in MiB (N source tasks each hold a producer).
+    #[arg(long, default_value_t = 1024)]
+    worker_heap_mib: u32,
     /// More flags for the controller (repeat; e.g. `--controller-arg=--resync-seconds=60`).
     #[arg(long, allow_hyphen_values = true)]
     controller_arg: Vec<String>,
@@ -97,8 +101,12 @@ fn main() -> Result<(), Error> {
     let id = format!("storm-{}", std::process::id());
     eprintln!("starting a dedicated Connect worker …");
     // Processes of the stack stop when the thread that started them ends: started on this thread.
-    let worker =
-        stack::kafka::ConnectWorker::start(&kafka_env, &env.dir, &format!("connect-{id}"))?;
+    let worker = stack::kafka::ConnectWorker::start_with_heap(
+        &kafka_env,
+        &env.dir,
+        &format!("connect-{id}"),
+        opts.worker_heap_mib,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -668,8 +676,9 @@ impl Report {
             b.connect_url
         );
         println!(
-            "{} connectors × 1 task; cause held {} s; poll interval {} s; restart backoff {}–{} s; maxRestarts {}",
+            "{} connectors × 1 task on one Connect worker ({} MiB heap); cause held {} s; poll interval {} s; restart backoff {}–{} s; maxRestarts {}",
             self.n,
+            opts.worker_heap_mib,
             self.storm.as_secs(),
             opts.poll_interval_seconds,
             opts.restart_backoff_base_seconds,
