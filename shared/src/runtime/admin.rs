@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -115,6 +115,9 @@ pub fn encode_chunk(family: &MetricFamily, continued: bool, out: &mut Vec<u8>) -
 pub struct Exposition {
     registry: Registry,
     chunked: Vec<Arc<dyn ChunkedFamilies>>,
+    /// The size of the last text: the next one is written into a buffer that size (and a little more),
+    /// not grown by doubling, which briefly holds the old and the new buffer (three times the text).
+    last_len: Arc<AtomicUsize>,
 }
 
 impl From<Registry> for Exposition {
@@ -122,6 +125,7 @@ impl From<Registry> for Exposition {
         Exposition {
             registry,
             chunked: Vec::new(),
+            last_len: Arc::default(),
         }
     }
 }
@@ -134,13 +138,15 @@ impl Exposition {
 
     /// Everything in the Prometheus text format.
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
+        let last = self.last_len.load(Ordering::Relaxed);
+        let mut buf = Vec::with_capacity(last + last / 16);
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::warn!(error = %e, "encoding metrics");
         }
         for c in &self.chunked {
             c.encode(&mut buf);
         }
+        self.last_len.store(buf.len(), Ordering::Relaxed);
         String::from_utf8(buf)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
