@@ -366,6 +366,8 @@ struct LeaderChange {
     /// From the SIGKILL to the standby's `connect_warden_leader` 1.
     takeover: Duration,
     polls: f64,
+    /// KafkaConnector reconciles: at least N, so every connector was looked at.
+    reconciles: f64,
     connect_writes: f64,
     kube_writes: f64,
     restarts: f64,
@@ -472,6 +474,10 @@ async fn leader_change(
     let change = LeaderChange {
         takeover,
         polls: w_after.2 - w_before.2,
+        reconciles: d(
+            "connect_warden_reconcile_duration_seconds_count",
+            &[("kind", "KafkaConnector")],
+        ),
         connect_writes: w_after.0 - w_before.0 + 0.0,
         kube_writes: w_after.1 - w_before.1 + 0.0,
         restarts: d("connect_warden_connector_restarts_total", &[]),
@@ -636,11 +642,12 @@ fn print_rows(opts: &Opts, b: &Bench, rows: &[Row]) {
         if let Some(x) = &r.leader_change {
             println!(
                 "leader change at N={}: the leader killed (SIGKILL), the standby led {:.1} s later (lease {LEASE_SECONDS} s); \
-                 in its first {} cycles: {} polls, Connect writes {}, Kubernetes writes {}, restarts {}",
+                 in its first {} cycles: {} polls, {} connector reconciles, Connect writes {}, Kubernetes writes {}, restarts {}",
                 r.n,
                 x.takeover.as_secs_f64(),
                 2 + opts.cycles,
                 x.polls,
+                x.reconciles,
                 x.connect_writes,
                 x.kube_writes,
                 x.restarts
