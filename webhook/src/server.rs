@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum_server::tls_rustls::RustlsConfig;
+use kube::core::admission::Operation;
 use sha2::{Digest, Sha256};
 use shared::runtime::admin::{self, AdminServer, Readiness};
 
@@ -87,12 +88,12 @@ async fn admission(
         };
     let (req, d) = (&reviewed.request, &reviewed.decision);
     let elapsed = started.elapsed();
-    let operation = format!("{:?}", req.operation).to_ascii_uppercase();
+    let operation = operation_label(&req.operation);
     app.metrics
         .requests
         .with_label_values(&[
             webhook.as_str(),
-            &operation,
+            operation,
             d.decision_label(),
             d.reason.as_str(),
         ])
@@ -101,33 +102,46 @@ async fn admission(
         .duration
         .with_label_values(&[webhook.as_str()])
         .observe(elapsed.as_secs_f64());
-    let cluster = req
-        .object
-        .as_ref()
-        .and_then(|o| o.data.get("spec"))
-        .and_then(|s| s.get("clusterRef"))
-        .and_then(|c| c.get("name"))
-        .and_then(|n| n.as_str())
-        .unwrap_or_default();
-    // Messages have been redacted by the decision; they are safe to log.
-    let message = d.message();
-    tracing::info!(
-        uid = %req.uid,
-        webhook = webhook.as_str(),
-        kind = %req.kind.kind,
-        operation = %operation,
-        namespace = req.namespace.as_deref().unwrap_or_default(),
-        name = %req.name,
-        cluster,
-        dry_run = req.dry_run,
-        decision = d.decision_label(),
-        reason = d.reason.as_str(),
-        warnings = d.warnings.len(),
-        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-        message = %message,
-        "admission review"
-    );
+    // The log line's fields cost allocations: only when it is written.
+    if tracing::enabled!(tracing::Level::INFO) {
+        let cluster = req
+            .object
+            .as_ref()
+            .and_then(|o| o.data.get("spec"))
+            .and_then(|s| s.get("clusterRef"))
+            .and_then(|c| c.get("name"))
+            .and_then(|n| n.as_str())
+            .unwrap_or_default();
+        // Messages have been redacted by the decision; they are safe to log.
+        let message = d.message();
+        tracing::info!(
+            uid = %req.uid,
+            webhook = webhook.as_str(),
+            kind = %req.kind.kind,
+            operation,
+            namespace = req.namespace.as_deref().unwrap_or_default(),
+            name = %req.name,
+            cluster,
+            dry_run = req.dry_run,
+            decision = d.decision_label(),
+            reason = d.reason.as_str(),
+            warnings = d.warnings.len(),
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            message = %message,
+            "admission review"
+        );
+    }
     axum::Json(reviewed.response().into_review()).into_response()
+}
+
+/// The `operation` metric label and log field.
+fn operation_label(op: &Operation) -> &'static str {
+    match op {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
 }
 
 /// `/mutate` and `/validate`: the path says which.

@@ -43,17 +43,28 @@ impl CacheResult {
 
 pub(crate) struct ValidationCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<Entries>,
+}
+
+struct Entries {
+    map: HashMap<String, Entry>,
+    /// The size at which expired entries are next swept.
+    sweep_at: usize,
 }
 
 /// Expired entries are swept when the map grows past this, so memory stays bounded by the request rate.
+/// After a sweep the next one waits until the map has doubled from what was left, so a map full of fresh
+/// entries is not scanned on every miss.
 const SWEEP_AT: usize = 1024;
 
 impl ValidationCache {
     pub(crate) fn new(ttl: Duration) -> Self {
         ValidationCache {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries {
+                map: HashMap::new(),
+                sweep_at: SWEEP_AT,
+            }),
         }
     }
 
@@ -67,8 +78,9 @@ impl ValidationCache {
         F: FnOnce() -> BoxFuture<'static, ConnectOutcome>,
     {
         let (answer, result) = {
-            let mut entries = self.entries.lock();
-            let found = entries.get(&key).and_then(|e| match e.answer.peek() {
+            let mut guard = self.entries.lock();
+            let Entries { map, sweep_at } = &mut *guard;
+            let found = map.get(&key).and_then(|e| match e.answer.peek() {
                 None => Some((e.answer.clone(), CacheResult::Shared)),
                 Some(done) if done.is_cacheable() && e.created.elapsed() < self.ttl => {
                     Some((e.answer.clone(), CacheResult::Hit))
@@ -78,13 +90,13 @@ impl ValidationCache {
             match found {
                 Some(f) => f,
                 None => {
-                    if entries.len() >= SWEEP_AT {
+                    if map.len() >= *sweep_at {
                         let ttl = self.ttl;
-                        entries
-                            .retain(|_, e| e.answer.peek().is_none() || e.created.elapsed() < ttl);
+                        map.retain(|_, e| e.answer.peek().is_none() || e.created.elapsed() < ttl);
+                        *sweep_at = (map.len() * 2).max(SWEEP_AT);
                     }
                     let answer = call().map(Arc::new).boxed().shared();
-                    entries.insert(
+                    map.insert(
                         key.clone(),
                         Entry {
                             created: Instant::now(),
@@ -97,13 +109,13 @@ impl ValidationCache {
         };
         let out = answer.await;
         if result == CacheResult::Miss && !out.is_cacheable() {
-            let mut entries = self.entries.lock();
-            if entries
+            let map = &mut self.entries.lock().map;
+            if map
                 .get(&key)
                 .and_then(|e| e.answer.peek())
                 .is_some_and(|a| Arc::ptr_eq(a, &out))
             {
-                entries.remove(&key);
+                map.remove(&key);
             }
         }
         (out, result)
@@ -111,7 +123,7 @@ impl ValidationCache {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.entries.lock().len()
+        self.entries.lock().map.len()
     }
 
     #[cfg(test)]
@@ -123,6 +135,7 @@ impl ValidationCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::executor::block_on;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn unavailable() -> ConnectOutcome {
@@ -174,6 +187,25 @@ mod tests {
             .get_or_call("k".into(), || async { unavailable() }.boxed())
             .await;
         assert_eq!(r, CacheResult::Hit);
+    }
+
+    #[test]
+    fn sweeps_drop_expired_entries_and_back_off_while_all_are_fresh() {
+        let fill = |cache: &ValidationCache, n: usize| {
+            for i in 0..n {
+                let _ =
+                    block_on(cache.get_or_call(format!("k{i}"), || async { refused() }.boxed()));
+            }
+        };
+        // Every answer expired at once: each sweep empties the map, which never outgrows SWEEP_AT.
+        let expired = ValidationCache::new(Duration::ZERO);
+        fill(&expired, 3 * SWEEP_AT);
+        assert!(expired.len() <= SWEEP_AT, "{}", expired.len());
+        // All fresh: nothing to drop, and the next sweep waits for the map to double.
+        let fresh = ValidationCache::new(Duration::from_secs(60));
+        fill(&fresh, SWEEP_AT + 1);
+        assert_eq!(fresh.len(), SWEEP_AT + 1);
+        assert_eq!(fresh.entries.lock().sweep_at, 2 * SWEEP_AT);
     }
 
     #[tokio::test]

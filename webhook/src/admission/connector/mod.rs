@@ -12,7 +12,6 @@ mod response;
 mod target;
 mod version;
 
-use kube::core::DynamicObject;
 use kube::core::admission::Operation;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -109,6 +108,10 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
 
 /// An update that Kafka Connect need not see still answers to the policies (`state` is in their view).
 fn policies_only(req: &Request, view: &dyn ObjectView) -> Decision {
+    let set = view.policies();
+    if set.is_empty() && set.broken.is_empty() {
+        return Decision::allow(Reason::Unchanged);
+    }
     let Ok((connector, _)) = read(req) else {
         return Decision::allow(Reason::Unchanged);
     };
@@ -126,14 +129,22 @@ fn policies_only(req: &Request, view: &dyn ObjectView) -> Decision {
 /// policy must work while Connect is down.
 const NOT_VALIDATED_FIELDS: [&str; 3] = ["state", "autoRestart", "deletionPolicy"];
 
-fn validated_part(obj: &DynamicObject) -> Option<Value> {
-    let mut spec = obj.data.get("spec")?.clone();
-    if let Some(m) = spec.as_object_mut() {
-        for f in NOT_VALIDATED_FIELDS {
-            m.remove(f);
-        }
-    }
-    Some(spec)
+/// Whether two specs agree on everything but [`NOT_VALIDATED_FIELDS`], compared in place (this runs on
+/// every UPDATE, status writes included).
+fn same_validated_part(old: &Value, new: &Value) -> bool {
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
+        return old == new;
+    };
+    let validated = |m: &Map<String, Value>| {
+        m.keys()
+            .filter(|k| !NOT_VALIDATED_FIELDS.contains(&k.as_str()))
+            .count()
+    };
+    validated(old) == validated(new)
+        && old
+            .iter()
+            .filter(|(k, _)| !NOT_VALIDATED_FIELDS.contains(&k.as_str()))
+            .all(|(k, v)| new.get(k) == Some(v))
 }
 
 /// An UPDATE of a well-formed connector that changes only what Connect does not validate.
@@ -141,13 +152,12 @@ fn leaves_validated_part_alone(req: &Request) -> bool {
     let (Some(old), Some(new)) = (req.old_object.as_ref(), req.object.as_ref()) else {
         return false;
     };
+    let (Some(old), Some(new)) = (old.data.get("spec"), new.data.get("spec")) else {
+        return false;
+    };
     req.operation == Operation::Update
-        && validated_part(old).is_some()
-        && validated_part(old) == validated_part(new)
-        && new
-            .data
-            .get("spec")
-            .is_some_and(|s| KafkaConnectorSpec::deserialize(s).is_ok())
+        && same_validated_part(old, new)
+        && KafkaConnectorSpec::deserialize(new).is_ok()
 }
 
 /// The connector under review, typed, with its namespace and name filled in, and its spec as sent (for the
