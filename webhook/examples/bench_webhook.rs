@@ -3,13 +3,15 @@
 //! private namespace, and prints:
 //! - the admission pipeline alone (`admission::review` in this process, objects and Connect's answer in
 //!   memory): p50/p99;
-//! - the local path (no Connect call: a spec-unchanged UPDATE, and a validation-cache hit): p50/p99 and
-//!   reviews/s over HTTPS keep-alive on loopback;
+//! - under concurrency: p50/p99 and reviews/s with 1, 16 and 64 clients, each one keep-alive HTTPS
+//!   connection sending back to back, on the local path (no Connect call: a spec-unchanged UPDATE, and a
+//!   validation-cache hit) and on the Connect path (every review a config Connect has not seen);
 //! - the Connect path: the webhook's added latency over calling the same validate endpoint directly, side by
 //!   side in one run;
 //! - GitOps re-sync: how many Connect validate calls 100 identical `kubectl apply --dry-run=server` cause;
-//! - KafkaConnectorPolicies: the local path again with 10 and 100 matching policies (against 0 above), the
-//!   evaluation alone without the decision memo (in process), and compiling a 100-rule schema.
+//! - KafkaConnectorPolicies: the local path for connectors that 0, 10 and 100 policies match, their reviews
+//!   alternating in one run (so the machine's noise hits each alike); the evaluation alone, without and
+//!   with the decision memo (in process), and compiling a 100-rule schema.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,8 +25,23 @@ use webhook::testing::{self, FixedConnect, Review, block_on};
 
 const WARMUP: usize = 200;
 const LATENCY_SAMPLES: usize = 5_000;
-const THROUGHPUT_REVIEWS: usize = 40_000;
-const CONCURRENCY: usize = 8;
+/// Concurrent clients, each one keep-alive HTTPS connection sending back to back.
+const CLIENTS: [usize; 3] = [1, 16, 64];
+const LOAD_WARMUP: Duration = Duration::from_millis(700);
+const LOAD_LOCAL: Duration = Duration::from_secs(3);
+const LOAD_CONNECT: Duration = Duration::from_secs(4);
+/// The paced run: 64 clients sending this many reviews per second in total.
+const PACED_RATE: u32 = 2_000;
+/// The local path's p99 target at 64 clients.
+const TARGET_P99: Duration = Duration::from_millis(2);
+/// Policies on the local path: rounds, the quiet time after the policies are applied, the warm-up and the
+/// samples per case and round.
+const POLICY_ROUNDS: usize = 3;
+const POLICY_SETTLE: Duration = Duration::from_secs(2);
+const POLICY_WARMUP: usize = 1_000;
+const POLICY_SAMPLES: usize = 10_000;
+/// The policies target: 10 matching policies add at most this to the local path's p99.
+const POLICY_TARGET_PCT: f64 = 10.0;
 const CONNECT_SAMPLES: usize = 200;
 const DRY_RUNS: usize = 100;
 const COMPILES: usize = 50;
@@ -54,26 +71,57 @@ fn connector(ns: &str, name: &str, topic: &str) -> Value {
     c
 }
 
+/// One HTTPS client of the webhook: its own connection pool, kept to one keep-alive connection when it
+/// sends one review at a time.
 struct Client {
     http: reqwest::Client,
     url: String,
 }
 
 impl Client {
-    async fn send(&self, body: Vec<u8>) -> Result<Value, Error> {
+    fn new(url: &str, ca: &reqwest::Certificate) -> Result<Client, Error> {
+        let http = reqwest::Client::builder()
+            .tls_backend_rustls()
+            .tls_certs_only([ca.clone()])
+            .http1_only()
+            .pool_max_idle_per_host(1)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Client {
+            http,
+            url: format!("{url}/validate"),
+        })
+    }
+
+    async fn send_raw(&self, body: Vec<u8>) -> Result<Vec<u8>, Error> {
         let resp = self
             .http
-            .post(format!("{}/validate", self.url))
+            .post(&self.url)
             .header("Content-Type", "application/json")
             .body(body)
             .send()
             .await?;
         let status = resp.status();
-        let v: Value = resp.json().await?;
+        let bytes = resp.bytes().await?;
         if !status.is_success() {
-            return Err(format!("HTTP {status}: {v}").into());
+            return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)).into());
         }
-        Ok(v)
+        Ok(bytes.to_vec())
+    }
+
+    async fn send(&self, body: Vec<u8>) -> Result<Value, Error> {
+        Ok(serde_json::from_slice(&self.send_raw(body).await?)?)
+    }
+
+    /// Sends `body` and fails unless the review is admitted. Looks for the field in the bytes rather than
+    /// parsing them, to keep the load generator's share of the two cores small.
+    async fn admit(&self, body: Vec<u8>) -> Result<(), Error> {
+        let answer = self.send_raw(body).await?;
+        let allowed = b"\"allowed\":true";
+        if !answer.windows(allowed.len()).any(|w| w == allowed) {
+            return Err(format!("not admitted: {}", String::from_utf8_lossy(&answer)).into());
+        }
+        Ok(())
     }
 }
 
@@ -90,42 +138,99 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// p50/p99 over one keep-alive connection, then reviews/s with `CONCURRENCY` connections.
-async fn local_path(client: Arc<Client>, label: &str, body: Vec<u8>) -> Result<(), Error> {
-    for _ in 0..WARMUP {
-        client.send(body.clone()).await?;
-    }
-    let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
-    for _ in 0..LATENCY_SAMPLES {
-        let t = Instant::now();
-        let v = client.send(body.clone()).await?;
-        samples.push(t.elapsed());
-        assert_eq!(v["response"]["allowed"], true, "{v}");
-    }
-    samples.sort();
-    let started = Instant::now();
+/// CPU time a process has used so far (its threads' time on a CPU, from `/proc`), or zero where that is
+/// not readable. CPU per review does not depend on what else shares the cores, unlike latency.
+fn cpu_time(pid: u32) -> Duration {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
+}
+
+/// CPU per review, in µs.
+fn per_review(cpu: Duration, reviews: usize) -> f64 {
+    cpu.as_secs_f64() * 1e6 / reviews.max(1) as f64
+}
+
+/// The n-th review body of client c.
+type Bodies = Arc<dyn Fn(usize, usize) -> Vec<u8> + Send + Sync>;
+
+/// What one load run measured: every answer's latency (sorted), the answers per second, and the CPU the
+/// webhook and this load generator used in the window.
+struct Load {
+    sorted: Vec<Duration>,
+    rate: f64,
+    webhook_cpu: Duration,
+    client_cpu: Duration,
+}
+
+/// `clients` clients, each with one keep-alive HTTPS connection, sending reviews back to back, or with
+/// `every` set, each one review per `every` (an open loop, far below what the webhook can answer; a
+/// latency counts from the actual send, since the timer that paces the sends is only as fine as 1 ms). Answers during `warmup` (connections opened, both sides warm) are not
+/// counted; every answer begun and received within the `measure` window after it is a sample. Every review
+/// must be admitted.
+#[allow(clippy::too_many_arguments)]
+async fn load(
+    webhook_pid: u32,
+    url: &str,
+    ca: &reqwest::Certificate,
+    clients: usize,
+    every: Option<Duration>,
+    bodies: Bodies,
+    warmup: Duration,
+    measure: Duration,
+) -> Result<Load, Error> {
+    let t0 = Instant::now();
+    let (from, to) = (t0 + warmup, t0 + warmup + measure);
     let mut tasks = Vec::new();
-    for _ in 0..CONCURRENCY {
-        let client = client.clone();
-        let body = body.clone();
+    for c in 0..clients {
+        let client = Client::new(url, ca)?;
+        let bodies = bodies.clone();
         tasks.push(tokio::spawn(async move {
-            for _ in 0..THROUGHPUT_REVIEWS / CONCURRENCY {
-                client.send(body.clone()).await?;
+            let mut samples = Vec::new();
+            // Paced clients start spread over one interval.
+            let mut due = every.map(|e| t0 + e.mul_f64(c as f64 / clients as f64));
+            for n in 0.. {
+                let body = bodies(c, n);
+                if let (Some(d), Some(e)) = (due.as_mut(), every) {
+                    tokio::time::sleep_until((*d).into()).await;
+                    *d += e;
+                }
+                let started = Instant::now();
+                if started >= to {
+                    break;
+                }
+                client.admit(body).await?;
+                let done = Instant::now();
+                if started >= from && done <= to {
+                    samples.push(done - started);
+                }
             }
-            Ok::<_, Error>(())
+            Ok::<_, Error>(samples)
         }));
     }
+    let me = std::process::id();
+    tokio::time::sleep_until(from.into()).await;
+    let (w0, c0) = (cpu_time(webhook_pid), cpu_time(me));
+    tokio::time::sleep_until(to.into()).await;
+    let (w1, c1) = (cpu_time(webhook_pid), cpu_time(me));
+    let mut sorted = Vec::new();
     for t in tasks {
-        t.await??;
+        sorted.extend(t.await??);
     }
-    let rate = THROUGHPUT_REVIEWS as f64 / started.elapsed().as_secs_f64();
-    println!(
-        "  {label:<34} p50 {}  p99 {}  ({} sequential)   {rate:.0} reviews/s ({CONCURRENCY} connections, {THROUGHPUT_REVIEWS} reviews)",
-        ms(percentile(&samples, 0.5)),
-        ms(percentile(&samples, 0.99)),
-        LATENCY_SAMPLES
-    );
-    Ok(())
+    sorted.sort();
+    let rate = sorted.len() as f64 / measure.as_secs_f64();
+    Ok(Load {
+        sorted,
+        rate,
+        webhook_cpu: w1.saturating_sub(w0),
+        client_cpu: c1.saturating_sub(c0),
+    })
 }
 
 /// The admission pipeline alone, in this process: `admission::review` of `body` with the cluster in memory
@@ -182,10 +287,11 @@ async fn metric_sum(metrics_url: &str, name: &str) -> Result<f64, Error> {
         .sum())
 }
 
-/// The i-th of `n` bench policies: rules a platform team writes (a task cap, a name prefix, allowed classes,
-/// a required key, a transforms allow-list), all satisfied by the bench connectors. The last one alone
-/// refuses `config.probe` other than `ok`, so a probe shows when the webhook has every policy.
-fn policy_json(i: usize, n: usize, selector: (&str, &str)) -> Value {
+/// A bench policy: rules a platform team writes (a task cap, a name prefix, allowed classes, a required key,
+/// a transforms allow-list), all satisfied by the bench connectors, for the namespaces `namespace_selector`
+/// selects. With `probe`, it also refuses `config.probe` other than `ok`, so a probe shows when the
+/// webhook has it.
+fn policy_json(i: usize, namespace_selector: Value, probe: bool) -> Value {
     let mut config = json!({
         "required": ["topic"],
         "properties": {"topic": {"maxLength": 200}},
@@ -193,7 +299,7 @@ fn policy_json(i: usize, n: usize, selector: (&str, &str)) -> Value {
             "org.apache.kafka.connect.transforms.InsertField$Value",
             "org.apache.kafka.connect.transforms.TimestampRouter"]}}
     });
-    if i + 1 == n {
+    if probe {
         config["properties"]["probe"] = json!({"const": "ok"});
     }
     json!({
@@ -201,7 +307,7 @@ fn policy_json(i: usize, n: usize, selector: (&str, &str)) -> Value {
         "kind": "KafkaConnectorPolicy",
         "metadata": {"name": format!("bench-policy-{i:03}")},
         "spec": {
-            "match": {"namespaceSelector": {"matchLabels": {selector.0: selector.1}}},
+            "match": {"namespaceSelector": namespace_selector},
             "action": "Deny",
             "schema": {"properties": {
                 "tasksMax": {"maximum": 8},
@@ -214,49 +320,46 @@ fn policy_json(i: usize, n: usize, selector: (&str, &str)) -> Value {
     })
 }
 
-/// Applies `n` bench policies (deleting any others) and waits until the webhook enforces the last one.
-async fn set_policies(
-    kube: &stack::kube::KubeEnv,
-    client: &Client,
-    n: usize,
-    selector: (&str, &str),
-    probe: &Value,
-) -> Result<(), Error> {
-    warden::kubectl(
-        kube,
-        &["delete", "kafkaconnectorpolicies", "--all", "--wait=true"],
-        None,
-    )?;
-    if n == 0 {
-        return Ok(());
-    }
-    let docs: Vec<String> = (0..n)
-        .map(|i| serde_json::to_string(&policy_json(i, n, selector)).unwrap())
-        .collect();
-    warden::kubectl(kube, &["apply", "-f", "-"], Some(&docs.join("\n---\n")))?;
-    let body = review("CREATE", probe, None, 0);
-    let want = format!("policy bench-policy-{:03}: spec.config.\"probe\"", n - 1);
+/// The label saying how many bench policies select a namespace.
+const TIER_LABEL: &str = "bench.connectwarden.io/policies";
+
+/// A namespace served by the bench webhook alone (`label`), selected by `policies` bench policies, with a
+/// KafkaConnectCluster `local`.
+fn namespace_yaml(ns: &str, label: &str, policies: usize, connect_url: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  labels: {{{}: \"{label}\", {TIER_LABEL}: \"{policies}\"}}\n---\n\
+         apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: local, namespace: {ns}}}\n\
+         spec: {{url: \"{connect_url}\"}}\n",
+        warden::PRIVATE_LABEL,
+    )
+}
+
+/// Waits until each `(probe review, text)` is denied with `text` in its message.
+async fn wait_enforced(client: &Client, probes: &[(Vec<u8>, String)]) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let v = client.send(body.clone()).await?;
-        if v["response"]["status"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains(&want))
-        {
-            return Ok(());
+    for (body, want) in probes {
+        loop {
+            let v = client.send(body.clone()).await?;
+            if v["response"]["status"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(want.as_str()))
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the webhook does not enforce the bench policies: {v}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        if Instant::now() > deadline {
-            return Err(format!("the webhook does not enforce {n} policies: {v}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    Ok(())
 }
 
 /// Policy evaluation alone, in process and without the decision memo: `n` compiled bench policies against
 /// one connector view; and the compilation of a 100-rule schema.
 fn policy_costs(ns: &str) -> Result<(), Error> {
     use shared::policy::{
-        ConnectorView, Context, KafkaConnectorPolicy, compile, compile_schema, evaluate,
+        ConnectorView, Context, KafkaConnectorPolicy, PolicySet, compile, compile_schema, evaluate,
     };
     let connector: shared::crd::KafkaConnector =
         serde_json::from_value(connector(ns, "bench-eval", "bench-eval"))?;
@@ -269,8 +372,11 @@ fn policy_costs(ns: &str) -> Result<(), Error> {
     for n in [1, 10, 100] {
         let compiled: Vec<Arc<shared::policy::Compiled>> = (0..n)
             .map(|i| {
-                let p: KafkaConnectorPolicy =
-                    serde_json::from_value(policy_json(i, n, ("k", "v")))?;
+                let p: KafkaConnectorPolicy = serde_json::from_value(policy_json(
+                    i,
+                    json!({"matchLabels": {"k": "v"}}),
+                    i + 1 == n,
+                ))?;
                 compile(&p)
                     .map(Arc::new)
                     .map_err(|e| Error::from(e.join("; ")))
@@ -287,6 +393,22 @@ fn policy_costs(ns: &str) -> Result<(), Error> {
         samples.sort();
         println!(
             "  evaluate {n:>3} matching policies (no memo) p50 {}  p99 {}  ({EVALUATIONS} evaluations)",
+            us(percentile(&samples, 0.5)),
+            us(percentile(&samples, 0.99))
+        );
+        // What admission does per review: the connector's view, then the memo (a repeat is a hit).
+        let set = PolicySet::new(compiled, Default::default());
+        set.evaluate_connector(&connector, cx);
+        let mut samples = Vec::with_capacity(EVALUATIONS);
+        for _ in 0..EVALUATIONS {
+            let t = Instant::now();
+            let e = set.evaluate_connector(&connector, cx);
+            samples.push(t.elapsed());
+            assert_eq!(e.matched.len(), n);
+        }
+        samples.sort();
+        println!(
+            "  evaluate {n:>3} matching policies (memo hit) p50 {}  p99 {}  ({EVALUATIONS} evaluations)",
             us(percentile(&samples, 0.5)),
             us(percentile(&samples, 0.99))
         );
@@ -344,26 +466,13 @@ async fn main() -> Result<(), Error> {
     warden::kubectl(
         &kube,
         &["apply", "-f", "-"],
-        Some(&format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  labels: {{{}: \"{label}\"}}\n---\n\
-             apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: local, namespace: {ns}}}\n\
-             spec: {{url: \"{}\"}}\n",
-            warden::PRIVATE_LABEL,
-            kafka.connect_url
-        )),
+        Some(&namespace_yaml(&ns, &label, 0, &kafka.connect_url)),
     )?;
 
-    let http = reqwest::Client::builder()
-        .tls_backend_rustls()
-        .tls_certs_only([reqwest::Certificate::from_pem(hook.ca_pem.as_bytes())?])
-        .http1_only()
-        .pool_max_idle_per_host(CONCURRENCY * 2)
-        .tcp_nodelay(true)
-        .build()?;
-    let client = Arc::new(Client {
-        http,
-        url: hook.url(),
-    });
+    let ca = reqwest::Certificate::from_pem(hook.ca_pem.as_bytes())?;
+    let webhook_pid = hook.pid().ok_or("the webhook has exited")?;
+    let url = hook.url();
+    let client = Arc::new(Client::new(&url, &ca)?);
     let metrics_url = hook.metrics_url();
     let calls = || {
         metric_sum(
@@ -388,41 +497,234 @@ async fn main() -> Result<(), Error> {
     }
 
     println!(
-        "connect-warden webhook benchmark (HTTPS keep-alive on loopback, {} cores)",
+        "connect-warden webhook benchmark (HTTPS keep-alive on loopback, {} cores shared by the webhook and \
+         this load generator)",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     );
     println!("in process (no HTTP, no Kafka Connect call):");
     in_process(&ns, "admission::review (CREATE)", &hit_body)?;
-    println!("local path (no Kafka Connect call):");
+
+    // Under concurrency.
     let mut relabelled = first.clone();
     relabelled["metadata"]["labels"]["app"] = json!("bench-2");
-    let mut probe = first.clone();
-    probe["spec"]["config"]["probe"] = json!("x");
-    for n in [0, 10, 100] {
-        set_policies(&kube, &client, n, (warden::PRIVATE_LABEL, &label), &probe).await?;
-        println!(" with {n} matching KafkaConnectorPolicies:");
-        local_path(
-            client.clone(),
-            "spec-unchanged UPDATE",
-            review("UPDATE", &relabelled, Some(&first), 1),
-        )
-        .await?;
+    let unchanged_body = review("UPDATE", &relabelled, Some(&first), 1);
+    let run = std::process::id();
+    let template = first.clone();
+    let paths: [(&str, Bodies, Duration); 3] = [
+        (
+            "local: spec-unchanged UPDATE",
+            {
+                let b = unchanged_body.clone();
+                Arc::new(move |_, _| b.clone())
+            },
+            LOAD_LOCAL,
+        ),
+        (
+            "local: validation-cache hit",
+            {
+                let b = hit_body.clone();
+                Arc::new(move |_, _| b.clone())
+            },
+            LOAD_LOCAL,
+        ),
+        // A topic no review used before: a cache miss, one Connect call each.
+        (
+            "Connect: cache miss",
+            Arc::new(move |c, n| {
+                let mut obj = template.clone();
+                obj["metadata"]["name"] = json!("bench-miss");
+                obj["spec"]["config"]["topic"] = json!(format!("bench-{run}-{c}-{n}"));
+                review("CREATE", &obj, None, n)
+            }),
+            LOAD_CONNECT,
+        ),
+    ];
+    println!(
+        "under concurrency (each client one keep-alive HTTPS connection, reviews back to back; a closed loop, \
+         so the mean latency is clients ÷ reviews/s):"
+    );
+    println!(
+        "  {:<30} {:>7} {:>11} {:>10} {:>10} {:>9} {:>14} {:>13}",
+        "path", "clients", "reviews/s", "p50", "p99", "samples", "webhook CPU/r", "client CPU/r"
+    );
+    let mut local_p99_at_64 = Vec::new();
+    for (path, bodies, measure) in &paths {
         let before = calls().await?;
-        local_path(
-            client.clone(),
-            "validation-cache hit (CREATE)",
-            hit_body.clone(),
-        )
-        .await?;
-        let after = calls().await?;
+        for clients in CLIENTS {
+            let l = load(
+                webhook_pid,
+                &url,
+                &ca,
+                clients,
+                None,
+                bodies.clone(),
+                LOAD_WARMUP,
+                *measure,
+            )
+            .await?;
+            if l.sorted.is_empty() {
+                return Err(format!("{path}: no answer within {measure:?}").into());
+            }
+            let p99 = percentile(&l.sorted, 0.99);
+            println!(
+                "  {path:<30} {clients:>7} {:>11.0} {:>10} {:>10} {:>9} {:>11.1} µs {:>10.1} µs",
+                l.rate,
+                ms(percentile(&l.sorted, 0.5)),
+                ms(p99),
+                l.sorted.len(),
+                per_review(l.webhook_cpu, l.sorted.len()),
+                per_review(l.client_cpu, l.sorted.len()),
+            );
+            if path.starts_with("local") && clients == 64 {
+                local_p99_at_64.push((*path, p99));
+            }
+        }
+        let made = calls().await? - before;
         println!(
-            "  (Connect validate calls during the cache-hit runs: {})",
-            after - before
+            "  {:<30} ({made} Kafka Connect validate calls over its runs)",
+            ""
         );
     }
-    set_policies(&kube, &client, 0, (warden::PRIVATE_LABEL, &label), &probe).await?;
+    // The API server does not send back to back: 64 connections at a steady, high admission rate.
+    let paced = load(
+        webhook_pid,
+        &url,
+        &ca,
+        64,
+        Some(Duration::from_secs(64) / PACED_RATE),
+        paths[0].1.clone(),
+        LOAD_WARMUP,
+        LOAD_LOCAL,
+    )
+    .await?;
+    println!(
+        "  {:<30} {:>7} {:>11.0} {:>10} {:>10} {:>9} {:>11.1} µs {:>10.1} µs  (paced: {PACED_RATE}/s in all, open loop)",
+        paths[0].0,
+        64,
+        paced.rate,
+        ms(percentile(&paced.sorted, 0.5)),
+        ms(percentile(&paced.sorted, 0.99)),
+        paced.sorted.len(),
+        per_review(paced.webhook_cpu, paced.sorted.len()),
+        per_review(paced.client_cpu, paced.sorted.len()),
+    );
+    for (path, p99) in local_p99_at_64 {
+        println!(
+            "  target p99 ≤ {} at 64 clients ({path}): measured {}",
+            ms(TARGET_P99),
+            ms(p99)
+        );
+    }
+
+    // KafkaConnectorPolicies on the local path. A p99 over sequential reviews of ~0.1 ms is set by the
+    // worst 1%: a few milliseconds in all, which any burst of another process on these cores decides. Phases
+    // measured one after the other (and after a policy change, which keeps the API server busy) therefore
+    // compare moments more than policy counts. So all three cases run at once: 100 policies exist, 10 of
+    // them select one namespace, all 100 another, none a third, and the reviews of the three namespaces
+    // alternate on one connection, so every stall hits them alike.
+    let tiers = [
+        (0usize, ns.clone()),
+        (10, format!("{ns}-p10")),
+        (100, format!("{ns}-p100")),
+    ];
+    for (n, tier_ns) in &tiers[1..] {
+        warden::kubectl(
+            &kube,
+            &["apply", "-f", "-"],
+            Some(&namespace_yaml(tier_ns, &label, *n, &kafka.connect_url)),
+        )?;
+    }
+    let docs: Vec<String> = (0..100)
+        .map(|i| {
+            let selected = if i < 10 { json!(["10", "100"]) } else { json!(["100"]) };
+            let selector = json!({"matchExpressions": [{"key": TIER_LABEL, "operator": "In", "values": selected}]});
+            serde_json::to_string(&policy_json(i, selector, i == 9 || i == 99)).unwrap()
+        })
+        .collect();
+    warden::kubectl(&kube, &["apply", "-f", "-"], Some(&docs.join("\n---\n")))?;
+    let probe_in = |tier_ns: &str| {
+        let mut p = connector(tier_ns, "bench-hit", "bench-hit");
+        p["spec"]["config"]["probe"] = json!("x");
+        review("CREATE", &p, None, 0)
+    };
+    wait_enforced(
+        &client,
+        &[
+            (
+                probe_in(&tiers[1].1),
+                "policy bench-policy-009: spec.config.\"probe\"".into(),
+            ),
+            (
+                probe_in(&tiers[2].1),
+                "policy bench-policy-099: spec.config.\"probe\"".into(),
+            ),
+        ],
+    )
+    .await?;
+    tokio::time::sleep(POLICY_SETTLE).await;
+    let bodies: Vec<Vec<u8>> = tiers
+        .iter()
+        .map(|(_, tier_ns)| {
+            let old = connector(tier_ns, "bench-hit", "bench-hit");
+            let mut new = old.clone();
+            new["metadata"]["labels"]["app"] = json!("bench-2");
+            review("UPDATE", &new, Some(&old), 1)
+        })
+        .collect();
+    let c = Client::new(&url, &ca)?;
+    for b in &bodies {
+        for _ in 0..POLICY_WARMUP {
+            c.admit(b.clone()).await?;
+        }
+    }
+    println!(
+        "KafkaConnectorPolicies on the local path (spec-unchanged UPDATE, one connection, one review at a time; \
+         100 policies exist; the three cases alternate, {POLICY_ROUNDS} rounds of {POLICY_SAMPLES} reviews each):"
+    );
+    let mut all: Vec<Vec<Duration>> = vec![Vec::new(); tiers.len()];
+    for round in 0..POLICY_ROUNDS {
+        let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(POLICY_SAMPLES); tiers.len()];
+        for i in 0..POLICY_SAMPLES * tiers.len() {
+            // Each triple in a rotated order, so no case always follows the same one.
+            let k = (i % tiers.len() + i / tiers.len()) % tiers.len();
+            let body = bodies[k].clone();
+            let t = Instant::now();
+            c.admit(body).await?;
+            samples[k].push(t.elapsed());
+        }
+        let mut line = format!("  round {}:", round + 1);
+        for (k, s) in samples.iter_mut().enumerate() {
+            s.sort();
+            line += &format!(
+                "  {:>3} matching p99 {}",
+                tiers[k].0,
+                ms(percentile(s, 0.99))
+            );
+            all[k].extend(s.iter());
+        }
+        println!("{line}");
+    }
+    let mut p99 = Vec::new();
+    for (k, s) in all.iter_mut().enumerate() {
+        s.sort();
+        p99.push(percentile(s, 0.99));
+        println!(
+            "  {:>3} matching policies: p50 {}  p99 {}  ({} samples)",
+            tiers[k].0,
+            ms(percentile(s, 0.5)),
+            ms(percentile(s, 0.99)),
+            s.len()
+        );
+    }
+    let over = |k: usize| (p99[k].as_secs_f64() / p99[0].as_secs_f64() - 1.0) * 100.0;
+    println!(
+        "  10 policies: {:+.1}% p99 over 0 policies, target ≤ {POLICY_TARGET_PCT:.0}%",
+        over(1)
+    );
+    println!("  100 policies: {:+.1}% p99 over 0 policies", over(2));
+    warden::kubectl(&kube, &["delete", "kafkaconnectorpolicies", "--all"], None)?;
     println!("KafkaConnectorPolicies in process (no HTTP):");
     policy_costs(&ns)?;
 
@@ -514,7 +816,9 @@ async fn main() -> Result<(), Error> {
             None,
         );
     }
-    let _ = warden::kubectl(&kube, &["delete", "namespace", &ns, "--wait=false"], None);
+    for n in [ns.clone(), format!("{ns}-p10"), format!("{ns}-p100")] {
+        let _ = warden::kubectl(&kube, &["delete", "namespace", &n, "--wait=false"], None);
+    }
     hook.stop();
     Ok(())
 }
