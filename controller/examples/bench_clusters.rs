@@ -631,7 +631,7 @@ async fn sharing(
         .collect();
     println!();
     println!(
-        "sharing: {} KafkaConnectClusters name {url} ({} and {} in other namespaces, {} connectors each); all Ready after {:.1} s",
+        "sharing: {} KafkaConnectClusters name {url} ({} and {} in other namespaces with {} connectors each); all Ready after {:.1} s",
         members.len(),
         shared.label(),
         extra.len(),
