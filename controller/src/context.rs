@@ -35,8 +35,6 @@ pub(crate) struct Ctx {
     pub connect: Arc<ConnectClusters>,
     pub watched: Watched,
     pub retries: Retries,
-    /// Automatic restarts paced per Connect cluster (its URL).
-    pub restart_pace: crate::restart::Pacer<String>,
     pub fingerprints: Fingerprints,
     /// KafkaConnectorPolicies, compiled, and the namespace labels they select by.
     pub policies: Arc<crate::policies::Policies>,

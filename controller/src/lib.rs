@@ -310,6 +310,7 @@ async fn run_engine(
         writes: writes.clone(),
         poll_interval: settings.poll_interval,
         max_writes_per_cluster: settings.max_writes_per_cluster,
+        restarts_per_second: args.max_restarts_per_second,
     });
     let (policies, policy_watches) = policies::Policies::start(&kube);
     let ctx = Arc::new(Ctx {
@@ -320,7 +321,6 @@ async fn run_engine(
         connect,
         watched,
         retries: Retries::default(),
-        restart_pace: restart::Pacer::new(restart::Pace::per_second(args.max_restarts_per_second)),
         fingerprints: Fingerprints::default(),
         policies,
     });

@@ -2,15 +2,12 @@
 //!
 //! The first restart happens as soon as the failure is seen; each further one waits `base · 2^(n-1)`, capped
 //! at `max`. The count lives in status (so a new leader or a restarted controller continues it) and resets
-//! once the connector has been healthy for `stable` since the last restart. Automatic restarts are paced per
-//! Connect cluster ([`Pace`]), so that many connectors failing at once are not answered with a burst.
+//! once the connector has been healthy for `stable` since the last restart. (Automatic restarts are also paced
+//! per Connect cluster: see `connect_runtime`.)
 
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use parking_lot::Mutex;
 use shared::crd::{AutoRestart, AutoRestartStatus};
 
 /// Restart settings of one connector: its spec over the controller's defaults.
@@ -135,71 +132,6 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// At most `rate` restarts per second to one Connect cluster, `rate` of them at once after a quiet spell: a
-/// token bucket kept as a schedule (the time the bucket would be empty again), so each caller is handed its
-/// own slot and callers go in the order they asked. Pure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pace {
-    interval: Duration,
-    /// How far ahead of `now` the schedule may run before a caller waits: the burst less one.
-    slack: Duration,
-}
-
-impl Pace {
-    /// `None` for 0: no pacing.
-    pub fn per_second(rate: u32) -> Option<Pace> {
-        (rate > 0).then(|| {
-            let interval = Duration::from_secs(1) / rate;
-            Pace {
-                interval,
-                slack: interval * (rate - 1),
-            }
-        })
-    }
-
-    /// The slot of a restart asked for at `now`, given the schedule `busy_until` (`None`: idle), and the new
-    /// schedule.
-    pub fn reserve(&self, busy_until: Option<Instant>, now: Instant) -> (Instant, Instant) {
-        let busy = busy_until.map_or(now, |b| b.max(now));
-        let slot = busy.checked_sub(self.slack).map_or(now, |s| s.max(now));
-        (slot, busy + self.interval)
-    }
-}
-
-/// The schedules of [`Pace`], per Connect cluster.
-pub struct Pacer<K> {
-    pace: Option<Pace>,
-    busy_until: Mutex<HashMap<K, Instant>>,
-}
-
-impl<K: Hash + Eq> Pacer<K> {
-    pub fn new(pace: Option<Pace>) -> Pacer<K> {
-        Pacer {
-            pace,
-            busy_until: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Waits for this cluster's next restart slot.
-    pub async fn wait(&self, cluster: K) {
-        let now = Instant::now();
-        if let Some(slot) = self.reserve(cluster, now).filter(|s| *s > now) {
-            tokio::time::sleep_until(slot.into()).await;
-        }
-    }
-
-    /// This cluster's next restart slot, taken (`None`: no pacing).
-    fn reserve(&self, cluster: K, now: Instant) -> Option<Instant> {
-        let pace = self.pace?;
-        let mut busy = self.busy_until.lock();
-        // Schedules that ran out are dropped, so clusters that went away leave nothing behind.
-        busy.retain(|_, b| *b > now);
-        let (slot, until) = pace.reserve(busy.get(&cluster).copied(), now);
-        busy.insert(cluster, until);
-        Some(slot)
-    }
 }
 
 /// A manual restart asked for with the `connectwarden.io/restart` annotation.
@@ -452,60 +384,6 @@ mod tests {
             decide(&p, Some(&s), true, false, t(0)),
             Verdict::Restart { .. }
         ));
-    }
-
-    #[test]
-    fn restarts_are_paced_after_a_burst_of_one_second() {
-        assert_eq!(Pace::per_second(0), None, "0 turns pacing off");
-        let pace = Pace::per_second(4).unwrap();
-        let t0 = Instant::now();
-        let ms = |m: u64| t0 + Duration::from_millis(m);
-        // 10 restarts asked at once: 4 go now, then one every 250 ms, in the order they asked.
-        let mut busy = None;
-        let slots: Vec<Duration> = (0..10)
-            .map(|_| {
-                let (slot, until) = pace.reserve(busy, t0);
-                busy = Some(until);
-                slot - t0
-            })
-            .collect();
-        let want: Vec<Duration> = [0, 0, 0, 0, 250, 500, 750, 1000, 1250, 1500]
-            .into_iter()
-            .map(Duration::from_millis)
-            .collect();
-        assert_eq!(slots, want);
-        // Asked later, after the schedule drained: a full burst again.
-        let (slot, until) = pace.reserve(busy, ms(10_000));
-        assert_eq!((slot, until), (ms(10_000), ms(10_250)));
-        // Asked while the schedule still runs: the burst left is what the schedule has not used.
-        assert_eq!(pace.reserve(Some(ms(1_000)), ms(900)).0, ms(900));
-        assert_eq!(pace.reserve(Some(ms(2_000)), ms(900)).0, ms(1_250));
-        // One per second: no burst, each waits for the previous one's second.
-        let one = Pace::per_second(1).unwrap();
-        assert_eq!(one.reserve(None, t0), (t0, ms(1_000)));
-        assert_eq!(one.reserve(Some(ms(1_000)), t0), (ms(1_000), ms(2_000)));
-    }
-
-    #[test]
-    fn the_pacer_keeps_one_schedule_per_cluster() {
-        let pacer = Pacer::new(Pace::per_second(2));
-        let t0 = Instant::now();
-        let slots: Vec<Option<Instant>> = (0..3).map(|_| pacer.reserve("a", t0)).collect();
-        let half = t0 + Duration::from_millis(500);
-        assert_eq!(
-            slots,
-            [Some(t0), Some(t0), Some(half)],
-            "the third of a waits"
-        );
-        assert_eq!(pacer.reserve("b", t0), Some(t0), "b has its own burst");
-        assert_eq!(pacer.reserve("b", t0), Some(t0));
-        assert_eq!(pacer.busy_until.lock().len(), 2);
-        // Drained schedules are forgotten.
-        let later = t0 + Duration::from_secs(5);
-        assert_eq!(pacer.reserve("a", later), Some(later));
-        assert_eq!(pacer.busy_until.lock().len(), 1);
-        let off = Pacer::new(None);
-        assert!((0..100).all(|_| off.reserve("a", t0).is_none()));
     }
 
     fn asks(value: &str) -> Result<Manual, String> {

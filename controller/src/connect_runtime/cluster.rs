@@ -2,10 +2,12 @@
 //! the next reconcile must see reflected (it waits for a poll that started after them).
 
 use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use kube::runtime::reflector::ObjectRef;
 use parking_lot::{Mutex, RwLock};
 use shared::connect::registry::ClientSlot;
@@ -93,6 +95,10 @@ pub(crate) struct Endpoint {
     written: Mutex<HashMap<String, Written>>,
     /// Bounds the writes in flight against this Connect cluster.
     pub writes: Semaphore,
+    /// Paces automatic restarts: the write bound caps restarts in flight, not their rate, and a mass
+    /// failure (a broker or a database down) would otherwise be answered with a burst as fast as Connect
+    /// takes them. `None`: not paced.
+    pub restarts: Option<DefaultDirectRateLimiter>,
     /// Bounds the connector reconciles in progress for this Connect cluster (see `gated_reconcile`).
     pub reconciles: Semaphore,
     /// The poller task, while one runs.
@@ -130,6 +136,7 @@ impl Endpoint {
         label: String,
         client: ClientSlot,
         max_writes: usize,
+        restarts_per_second: u32,
     ) -> Endpoint {
         Endpoint {
             key,
@@ -142,6 +149,9 @@ impl Endpoint {
             waiting: Mutex::new(HashSet::new()),
             written: Mutex::new(HashMap::new()),
             writes: Semaphore::new(max_writes),
+            // A burst of one second's worth after a quiet spell, then the rate.
+            restarts: NonZeroU32::new(restarts_per_second)
+                .map(|r| RateLimiter::direct(Quota::per_second(r).allow_burst(r))),
             reconciles: Semaphore::new(max_writes.saturating_mul(RECONCILES_PER_WRITE).max(1)),
             poller: Mutex::new(None),
         }
@@ -263,6 +273,24 @@ mod tests {
 
     fn settings(url: &str) -> ClientSettings {
         ClientSettings::new(url)
+    }
+
+    #[test]
+    fn automatic_restarts_are_paced_per_endpoint_after_a_burst_of_one_second() {
+        let endpoint = |rate| {
+            let key = endpoint_key(&settings("http://connect:8083"));
+            let client = ClientSlot::new(settings("http://connect:8083"), None).unwrap();
+            Endpoint::new(key, "ns/c".into(), client, 8, rate)
+        };
+        assert!(endpoint(0).restarts.is_none(), "0 turns pacing off");
+        let (a, b) = (endpoint(4), endpoint(4));
+        let pace = a.restarts.as_ref().unwrap();
+        assert!((0..4).all(|_| pace.check().is_ok()), "a burst of 4 at once");
+        assert!(pace.check().is_err(), "the fifth waits");
+        assert!(
+            b.restarts.as_ref().unwrap().check().is_ok(),
+            "each endpoint has its own pace"
+        );
     }
 
     #[test]

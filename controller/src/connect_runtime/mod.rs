@@ -38,6 +38,8 @@ pub(crate) struct Wiring {
     pub poll_interval: Duration,
     /// Connect writes in flight per cluster.
     pub max_writes_per_cluster: usize,
+    /// Automatic restarts per second per cluster (0: not paced).
+    pub restarts_per_second: u32,
 }
 
 /// Every Connect cluster in use, and the clusters whose settings cannot be resolved (with the `Ready`
@@ -132,6 +134,7 @@ impl ConnectClusters {
                         label,
                         client,
                         self.wiring.max_writes_per_cluster,
+                        self.wiring.restarts_per_second,
                     ));
                     endpoints.insert(key, Arc::downgrade(&e));
                     e

@@ -49,7 +49,9 @@ impl Effects for Live<'_> {
         let name = d.name.as_str();
         if action.trigger() == Some(crate::plan::Trigger::Automatic) {
             // Before taking a write slot: waiting for the pace holds none.
-            self.ctx.restart_pace.wait(c.url()).await;
+            if let Some(pace) = &c.restarts {
+                pace.until_ready().await;
+            }
         }
         let _permit = c.writes.acquire().await;
         match action {
