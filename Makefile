@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 
-.PHONY: demo test unit e2e stack-up build crds chart-files fmt lint bench-webhook bench-controller bench-scale deps
+.PHONY: demo test unit e2e stack-up build crds chart-files fmt lint bench-webhook bench-controller bench-scale bench-storm bench-clusters deps
 
 ## Start the local stack, run webhook + controller, apply the examples and show what a user sees.
 demo:
@@ -55,6 +55,14 @@ bench-controller:
 ## Controller cost against fleet size (500, 2,000, 5,000 connectors); writes docs/scale.svg.
 bench-scale:
 	bash scripts/bench.sh scale $(ARGS)
+
+## A restart storm: 500 connectors whose tasks fail at once, then recover; request rate, recovery time, restarts lost or doubled.
+bench-storm:
+	bash scripts/bench.sh storm $(ARGS)
+
+## Five KafkaConnectClusters on their own Connect worker groups, polled concurrently; URL sharing.
+bench-clusters:
+	bash scripts/bench.sh clusters $(ARGS)
 
 fmt:
 	cargo fmt --all
