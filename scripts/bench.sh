@@ -19,8 +19,8 @@ cargo build --release --workspace --bins
 cargo build --release -p "$package" --example "bench_$which"
 "$CARGO_TARGET_DIR/release/cw-stack" build >/dev/null
 
-stack_dir="$CARGO_TARGET_DIR/bench-stack"
-env_file="$CARGO_TARGET_DIR/bench-stack.env.json"
+stack_dir="$CARGO_TARGET_DIR/bench-stack-$which"
+env_file="$CARGO_TARGET_DIR/bench-stack-$which.env.json"
 cw_stack="$CARGO_TARGET_DIR/release/cw-stack"
 # CRDs installed, no shared webhook or controller: each benchmark runs its own.
 "$cw_stack" up --detach --dir "$stack_dir" --env-file "$env_file"
