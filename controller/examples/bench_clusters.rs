@@ -27,20 +27,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
-use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams, PostParams};
-use shared::crd::{KafkaConnectCluster, KafkaConnector};
+use kube::api::Api;
+use shared::crd::ConnectorState;
 
 mod common;
-use common::{Controller, scrape, wait};
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
-
-const PRIVATE_LABEL: &str = "connectwarden.io/e2e-private";
-/// KafkaConnectors created at once through the API, as a GitOps tool applying a folder would.
-const CREATE_CONCURRENCY: usize = 32;
-const LIST_PATH: &str = "/connectors?expand=status&expand=info";
+use common::{BenchEnv, Controller, Delta, Error, LIST_PATH, wait};
 
 #[derive(clap::Parser, Debug)]
 struct Opts {
@@ -68,15 +59,8 @@ struct Opts {
 }
 
 fn main() -> Result<(), Error> {
-    use clap::Parser;
-    let opts = Opts::parse();
-    shared::tls::install_crypto_provider();
-    let env = stack::StackEnv::from_env()
-        .map_err(|e| format!("CW_STACK_ENV must name a running stack: {e}"))?;
-    let kube_env = env.kube.clone().ok_or("the stack has no Kubernetes")?;
-    let kafka_env = env.kafka.clone().ok_or("the stack has no Kafka")?;
+    let (opts, env) = BenchEnv::init::<Opts>()?;
     let id = format!("clusters-{}", std::process::id());
-    // Processes of the stack stop when the thread that started them ends: started on this thread.
     let mut workers = Vec::new();
     for i in 0..opts.clusters {
         eprintln!(
@@ -84,19 +68,10 @@ fn main() -> Result<(), Error> {
             i + 1,
             opts.clusters
         );
-        workers.push(stack::kafka::ConnectWorker::start(
-            &kafka_env,
-            &env.dir,
-            &format!("connect-{id}-{i}"),
-        )?);
+        workers.push(env.worker(&format!("connect-{id}-{i}"), None)?);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     let bench = Bench {
-        kubeconfig: kube_env.kubeconfig.clone(),
-        bin: stack::warden::bin_dir().join("connect-warden-controller"),
-        logs: env.dir.join("logs"),
+        env,
         workers: workers
             .iter()
             .map(|w| (w.url(), w.log().to_path_buf()))
@@ -104,18 +79,13 @@ fn main() -> Result<(), Error> {
         id,
         interval: Duration::from_secs(opts.poll_interval_seconds),
     };
-    let result = rt.block_on(run(&opts, &bench));
+    let result = common::runtime()?.block_on(run(&opts, &bench));
     drop(workers);
-    if let Err(e) = &result {
-        eprintln!("bench failed: {e}; logs in {}", bench.logs.display());
-    }
-    result
+    common::logs_on_failure(result, format_args!("logs in {}", bench.env.logs.display()))
 }
 
 struct Bench {
-    kubeconfig: PathBuf,
-    bin: PathBuf,
-    logs: PathBuf,
+    env: BenchEnv,
     /// Each worker's URL and log.
     workers: Vec<(String, PathBuf)>,
     id: String,
@@ -185,9 +155,7 @@ impl LogMark {
     }
 
     fn since(&self) -> Result<Vec<ListRequest>, Error> {
-        let bytes = std::fs::read(&self.path)?;
-        let from = (self.offset as usize).min(bytes.len());
-        Ok(list_requests(&String::from_utf8_lossy(&bytes[from..])))
+        Ok(list_requests(&common::read_from(&self.path, self.offset)?))
     }
 }
 
@@ -239,77 +207,10 @@ fn percentile(values: &[i64], p: f64) -> Option<i64> {
     v.get(i).copied()
 }
 
-/// Counter differences between two scrapes of the controller.
-struct Delta {
-    before: String,
-    after: String,
-}
-
-impl Delta {
-    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        stack::metrics_text::sum(&self.after, name, labels)
-            - stack::metrics_text::sum(&self.before, name, labels)
-    }
-
-    fn polls(&self, cluster: &str) -> f64 {
-        self.sum(
-            "connect_warden_cluster_polls_total",
-            &[("cluster", cluster)],
-        )
-    }
-
-    fn requests(&self, cluster: &str) -> f64 {
-        self.sum(
-            "connect_warden_connect_requests_total",
-            &[("cluster", cluster)],
-        )
-    }
-
-    fn lists(&self, cluster: &str) -> f64 {
-        self.sum(
-            "connect_warden_connect_requests_total",
-            &[("cluster", cluster), ("path", LIST_PATH)],
-        )
-    }
-
-    /// Mean duration of the list request as the controller timed it (sending it and reading the answer), ms.
-    fn list_mean_ms(&self, cluster: &str) -> f64 {
-        let name = "connect_warden_connect_request_duration_seconds";
-        let l = [("cluster", cluster), ("path", LIST_PATH)];
-        let n = self.sum(&format!("{name}_count"), &l);
-        if n > 0.0 {
-            self.sum(&format!("{name}_sum"), &l) / n * 1000.0
-        } else {
-            f64::NAN
-        }
-    }
-}
-
 async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
-    let kube = {
-        let kc = kube::config::Kubeconfig::read_from(&b.kubeconfig)?;
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-        kube::Client::try_from(cfg)?
-    };
-    let args: Vec<String> = [
-        "--label-selector",
-        &format!("{PRIVATE_LABEL}={}", b.id),
-        "--poll-interval-seconds",
-        &b.interval.as_secs().to_string(),
-        "--log-format",
-        "text",
-        "--log-level",
-        "warn",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let controller = Controller::start(
-        &b.bin,
-        &b.kubeconfig,
-        &b.logs.join(format!("controller-{}.log", b.id)),
-        &args,
-    )?;
+    let kube = b.env.kube().await?;
+    let args = common::controller_args(&b.id, b.interval.as_secs(), &[]);
+    let controller = Controller::start(&b.env, &format!("controller-{}.log", b.id), &args)?;
     controller.ready().await?;
 
     let mut targets: Vec<Target> = (0..b.workers.len())
@@ -322,7 +223,7 @@ async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
         })
         .collect();
     for t in &targets {
-        namespace_with_cluster(&kube, b, &t.ns, &b.workers[t.worker].0).await?;
+        common::namespace_with_cluster(&kube, &t.ns, &b.id, &b.workers[t.worker].0).await?;
     }
 
     // Every fleet applied at once, small and big interleaved, as one GitOps sync of many folders would.
@@ -343,7 +244,7 @@ async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
             for (t, r) in targets.iter().zip(ready_after.iter_mut()) {
-                if r.is_none() && ready_count(&Api::namespaced(kube.clone(), &t.ns)).await? == t.n {
+                if r.is_none() && ready_count(&kube, t).await? == t.n {
                     *r = Some(started.elapsed());
                     eprintln!("  {} Ready after {:.1?}", t.label(), started.elapsed());
                 }
@@ -365,14 +266,11 @@ async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
     eprintln!("steady state …");
     tokio::time::sleep(b.interval * 2).await;
     let marks: Vec<LogMark> = b.workers.iter().map(|w| LogMark::now(&w.1)).collect();
-    let before = scrape(&controller.metrics)?;
-    tokio::time::sleep(b.interval * opts.cycles).await;
-    let after = scrape(&controller.metrics)?;
+    let d = Delta::over(&controller.metrics, b.interval, opts.cycles).await?;
     let steady: Vec<Polls> = marks
         .iter()
         .map(|m| m.since().map(|r| Polls::of(&r)))
         .collect::<Result<_, _>>()?;
-    let d = Delta { before, after };
     print_clusters(opts, b, &targets, &filling, &steady, &d);
 
     if opts.sharing > 0 {
@@ -382,95 +280,23 @@ async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
     Ok(())
 }
 
-async fn namespace_with_cluster(
-    kube: &kube::Client,
-    b: &Bench,
-    ns: &str,
-    url: &str,
-) -> Result<(), Error> {
-    let meta = serde_json::json!({"name": ns, "labels": {PRIVATE_LABEL: b.id}});
-    Api::<Namespace>::all(kube.clone())
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({ "metadata": meta }))?,
-        )
-        .await?;
-    Api::<KafkaConnectCluster>::namespaced(kube.clone(), ns)
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({
-                "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnectCluster",
-                "metadata": {"name": "main", "labels": {PRIVATE_LABEL: b.id}},
-                "spec": {"url": url}
-            }))?,
-        )
-        .await?;
-    Ok(())
-}
-
 /// Creates every target's stopped connectors, round-robin across targets.
 async fn create_fleets(kube: &kube::Client, b: &Bench, targets: &[Target]) -> Result<(), Error> {
     let most = targets.iter().map(|t| t.n).max().unwrap_or(0);
-    let order: Vec<(&Target, usize)> = (0..most)
+    let order = (0..most)
         .flat_map(|j| targets.iter().filter(move |t| j < t.n).map(move |t| (t, j)))
-        .collect();
-    futures::stream::iter(order)
-        .map(|(t, j)| async move {
-            let k: KafkaConnector = serde_json::from_value(serde_json::json!({
-                "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
-                "metadata": {"name": format!("{}-{j}", t.prefix), "labels": {PRIVATE_LABEL: b.id}},
-                "spec": {
-                    "clusterRef": {"name": "main"},
-                    "class": "FileStreamSink",
-                    "state": "stopped",
-                    "config": {"topics": "bench-clusters", "file": "/dev/null"}
-                }
-            }))?;
-            Api::<KafkaConnector>::namespaced(kube.clone(), &t.ns)
-                .create(&PostParams::default(), &k)
-                .await?;
-            Ok::<_, Error>(())
+        .map(|(t, j)| {
+            let spec = common::file_sink(ConnectorState::Stopped, "bench-clusters");
+            let k = common::connector(&format!("{}-{j}", t.prefix), &b.id, spec)?;
+            Ok((t.ns.clone(), k))
         })
-        .buffer_unordered(CREATE_CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok(())
+        .collect::<Result<Vec<_>, Error>>()?;
+    common::create_all(kube, order).await
 }
 
-async fn ready_count(api: &Api<KafkaConnector>) -> Result<usize, Error> {
-    let mut count = 0;
-    let mut lp = ListParams::default().limit(500);
-    loop {
-        let list = api.list(&lp).await?;
-        count += list
-            .items
-            .iter()
-            .filter(|k| {
-                k.status.as_ref().is_some_and(|s| {
-                    s.conditions.iter().any(|c| {
-                        c.kind == "Ready"
-                            && c.status == "True"
-                            && c.reason.as_deref() == Some("Stopped")
-                    })
-                })
-            })
-            .count();
-        match list.metadata.continue_ {
-            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
-            _ => return Ok(count),
-        }
-    }
-}
-
-async fn cluster_ready(kube: &kube::Client, ns: &str) -> Result<bool, Error> {
-    let c = Api::<KafkaConnectCluster>::namespaced(kube.clone(), ns)
-        .get("main")
-        .await?;
-    Ok(c.status.is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.kind == "Ready" && c.status == "True")
-    }))
+/// The target's connectors `Ready` (stopped).
+async fn ready_count(kube: &kube::Client, t: &Target) -> Result<usize, Error> {
+    common::ready_count(&Api::namespaced(kube.clone(), &t.ns), "Stopped").await
 }
 
 fn ms(v: Option<i64>) -> String {
@@ -489,7 +315,7 @@ fn print_clusters(
     println!();
     println!(
         "connect-warden clusters bench — {} (poll interval {} s, {} steady-state cycles, {} Connect clusters polled by one controller)",
-        b.bin.display(),
+        b.env.bin.display(),
         b.interval.as_secs(),
         opts.cycles,
         targets.len()
@@ -599,7 +425,7 @@ async fn sharing(
         .collect();
     let started = Instant::now();
     for t in &extra {
-        namespace_with_cluster(kube, b, &t.ns, url).await?;
+        common::namespace_with_cluster(kube, &t.ns, &b.id, url).await?;
     }
     create_fleets(kube, b, &extra).await?;
     wait(
@@ -607,8 +433,7 @@ async fn sharing(
         Duration::from_secs(600),
         || async {
             for t in &extra {
-                if !cluster_ready(kube, &t.ns).await?
-                    || ready_count(&Api::namespaced(kube.clone(), &t.ns)).await? != t.n
+                if !common::cluster_ready(kube, &t.ns).await? || ready_count(kube, t).await? != t.n
                 {
                     return Ok(false);
                 }
@@ -620,11 +445,8 @@ async fn sharing(
     let took = started.elapsed();
     tokio::time::sleep(b.interval * 2).await;
     let mark = LogMark::now(&b.workers[shared.worker].1);
-    let before = scrape(&controller.metrics)?;
-    tokio::time::sleep(b.interval * opts.cycles).await;
-    let after = scrape(&controller.metrics)?;
+    let d = Delta::over(&controller.metrics, b.interval, opts.cycles).await?;
     let seen = Polls::of(&mark.since()?);
-    let d = Delta { before, after };
 
     let members: Vec<String> = std::iter::once(shared.label())
         .chain(extra.iter().map(Target::label))

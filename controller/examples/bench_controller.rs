@@ -13,26 +13,15 @@
 //! `cargo run -p connect-warden-controller --example bench_controller -- [--running N] [--stopped N]
 //!  [--poll-interval-seconds S] [--cycles C]`
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use shared::connect::{ClientSettings, ConnectClient, InitialState};
-use shared::crd::{ConnectorState, KafkaConnectCluster, KafkaConnector};
+use kube::api::{Api, DeleteParams, ListParams};
+use shared::connect::{ClientSettings, ConnectClient};
+use shared::crd::{ConnectorState, KafkaConnector};
 
 mod common;
-use common::{http_get, proc_status_kib, scrape, wait};
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
-
-const PRIVATE_LABEL: &str = "connectwarden.io/e2e-private";
-/// KafkaConnectors created at once through the API, as a GitOps tool applying a folder would.
-const CREATE_CONCURRENCY: usize = 32;
+use common::{BenchEnv, Controller, Delta, Error, wait};
 
 #[derive(clap::Parser, Debug)]
 struct Opts {
@@ -47,7 +36,7 @@ struct Opts {
     poll_interval_seconds: u64,
     /// Poll cycles measured in steady state.
     #[arg(long, default_value_t = 3)]
-    cycles: u64,
+    cycles: u32,
 }
 
 fn main() -> Result<(), Error> {
@@ -77,48 +66,20 @@ fn main() -> Result<(), Error> {
             (env, Some((kube, kafka)))
         }
     };
-    let kube_env = env.kube.clone().ok_or("the stack has no Kubernetes")?;
-    let kafka_env = env.kafka.clone().ok_or("the stack has no Kafka")?;
+    let env = BenchEnv::of(&env)?;
     let id = format!("bench-{}", std::process::id());
     eprintln!("starting a dedicated Connect worker …");
-    let worker =
-        stack::kafka::ConnectWorker::start(&kafka_env, &env.dir, &format!("connect-{id}"))?;
-    let port = stack::ports::free_port()?;
-    let bin = stack::warden::bin_dir().join("connect-warden-controller");
-    let log = env.dir.join("logs").join(format!("controller-{id}.log"));
-    std::fs::create_dir_all(log.parent().ok_or("log dir")?)?;
-    let mut controller = Command::new(&bin)
-        .env("KUBECONFIG", &kube_env.kubeconfig)
-        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-        .args(["--label-selector", &format!("{PRIVATE_LABEL}={id}")])
-        .args([
-            "--poll-interval-seconds",
-            &opts.poll_interval_seconds.to_string(),
-        ])
-        .args(["--log-format", "text", "--log-level", "warn"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?)
-        .spawn()
-        .map_err(|e| format!("starting {}: {e}", bin.display()))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let result = rt.block_on(bench(
-        &opts,
-        &kube_env.kubeconfig,
-        &worker.url(),
-        &id,
-        port,
-        &mut controller,
-        &bin,
-    ));
+    let worker = env.worker(&format!("connect-{id}"), None)?;
+    let log = format!("controller-{id}.log");
+    let args = common::controller_args(&id, opts.poll_interval_seconds, &[]);
+    let controller = Controller::start(&env, &log, &args)?;
+    let result = common::runtime()?.block_on(bench(&opts, &env, &worker.url(), &id, &controller));
     let _ = controller.kill();
-    let _ = controller.wait();
     drop(worker);
-    if let Err(e) = &result {
-        eprintln!("bench failed: {e}; controller log: {}", log.display());
-    }
-    result
+    common::logs_on_failure(
+        result,
+        format_args!("controller log: {}", env.logs.join(log).display()),
+    )
 }
 
 struct Row {
@@ -137,61 +98,22 @@ struct Row {
 
 async fn bench(
     opts: &Opts,
-    kubeconfig: &Path,
+    env: &BenchEnv,
     connect_url: &str,
     id: &str,
-    port: u16,
-    controller: &mut Child,
-    bin: &Path,
+    controller: &Controller,
 ) -> Result<(), Error> {
-    let kube = {
-        let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-        kube::Client::try_from(cfg)?
-    };
+    let kube = env.kube().await?;
     let connect = ConnectClient::new(&ClientSettings::new(connect_url))?;
-    let metrics = format!("127.0.0.1:{port}");
-    let pid = controller.id();
-    wait(
-        "the controller's /readyz",
-        Duration::from_secs(60),
-        || async { Ok(http_get(&metrics, "/readyz").is_ok_and(|(code, _)| code == 200)) },
-    )
-    .await?;
+    controller.ready().await?;
 
     let ns = id.to_string();
-    let ns_api: Api<Namespace> = Api::all(kube.clone());
-    ns_api
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({
-                "metadata": {"name": ns, "labels": {PRIVATE_LABEL: id}}
-            }))?,
-        )
-        .await?;
-    let clusters: Api<KafkaConnectCluster> = Api::namespaced(kube.clone(), &ns);
-    clusters
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({
-                "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnectCluster",
-                "metadata": {"name": "main", "labels": {PRIVATE_LABEL: id}},
-                "spec": {"url": connect_url}
-            }))?,
-        )
-        .await?;
+    common::namespace_with_cluster(&kube, &ns, id, connect_url).await?;
     let cluster_label = format!("{ns}/main");
     wait(
         "the KafkaConnectCluster Ready",
         Duration::from_secs(60),
-        || async {
-            let c = clusters.get("main").await?;
-            Ok(c.status
-                .unwrap_or_default()
-                .conditions
-                .iter()
-                .any(|c| c.kind == "Ready" && c.status == "True"))
-        },
+        || common::cluster_ready(&kube, &ns),
     )
     .await?;
 
@@ -204,22 +126,20 @@ async fn bench(
             continue;
         }
         eprintln!("[{scenario} × {n}] direct REST loop …");
-        let rest = rest_loop(&connect, scenario, n, state).await?;
+        let rest = common::rest_loop(&connect, &format!("rest-{scenario}"), n, state).await?;
         eprintln!("[{scenario} × {n}] direct REST: {rest:.1?}; now through the controller …");
         let api: Api<KafkaConnector> = Api::namespaced(kube.clone(), &ns);
-        let started = Instant::now();
-        futures::stream::iter(0..n)
+        let fleet = (0..n)
             .map(|i| {
-                let api = api.clone();
-                async move {
-                    let k = connector(id, scenario, i, state)?;
-                    api.create(&PostParams::default(), &k).await?;
-                    Ok::<_, Error>(())
-                }
+                let spec = common::file_sink(state, &format!("bench-{scenario}"));
+                Ok((
+                    ns.clone(),
+                    common::connector(&format!("{scenario}-{i}"), id, spec)?,
+                ))
             })
-            .buffer_unordered(CREATE_CONCURRENCY)
-            .try_collect::<Vec<_>>()
-            .await?;
+            .collect::<Result<Vec<_>, Error>>()?;
+        let started = Instant::now();
+        common::create_all(&kube, fleet).await?;
         let apply = started.elapsed();
         let reason = if state == ConnectorState::Running {
             "Running"
@@ -229,23 +149,7 @@ async fn bench(
         wait(
             &format!("{n} KafkaConnectors Ready"),
             Duration::from_secs(1800),
-            || async {
-                let list = api.list(&ListParams::default()).await?;
-                let ready = list
-                    .items
-                    .iter()
-                    .filter(|k| {
-                        k.status.as_ref().is_some_and(|s| {
-                            s.conditions.iter().any(|c| {
-                                c.kind == "Ready"
-                                    && c.status == "True"
-                                    && c.reason.as_deref() == Some(reason)
-                            })
-                        })
-                    })
-                    .count();
-                Ok(ready == n)
-            },
+            || async { Ok(common::ready_count(&api, reason).await? == n) },
         )
         .await?;
         let to_ready = started.elapsed();
@@ -254,25 +158,12 @@ async fn bench(
         // Steady state: let the last status writes and events settle, then count over whole cycles.
         let interval = Duration::from_secs(opts.poll_interval_seconds);
         tokio::time::sleep(interval * 2).await;
-        let before = scrape(&metrics)?;
-        tokio::time::sleep(interval * u32::try_from(opts.cycles).unwrap_or(3)).await;
-        let after = scrape(&metrics)?;
-        let d = |name: &str, labels: &[(&str, &str)]| {
-            stack::metrics_text::sum(&after, name, labels)
-                - stack::metrics_text::sum(&before, name, labels)
-        };
-        let cl = [("cluster", cluster_label.as_str())];
-        let polls = d("connect_warden_cluster_polls_total", &cl);
-        let requests = d("connect_warden_connect_requests_total", &cl);
-        let lists = d(
-            "connect_warden_connect_requests_total",
-            &[
-                ("cluster", cluster_label.as_str()),
-                ("path", "/connectors?expand=status&expand=info"),
-            ],
-        );
-        let writes = d("connect_warden_kube_writes_total", &[]);
-        let rss_kib = proc_status_kib(pid, "VmRSS:").unwrap_or(0);
+        let d = Delta::over(&controller.metrics, interval, opts.cycles).await?;
+        let polls = d.polls(&cluster_label);
+        let requests = d.requests(&cluster_label);
+        let lists = d.lists(&cluster_label);
+        let writes = d.kube_writes();
+        let rss_kib = controller.kib("VmRSS:");
 
         eprintln!("[{scenario} × {n}] deleting through the controller …");
         let started = Instant::now();
@@ -309,13 +200,15 @@ async fn bench(
             delete,
         });
     }
-    let peak = proc_status_kib(pid, "VmHWM:").unwrap_or(0);
-    let _ = ns_api.delete(&ns, &DeleteParams::default()).await;
+    let peak = controller.kib("VmHWM:");
+    let _ = Api::<Namespace>::all(kube.clone())
+        .delete(&ns, &DeleteParams::default())
+        .await;
 
     println!();
     println!(
         "connect-warden controller bench — {} (poll interval {} s, {} steady-state cycles, Connect {connect_url})",
-        bin.display(),
+        env.bin.display(),
         opts.poll_interval_seconds,
         opts.cycles
     );
@@ -355,85 +248,4 @@ async fn bench(
         peak as f64 / 1024.0
     );
     Ok(())
-}
-
-fn connector(
-    id: &str,
-    scenario: &str,
-    i: usize,
-    state: ConnectorState,
-) -> Result<KafkaConnector, Error> {
-    Ok(serde_json::from_value(serde_json::json!({
-        "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
-        "metadata": {"name": format!("{scenario}-{i}"), "labels": {PRIVATE_LABEL: id}},
-        "spec": {
-            "clusterRef": {"name": "main"},
-            "class": "FileStreamSink",
-            "state": state,
-            "config": {"topics": format!("bench-{scenario}"), "file": "/dev/null"}
-        }
-    }))?)
-}
-
-/// Creates `n` connectors straight on Connect, one request after the other, and waits until Connect reports
-/// them all in the wanted state; then removes them. Returns the time to all in state.
-async fn rest_loop(
-    c: &ConnectClient,
-    scenario: &str,
-    n: usize,
-    state: ConnectorState,
-) -> Result<Duration, Error> {
-    let names: Vec<String> = (0..n).map(|i| format!("rest-{scenario}-{i}")).collect();
-    let started = Instant::now();
-    for name in &names {
-        let config: BTreeMap<String, String> = [
-            ("name", name.as_str()),
-            ("connector.class", "FileStreamSink"),
-            ("topics", "bench-rest"),
-            ("file", "/dev/null"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        match state {
-            ConnectorState::Running => {
-                c.put_config(name, &config).await?;
-            }
-            _ => {
-                c.create(name, &config, Some(InitialState::Stopped)).await?;
-            }
-        }
-    }
-    let want = if state == ConnectorState::Running {
-        "RUNNING"
-    } else {
-        "STOPPED"
-    };
-    wait(
-        "connectors in state on Connect",
-        Duration::from_secs(1800),
-        || async {
-            let all = c.list_expanded().await?;
-            Ok(names.iter().all(|n| {
-                all.get(n).and_then(|e| e.status.as_ref()).is_some_and(|s| {
-                    s.connector.state == want
-                        && (want != "RUNNING"
-                            || (!s.tasks.is_empty()
-                                && s.tasks.iter().all(|t| t.state == "RUNNING")))
-                })
-            }))
-        },
-    )
-    .await?;
-    let took = started.elapsed();
-    let c = Arc::new(c.clone());
-    futures::stream::iter(names)
-        .map(|n| {
-            let c = c.clone();
-            async move { c.delete(&n).await }
-        })
-        .buffer_unordered(8)
-        .collect::<Vec<_>>()
-        .await;
-    Ok(took)
 }

@@ -23,27 +23,16 @@
 //! `bench_scale [--sizes 500,2000,5000] [--poll-interval-seconds S] [--cycles C] [--restart-at N]
 //!  [--leader-change-at N] [--no-floor] [--plot docs/scale.svg]`
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams, PostParams};
-use shared::connect::{ClientSettings, ConnectClient, InitialState};
-use shared::crd::{KafkaConnectCluster, KafkaConnector};
+use kube::api::Api;
+use shared::connect::{ClientSettings, ConnectClient};
+use shared::crd::{ConnectorState, KafkaConnector};
 
 mod common;
-use common::{http_get, proc_status_kib, scrape, wait};
+use common::{BenchEnv, Controller, Delta, Error, controller_args, scrape, wait};
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
-
-const PRIVATE_LABEL: &str = "connectwarden.io/e2e-private";
-/// KafkaConnectors created at once through the API, as a GitOps tool applying a folder would.
-const CREATE_CONCURRENCY: usize = 32;
-const LIST_PATH: &str = "/connectors?expand=status&expand=info";
 /// The controller's default `--lease-duration-seconds`: how long a standby waits after the leader died.
 const LEASE_SECONDS: u64 = 15;
 
@@ -76,106 +65,41 @@ struct Opts {
 }
 
 fn main() -> Result<(), Error> {
-    use clap::Parser;
-    let opts = Opts::parse();
-    shared::tls::install_crypto_provider();
-    let env = stack::StackEnv::from_env()
-        .map_err(|e| format!("CW_STACK_ENV must name a running stack: {e}"))?;
-    let kube_env = env.kube.clone().ok_or("the stack has no Kubernetes")?;
-    let kafka_env = env.kafka.clone().ok_or("the stack has no Kafka")?;
+    let (opts, env) = BenchEnv::init::<Opts>()?;
     let id = format!("scale-{}", std::process::id());
     eprintln!("starting a dedicated Connect worker …");
-    // Processes of the stack stop when the thread that started them ends: started on this thread.
-    let worker = stack::kafka::ConnectWorker::start_with_heap(
-        &kafka_env,
-        &env.dir,
-        &format!("connect-{id}"),
-        opts.worker_heap_mib,
-    )?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let worker = env.worker(&format!("connect-{id}"), Some(opts.worker_heap_mib))?;
     let bench = Bench {
-        kubeconfig: kube_env.kubeconfig.clone(),
-        bin: stack::warden::bin_dir().join("connect-warden-controller"),
-        logs: env.dir.join("logs"),
         connect_url: worker.url(),
+        env,
         id,
         interval: Duration::from_secs(opts.poll_interval_seconds),
     };
-    let result = rt.block_on(run(&opts, &bench));
+    let result = common::runtime()?.block_on(run(&opts, &bench));
     drop(worker);
-    if let Err(e) = &result {
-        eprintln!(
-            "bench failed: {e}; controller logs in {}",
-            bench.logs.display()
-        );
-    }
-    result
+    common::logs_on_failure(
+        result,
+        format_args!("controller logs in {}", bench.env.logs.display()),
+    )
 }
 
 struct Bench {
-    kubeconfig: PathBuf,
-    bin: PathBuf,
-    logs: PathBuf,
+    env: BenchEnv,
     connect_url: String,
     id: String,
     interval: Duration,
 }
 
-/// A controller process of ours and the address of its metrics.
-struct Controller {
-    child: Child,
-    metrics: String,
-}
-
-impl Controller {
-    fn start(b: &Bench, label: &str, log_name: &str) -> Result<Controller, Error> {
-        let port = stack::ports::free_port()?;
-        std::fs::create_dir_all(&b.logs)?;
-        let child = Command::new(&b.bin)
-            .env("KUBECONFIG", &b.kubeconfig)
-            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-            .args(["--label-selector", &format!("{PRIVATE_LABEL}={label}")])
-            .args(["--poll-interval-seconds", &b.interval.as_secs().to_string()])
-            .args(["--log-format", "text", "--log-level", "warn"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(b.logs.join(log_name))?)
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", b.bin.display()))?;
-        Ok(Controller {
-            child,
-            metrics: format!("127.0.0.1:{port}"),
-        })
-    }
-
-    async fn ready(&self) -> Result<(), Error> {
-        wait(
-            "the controller's /readyz",
-            Duration::from_secs(120),
-            || async { Ok(http_get(&self.metrics, "/readyz").is_ok_and(|(c, _)| c == 200)) },
-        )
-        .await
-    }
-
-    fn kib(&self, field: &str) -> u64 {
-        proc_status_kib(self.child.id(), field).unwrap_or(0)
-    }
-
-    /// SIGTERM (the controller finishes what it is doing), then waits for it to exit.
-    fn stop(mut self) -> Result<(), Error> {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()?;
-        for _ in 0..300 {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
+impl Bench {
+    /// A controller watching the fleet labelled `label`, with `more` flags.
+    fn controller(
+        &self,
+        label: &str,
+        log_name: &str,
+        more: &[String],
+    ) -> Result<Controller, Error> {
+        let args = controller_args(label, self.interval.as_secs(), more);
+        Controller::start(&self.env, log_name, &args)
     }
 }
 
@@ -204,11 +128,7 @@ struct Restart {
 }
 
 async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
-    let kube = {
-        let kc = kube::config::Kubeconfig::read_from(&b.kubeconfig)?;
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-        kube::Client::try_from(cfg)?
-    };
+    let kube = b.env.kube().await?;
     let connect = ConnectClient::new(&ClientSettings::new(&b.connect_url))?;
     let mut rows = Vec::new();
     for &n in &opts.sizes {
@@ -234,62 +154,35 @@ async fn one_size(
     };
     if !opts.no_floor {
         eprintln!("[N={n}] direct REST loop …");
-        let floor = rest_loop(connect, n).await?;
+        let floor =
+            common::rest_loop(connect, &format!("rest-{n}"), n, ConnectorState::Stopped).await?;
         eprintln!("[N={n}] direct REST: {floor:.1?}");
         row.floor = Some(floor);
     }
     let label = format!("{}-{n}", b.id);
-    let controller = Controller::start(b, &label, &format!("controller-{label}.log"))?;
+    let controller = b.controller(&label, &format!("controller-{label}.log"), &[])?;
     controller.ready().await?;
     let ns = label.clone();
-    let meta = serde_json::json!({"name": ns, "labels": {PRIVATE_LABEL: label}});
-    Api::<Namespace>::all(kube.clone())
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({ "metadata": meta }))?,
-        )
-        .await?;
-    let clusters: Api<KafkaConnectCluster> = Api::namespaced(kube.clone(), &ns);
-    clusters
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({
-                "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnectCluster",
-                "metadata": {"name": "main", "labels": {PRIVATE_LABEL: label}},
-                "spec": {"url": b.connect_url}
-            }))?,
-        )
-        .await?;
+    common::namespace_with_cluster(kube, &ns, &label, &b.connect_url).await?;
     let cluster_label = format!("{ns}/main");
 
     eprintln!("[N={n}] applying {n} KafkaConnectors …");
     let api: Api<KafkaConnector> = Api::namespaced(kube.clone(), &ns);
-    let started = Instant::now();
-    futures::stream::iter(0..n)
+    let fleet = (0..n)
         .map(|i| {
-            let (api, label) = (api.clone(), label.clone());
-            async move {
-                let k: KafkaConnector = serde_json::from_value(serde_json::json!({
-                    "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
-                    "metadata": {"name": format!("s{n}-{i}"), "labels": {PRIVATE_LABEL: label}},
-                    "spec": {
-                        "clusterRef": {"name": "main"},
-                        "class": "FileStreamSink",
-                        "state": "stopped",
-                        "config": {"topics": "bench-scale", "file": "/dev/null"}
-                    }
-                }))?;
-                api.create(&PostParams::default(), &k).await?;
-                Ok::<_, Error>(())
-            }
+            let spec = common::file_sink(ConnectorState::Stopped, "bench-scale");
+            Ok((
+                ns.clone(),
+                common::connector(&format!("s{n}-{i}"), &label, spec)?,
+            ))
         })
-        .buffer_unordered(CREATE_CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
+        .collect::<Result<Vec<_>, Error>>()?;
+    let started = Instant::now();
+    common::create_all(kube, fleet).await?;
     wait(
         &format!("{n} KafkaConnectors Ready"),
         Duration::from_secs(3600),
-        || async { Ok(ready_count(&api).await? == n) },
+        || async { Ok(common::ready_count(&api, "Stopped").await? == n) },
     )
     .await?;
     row.to_ready = started.elapsed();
@@ -300,21 +193,11 @@ async fn one_size(
 
     // Let the last status writes and events settle, then count over whole cycles.
     tokio::time::sleep(b.interval * 2).await;
-    let before = scrape(&controller.metrics)?;
-    tokio::time::sleep(b.interval * opts.cycles).await;
-    let after = scrape(&controller.metrics)?;
-    let d = |name: &str, labels: &[(&str, &str)]| {
-        stack::metrics_text::sum(&after, name, labels)
-            - stack::metrics_text::sum(&before, name, labels)
-    };
-    let cl = [("cluster", cluster_label.as_str())];
-    row.polls = d("connect_warden_cluster_polls_total", &cl);
-    row.requests = d("connect_warden_connect_requests_total", &cl);
-    row.lists = d(
-        "connect_warden_connect_requests_total",
-        &[("cluster", cluster_label.as_str()), ("path", LIST_PATH)],
-    );
-    row.kube_writes = d("connect_warden_kube_writes_total", &[]);
+    let d = Delta::over(&controller.metrics, b.interval, opts.cycles).await?;
+    row.polls = d.polls(&cluster_label);
+    row.requests = d.requests(&cluster_label);
+    row.lists = d.lists(&cluster_label);
+    row.kube_writes = d.kube_writes();
     row.rss_kib = controller.kib("VmRSS:");
     row.peak_kib = controller.kib("VmHWM:");
     controller.stop()?;
@@ -326,25 +209,20 @@ async fn one_size(
 
     if n == opts.restart_at {
         eprintln!("[N={n}] restarting the controller …");
-        let again = Controller::start(b, &label, &format!("controller-{label}-restart.log"))?;
+        let again = b.controller(&label, &format!("controller-{label}-restart.log"), &[])?;
         again.ready().await?;
         // Its first cycles: the initial list, the first poll, a reconcile of every connector.
         tokio::time::sleep(b.interval * (2 + opts.cycles)).await;
         let m = scrape(&again.metrics)?;
+        let cl = [("cluster", cluster_label.as_str())];
         let all = stack::metrics_text::sum(&m, "connect_warden_connect_requests_total", &cl);
         let gets = stack::metrics_text::sum(
             &m,
             "connect_warden_connect_requests_total",
             &[("cluster", cluster_label.as_str()), ("method", "GET")],
         );
-        let writes: Vec<String> = m
-            .lines()
-            .filter(|l| l.starts_with("connect_warden_kube_writes_total{"))
-            .filter(|l| l.rsplit(' ').next().is_some_and(|v| v != "0"))
-            .map(String::from)
-            .collect();
         row.restart = Some(Restart {
-            writes,
+            writes: common::nonzero_kube_writes(&m),
             polls: stack::metrics_text::sum(&m, "connect_warden_cluster_polls_total", &cl),
             // `+ 0.0` turns a difference of -0 into 0 for printing.
             connect_writes: all - gets + 0.0,
@@ -357,7 +235,7 @@ async fn one_size(
 
     eprintln!("[N={n}] removing the connectors from Connect …");
     let names: Vec<String> = (0..n).map(|i| format!("s{n}-{i}")).collect();
-    delete_all(connect, names).await;
+    common::delete_all(connect, names).await;
     Ok(row)
 }
 
@@ -386,15 +264,7 @@ async fn leader_change(
     label: &str,
 ) -> Result<LeaderChange, Error> {
     let lease = format!("{label}-lease");
-    let args: Vec<String> = [
-        "--label-selector",
-        &format!("{PRIVATE_LABEL}={label}"),
-        "--poll-interval-seconds",
-        &b.interval.as_secs().to_string(),
-        "--log-format",
-        "text",
-        "--log-level",
-        "warn",
+    let more = [
         "--leader-election",
         "--lease-name",
         &lease,
@@ -403,17 +273,8 @@ async fn leader_change(
         "--lease-duration-seconds",
         &LEASE_SECONDS.to_string(),
     ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let start = |name: &str| {
-        common::Controller::start(
-            &b.bin,
-            &b.kubeconfig,
-            &b.logs.join(format!("controller-{label}-{name}.log")),
-            &args,
-        )
-    };
+    .map(String::from);
+    let start = |name: &str| b.controller(label, &format!("controller-{label}-{name}.log"), &more);
     let (first, second) = (start("lease-a")?, start("lease-b")?);
     first.ready().await?;
     second.ready().await?;
@@ -464,104 +325,22 @@ async fn leader_change(
     // Its first cycles: the initial list, the first poll, a reconcile of every connector.
     tokio::time::sleep(b.interval * (2 + opts.cycles)).await;
     let after = scrape(&standby.metrics)?;
-    let d = |name: &str, labels: &[(&str, &str)]| {
-        // `+ 0.0` turns a difference of -0 into 0 for printing.
-        stack::metrics_text::sum(&after, name, labels)
-            - stack::metrics_text::sum(&before, name, labels)
-            + 0.0
-    };
     let (w_before, w_after) = (writes(&before), writes(&after));
+    let d = Delta { before, after };
     let change = LeaderChange {
         takeover,
         polls: w_after.2 - w_before.2,
-        reconciles: d(
+        reconciles: d.sum(
             "connect_warden_reconcile_duration_seconds_count",
             &[("kind", "KafkaConnector")],
         ),
         connect_writes: w_after.0 - w_before.0 + 0.0,
         kube_writes: w_after.1 - w_before.1 + 0.0,
-        restarts: d("connect_warden_connector_restarts_total", &[]),
-        writes: after
-            .lines()
-            .filter(|l| l.starts_with("connect_warden_kube_writes_total{"))
-            .filter(|l| l.rsplit(' ').next().is_some_and(|v| v != "0"))
-            .map(String::from)
-            .collect(),
+        restarts: d.sum("connect_warden_connector_restarts_total", &[]),
+        writes: common::nonzero_kube_writes(&d.after),
     };
     standby.stop()?;
     Ok(change)
-}
-
-async fn ready_count(api: &Api<KafkaConnector>) -> Result<usize, Error> {
-    let mut count = 0;
-    let mut lp = ListParams::default().limit(500);
-    loop {
-        let list = api.list(&lp).await?;
-        count += list
-            .items
-            .iter()
-            .filter(|k| {
-                k.status.as_ref().is_some_and(|s| {
-                    s.conditions.iter().any(|c| {
-                        c.kind == "Ready"
-                            && c.status == "True"
-                            && c.reason.as_deref() == Some("Stopped")
-                    })
-                })
-            })
-            .count();
-        match list.metadata.continue_ {
-            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
-            _ => return Ok(count),
-        }
-    }
-}
-
-/// Creates `n` stopped connectors straight on Connect, one request after the other, and waits until
-/// Connect reports them all STOPPED; then removes them. Returns the time to all STOPPED.
-async fn rest_loop(c: &ConnectClient, n: usize) -> Result<Duration, Error> {
-    let names: Vec<String> = (0..n).map(|i| format!("rest-{n}-{i}")).collect();
-    let started = Instant::now();
-    for name in &names {
-        let config: BTreeMap<String, String> = [
-            ("name", name.as_str()),
-            ("connector.class", "FileStreamSink"),
-            ("topics", "bench-rest"),
-            ("file", "/dev/null"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        c.create(name, &config, Some(InitialState::Stopped)).await?;
-    }
-    wait(
-        "connectors STOPPED on Connect",
-        Duration::from_secs(3600),
-        || async {
-            let all = c.list_expanded().await?;
-            Ok(names.iter().all(|n| {
-                all.get(n)
-                    .and_then(|e| e.status.as_ref())
-                    .is_some_and(|s| s.connector.state == "STOPPED")
-            }))
-        },
-    )
-    .await?;
-    let took = started.elapsed();
-    delete_all(c, names).await;
-    Ok(took)
-}
-
-async fn delete_all(c: &ConnectClient, names: Vec<String>) {
-    let c = Arc::new(c.clone());
-    futures::stream::iter(names)
-        .map(|n| {
-            let c = c.clone();
-            async move { c.delete(&n).await }
-        })
-        .buffer_unordered(8)
-        .collect::<Vec<_>>()
-        .await;
 }
 
 fn mib(kib: u64) -> f64 {
@@ -578,7 +357,7 @@ fn print_rows(opts: &Opts, b: &Bench, rows: &[Row]) {
     println!();
     println!(
         "connect-warden scale bench — {} (poll interval {} s, {} steady-state cycles, Connect {})",
-        b.bin.display(),
+        b.env.bin.display(),
         b.interval.as_secs(),
         opts.cycles,
         b.connect_url

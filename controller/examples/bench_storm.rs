@@ -27,28 +27,19 @@
 //!  [--controller-arg=--flag=value …]`
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use shared::connect::ExpandedConnector;
-use shared::crd::{KafkaConnectCluster, KafkaConnector};
+use shared::crd::KafkaConnector;
 
 mod common;
-use common::{http_get, scrape, wait};
+use common::{BenchEnv, Controller, Error, http_get, scrape, wait};
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
-
-const PRIVATE_LABEL: &str = "connectwarden.io/e2e-private";
 const CLASS: &str = "dev.connectwarden.stack.MarkerFailSourceConnector";
-/// KafkaConnectors created at once through the API, as a GitOps tool applying a folder would.
-const CREATE_CONCURRENCY: usize = 32;
 const REQUESTS: &str = "connect_warden_connect_requests_total";
 const RESTARTS: &str = "connect_warden_connector_restarts_total";
 const RESTART_PATH: &str = "/connectors/{name}/restart";
@@ -91,50 +82,28 @@ struct Opts {
 }
 
 fn main() -> Result<(), Error> {
-    use clap::Parser;
-    let opts = Opts::parse();
-    shared::tls::install_crypto_provider();
-    let env = stack::StackEnv::from_env()
-        .map_err(|e| format!("CW_STACK_ENV must name a running stack: {e}"))?;
-    let kube_env = env.kube.clone().ok_or("the stack has no Kubernetes")?;
-    let kafka_env = env.kafka.clone().ok_or("the stack has no Kafka")?;
+    let (opts, env) = BenchEnv::init::<Opts>()?;
     let id = format!("storm-{}", std::process::id());
     eprintln!("starting a dedicated Connect worker …");
-    // Processes of the stack stop when the thread that started them ends: started on this thread.
-    let worker = stack::kafka::ConnectWorker::start_with_heap(
-        &kafka_env,
-        &env.dir,
-        &format!("connect-{id}"),
-        opts.worker_heap_mib,
-    )?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let worker = env.worker(&format!("connect-{id}"), Some(opts.worker_heap_mib))?;
     let bench = Bench {
-        kubeconfig: kube_env.kubeconfig.clone(),
-        bin: stack::warden::bin_dir().join("connect-warden-controller"),
-        logs: env.dir.join("logs"),
         worker_log: worker.log().to_path_buf(),
         connect_url: worker.url(),
         marker: std::path::absolute(env.dir.join(format!("{id}.marker")))?,
+        env,
         id,
     };
-    let result = rt.block_on(run(&opts, &bench));
+    let result = common::runtime()?.block_on(run(&opts, &bench));
     let _ = std::fs::remove_file(&bench.marker);
     drop(worker);
-    if let Err(e) = &result {
-        eprintln!(
-            "bench failed: {e}; controller and worker logs in {}",
-            bench.logs.display()
-        );
-    }
-    result
+    common::logs_on_failure(
+        result,
+        format_args!("controller and worker logs in {}", bench.env.logs.display()),
+    )
 }
 
 struct Bench {
-    kubeconfig: PathBuf,
-    bin: PathBuf,
-    logs: PathBuf,
+    env: BenchEnv,
     worker_log: PathBuf,
     connect_url: String,
     /// The cause: the tasks fail while this file exists.
@@ -147,79 +116,28 @@ impl Bench {
     fn connect_addr(&self) -> &str {
         self.connect_url.trim_start_matches("http://")
     }
-}
 
-/// A controller process of ours and the address of its metrics.
-struct Controller {
-    child: Child,
-    metrics: String,
-}
-
-impl Controller {
-    fn start(b: &Bench, opts: &Opts, label: &str) -> Result<Controller, Error> {
-        let port = stack::ports::free_port()?;
-        std::fs::create_dir_all(&b.logs)?;
-        let n = |v: u64| v.to_string();
-        let child = Command::new(&b.bin)
-            .env("KUBECONFIG", &b.kubeconfig)
-            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-            .args(["--label-selector", &format!("{PRIVATE_LABEL}={label}")])
-            .args(["--poll-interval-seconds", &n(opts.poll_interval_seconds)])
-            .args([
-                "--restart-backoff-base-seconds",
-                &n(opts.restart_backoff_base_seconds),
-            ])
-            .args([
-                "--restart-backoff-max-seconds",
-                &n(opts.restart_backoff_max_seconds),
-            ])
+    /// The controller with short restart backoff, watching the connectors labelled `label`.
+    fn controller(&self, opts: &Opts, label: &str) -> Result<Controller, Error> {
+        let more = [
+            "--restart-backoff-base-seconds",
+            &opts.restart_backoff_base_seconds.to_string(),
+            "--restart-backoff-max-seconds",
+            &opts.restart_backoff_max_seconds.to_string(),
             // The count in status must not reset during the bench: it is compared with what Connect got.
-            .args(["--restart-stable-seconds", "86400"])
-            .args([
-                "--max-writes-per-cluster",
-                &opts.max_writes_per_cluster.to_string(),
-            ])
-            .args([
-                "--max-restarts-per-second",
-                &opts.max_restarts_per_second.to_string(),
-            ])
-            .args(&opts.controller_arg)
-            .args(["--log-format", "text", "--log-level", "warn"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(
-                b.logs.join(format!("controller-{label}.log")),
-            )?)
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", b.bin.display()))?;
-        Ok(Controller {
-            child,
-            metrics: format!("127.0.0.1:{port}"),
-        })
-    }
-
-    async fn ready(&self) -> Result<(), Error> {
-        wait(
-            "the controller's /readyz",
-            Duration::from_secs(120),
-            || async { Ok(http_get(&self.metrics, "/readyz").is_ok_and(|(c, _)| c == 200)) },
-        )
-        .await
-    }
-
-    /// SIGTERM, then waits for it to exit.
-    fn stop(mut self) -> Result<(), Error> {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()?;
-        for _ in 0..300 {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
+            "--restart-stable-seconds",
+            "86400",
+            "--max-writes-per-cluster",
+            &opts.max_writes_per_cluster.to_string(),
+            "--max-restarts-per-second",
+            &opts.max_restarts_per_second.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(opts.controller_arg.iter().cloned())
+        .collect::<Vec<_>>();
+        let args = common::controller_args(label, opts.poll_interval_seconds, &more);
+        Controller::start(&self.env, &format!("controller-{label}.log"), &args)
     }
 }
 
@@ -235,11 +153,7 @@ struct Sample {
 
 async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
     let n = opts.connectors;
-    let kube = {
-        let kc = kube::config::Kubeconfig::read_from(&b.kubeconfig)?;
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-        kube::Client::try_from(cfg)?
-    };
+    let kube = b.env.kube().await?;
     let plugins = http_get(b.connect_addr(), "/connector-plugins")?.1;
     if !plugins.contains(CLASS) {
         return Err(format!(
@@ -250,53 +164,26 @@ async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
     let _ = std::fs::remove_file(&b.marker);
 
     let label = b.id.clone();
-    let controller = Controller::start(b, opts, &label)?;
+    let controller = b.controller(opts, &label)?;
     controller.ready().await?;
     let ns = label.clone();
-    let meta = serde_json::json!({"name": ns, "labels": {PRIVATE_LABEL: label}});
-    Api::<Namespace>::all(kube.clone())
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({ "metadata": meta }))?,
-        )
-        .await?;
-    Api::<KafkaConnectCluster>::namespaced(kube.clone(), &ns)
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({
-                "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnectCluster",
-                "metadata": {"name": "main", "labels": {PRIVATE_LABEL: label}},
-                "spec": {"url": b.connect_url}
-            }))?,
-        )
-        .await?;
+    common::namespace_with_cluster(&kube, &ns, &label, &b.connect_url).await?;
     let cluster_label = format!("{ns}/main");
 
     eprintln!("applying {n} KafkaConnectors …");
     let api: Api<KafkaConnector> = Api::namespaced(kube.clone(), &ns);
-    let marker = b.marker.display().to_string();
-    futures::stream::iter(0..n)
+    let spec = serde_json::json!({
+        "class": CLASS,
+        "config": {"fail.while.exists": b.marker.display().to_string()},
+        "autoRestart": {"enabled": true, "maxRestarts": opts.max_restarts}
+    });
+    let fleet = (0..n)
         .map(|i| {
-            let (api, label, marker) = (api.clone(), label.clone(), marker.clone());
-            let max_restarts = opts.max_restarts;
-            async move {
-                let k: KafkaConnector = serde_json::from_value(serde_json::json!({
-                    "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
-                    "metadata": {"name": format!("storm-{i}"), "labels": {PRIVATE_LABEL: label}},
-                    "spec": {
-                        "clusterRef": {"name": "main"},
-                        "class": CLASS,
-                        "config": {"fail.while.exists": marker},
-                        "autoRestart": {"enabled": true, "maxRestarts": max_restarts}
-                    }
-                }))?;
-                api.create(&PostParams::default(), &k).await?;
-                Ok::<_, Error>(())
-            }
+            let k = common::connector(&format!("storm-{i}"), &label, spec.clone())?;
+            Ok((ns.clone(), k))
         })
-        .buffer_unordered(CREATE_CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
+        .collect::<Result<Vec<_>, Error>>()?;
+    common::create_all(&kube, fleet).await?;
     let started = Instant::now();
     wait(
         &format!("{n} connectors RUNNING on Connect"),
@@ -368,7 +255,7 @@ async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
         }
     }
     let status_counts = status_counts(&api).await?;
-    let log = read_from(&b.worker_log, log_start)?;
+    let log = common::read_from(&b.worker_log, log_start)?;
     let connect_log = parse_worker_log(&log);
     controller.stop()?;
 
@@ -485,14 +372,6 @@ async fn status_counts(api: &Api<KafkaConnector>) -> Result<BTreeMap<String, u32
             _ => return Ok(out),
         }
     }
-}
-
-fn read_from(path: &Path, offset: u64) -> Result<String, Error> {
-    let mut f = std::fs::File::open(path)?;
-    f.seek(SeekFrom::Start(offset))?;
-    let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes)?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// What the worker's log says happened.
@@ -672,7 +551,7 @@ impl Report {
         println!();
         println!(
             "connect-warden restart-storm bench — {} (cluster {cluster}, Connect {})",
-            b.bin.display(),
+            b.env.bin.display(),
             b.connect_url
         );
         println!(
@@ -730,31 +609,27 @@ impl Report {
             self.status_total,
             self.metric_total
         );
-        println!(
-            "lost (FAILED at the end with budget left): {}{}",
-            self.lost.len(),
-            names(&self.lost)
-        );
-        println!(
-            "exhausted (FAILED, budget spent):          {}{}",
-            self.exhausted.len(),
-            names(&self.exhausted)
-        );
-        println!(
-            "doubled (Connect accepted more restarts than status counts): {}{}",
-            self.doubled.len(),
-            names(&self.doubled)
-        );
-        println!(
-            "counted but not accepted by Connect (e.g. timed out):        {}{}",
-            self.short.len(),
-            names(&self.short)
-        );
-        println!(
-            "controller metric ≠ status count:                            {}{}",
-            self.metric_mismatch.len(),
-            names(&self.metric_mismatch)
-        );
+        for (what, v) in [
+            ("lost (FAILED at the end with budget left): ", &self.lost),
+            (
+                "exhausted (FAILED, budget spent):          ",
+                &self.exhausted,
+            ),
+            (
+                "doubled (Connect accepted more restarts than status counts): ",
+                &self.doubled,
+            ),
+            (
+                "counted but not accepted by Connect (e.g. timed out):        ",
+                &self.short,
+            ),
+            (
+                "controller metric ≠ status count:                            ",
+                &self.metric_mismatch,
+            ),
+        ] {
+            println!("{what}{}{}", v.len(), names(v));
+        }
         let line = |f: &dyn Fn(&Second) -> String| {
             self.timeline.iter().map(f).collect::<Vec<_>>().join(" ")
         };

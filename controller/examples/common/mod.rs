@@ -1,63 +1,133 @@
-//! Helpers the controller's benchmarks share (each uses a part of them).
+//! Helpers the controller's benchmarks share (each uses a part of them): the stack and its processes, the
+//! bench's Kubernetes objects, Connect's direct REST floor, and the controller's metrics.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams, PostParams};
+use shared::connect::{ConnectClient, InitialState};
+use shared::crd::{ConnectorState, KafkaConnectCluster, KafkaConnector};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-pub async fn wait<F, Fut>(what: &str, timeout: Duration, mut f: F) -> Result<(), Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<bool, Error>>,
-{
-    let started = Instant::now();
-    let mut last = String::new();
-    while started.elapsed() < timeout {
-        match f().await {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            Err(e) => last = e.to_string(),
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+/// The label on everything a bench creates: its own controller selects by it, so it sees nothing else.
+pub const PRIVATE_LABEL: &str = "connectwarden.io/e2e-private";
+/// KafkaConnectors created at once through the API, as a GitOps tool applying a folder would.
+pub const CREATE_CONCURRENCY: usize = 32;
+/// The controller's one bulk list request per poll.
+pub const LIST_PATH: &str = "/connectors?expand=status&expand=info";
+
+// ---------------------------------------------------------------------------------------------------------
+// The stack and the processes a bench starts.
+
+/// What a bench uses of a running stack.
+pub struct BenchEnv {
+    /// The stack's state directory (workers keep theirs below it).
+    pub dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub kafka: stack::kafka::KafkaEnv,
+    /// The controller under test, from `$CW_BIN_DIR` (a release build for real figures).
+    pub bin: PathBuf,
+    /// Where the controllers' logs go.
+    pub logs: PathBuf,
+}
+
+impl BenchEnv {
+    /// What every bench does first: parse its flags `O`, install the TLS crypto provider (the Kubernetes
+    /// client needs it), find the stack named by `$CW_STACK_ENV`.
+    pub fn init<O: clap::Parser>() -> Result<(O, BenchEnv), Error> {
+        let opts = O::parse();
+        shared::tls::install_crypto_provider();
+        Ok((opts, BenchEnv::from_env()?))
     }
-    Err(format!("timed out waiting for {what} ({last})").into())
+
+    /// The stack named by `$CW_STACK_ENV`.
+    pub fn from_env() -> Result<BenchEnv, Error> {
+        let env = stack::StackEnv::from_env()
+            .map_err(|e| format!("CW_STACK_ENV must name a running stack: {e}"))?;
+        BenchEnv::of(&env)
+    }
+
+    pub fn of(env: &stack::StackEnv) -> Result<BenchEnv, Error> {
+        Ok(BenchEnv {
+            dir: env.dir.clone(),
+            kubeconfig: env
+                .kube
+                .as_ref()
+                .ok_or("the stack has no Kubernetes")?
+                .kubeconfig
+                .clone(),
+            kafka: env.kafka.clone().ok_or("the stack has no Kafka")?,
+            bin: stack::warden::bin_dir().join("connect-warden-controller"),
+            logs: env.dir.join("logs"),
+        })
+    }
+
+    /// A Connect worker of the bench's own (its own Connect cluster), with `heap_mib` of Java heap or the
+    /// stack's default. Processes of the stack stop when the thread that started them ends: call this on
+    /// the main thread, not inside the runtime.
+    pub fn worker(
+        &self,
+        name: &str,
+        heap_mib: Option<u32>,
+    ) -> Result<stack::kafka::ConnectWorker, Error> {
+        let w = match heap_mib {
+            Some(h) => {
+                stack::kafka::ConnectWorker::start_with_heap(&self.kafka, &self.dir, name, h)
+            }
+            None => stack::kafka::ConnectWorker::start(&self.kafka, &self.dir, name),
+        };
+        Ok(w?)
+    }
+
+    /// A Kubernetes client with the stack's admin kubeconfig.
+    pub async fn kube(&self) -> Result<kube::Client, Error> {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+        Ok(kube::Client::try_from(cfg)?)
+    }
 }
 
-/// A plain HTTP/1.0 GET on loopback: (status code, body).
-pub fn http_get(addr: &str, path: &str) -> Result<(u16, String), Error> {
-    let mut s = std::net::TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf)?;
-    let code = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or("bad HTTP answer")?;
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((code, body))
+/// The tokio runtime of a bench; built after the stack's processes, which belong to the main thread.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
-pub fn scrape(addr: &str) -> Result<String, Error> {
-    Ok(http_get(addr, "/metrics")?.1)
+/// Passes a bench's result on; a failure first says where the logs are, as the error alone seldom says why.
+pub fn logs_on_failure(
+    result: Result<(), Error>,
+    logs: impl std::fmt::Display,
+) -> Result<(), Error> {
+    if let Err(e) = &result {
+        eprintln!("bench failed: {e}; {logs}");
+    }
+    result
 }
 
-/// A `kB` field of `/proc/<pid>/status`.
-pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(PathBuf::from(format!("/proc/{pid}/status"))).ok()?;
-    text.lines()
-        .find(|l| l.starts_with(field))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+/// The controller flags every bench sets: watch only objects labelled `label`, poll every
+/// `interval_seconds`, log warnings only (thousands of reconciles would flood the log), then `more`.
+pub fn controller_args(label: &str, interval_seconds: u64, more: &[String]) -> Vec<String> {
+    let base = [
+        "--label-selector",
+        &format!("{PRIVATE_LABEL}={label}"),
+        "--poll-interval-seconds",
+        &interval_seconds.to_string(),
+        "--log-format",
+        "text",
+        "--log-level",
+        "warn",
+    ]
+    .map(String::from);
+    base.into_iter().chain(more.iter().cloned()).collect()
 }
 
 /// A controller process of a benchmark's own, and the address of its `/metrics`.
@@ -67,26 +137,19 @@ pub struct Controller {
 }
 
 impl Controller {
-    /// Starts `bin` with `KUBECONFIG=kubeconfig`, its metrics on a free port, `args`, stderr to `log`.
-    pub fn start(
-        bin: &std::path::Path,
-        kubeconfig: &std::path::Path,
-        log: &std::path::Path,
-        args: &[String],
-    ) -> Result<Controller, Error> {
+    /// Starts the env's controller with its metrics on a free port, `args`, stderr to `logs/<log_name>`.
+    pub fn start(env: &BenchEnv, log_name: &str, args: &[String]) -> Result<Controller, Error> {
         use std::process::{Command, Stdio};
         let port = stack::ports::free_port()?;
-        if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let child = Command::new(bin)
-            .env("KUBECONFIG", kubeconfig)
+        std::fs::create_dir_all(&env.logs)?;
+        let child = Command::new(&env.bin)
+            .env("KUBECONFIG", &env.kubeconfig)
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
             .args(args)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log)?)
+            .stderr(std::fs::File::create(env.logs.join(log_name))?)
             .spawn()
-            .map_err(|e| format!("starting {}: {e}", bin.display()))?;
+            .map_err(|e| format!("starting {}: {e}", env.bin.display()))?;
         Ok(Controller {
             child,
             metrics: format!("127.0.0.1:{port}"),
@@ -110,6 +173,7 @@ impl Controller {
         })
     }
 
+    /// A `kB` field of its `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`), 0 when unreadable.
     pub fn kib(&self, field: &str) -> u64 {
         proc_status_kib(self.child.id(), field).unwrap_or(0)
     }
@@ -134,4 +198,326 @@ impl Controller {
         self.child.wait()?;
         Ok(())
     }
+}
+
+/// A bench that fails part-way leaves no controller behind.
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `kB` field of `/proc/<pid>/status`.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(PathBuf::from(format!("/proc/{pid}/status"))).ok()?;
+    text.lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+pub async fn wait<F, Fut>(what: &str, timeout: Duration, mut f: F) -> Result<(), Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool, Error>>,
+{
+    let started = Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < timeout {
+        match f().await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(format!("timed out waiting for {what} ({last})").into())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The bench's Kubernetes objects.
+
+/// A namespace labelled `label`, with a KafkaConnectCluster `main` in it that names `url`.
+pub async fn namespace_with_cluster(
+    kube: &kube::Client,
+    ns: &str,
+    label: &str,
+    url: &str,
+) -> Result<(), Error> {
+    let meta = serde_json::json!({"name": ns, "labels": {PRIVATE_LABEL: label}});
+    Api::<Namespace>::all(kube.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({ "metadata": meta }))?,
+        )
+        .await?;
+    Api::<KafkaConnectCluster>::namespaced(kube.clone(), ns)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({
+                "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnectCluster",
+                "metadata": {"name": "main", "labels": {PRIVATE_LABEL: label}},
+                "spec": {"url": url}
+            }))?,
+        )
+        .await?;
+    Ok(())
+}
+
+/// A KafkaConnector `name` labelled `label` on its namespace's cluster `main`; `spec` is the rest of its
+/// spec.
+pub fn connector(
+    name: &str,
+    label: &str,
+    mut spec: serde_json::Value,
+) -> Result<KafkaConnector, Error> {
+    spec["clusterRef"] = serde_json::json!({"name": "main"});
+    Ok(serde_json::from_value(serde_json::json!({
+        "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
+        "metadata": {"name": name, "labels": {PRIVATE_LABEL: label}},
+        "spec": spec
+    }))?)
+}
+
+/// The spec of a FileStreamSink to `/dev/null`: it costs Connect next to nothing, so a fleet of thousands
+/// measures the controller rather than the connectors.
+pub fn file_sink(state: ConnectorState, topic: &str) -> serde_json::Value {
+    serde_json::json!({
+        "class": "FileStreamSink",
+        "state": state,
+        "config": {"topics": topic, "file": "/dev/null"}
+    })
+}
+
+/// Creates each (namespace, KafkaConnector) through the API, `CREATE_CONCURRENCY` at a time.
+pub async fn create_all(
+    kube: &kube::Client,
+    connectors: impl IntoIterator<Item = (String, KafkaConnector)>,
+) -> Result<(), Error> {
+    futures::stream::iter(connectors)
+        .map(|(ns, k)| async move {
+            Api::<KafkaConnector>::namespaced(kube.clone(), &ns)
+                .create(&PostParams::default(), &k)
+                .await?;
+            Ok::<_, Error>(())
+        })
+        .buffer_unordered(CREATE_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
+}
+
+/// KafkaConnectors whose `Ready` condition is `True` with `reason` (`Stopped`, `Running`), a page at a time.
+pub async fn ready_count(api: &Api<KafkaConnector>, reason: &str) -> Result<usize, Error> {
+    let mut count = 0;
+    let mut lp = ListParams::default().limit(500);
+    loop {
+        let list = api.list(&lp).await?;
+        count += list
+            .items
+            .iter()
+            .filter(|k| {
+                k.status.as_ref().is_some_and(|s| {
+                    s.conditions.iter().any(|c| {
+                        c.kind == "Ready"
+                            && c.status == "True"
+                            && c.reason.as_deref() == Some(reason)
+                    })
+                })
+            })
+            .count();
+        match list.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => return Ok(count),
+        }
+    }
+}
+
+/// Whether the KafkaConnectCluster `main` of `ns` is `Ready`.
+pub async fn cluster_ready(kube: &kube::Client, ns: &str) -> Result<bool, Error> {
+    let c = Api::<KafkaConnectCluster>::namespaced(kube.clone(), ns)
+        .get("main")
+        .await?;
+    Ok(c.status.is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.kind == "Ready" && c.status == "True")
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Connect directly: the floor the controller is compared with.
+
+/// Creates `n` FileStreamSinks (`<prefix>-<i>`) straight on Connect, one request after the other, in
+/// `state` (running or stopped), and waits until Connect reports them all so; then removes them. Returns
+/// the time to all in state.
+pub async fn rest_loop(
+    c: &ConnectClient,
+    prefix: &str,
+    n: usize,
+    state: ConnectorState,
+) -> Result<Duration, Error> {
+    let names: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
+    let running = state == ConnectorState::Running;
+    let started = Instant::now();
+    for name in &names {
+        let config: BTreeMap<String, String> = [
+            ("name", name.as_str()),
+            ("connector.class", "FileStreamSink"),
+            ("topics", "bench-rest"),
+            ("file", "/dev/null"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        if running {
+            c.put_config(name, &config).await?;
+        } else {
+            c.create(name, &config, Some(InitialState::Stopped)).await?;
+        }
+    }
+    let want = if running { "RUNNING" } else { "STOPPED" };
+    wait(
+        &format!("connectors {want} on Connect"),
+        Duration::from_secs(3600),
+        || async {
+            let all = c.list_expanded().await?;
+            Ok(names.iter().all(|n| {
+                all.get(n).and_then(|e| e.status.as_ref()).is_some_and(|s| {
+                    s.connector.state == want
+                        && (!running
+                            || (!s.tasks.is_empty()
+                                && s.tasks.iter().all(|t| t.state == "RUNNING")))
+                })
+            }))
+        },
+    )
+    .await?;
+    let took = started.elapsed();
+    delete_all(c, names).await;
+    Ok(took)
+}
+
+/// Deletes the connectors from Connect, 8 at a time; failures are ignored (cleanup between sizes).
+pub async fn delete_all(c: &ConnectClient, names: Vec<String>) {
+    let c = Arc::new(c.clone());
+    futures::stream::iter(names)
+        .map(|n| {
+            let c = c.clone();
+            async move { c.delete(&n).await }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The controller's metrics.
+
+/// A plain HTTP/1.0 GET on loopback: (status code, body).
+pub fn http_get(addr: &str, path: &str) -> Result<(u16, String), Error> {
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let code = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or("bad HTTP answer")?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((code, body))
+}
+
+pub fn scrape(addr: &str) -> Result<String, Error> {
+    Ok(http_get(addr, "/metrics")?.1)
+}
+
+/// Counter differences between two scrapes of the controller.
+pub struct Delta {
+    pub before: String,
+    pub after: String,
+}
+
+impl Delta {
+    /// Scrapes `metrics`, waits `cycles` poll intervals, scrapes again: whole cycles of steady state.
+    pub async fn over(metrics: &str, interval: Duration, cycles: u32) -> Result<Delta, Error> {
+        let before = scrape(metrics)?;
+        tokio::time::sleep(interval * cycles).await;
+        let after = scrape(metrics)?;
+        Ok(Delta { before, after })
+    }
+
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        // `+ 0.0` turns a difference of -0 into 0 for printing.
+        stack::metrics_text::sum(&self.after, name, labels)
+            - stack::metrics_text::sum(&self.before, name, labels)
+            + 0.0
+    }
+
+    pub fn polls(&self, cluster: &str) -> f64 {
+        self.sum(
+            "connect_warden_cluster_polls_total",
+            &[("cluster", cluster)],
+        )
+    }
+
+    pub fn requests(&self, cluster: &str) -> f64 {
+        self.sum(
+            "connect_warden_connect_requests_total",
+            &[("cluster", cluster)],
+        )
+    }
+
+    pub fn lists(&self, cluster: &str) -> f64 {
+        self.sum(
+            "connect_warden_connect_requests_total",
+            &[("cluster", cluster), ("path", LIST_PATH)],
+        )
+    }
+
+    /// Kubernetes writes of every kind.
+    pub fn kube_writes(&self) -> f64 {
+        self.sum("connect_warden_kube_writes_total", &[])
+    }
+
+    /// Mean duration of the list request as the controller timed it (sending it and reading the answer), ms.
+    pub fn list_mean_ms(&self, cluster: &str) -> f64 {
+        let name = "connect_warden_connect_request_duration_seconds";
+        let l = [("cluster", cluster), ("path", LIST_PATH)];
+        let n = self.sum(&format!("{name}_count"), &l);
+        if n > 0.0 {
+            self.sum(&format!("{name}_sum"), &l) / n * 1000.0
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+/// The `connect_warden_kube_writes_total` series of a scrape that are not zero, to show which writes a
+/// controller made when it should have made none.
+pub fn nonzero_kube_writes(metrics: &str) -> Vec<String> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("connect_warden_kube_writes_total{"))
+        .filter(|l| l.rsplit(' ').next().is_some_and(|v| v != "0"))
+        .map(String::from)
+        .collect()
+}
+
+/// Reads a file from a byte offset on (a log grown during a phase of the bench).
+pub fn read_from(path: &Path, offset: u64) -> Result<String, Error> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
