@@ -23,6 +23,7 @@ stack_dir="$CARGO_TARGET_DIR/bench-stack-$which"
 env_file="$CARGO_TARGET_DIR/bench-stack-$which.env.json"
 cw_stack="$CARGO_TARGET_DIR/release/cw-stack"
 # CRDs installed, no shared webhook or controller: each benchmark runs its own.
+rm -rf "$stack_dir" # a throwaway stack: never the remains of an earlier run
 "$cw_stack" up --detach --dir "$stack_dir" --env-file "$env_file"
 trap '"$cw_stack" down --env-file "$env_file"' EXIT
 eval "$("$cw_stack" env "$env_file")"
