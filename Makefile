@@ -52,7 +52,7 @@ bench-webhook:
 bench-controller:
 	bash scripts/bench.sh controller $(ARGS)
 
-## Controller cost against fleet size (200, 2,000, 5,000 connectors); writes docs/scale.svg.
+## Controller cost against fleet size (200, 500, 2,000, 5,000 connectors); writes docs/scale.svg.
 bench-scale:
 	bash scripts/bench.sh scale $(ARGS)
 

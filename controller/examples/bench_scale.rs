@@ -1,7 +1,7 @@
 //! `make bench-scale`: how the controller's cost grows with the fleet, on the real stack.
 //!
 //! Uses the stack named by `$CW_STACK_ENV` (a running `cw-stack up` with the CRDs installed and no
-//! controller of its own). Runs a dedicated Connect worker, then for each fleet size N (default 200, 2,000
+//! controller of its own). Runs a dedicated Connect worker, then for each fleet size N (default 200, 500, 2,000
 //! and 5,000 stopped FileStreamSink connectors):
 //! - the direct-REST floor: the same N connectors created on Connect by a plain loop, timed to all STOPPED,
 //!   then removed;
@@ -20,7 +20,7 @@
 //! removed from Connect directly between sizes; the KafkaConnectors stay in their namespaces (with their
 //! finalizer), so use a throwaway stack (`make bench-scale` starts one).
 //!
-//! `bench_scale [--sizes 200,2000,5000] [--poll-interval-seconds S] [--cycles C] [--restart-at N]
+//! `bench_scale [--sizes 200,500,2000,5000] [--poll-interval-seconds S] [--cycles C] [--restart-at N]
 //!  [--leader-change-at N] [--no-floor] [--plot docs/scale.svg]`
 
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ const LEASE_SECONDS: u64 = 15;
 #[derive(clap::Parser, Debug)]
 struct Opts {
     /// Fleet sizes, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "200,2000,5000")]
+    #[arg(long, value_delimiter = ',', default_value = "200,500,2000,5000")]
     sizes: Vec<usize>,
     /// The controller's poll interval.
     #[arg(long, default_value_t = 10)]
