@@ -90,9 +90,10 @@ pub struct Args {
     #[arg(long, env = "CW_RESTART_BACKOFF_BASE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub restart_backoff_base_seconds: u64,
 
-    /// Most automatic restarts sent per second to one Kafka Connect cluster (by URL), after a burst of as
-    /// many: when many connectors fail at once (a broker or a database down), their restarts are spread out
-    /// instead of reaching Connect all at once. 0: no pacing. Manual restarts are never paced.
+    /// Most automatic restarts sent per second to one Kafka Connect cluster (per URL and client settings),
+    /// after a burst of as many: when many connectors fail at once (a broker or a database down), their
+    /// restarts are spread out instead of reaching Connect all at once. 0: no pacing. Manual restarts are
+    /// never paced.
     #[arg(long, env = "CW_MAX_RESTARTS_PER_SECOND", default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=10000))]
     pub max_restarts_per_second: u32,
 
