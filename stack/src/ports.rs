@@ -17,16 +17,16 @@ pub fn free_port() -> crate::Result<u16> {
 
 /// `N` distinct free ports on 127.0.0.1 (all held at once while choosing, so no two are the same).
 pub fn free_ports<const N: usize>() -> crate::Result<[u16; N]> {
-    let seed = RandomState::new();
     let mut held: Vec<TcpListener> = Vec::with_capacity(N);
     let span = u64::from(RANGE.end - RANGE.start);
+    let start = RandomState::new().hash_one(0u8);
     for attempt in 0u64.. {
         if held.len() == N {
             break;
         }
         // A random start, then a stride through the range: stacks started at once rarely collide.
         let listener = if attempt < span {
-            let offset = (seed.hash_one(0u8).wrapping_add(attempt.wrapping_mul(7919))) % span;
+            let offset = start.wrapping_add(attempt.wrapping_mul(7919)) % span;
             let port = RANGE.start + u16::try_from(offset).unwrap_or(0);
             match TcpListener::bind(("127.0.0.1", port)) {
                 Ok(l) => l,
