@@ -164,12 +164,16 @@ async fn drift_by_rest_is_restored() {
     })
     .await;
     wait_running(&ns, &name, "1/1").await;
-    let ev = events(&ns, &name);
-    assert!(ev.matches("DriftCorrected").count() >= 2, "{ev}");
-    assert!(
-        ev.contains("deleted from Kafka Connect") && ev.contains("changed on Kafka Connect"),
-        "{ev}"
-    );
+    // The event follows the write Connect already shows.
+    eventually("both drift corrections reported", T, || async {
+        let ev = events(&ns, &name);
+        (ev.matches("DriftCorrected").count() >= 2
+            && ev.contains("deleted from Kafka Connect")
+            && ev.contains("changed on Kafka Connect"))
+        .then_some(())
+        .ok_or(ev)
+    })
+    .await;
 
     delete_connector(&ns, &name);
     wait_gone_from_connect(&c, &name).await;
@@ -624,12 +628,15 @@ async fn restart_requests_are_values_handled_once_and_left_in_place() {
 
     // A misspelled option: one Warning, recorded, nothing restarted.
     annotate_connector(&ns, &name, "connectwarden.io/restart=includeTask", &[]);
-    eventually("a Warning about the bad value", T, || async {
+    // The event and the status write are two requests; wait for both.
+    eventually("a Warning about the bad value, recorded", T, || async {
         let ev = events(&ns, &name);
-        ev.contains("InvalidAnnotation").then_some(()).ok_or(ev)
+        let h = handled(&ns, &name).await;
+        (ev.contains("InvalidAnnotation") && h.0.as_deref() == Some("includeTask"))
+            .then_some(())
+            .ok_or(format!("handled {h:?}; events: {ev}"))
     })
     .await;
-    assert_eq!(handled(&ns, &name).await.0.as_deref(), Some("includeTask"));
 
     // GitOps: the manifest carries a value. Applied: one restart. Applied again, as a sync does: nothing.
     let v1 = "2024-05-01T10:00:00Z";
@@ -1024,8 +1031,11 @@ async fn prune_deletes_only_connectors_no_kafkaconnector_claims() {
     })
     .await;
     assert!(c.list().await.unwrap().contains(&kept));
-    let ev = events(&ns, "main");
-    assert!(ev.contains("Pruned"), "{ev}");
+    eventually("the prune reported", T, || async {
+        let ev = events(&ns, "main");
+        ev.contains("Pruned").then_some(()).ok_or(ev)
+    })
+    .await;
     delete_connector(&ns, &kept);
     drop(worker);
 }

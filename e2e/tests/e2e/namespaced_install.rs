@@ -292,7 +292,11 @@ async fn a_namespace_scoped_install_works_with_roles_only_and_leaves_other_names
             .ok_or(format!("{names:?}"))
     })
     .await;
-    assert!(events(&watched, "main").contains("Pruned"));
+    eventually("the prune reported", T, || async {
+        let ev = events(&watched, "main");
+        ev.contains("Pruned").then_some(()).ok_or(ev)
+    })
+    .await;
 
     // The same connector in the other namespace: never created, never given a status or a finalizer.
     let unwatched = unique("cw-nsi-other");
