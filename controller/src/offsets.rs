@@ -7,68 +7,29 @@
 
 use shared::crd::ANNOTATION_OFFSETS;
 
+pub use shared::offsets::Op;
+
 use crate::plan::apache_version;
 use crate::restart::Request;
 
 /// The `Offsets` condition type.
 pub const CONDITION: &str = "Offsets";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    List,
-    Alter,
-    Reset,
-}
-
-impl Op {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::List => "list",
-            Op::Alter => "alter",
-            Op::Reset => "reset",
-        }
-    }
-
-    /// "listing", … for messages.
-    pub fn gerund(self) -> &'static str {
-        match self {
-            Op::List => "listing",
-            Op::Alter => "altering",
-            Op::Reset => "resetting",
-        }
-    }
-
-    /// Whether the connector must be STOPPED.
-    pub fn needs_stopped(self) -> bool {
-        !matches!(self, Op::List)
-    }
-
-    /// The first Kafka Connect that has the call: GET 3.5, PATCH/DELETE 3.6.
-    fn since(self) -> (u32, u32) {
-        match self {
-            Op::List => (3, 5),
-            Op::Alter | Op::Reset => (3, 6),
-        }
+/// The first Kafka Connect that has the call: GET 3.5, PATCH/DELETE 3.6.
+fn since(op: Op) -> (u32, u32) {
+    match op {
+        Op::List => (3, 5),
+        Op::Alter | Op::Reset => (3, 6),
     }
 }
 
-/// The offsets operation the annotation asks for, unless its value was handled already. A value is
-/// `list`, `alter` or `reset`, optionally followed by `,<token>` so that the same operation can be asked
-/// again (e.g. `reset,2024-05-01T10:00:00Z`).
+/// The offsets operation the annotation asks for (see [`shared::offsets::requested`]), unless its value was
+/// handled already.
 pub fn pending(value: Option<&str>, handled: Option<&str>) -> Option<Request<Op>> {
     let value = value.filter(|v| Some(*v) != handled)?;
-    let op = value.split(',').next().unwrap_or_default().trim();
-    let ask = match op.to_ascii_lowercase().as_str() {
-        "list" => Ok(Op::List),
-        "alter" => Ok(Op::Alter),
-        "reset" => Ok(Op::Reset),
-        _ => Err(format!(
-            "{ANNOTATION_OFFSETS}: {value:?} does not start with list, alter or reset; use e.g. \"list\" or \"reset,2024-05-01T10:00:00Z\" (the token makes a repeated request new)"
-        )),
-    };
     Some(Request {
         value: value.to_string(),
-        ask,
+        ask: shared::offsets::requested(value),
     })
 }
 
@@ -76,7 +37,7 @@ pub fn pending(value: Option<&str>, handled: Option<&str>) -> Option<Request<Op>
 pub fn unsupported(op: Op, version: Option<&str>, cluster: &str) -> Option<String> {
     let v = version?;
     let (major, minor) = apache_version(v);
-    let (want_major, want_minor) = op.since();
+    let (want_major, want_minor) = since(op);
     ((major, minor) != (0, 0) && (major, minor) < (want_major, want_minor)).then(|| {
         format!(
             "{} offsets is not supported by Kafka Connect {major}.{minor} on cluster {cluster}: it needs Kafka Connect {want_major}.{want_minor} or later",

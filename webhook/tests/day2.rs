@@ -198,6 +198,76 @@ fn the_user_must_be_able_to_read_the_offsets_configmap() {
     assert!(read_checks(&admission::parse_review(&body).unwrap()).is_empty());
 }
 
+/// The connector with `alterOffsets` from ConfigMap "offsets" and, if given, the offsets annotation.
+fn annotated(offsets: Option<&str>) -> Value {
+    let mut c = testing::connector(NS, "c", source(alter_from("offsets")));
+    if let Some(v) = offsets {
+        c["metadata"]["annotations"] = json!({"connectwarden.io/offsets": v});
+    }
+    c
+}
+
+#[test]
+fn a_new_alter_request_by_annotation_alone_checks_the_document_it_would_apply() {
+    let broken = with_offsets(r#"{"offsets":[{"partition":{"filename":"/data/orders.txt"}}]}"#);
+    let denial = "spec.alterOffsets.fromConfigMap: ConfigMap team-a/offsets: offsets.json: offsets[0] has no \"offset\" (use null to reset the partition)";
+    for (old, new) in [
+        (None, "alter"),
+        (Some("alter,1"), "alter,2"),
+        (Some("list"), "ALTER"),
+    ] {
+        let review = Review::update(annotated(Some(new)), annotated(old));
+        let (d, connect) = run(&broken, review);
+        assert_eq!(
+            (d.allowed, d.reason, d.message().as_str()),
+            (false, Reason::InvalidConfig, denial),
+            "{old:?} → {new:?}"
+        );
+        assert!(
+            connect.asked().is_empty(),
+            "the spec did not change: Connect is not asked"
+        );
+    }
+    // The applying user must be able to read it, as when the reference is added.
+    let mut hidden = world();
+    hidden.deny_read(SourceKind::ConfigMap, NS, "offsets");
+    let review = Review::update(annotated(Some("alter,2")), annotated(Some("alter,1")));
+    assert_eq!(
+        read_checks(&admission::parse_review(&review.clone().namespace(NS).body()).unwrap()).len(),
+        1
+    );
+    let (d, _) = run(&hidden, review);
+    assert_eq!(
+        (d.allowed, d.reason),
+        (false, Reason::ReferenceAccessDenied)
+    );
+
+    // Not a new alter: the value unchanged, another operation, or the annotation removed.
+    for (old, new) in [
+        (Some("alter,1"), Some("alter,1")),
+        (Some("alter,1"), Some("reset,2")),
+        (Some("alter,1"), None),
+    ] {
+        let review = Review::update(annotated(new), annotated(old));
+        let (d, _) = run(&broken, review.clone());
+        assert_eq!(
+            (d.allowed, d.reason),
+            (true, Reason::Unchanged),
+            "{old:?} → {new:?}"
+        );
+        let body = review.namespace(NS).body();
+        assert!(read_checks(&admission::parse_review(&body).unwrap()).is_empty());
+    }
+    // A well-formed document: admitted, still without asking Connect.
+    let good = with_offsets(r#"{"offsets":[{"partition":{"a":"b"},"offset":null}]}"#);
+    let (d, connect) = run(
+        &good,
+        Review::update(annotated(Some("alter,2")), annotated(Some("alter,1"))),
+    );
+    assert_eq!((d.allowed, d.reason), (true, Reason::Unchanged));
+    assert!(connect.asked().is_empty());
+}
+
 #[test]
 fn a_pinned_version_that_is_installed_is_sent_to_connect() {
     let spec = source(json!({"class": CLASS, "version": "[1.0,2.0)"}));

@@ -488,6 +488,32 @@ async fn bad_offsets_input_is_refused_with_what_is_wrong() {
     wait_running(&ns, &name, "1/1").await;
     assert!(events_of(&ns, &name).iter().any(|(r, _)| r == "Resumed"));
 
+    // A new alter asked by the annotation alone, with a malformed document: denied at admission, so the
+    // controller never sees the request.
+    put_config_map(&ns, "absent", &[(OFFSETS_KEY, "{\"offsets\": 1}")]);
+    let out = kubectl(&[
+        "annotate",
+        "kafkaconnector",
+        &name,
+        "-n",
+        &ns,
+        &format!("{ANNOTATION}=alter,3"),
+        "--overwrite",
+    ])
+    .expect_err();
+    assert!(
+        out.stderr.contains(&format!(
+            "spec.alterOffsets.fromConfigMap: ConfigMap {ns}/absent: offsets.json: "
+        )),
+        "{}",
+        out.stderr
+    );
+    let k = get(&ns, &name).await.unwrap();
+    assert_eq!(
+        k.metadata.annotations.unwrap_or_default()[ANNOTATION],
+        "alter,2"
+    );
+
     // An unknown operation.
     let k = request(&ns, &name, "rewind").await;
     assert_eq!(

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use kube::core::admission::Operation;
 use serde::Deserialize;
 use shared::config_from::SourceKind;
-use shared::crd::{ConfigValueSource, KafkaConnectorSpec};
+use shared::crd::{ANNOTATION_OFFSETS, ConfigValueSource, KafkaConnectorSpec};
 
 use super::request::{Kind, Request, kind, object_namespace};
 use super::text::cut;
@@ -85,8 +85,30 @@ pub(crate) fn references_to_check(req: &Request) -> Vec<(String, ReadCheck)> {
         .collect()
 }
 
+/// Whether the review sets a new `connectwarden.io/offsets` value that asks for an alter: a new request to
+/// apply what the ConfigMap holds now, even when nothing else changed.
+pub(crate) fn alter_newly_requested(req: &Request) -> bool {
+    let value = |o: &kube::core::DynamicObject| {
+        o.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ANNOTATION_OFFSETS))
+            .cloned()
+    };
+    let Some(new) = req.object.as_ref().and_then(value) else {
+        return false;
+    };
+    let old = match req.operation {
+        Operation::Update => req.old_object.as_ref().and_then(value),
+        _ => None,
+    };
+    old.as_deref() != Some(new.as_str())
+        && shared::offsets::requested(&new) == Ok(shared::offsets::Op::Alter)
+}
+
 /// The ConfigMap an offsets alter reads (`spec.alterOffsets.fromConfigMap`) when the review adds or changes
-/// it: the controller would apply what it holds, so the applying user must be able to read it.
+/// it, or asks for a new alter: the controller would apply what it holds, so the applying user must be able
+/// to read it.
 pub(crate) fn offsets_reference_to_check(req: &Request) -> Option<ReadCheck> {
     if kind(req) != Some(Kind::Connector)
         || !matches!(req.operation, Operation::Create | Operation::Update)
@@ -108,7 +130,7 @@ pub(crate) fn offsets_reference_to_check(req: &Request) -> Option<ReadCheck> {
         Operation::Update => req.old_object.as_ref().and_then(name),
         _ => None,
     };
-    (old.as_deref() != Some(new.as_str())).then(|| ReadCheck {
+    (old.as_deref() != Some(new.as_str()) || alter_newly_requested(req)).then(|| ReadCheck {
         kind: SourceKind::ConfigMap,
         namespace: object_namespace(req, obj),
         name: new,

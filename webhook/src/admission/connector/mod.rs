@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use shared::config::{effective_config, with_plugin_version};
 use shared::crd::{KafkaConnector, KafkaConnectorSpec};
 
+use super::access::alter_newly_requested;
 use super::connect::ConnectCheck;
 use super::decision::{Decision, Reason};
 use super::exempt::exempt;
@@ -38,10 +39,15 @@ pub(crate) enum Plan {
 /// The decision on a KafkaConnector, or the Kafka Connect validation it needs first.
 pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
     if let Some(d) = exempt(req) {
+        // Annotations alone can ask for an offsets alter, which reads a ConfigMap that must hold a valid
+        // document.
+        if d.reason == Reason::Unchanged && alter_newly_requested(req) {
+            return Plan::Done(unvalidated_update(req, view, false));
+        }
         return Plan::Done(d);
     }
     if leaves_validated_part_alone(req) {
-        return Plan::Done(policies_only(req, view));
+        return Plan::Done(unvalidated_update(req, view, true));
     }
     let (connector, spec) = match read(req) {
         Ok(c) => c,
@@ -106,23 +112,32 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
     }))
 }
 
-/// An update that Kafka Connect need not see still answers to the policies (`state` is in their view).
-fn policies_only(req: &Request, view: &dyn ObjectView) -> Decision {
+/// An update that Kafka Connect need not see still answers to the policies when its spec changed (`state`
+/// is in their view), and to the offsets rules when it asks for a new alter.
+fn unvalidated_update(req: &Request, view: &dyn ObjectView, spec_changed: bool) -> Decision {
+    let alter = alter_newly_requested(req);
     let set = view.policies();
-    if set.is_empty() && set.broken.is_empty() {
+    let policies = spec_changed && !(set.is_empty() && set.broken.is_empty());
+    if !policies && !alter {
         return Decision::allow(Reason::Unchanged);
     }
     let Ok((connector, _)) = read(req) else {
         return Decision::allow(Reason::Unchanged);
     };
     let mut found = Findings::default();
-    policies::check(&connector, view, &mut found);
-    if found.problems.is_empty() {
-        return Decision::allow(Reason::Unchanged).with_warnings(found.warnings);
+    if alter {
+        offsets::check(req, &connector, view, &mut found);
     }
+    if policies {
+        policies::check(&connector, view, &mut found);
+    }
+    let Some((reason, _)) = found.problems.first() else {
+        return Decision::allow(Reason::Unchanged).with_warnings(found.warnings);
+    };
+    let reason = *reason;
     let mut lines: Vec<String> = found.problems.into_iter().map(|(_, l)| l).collect();
     limit_lines_to(&mut lines, MAX_LINES, "problems");
-    Decision::deny(Reason::PolicyViolation, lines).with_warnings(found.warnings)
+    Decision::deny(reason, lines).with_warnings(found.warnings)
 }
 
 /// Spec fields Kafka Connect's validation does not look at: pausing, stopping or changing the restart

@@ -1,7 +1,8 @@
-//! `spec.alterOffsets`: the ConfigMap an offsets alter applies. When a review adds or changes it and the
-//! ConfigMap exists, its `offsets.json` must be a well-formed offsets document within bounds (the controller
-//! checks again before it stops the connector, since the ConfigMap can change later). A ConfigMap that does
-//! not exist yet is admitted with a warning. The applying user must be able to read it, as for `configFrom`.
+//! `spec.alterOffsets`: the ConfigMap an offsets alter applies. When a review adds or changes it, or sets a
+//! new `connectwarden.io/offsets` alter request, and the ConfigMap exists, its `offsets.json` must be a
+//! well-formed offsets document within bounds (the controller checks again before it stops the connector,
+//! since the ConfigMap can change later). A ConfigMap that does not exist yet is admitted with a warning. The
+//! applying user must be able to read it, as for `configFrom`.
 
 use shared::crd::{KafkaConnector, OFFSETS_KEY};
 
