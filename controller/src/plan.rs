@@ -123,9 +123,11 @@ impl Trigger {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// `POST /connectors` with an initial state.
+    /// `POST /connectors`, with an initial state unless `Running` (Connect's default, and the only one before
+    /// 3.7). Unlike a PUT it cannot overwrite a connector the latest poll did not show yet: one that exists
+    /// is compared and adopted when its config is the wanted one.
     Create(InitialState),
-    /// `PUT /connectors/{name}/config`: creates or updates.
+    /// `PUT /connectors/{name}/config`: updates.
     PutConfig,
     Pause,
     Resume,
@@ -373,14 +375,16 @@ pub fn plan(i: &Input<'_>) -> Plan {
 /// How to create the connector in the wanted state.
 fn create(state: ConnectorState, caps: &Caps) -> Vec<Action> {
     match state {
-        ConnectorState::Running => vec![Action::PutConfig],
+        ConnectorState::Running => vec![Action::Create(InitialState::Running)],
         ConnectorState::Paused if caps.initial_state => vec![Action::Create(InitialState::Paused)],
         ConnectorState::Stopped if caps.initial_state => {
             vec![Action::Create(InitialState::Stopped)]
         }
-        ConnectorState::Paused => vec![Action::PutConfig, Action::Pause],
-        ConnectorState::Stopped if caps.stop => vec![Action::PutConfig, Action::Stop],
-        ConnectorState::Stopped => vec![Action::PutConfig, Action::Pause],
+        ConnectorState::Paused => vec![Action::Create(InitialState::Running), Action::Pause],
+        ConnectorState::Stopped if caps.stop => {
+            vec![Action::Create(InitialState::Running), Action::Stop]
+        }
+        ConnectorState::Stopped => vec![Action::Create(InitialState::Running), Action::Pause],
     }
 }
 
@@ -629,10 +633,10 @@ mod tests {
     }
 
     #[test]
-    fn absent_running_is_created_with_put() {
+    fn absent_running_is_created_with_post() {
         let d = desired(ConnectorState::Running);
         let p = plan(&input(&d, Observed::Absent));
-        assert_eq!(p.actions, vec![Action::PutConfig]);
+        assert_eq!(p.actions, vec![Action::Create(InitialState::Running)]);
         assert_eq!(p.change, Some(Change::Created));
         assert_eq!(p.ready.reason, Reason::Creating);
         assert_eq!(p.ready.status, Truth::False);
@@ -656,12 +660,18 @@ mod tests {
             } else {
                 Action::Stop
             };
-            assert_eq!(plan(&i).actions, vec![Action::PutConfig, want]);
+            assert_eq!(
+                plan(&i).actions,
+                vec![Action::Create(InitialState::Running), want]
+            );
         }
         let d = desired(ConnectorState::Stopped);
         let mut i = input(&d, Observed::Absent);
         i.caps = Caps::for_version(Some("3.4.0"));
-        assert_eq!(plan(&i).actions, vec![Action::PutConfig, Action::Pause]);
+        assert_eq!(
+            plan(&i).actions,
+            vec![Action::Create(InitialState::Running), Action::Pause]
+        );
     }
 
     #[test]
@@ -681,7 +691,7 @@ mod tests {
         i.applied = true;
         i.seen_before = true;
         let p = plan(&i);
-        assert_eq!(p.actions, vec![Action::PutConfig]);
+        assert_eq!(p.actions, vec![Action::Create(InitialState::Running)]);
         assert_eq!(p.change, Some(Change::Recreated));
     }
 
@@ -1071,7 +1081,7 @@ mod tests {
         i.manual = request("t1", Ok(PLAIN));
         i.manual_task = request("0", Ok(0));
         let p = plan(&i);
-        assert_eq!(p.actions, vec![Action::PutConfig]);
+        assert_eq!(p.actions, vec![Action::Create(InitialState::Running)]);
         assert_eq!(p.handled_restart.as_deref(), Some("t1"));
         assert_eq!(p.handled_task_restart.as_deref(), Some("0"));
         assert!(!p.persist_first);

@@ -329,9 +329,7 @@ async fn a_one_mib_secret_value() {
     // Connect refuses it: the record for its config topic exceeds the producer's default 1 MiB limit.
     assert_eq!(
         outcome,
-        format!(
-            "ConnectError: PUT /connectors/{name}/config: Kafka Connect failed (HTTP 500): Error writing connector configuration to Kafka"
-        )
+        "ConnectError: POST /connectors: Kafka Connect failed (HTTP 500): Error writing connector configuration to Kafka"
     );
     assert!(!outcome.contains(&value[..64]));
     let seen = visible_outside_connect(&ns, &name).await;

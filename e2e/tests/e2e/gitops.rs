@@ -482,11 +482,14 @@ async fn argocd_health_and_actions_on_live_connectors() {
     .await;
     let r = wait_health(&ns, &bad, "Healthy").await;
     assert_eq!(str_of(&r, "/health/message"), ready_text(&ns, &bad));
-    assert!(
-        events(&ns, &bad).contains(&format!("connectwarden.io/restart=\"{value}\"")),
-        "{}",
-        events(&ns, &bad)
-    );
+    // A restart is recorded in status before it is sent, and announced after.
+    eventually("the restart announced", T, || async {
+        let ev = events(&ns, &bad);
+        ev.contains(&format!("connectwarden.io/restart=\"{value}\""))
+            .then_some(())
+            .ok_or(ev)
+    })
+    .await;
 
     // restart: a new value each run, each handled once.
     let first = run_action(&ns, &ok, "restart");
@@ -508,11 +511,13 @@ async fn argocd_health_and_actions_on_live_connectors() {
         (handled == second).then_some(()).ok_or(handled.to_string())
     })
     .await;
-    let ev = events(&ns, &ok);
-    assert!(
-        ev.contains(&format!("=\"{first}\"")) && ev.contains(&format!("=\"{second}\"")),
-        "{ev}"
-    );
+    eventually("both restarts announced", T, || async {
+        let ev = events(&ns, &ok);
+        (ev.contains(&format!("=\"{first}\"")) && ev.contains(&format!("=\"{second}\"")))
+            .then_some(())
+            .ok_or(ev)
+    })
+    .await;
     wait_health(&ns, &ok, "Healthy").await;
 
     // stop: Suspended, and Connect shows STOPPED; start: Healthy and RUNNING again.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use serde_json::Value;
-use shared::connect::{ConnectorStatus, RestartOutcome, ValidateResponse};
+use shared::connect::{ConnectorStatus, InitialState, RestartOutcome, ValidateResponse};
 use shared::crd::{ConnectorState, KafkaConnector};
 
 use crate::Result;
@@ -16,9 +16,20 @@ use crate::context::Ctx;
 use crate::metrics::RestartTarget;
 use crate::plan::{Action, Desired};
 
+/// What a call found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Called {
+    Done,
+    /// A create found the connector there already (created after the poll the plan saw): it was adopted,
+    /// its config replaced with the wanted one if `updated`.
+    Existing {
+        updated: bool,
+    },
+}
+
 pub(super) trait Effects {
     /// Sends one planned call to Kafka Connect.
-    async fn call(&self, action: &Action) -> Result<(), shared::Error>;
+    async fn call(&self, action: &Action) -> Result<Called, shared::Error>;
     /// Validates a config on Kafka Connect (for the per-key errors of a refused config).
     async fn validate(
         &self,
@@ -42,7 +53,7 @@ pub(super) struct Live<'a> {
 }
 
 impl Effects for Live<'_> {
-    async fn call(&self, action: &Action) -> Result<(), shared::Error> {
+    async fn call(&self, action: &Action) -> Result<Called, shared::Error> {
         let (c, d) = (self.cluster, self.desired);
         let client = c.client();
         let oref = ObjectRef::from_obj(self.o);
@@ -55,15 +66,23 @@ impl Effects for Live<'_> {
         }
         let _permit = c.writes.acquire().await;
         match action {
-            Action::Create(initial) => match client.create(name, &d.config, Some(*initial)).await {
-                Ok(_) => c.note_write(name, oref, true, Some(d.state)),
-                // Exists but was not listed yet (its status was not reported): update it instead.
-                Err(e) if already_exists(&e) => {
-                    client.put_config(name, &d.config).await?;
-                    c.note_write(name, oref, false, None);
+            Action::Create(initial) => {
+                let state = (*initial != InitialState::Running).then_some(*initial);
+                match client.create(name, &d.config, state).await {
+                    Ok(_) => c.note_write(name, oref, true, Some(d.state)),
+                    // There already, but not in the poll the plan saw: adopted as it is when its config is
+                    // the wanted one (no write, so its tasks keep running), updated otherwise.
+                    Err(e) if already_exists(&e) => {
+                        let updated = client.get_config(name).await? != d.config;
+                        if updated {
+                            client.put_config(name, &d.config).await?;
+                        }
+                        c.note_write(name, oref, false, None);
+                        return Ok(Called::Existing { updated });
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
-            },
+            }
             Action::PutConfig => {
                 let r = client.put_config(name, &d.config).await?;
                 c.note_write(name, oref, r.created, None);
@@ -98,7 +117,7 @@ impl Effects for Live<'_> {
                 self.count_restarts(RestartTarget::Task, *trigger, 1);
             }
         }
-        Ok(())
+        Ok(Called::Done)
     }
 
     async fn validate(

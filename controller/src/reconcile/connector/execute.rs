@@ -9,11 +9,11 @@ use shared::redact::Redactor;
 
 use super::KIND;
 use super::announce::{announce, transition_event};
-use super::effects::Effects;
+use super::effects::{Called, Effects};
 use crate::Result;
 use crate::conditions::{Ready, Reason};
 use crate::metrics::Metrics;
-use crate::plan::{self, Action, Desired, Input, Plan, Trigger};
+use crate::plan::{self, Action, Change, Desired, Input, Plan, Trigger};
 use crate::restart;
 use crate::retries::Retries;
 use crate::status::{self, Parts, Reported};
@@ -101,9 +101,14 @@ pub(super) async fn execute(
     }
     let mut sent = Ok(());
     for a in &p.actions {
-        sent = fx.call(a).await;
-        if sent.is_err() {
-            break;
+        match fx.call(a).await {
+            Ok(Called::Done) => {}
+            // Adopted, not created: an update at most.
+            Ok(Called::Existing { updated }) => p.change = updated.then_some(Change::Updated),
+            Err(e) => {
+                sent = Err(e);
+                break;
+            }
         }
     }
     let all_sent = sent.is_ok();

@@ -7,11 +7,11 @@ use std::time::Duration;
 use chrono::Utc;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use shared::connect::{ConnectorStatus, ValidateResponse};
+use shared::connect::{ConnectorStatus, InitialState, ValidateResponse};
 use shared::crd::{ConnectorState, KafkaConnectorStatus};
 use shared::redact::Redactor;
 
-use super::effects::{Effects, already_exists};
+use super::effects::{Called, Effects, already_exists};
 use super::execute::{Job, execute, ready_from_error, report};
 use crate::conditions::Reason;
 use crate::metrics::Metrics;
@@ -75,11 +75,13 @@ enum Step {
     Event { reason: String, note: String },
 }
 
-/// Records every effect; Connect calls fail with `fail`'s error when set.
+/// Records every effect; Connect calls fail with `fail`'s error when set, and a create finds the connector
+/// there already when `found` is set (with its config to be replaced if `Some(true)`).
 #[derive(Default)]
 struct Recorder {
     steps: Mutex<Vec<Step>>,
     fail: Option<fn() -> shared::Error>,
+    found: Option<bool>,
 }
 
 impl Recorder {
@@ -109,11 +111,12 @@ impl Recorder {
 }
 
 impl Effects for Recorder {
-    async fn call(&self, action: &Action) -> Result<(), shared::Error> {
+    async fn call(&self, action: &Action) -> Result<Called, shared::Error> {
         self.steps.lock().push(Step::Call(action.clone()));
-        match self.fail {
-            Some(e) => Err(e()),
-            None => Ok(()),
+        match (self.fail, self.found, action) {
+            (Some(e), _, _) => Err(e()),
+            (None, Some(updated), Action::Create(_)) => Ok(Called::Existing { updated }),
+            _ => Ok(Called::Done),
         }
     }
 
@@ -252,6 +255,76 @@ async fn an_automatic_restart_is_counted_in_status_before_it_is_sent() {
     assert_eq!(fx.patches().len(), 1, "nothing else changed: {steps:?}");
     assert_eq!(fx.events(), vec!["Restarted", "Failed"]);
     assert_eq!(status.auto_restart.map(|r| r.count), Some(1));
+}
+
+/// Plans, executes and reports the first reconcile of connector `c`, which the latest poll did not show.
+async fn create_once(fx: &Recorder) -> Vec<String> {
+    let d = desired();
+    let input = Input {
+        desired: &d,
+        observed: Observed::Absent,
+        recent: Recent::default(),
+        caps: Caps::for_version(Some("4.1.0")),
+        applied: false,
+        values_changed: false,
+        seen_before: false,
+        policy: policy(),
+        restarts: None,
+        manual: None,
+        manual_task: None,
+        now: Utc::now(),
+    };
+    let job = Job {
+        key: "ns/c".into(),
+        prev: None,
+        generation: Some(1),
+        desired: &d,
+        input: &input,
+        reported: Reported::Nothing,
+        topics: vec!["t".into()],
+        cluster: "ns/main",
+    };
+    let metrics = Metrics::new(false).unwrap();
+    let mut redactor = Redactor::default();
+    let ex = execute(
+        &job,
+        plan::plan(&input),
+        &mut redactor,
+        fx,
+        &Retries::default(),
+        &metrics,
+    )
+    .await
+    .unwrap();
+    report(&job, &ex, &redactor, fx).await.unwrap();
+    fx.events()
+}
+
+#[tokio::test]
+async fn a_connector_created_after_the_poll_is_adopted_not_announced_as_created() {
+    let created = Recorder::default();
+    assert_eq!(create_once(&created).await, vec!["Created"]);
+    // There with the wanted config: nothing written, nothing announced.
+    let adopted = Recorder {
+        found: Some(false),
+        ..Recorder::default()
+    };
+    assert_eq!(create_once(&adopted).await, Vec::<String>::new());
+    // There with another config: replaced, and that is an update.
+    let updated = Recorder {
+        found: Some(true),
+        ..Recorder::default()
+    };
+    assert_eq!(create_once(&updated).await, vec!["Updated"]);
+    for fx in [&created, &adopted, &updated] {
+        assert_eq!(
+            fx.steps()
+                .iter()
+                .filter(|s| matches!(s, Step::Call(_)))
+                .collect::<Vec<_>>(),
+            vec![&Step::Call(Action::Create(InitialState::Running))]
+        );
+    }
 }
 
 #[tokio::test]
