@@ -30,6 +30,10 @@ pub fn config_digest(config: &BTreeMap<String, String>) -> u64 {
 
 pub use shared::redact::keyed_hash;
 
+/// How long a created connector may stay unlisted (Connect lists it once its status is reported) before
+/// it is created again.
+pub const CREATE_GRACE: Duration = Duration::from_secs(30);
+
 /// What the latest poll (taken after our last write) says about this connector.
 #[derive(Debug, Clone, Copy)]
 pub enum Observed<'a> {
@@ -227,6 +231,8 @@ pub fn plan(i: &Input<'_>) -> Plan {
                     d.name
                 ),
             );
+            // The poll that lists it wakes this connector; if none does, look again once the grace is over.
+            p.requeue_after = Some(CREATE_GRACE);
             return p;
         }
         Observed::Absent => {
@@ -682,6 +688,7 @@ mod tests {
         let p = plan(&i);
         assert!(p.actions.is_empty());
         assert_eq!(p.ready.reason, Reason::Creating);
+        assert_eq!(p.requeue_after, Some(CREATE_GRACE), "looked at again");
     }
 
     #[test]

@@ -168,6 +168,29 @@ pub fn secure_settings() -> ClientSettings {
     c
 }
 
+/// A Kafka Connect call from a test, asked again while the worker group rebalances: other tests share the
+/// workers, and their connectors trigger rebalances during which Connect answers 409 or 500 "rebalance is
+/// expected". The controller retries those too; any other answer is the result.
+#[macro_export]
+macro_rules! settled {
+    ($call:expr) => {{
+        let start = std::time::Instant::now();
+        loop {
+            match $call.await {
+                Err($crate::ConnectError::Rebalancing { .. })
+                    if start.elapsed() < std::time::Duration::from_secs(90) =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+#[doc(hidden)]
+pub use shared::Error as ConnectError;
+
 /// Polls `f` every 250 ms until it returns `Some`, or panics with `what` and the last observation after
 /// `timeout`. Timeouts are generous: they bound a hang, they do not measure speed.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T

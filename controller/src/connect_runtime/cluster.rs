@@ -19,11 +19,8 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::poller::Snapshot;
-use crate::plan::Recent;
+use crate::plan::{CREATE_GRACE, Recent};
 
-/// How long a created connector may stay unlisted (Connect lists it once its status is reported) before
-/// it is created again.
-const CREATE_GRACE: Duration = Duration::from_secs(30);
 /// How long a pause/resume/stop is given to show before it is asked for again.
 const STATE_GRACE: Duration = Duration::from_secs(30);
 
@@ -207,6 +204,9 @@ impl Endpoint {
         };
         if age >= CREATE_GRACE.max(STATE_GRACE) || (present && w.state.is_none()) {
             written.remove(name);
+        } else if present && let Some(e) = written.get_mut(name) {
+            // Reported once: from now on its absence is a deletion, not a create still on its way.
+            e.created = false;
         }
         LatestPoll::Fresh { snapshot, recent }
     }
@@ -269,6 +269,9 @@ impl Drop for Endpoint {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::poller::PolledConnector;
     use super::*;
 
     fn settings(url: &str) -> ClientSettings {
@@ -291,6 +294,44 @@ mod tests {
             b.restarts.as_ref().unwrap().check().is_ok(),
             "each endpoint has its own pace"
         );
+    }
+
+    #[test]
+    fn a_created_connector_is_waited_for_until_reported_then_its_absence_is_a_deletion() {
+        let key = endpoint_key(&settings("http://connect:8083"));
+        let client = ClientSlot::new(settings("http://connect:8083"), None).unwrap();
+        let e = Endpoint::new(key, "ns/c".into(), client, 8, 0);
+        let poll = |seq: u64, present: bool| {
+            let mut connectors = BTreeMap::new();
+            if present {
+                connectors.insert("c".to_string(), PolledConnector::default());
+            }
+            e.set_snapshot(Arc::new(Snapshot {
+                seq,
+                connectors: Ok(connectors),
+                info: None,
+                plugins: Vec::new(),
+            }));
+            e.started.store(seq, Ordering::SeqCst);
+        };
+        let created = || match e.latest_poll("c") {
+            LatestPoll::Fresh { recent, .. } => Some(recent.created),
+            LatestPoll::Stale => None,
+        };
+        let obj = ObjectRef::<KafkaConnector>::new("c").within("ns");
+        poll(1, false);
+        e.note_write("c", obj.clone(), true, Some(ConnectorState::Running));
+        assert_eq!(created(), None, "no poll since the write");
+        poll(2, false);
+        assert_eq!(created(), Some(true), "created, not listed yet: wait");
+        poll(3, true);
+        assert_eq!(created(), Some(false));
+        // A later write (e.g. a config put back) does not make it new again.
+        e.note_write("c", obj, false, None);
+        poll(4, true);
+        assert_eq!(created(), Some(false));
+        poll(5, false);
+        assert_eq!(created(), Some(false), "gone after it was seen: deleted");
     }
 
     #[test]

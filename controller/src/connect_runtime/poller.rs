@@ -50,7 +50,7 @@ impl PollError {
 /// One connector in a poll: its status and a digest of its config. Read straight from the poll's answer,
 /// one entry at a time: each config is hashed and dropped as it is read, so thousands of connectors never
 /// sit in memory as full configs (nor as a generic JSON tree).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub(crate) struct PolledConnector {
     #[serde(default)]
     pub status: Option<ConnectorStatus>,

@@ -513,7 +513,7 @@ async fn diff_shows_a_change_made_behind_connect_wardens_back() {
         "{}",
         listed.stdout
     );
-    client.delete(&stray).await.unwrap();
+    settled!(client.delete(&stray)).unwrap();
     kubectl(&[
         "annotate",
         "kafkaconnector",
@@ -542,7 +542,7 @@ async fn export_then_apply_adopts_running_connectors_without_a_restart() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    client.put_config(&name, &config).await.unwrap();
+    settled!(client.put_config(&name, &config)).unwrap();
     eventually("the connector running on Connect", T, || async {
         match client.get_status(&name).await {
             Ok(s)

@@ -10,22 +10,6 @@ use shared::connect::{Auth, ConnectClient, InitialState, Offsets, RestartOutcome
 
 const WAIT: Duration = Duration::from_secs(90);
 
-/// Other tests share the worker, and their connectors trigger rebalances during which Connect answers 409 or
-/// 500 "rebalance is expected". Retry those, as the controller does; any other answer is the result.
-macro_rules! settled {
-    ($call:expr) => {{
-        let start = std::time::Instant::now();
-        loop {
-            match $call.await {
-                Err(Error::Rebalancing { .. }) if start.elapsed() < WAIT => {
-                    tokio::time::sleep(Duration::from_millis(250)).await
-                }
-                other => break other,
-            }
-        }
-    }};
-}
-
 fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()

@@ -190,7 +190,7 @@ async fn mirror_source_password_from_a_secret_rotates_survives_deletion_and_neve
         ready(&k).2,
         format!("spec.configFrom.\"ssl.truststore.password\": Secret {ns}/db-creds not found")
     );
-    let st = connect().get_status(&name).await.expect("still on Connect");
+    let st = settled!(connect().get_status(&name)).expect("still on Connect");
     assert_eq!(st.connector.state, "RUNNING");
     assert_eq!(
         existing_connect_config(&name).await["ssl.truststore.password"],

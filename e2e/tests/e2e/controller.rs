@@ -67,7 +67,7 @@ async fn lifecycle_create_update_pause_stop_resume_delete() {
             .unwrap_or_default()
             .contains(&shared::crd::FINALIZER.to_string())
     );
-    assert_eq!(c.get_config(&name).await.unwrap()["tasks.max"], "2");
+    assert_eq!(settled!(c.get_config(&name)).unwrap()["tasks.max"], "2");
     let pretty = kubectl(&["get", "kafkaconnector", &name, "-n", &ns])
         .expect_ok()
         .stdout;
@@ -133,19 +133,19 @@ async fn orphan_keeps_the_connector_and_created_stopped_stays_stopped() {
         .await
         .expect("the orphaned connector is kept");
     assert_eq!(st.connector.state, "STOPPED");
-    c.delete(&name).await.unwrap();
+    settled!(c.delete(&name)).unwrap();
 }
 
 #[tokio::test]
 async fn drift_by_rest_is_restored() {
     let RunningSink { ns, name, .. } = given_a_running_sink("cw-drift", "drift-a").await;
     let c = connect();
-    let want = c.get_config(&name).await.unwrap();
+    let want = settled!(c.get_config(&name)).unwrap();
 
     // config changed behind our back → put back
     let mut changed = want.clone();
     changed.insert("topics".into(), "drift-hacked".into());
-    c.put_config(&name, &changed).await.unwrap();
+    settled!(c.put_config(&name, &changed)).unwrap();
     eventually("the config restored", T, || async {
         let cfg = c.get_config(&name).await.map_err(|e| e.to_string())?;
         (cfg == want)
@@ -155,7 +155,7 @@ async fn drift_by_rest_is_restored() {
     .await;
 
     // deleted behind our back → created again
-    c.delete(&name).await.unwrap();
+    settled!(c.delete(&name)).unwrap();
     eventually("the connector recreated", T, || async {
         let cfg = c.get_config(&name).await.map_err(|e| e.to_string())?;
         (cfg == want)
@@ -194,8 +194,8 @@ async fn a_connector_created_on_connect_directly_is_never_touched() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    c.put_config(&unowned, &cfg).await.unwrap();
-    c.pause(&unowned).await.unwrap();
+    settled!(c.put_config(&unowned, &cfg)).unwrap();
+    settled!(c.pause(&unowned)).unwrap();
 
     // a managed connector on the same cluster, so the controller is busy with it
     let managed = unique("cw-managed");
@@ -206,9 +206,9 @@ async fn a_connector_created_on_connect_directly_is_never_touched() {
     delete_connector(&ns, &managed);
     tokio::time::sleep(Duration::from_secs(6)).await;
 
-    assert_eq!(c.get_config(&unowned).await.unwrap(), cfg);
+    assert_eq!(settled!(c.get_config(&unowned)).unwrap(), cfg);
     wait_connect_state(&c, &unowned, "PAUSED").await;
-    c.delete(&unowned).await.unwrap();
+    settled!(c.delete(&unowned)).unwrap();
 }
 
 #[tokio::test]
@@ -1012,7 +1012,7 @@ async fn prune_deletes_only_connectors_no_kafkaconnector_claims() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    c.put_config(&stray, &cfg).await.unwrap();
+    settled!(c.put_config(&stray, &cfg)).unwrap();
 
     cluster(&ns, "main", &worker.url())
         .prune()
@@ -1030,7 +1030,7 @@ async fn prune_deletes_only_connectors_no_kafkaconnector_claims() {
             .ok_or(format!("{names:?}"))
     })
     .await;
-    assert!(c.list().await.unwrap().contains(&kept));
+    assert!(settled!(c.list()).unwrap().contains(&kept));
     eventually("the prune reported", T, || async {
         let ev = events(&ns, "main");
         ev.contains("Pruned").then_some(()).ok_or(ev)

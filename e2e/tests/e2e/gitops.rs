@@ -574,7 +574,7 @@ async fn argocd_health_and_actions_on_live_connectors() {
     .expect_ok();
     tokio::time::sleep(Duration::from_secs(5)).await; // a few polls
     assert_eq!(
-        connect.get_status(&ok).await.unwrap().connector.state,
+        settled!(connect.get_status(&ok)).unwrap().connector.state,
         "RUNNING"
     );
     let patch = run_action(&ns, &ok, "resume-reconciliation");

@@ -511,12 +511,12 @@ async fn the_controller_image_creates_a_connector_and_reports_ready() {
             "connector RUNNING, 1/1 tasks RUNNING".to_string()
         )
     );
-    let on_connect = connect().list().await.expect("listing connectors");
+    let on_connect = settled!(connect().list()).expect("listing connectors");
     assert!(on_connect.contains(&sink), "{on_connect:?}");
 
     // Deleting goes through the containerized controller's finalizer, and off Connect.
     tokio::task::block_in_place(|| delete_connector(&ns, &sink));
-    let on_connect = connect().list().await.expect("listing connectors");
+    let on_connect = settled!(connect().list()).expect("listing connectors");
     assert!(!on_connect.contains(&sink), "{on_connect:?}");
     // SIGTERM, as the kubelet sends it.
     tokio::task::block_in_place(|| drop(controller));

@@ -60,7 +60,7 @@ fn namespace_condition(v: &serde_json::Value, kind: &str) -> Option<String> {
 }
 
 async fn listed(c: &ConnectClient) -> Vec<String> {
-    c.list().await.expect("listing connectors on Connect")
+    settled!(c.list()).expect("listing connectors on Connect")
 }
 
 fn secure_client() -> ConnectClient {
@@ -174,7 +174,7 @@ async fn deleting_a_namespace_leaves_orphaned_connectors_running_on_connect() {
     }
     // Nobody manages them any more: clean up through Connect's REST API.
     for (name, c) in names.iter().zip([&plain, &plain, &secure]) {
-        c.delete(name).await.expect("deleting an orphan");
+        settled!(c.delete(name)).expect("deleting an orphan");
     }
 }
 

@@ -266,7 +266,7 @@ async fn a_namespace_scoped_install_works_with_roles_only_and_leaves_other_names
     wait_running(&watched, &name, "1/1").await;
     connector("nsi-b", 2).apply().expect_ok();
     wait_running(&watched, &name, "2/2").await;
-    assert_eq!(c.get_config(&name).await.unwrap()["topics"], "nsi-b");
+    assert_eq!(settled!(c.get_config(&name)).unwrap()["topics"], "nsi-b");
     patch_connector(&watched, &name, r#"{"spec":{"state":"paused"}}"#);
     wait_reason(&watched, &name, "True", "Paused").await;
     patch_connector(&watched, &name, r#"{"spec":{"state":"running"}}"#);
@@ -305,7 +305,7 @@ async fn a_namespace_scoped_install_works_with_roles_only_and_leaves_other_names
         .apply()
         .expect_ok();
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(!c.list().await.unwrap().contains(&unwatched));
+    assert!(!settled!(c.list()).unwrap().contains(&unwatched));
     let untouched = get(&other, &unwatched).await.expect("the object is there");
     assert!(
         untouched
@@ -337,7 +337,7 @@ async fn a_namespace_scoped_install_works_with_roles_only_and_leaves_other_names
 
     // Deleted: gone from Connect, through the finalizer.
     delete_connector(&watched, &name);
-    assert!(!c.list().await.unwrap().contains(&name));
+    assert!(!settled!(c.list()).unwrap().contains(&name));
 
     // Not one request was refused along the way.
     tokio::task::block_in_place(|| {

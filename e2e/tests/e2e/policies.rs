@@ -341,7 +341,7 @@ async fn a_new_policy_flags_existing_connectors_without_touching_them_until_it_g
     // Not disrupted: still Ready and running on Connect.
     assert_eq!(ready(&k).0, "True");
     assert_eq!(ready(&k).1, "Running");
-    let on_connect = connect().get_status(&conn).await.unwrap();
+    let on_connect = settled!(connect().get_status(&conn)).unwrap();
     assert_eq!(on_connect.connector.state, "RUNNING");
     poll_until("the PolicyViolation event", T, || {
         let evs = event_list(&ns, &conn);

@@ -9,7 +9,7 @@ use connect_warden_e2e::connectors::{
     T, event_list, get, get_cluster, shared_namespace, wait_running,
 };
 use connect_warden_e2e::objects::{cluster, connector};
-use connect_warden_e2e::{connect, env, eventually, kafka_env, kubectl, unique};
+use connect_warden_e2e::{connect, env, eventually, kafka_env, kubectl, settled, unique};
 use shared::crd::KafkaConnector;
 
 const CLASS: &str = "dev.connectwarden.stack.VersionedSourceConnector";
@@ -82,7 +82,7 @@ async fn pin_the_older_version_then_upgrade_by_changing_spec_version() {
     wait_running(&ns, &name, "1/1").await;
     wait_version(&ns, &name, "1.0.0").await;
     // Connect itself says so, for the connector and its task.
-    let st = connect().get_status(&name).await.unwrap();
+    let st = settled!(connect().get_status(&name)).unwrap();
     assert_eq!(st.connector.version.as_deref(), Some("1.0.0"), "{st:?}");
     assert_eq!(st.tasks[0].version.as_deref(), Some("1.0.0"), "{st:?}");
     let out = kubectl(&["get", "kafkaconnector", &name, "-n", &ns])
@@ -90,7 +90,7 @@ async fn pin_the_older_version_then_upgrade_by_changing_spec_version() {
         .stdout;
     assert!(out.lines().next().unwrap().contains("VERSION"), "{out}");
     assert!(out.lines().nth(1).unwrap().contains(" 1.0.0 "), "{out}");
-    let config = connect().get_config(&name).await.unwrap();
+    let config = settled!(connect().get_config(&name)).unwrap();
     assert_eq!(config["connector.plugin.version"], "1.0.0");
 
     // Upgrade with a range: Connect picks the newest match.

@@ -45,7 +45,7 @@ async fn a_controller_watching_one_namespace_leaves_the_others_alone() {
     wait_running(&served, &watched, "1/1").await;
     // Several polls later, the controller has had every chance to act on the other namespace too.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let on_connect = connect().list().await.expect("listing connectors");
+    let on_connect = settled!(connect().list()).expect("listing connectors");
     assert!(on_connect.contains(&watched), "{on_connect:?}");
     assert!(
         !on_connect.contains(&unwatched),
