@@ -1,6 +1,34 @@
 //! Test fixtures shared by the unit tests.
 
+use chrono::{DateTime, Utc};
 use shared::connect::{ConnectorStatus, ReportedConnectorState, TaskState};
+
+use crate::plan::{Caps, Desired, Input, Observed, Recent};
+use crate::restart::Policy;
+
+/// The plan's input for a connector the controller meets for the first time (no earlier write, no
+/// restarts, no requests) on Kafka Connect 4.1.
+pub(crate) fn first_input<'a>(
+    d: &'a Desired,
+    observed: Observed<'a>,
+    policy: Policy,
+    now: DateTime<Utc>,
+) -> Input<'a> {
+    Input {
+        desired: d,
+        observed,
+        recent: Recent::default(),
+        caps: Caps::for_version(Some("4.1.0")),
+        applied: false,
+        values_changed: false,
+        seen_before: false,
+        policy,
+        restarts: None,
+        manual: None,
+        manual_task: None,
+        now,
+    }
+}
 
 /// What Connect reports for connector `orders` in state `conn` with one task per entry of `tasks`; a
 /// FAILED connector or task carries a trace.

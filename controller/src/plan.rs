@@ -615,20 +615,7 @@ mod tests {
     }
 
     fn input<'a>(d: &'a Desired, observed: Observed<'a>) -> Input<'a> {
-        Input {
-            desired: d,
-            observed,
-            recent: Recent::default(),
-            caps: Caps::for_version(Some("4.1.0")),
-            applied: false,
-            values_changed: false,
-            seen_before: false,
-            policy: policy(),
-            restarts: None,
-            manual: None,
-            manual_task: None,
-            now: now(),
-        }
+        crate::fixtures::first_input(d, observed, policy(), now())
     }
 
     fn present<'a>(st: &'a ConnectorStatus, cfg: &BTreeMap<String, String>) -> Observed<'a> {

@@ -260,20 +260,7 @@ async fn an_automatic_restart_is_counted_in_status_before_it_is_sent() {
 /// Plans, executes and reports the first reconcile of connector `c`, which the latest poll did not show.
 async fn create_once(fx: &Recorder) -> Vec<String> {
     let d = desired();
-    let input = Input {
-        desired: &d,
-        observed: Observed::Absent,
-        recent: Recent::default(),
-        caps: Caps::for_version(Some("4.1.0")),
-        applied: false,
-        values_changed: false,
-        seen_before: false,
-        policy: policy(),
-        restarts: None,
-        manual: None,
-        manual_task: None,
-        now: Utc::now(),
-    };
+    let input = crate::fixtures::first_input(&d, Observed::Absent, policy(), Utc::now());
     let job = Job {
         key: "ns/c".into(),
         prev: None,
