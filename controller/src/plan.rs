@@ -320,9 +320,10 @@ pub fn plan(i: &Input<'_>) -> Plan {
     }
     if manual {
         p.persist_first = true;
-        p.auto_restart = i.restarts.map(|r| AutoRestartStatus {
+        // A new count, from this restart: the next automatic one is due no sooner than `base` after it.
+        p.auto_restart = Some(AutoRestartStatus {
             count: 0,
-            last_restart_time: r.last_restart_time.clone(),
+            last_restart_time: Some(restart::format_time(i.now)),
             next_restart_time: None,
         });
         return p;
@@ -1036,10 +1037,29 @@ mod tests {
         assert_eq!(p.handled_restart.as_deref(), Some("t1,includeTasks"));
         assert_eq!(p.handled_task_restart.as_deref(), Some("1,t1"));
         assert!(p.persist_first, "stored before it is sent");
+        let a = p.auto_restart.unwrap();
+        assert_eq!(a.count, 0, "a manual restart starts a new count");
         assert_eq!(
-            p.auto_restart.unwrap().count,
-            0,
-            "a manual restart starts a new count"
+            a.last_restart_time,
+            Some(restart::format_time(now())),
+            "from the manual restart"
+        );
+        // Connect may still report the task FAILED right after: no automatic restart before `base`.
+        let failed = status("RUNNING", &["FAILED", "RUNNING"]);
+        let mut next = input(&d, present(&failed, &d.config));
+        next.restarts = Some(&a);
+        next.now = now() + chrono::Duration::seconds(1);
+        let p = plan(&next);
+        assert!(p.actions.is_empty(), "{:?}", p.actions);
+        assert_eq!(p.requeue_after, Some(Duration::from_secs(9)));
+        next.now = now() + chrono::Duration::seconds(10);
+        assert_eq!(
+            plan(&next).actions,
+            vec![Action::Restart {
+                include_tasks: true,
+                only_failed: true,
+                trigger: Trigger::Automatic
+            }]
         );
     }
 

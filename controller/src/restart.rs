@@ -1,7 +1,7 @@
 //! Restart policy, pure: what a FAILED connector or task gets, and when.
 //!
 //! The first restart happens as soon as the failure is seen; each further one waits `base · 2^(n-1)`, capped
-//! at `max`. The count lives in status (so a new leader or a restarted controller continues it) and resets
+//! at `max`, and the first after a manual restart waits `base`. The count lives in status (so a new leader or a restarted controller continues it) and resets
 //! once the connector has been healthy for `stable` since the last restart. (Automatic restarts are also paced
 //! per Connect cluster: see `connect_runtime`.)
 
@@ -96,9 +96,11 @@ pub fn decide(
             },
         };
     }
-    let due = match (count, last) {
-        (0, _) | (_, None) => now,
-        (n, Some(l)) => l + chrono::Duration::from_std(policy.delay_after(n)).unwrap_or_default(),
+    // Never restarted: at once. Otherwise a restart just issued (a manual one too, which starts the count
+    // again at 0) first gets its delay: until Connect reports it, a poll may still show the old FAILED.
+    let due = match last {
+        None => now,
+        Some(l) => l + chrono::Duration::from_std(policy.delay_after(count)).unwrap_or_default(),
     };
     if due <= now {
         Verdict::Restart {
