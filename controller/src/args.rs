@@ -85,8 +85,9 @@ pub struct Args {
     #[arg(long, env = "CW_IDENTITY")]
     pub identity: Option<String>,
 
-    /// Default delay before the second automatic restart, doubled for each further one (a KafkaConnector's
-    /// spec.autoRestart.backoffBaseSeconds overrides it). The first restart is immediate.
+    /// Default delay before the second automatic restart, doubled for each further one, and before the first
+    /// automatic restart after a manual one (a KafkaConnector's spec.autoRestart.backoffBaseSeconds overrides
+    /// it). The first restart is immediate.
     #[arg(long, env = "CW_RESTART_BACKOFF_BASE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub restart_backoff_base_seconds: u64,
 
