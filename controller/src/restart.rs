@@ -1,9 +1,9 @@
 //! Restart policy, pure: what a FAILED connector or task gets, and when.
 //!
 //! The first restart happens as soon as the failure is seen; each further one waits `base · 2^(n-1)`, capped
-//! at `max`, and the first after a manual restart waits `base`. The count lives in status (so a new leader or a restarted controller continues it) and resets
-//! once the connector has been healthy for `stable` since the last restart. (Automatic restarts are also paced
-//! per Connect cluster: see `connect_runtime`.)
+//! at `max`, and the first after a manual restart waits `base`. The count lives in status (so a new leader or
+//! a restarted controller continues it) and resets once the connector has been healthy for `stable` since the
+//! last restart. (Automatic restarts are also paced per Connect cluster: see `connect_runtime`.)
 
 use std::time::Duration;
 

@@ -197,11 +197,16 @@ pub fn remove_finalizers(kind: &str, ns: &str, name: &str) {
     .expect_ok();
 }
 
-/// `kubectl annotate kafkaconnector <name> <key=value> [flags]`, which must succeed.
-pub fn annotate_connector(ns: &str, name: &str, annotation: &str, flags: &[&str]) {
+/// `kubectl annotate kafkaconnector <name> <key=value> [flags]`.
+pub fn try_annotate_connector(ns: &str, name: &str, annotation: &str, flags: &[&str]) -> Out {
     let mut args = vec!["annotate", "kafkaconnector", name, "-n", ns, annotation];
     args.extend_from_slice(flags);
-    kubectl(&args).expect_ok();
+    kubectl(&args)
+}
+
+/// `kubectl annotate kafkaconnector <name> <key=value> [flags]`, which must succeed.
+pub fn annotate_connector(ns: &str, name: &str, annotation: &str, flags: &[&str]) {
+    try_annotate_connector(ns, name, annotation, flags).expect_ok();
 }
 
 /// `kubectl get events -o <output>` of the events about `name`.

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use connect_warden_e2e::connectors::{T, shared_namespace, wait_running};
+use connect_warden_e2e::connectors::{T, annotate_connector, shared_namespace, wait_running};
 use connect_warden_e2e::objects::{cluster, file_sink, file_source};
 use connect_warden_e2e::*;
 
@@ -432,15 +432,12 @@ async fn diff_shows_a_change_made_behind_connect_wardens_back() {
 
     // Behind connect-warden's back: its reconciliation paused, the config changed and the connector paused
     // directly on Connect.
-    kubectl(&[
-        "annotate",
-        "kafkaconnector",
-        "-n",
+    annotate_connector(
         &ns,
         &name,
         "connectwarden.io/pause-reconciliation=true",
-    ])
-    .expect_ok();
+        &[],
+    );
     let client = connect();
     let changed = eventually("the diff of the change", T, || async {
         let mut config = client.get_config(&name).await.map_err(|e| e.to_string())?;
@@ -514,15 +511,7 @@ async fn diff_shows_a_change_made_behind_connect_wardens_back() {
         listed.stdout
     );
     settled!(client.delete(&stray)).unwrap();
-    kubectl(&[
-        "annotate",
-        "kafkaconnector",
-        "-n",
-        &ns,
-        &name,
-        "connectwarden.io/pause-reconciliation-",
-    ])
-    .expect_ok();
+    annotate_connector(&ns, &name, "connectwarden.io/pause-reconciliation-", &[]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use connect_warden_e2e::connectors::{
-    T, annotate_connector, condition, delete_connector, get, shared_namespace, wait_running,
+    T, annotate_connector, condition, delete_connector, get, shared_namespace,
+    try_annotate_connector, wait_running,
 };
 use connect_warden_e2e::objects::{connector, file_sink, file_source};
 use connect_warden_e2e::{
@@ -491,15 +492,12 @@ async fn bad_offsets_input_is_refused_with_what_is_wrong() {
     // A new alter asked by the annotation alone, with a malformed document: denied at admission, so the
     // controller never sees the request.
     put_config_map(&ns, "absent", &[(OFFSETS_KEY, "{\"offsets\": 1}")]);
-    let out = kubectl(&[
-        "annotate",
-        "kafkaconnector",
-        &name,
-        "-n",
+    let out = try_annotate_connector(
         &ns,
+        &name,
         &format!("{ANNOTATION}=alter,3"),
-        "--overwrite",
-    ])
+        &["--overwrite"],
+    )
     .expect_err();
     assert!(
         out.stderr.contains(&format!(

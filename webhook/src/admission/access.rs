@@ -88,13 +88,13 @@ pub(crate) fn references_to_check(req: &Request) -> Vec<(String, ReadCheck)> {
 /// Whether the review sets a new `connectwarden.io/offsets` value that asks for an alter: a new request to
 /// apply what the ConfigMap holds now, even when nothing else changed.
 pub(crate) fn alter_newly_requested(req: &Request) -> bool {
-    let value = |o: &kube::core::DynamicObject| {
+    fn value(o: &kube::core::DynamicObject) -> Option<&str> {
         o.metadata
             .annotations
-            .as_ref()
-            .and_then(|a| a.get(ANNOTATION_OFFSETS))
-            .cloned()
-    };
+            .as_ref()?
+            .get(ANNOTATION_OFFSETS)
+            .map(String::as_str)
+    }
     let Some(new) = req.object.as_ref().and_then(value) else {
         return false;
     };
@@ -102,8 +102,7 @@ pub(crate) fn alter_newly_requested(req: &Request) -> bool {
         Operation::Update => req.old_object.as_ref().and_then(value),
         _ => None,
     };
-    old.as_deref() != Some(new.as_str())
-        && shared::offsets::requested(&new) == Ok(shared::offsets::Op::Alter)
+    old != Some(new) && shared::offsets::requested(new) == Ok(shared::offsets::Op::Alter)
 }
 
 /// The ConfigMap an offsets alter reads (`spec.alterOffsets.fromConfigMap`) when the review adds or changes

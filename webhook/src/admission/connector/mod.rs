@@ -41,7 +41,7 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
     if let Some(d) = exempt(req) {
         // Annotations alone can ask for an offsets alter, which reads a ConfigMap that must hold a valid
         // document.
-        if d.reason == Reason::Unchanged && alter_newly_requested(req) {
+        if d.reason == Reason::Unchanged {
             return Plan::Done(unvalidated_update(req, view, false));
         }
         return Plan::Done(d);
