@@ -22,6 +22,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
 phase "build"
+# Everything the later phases run, the end-to-end test binary included, with the whole workspace's features:
+# a `-p` selection would unify features differently and compile again while the stack runs.
 cargo build --workspace --bins --tests
 
 phase "control plane, Kafka jars, GitOps programs, helm and actionlint (cached after the first run)"
@@ -44,18 +46,33 @@ cw_stack="$CARGO_TARGET_DIR/debug/cw-stack"
 # Returns once the stack is up (printing its log when it fails to start); it runs on in the background.
 "$cw_stack" up --detach --warden --monitoring --dir "$stack_dir" --env-file "$env_file" \
   --controller-args "--poll-interval-seconds 2"
-trap '"$cw_stack" down --env-file "$env_file"' EXIT
+# A stack that cannot be stopped is reported, but the exit status stays the tests' own.
+trap '"$cw_stack" down --env-file "$env_file" || echo "test.sh: cw-stack down failed" >&2' EXIT
 
 phase "end-to-end tests"
 status=0
-CW_STACK_ENV="$env_file" cargo test -p connect-warden-e2e --test e2e -- --test-threads "${E2E_THREADS:-4}" 2>&1 \
-  | tee -a "$results" || status=$?
+e2e_log="$CARGO_TARGET_DIR/e2e.log"
+CW_STACK_ENV="$env_file" cargo test --workspace --test e2e -- --test-threads "${E2E_THREADS:-4}" 2>&1 \
+  | tee "$e2e_log" || status=$?
+cat "$e2e_log" >> "$results"
 if [ $status -ne 0 ]; then
-  echo "end-to-end tests failed; the stack's logs are kept in $stack_dir/logs:" >&2
-  for f in "$stack_dir"/logs/*.log; do
-    echo "----- last lines of $f" >&2
-    tail -n 30 "$f" >&2 || true
-  done
+  {
+    echo "end-to-end tests failed; the stack's logs are kept in $stack_dir/logs:"
+    for f in "$stack_dir"/logs/*.log; do
+      echo "----- last lines of $f"
+      tail -n 20 "$f" | cut -c1-400 || true
+    done
+    echo "----- memory and disk"
+    free -m || true
+    df -h "$CARGO_TARGET_DIR" || true
+    # Last, so that a reader of only the end of this output sees what failed and why.
+    echo "----- what failed (the test binary's own report; the whole run is in $e2e_log)"
+    if grep -q '^failures:$' "$e2e_log"; then
+      sed -n '/^failures:$/,$p' "$e2e_log" | cut -c1-600 | tail -n 120
+    else
+      tail -n 40 "$e2e_log"
+    fi
+  } >&2
 fi
 phase "done (exit $status)"
 # One closing line for all cargo test runs together.
