@@ -7,7 +7,7 @@
 
 use shared::crd::ANNOTATION_OFFSETS;
 
-pub use shared::offsets::Op;
+pub use shared::requests::Op;
 
 use crate::plan::apache_version;
 use crate::restart::Request;
@@ -23,13 +23,13 @@ fn since(op: Op) -> (u32, u32) {
     }
 }
 
-/// The offsets operation the annotation asks for (see [`shared::offsets::requested`]), unless its value was
+/// The offsets operation the annotation asks for (see [`shared::requests::offsets`]), unless its value was
 /// handled already.
 pub fn pending(value: Option<&str>, handled: Option<&str>) -> Option<Request<Op>> {
     let value = value.filter(|v| Some(*v) != handled)?;
     Some(Request {
         value: value.to_string(),
-        ask: shared::offsets::requested(value),
+        ask: shared::requests::offsets(value),
     })
 }
 

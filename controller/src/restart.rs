@@ -137,11 +137,8 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 }
 
 /// A manual restart asked for with the `connectwarden.io/restart` annotation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Manual {
-    pub include_tasks: bool,
-    pub only_failed: bool,
-}
+/// What a manual restart asks for besides the restart itself.
+pub use shared::requests::Restart as Manual;
 
 /// A one-shot request read from an annotation: the value that identifies it (recorded in status once
 /// handled) and what it asks for, or why it is invalid.
@@ -151,78 +148,27 @@ pub struct Request<T> {
     pub ask: Result<T, String>,
 }
 
-const OPTIONS: [&str; 2] = ["includeTasks", "onlyFailed"];
-
-/// The restart the `connectwarden.io/restart` annotation asks for, unless its value was handled already.
-/// A request is a value: comma-separated parts, where `includeTasks` and `onlyFailed` are options and any
-/// other part (a timestamp, a token, `true`) only makes the value new, e.g. `2024-05-01T10:00:00Z,includeTasks`.
-/// `false` asks for nothing. An empty value, or a part that looks like a misspelled option, is invalid.
+/// The restart the `connectwarden.io/restart` annotation asks for (see [`shared::requests::restart`]),
+/// unless its value was handled already. `false` asks for nothing.
 pub fn pending_restart(value: Option<&str>, handled: Option<&str>) -> Option<Request<Manual>> {
     let value = value.filter(|v| Some(*v) != handled)?;
-    if value.trim().eq_ignore_ascii_case("false") {
+    if shared::requests::restart_declined(value) {
         return None;
     }
     Some(Request {
         value: value.to_string(),
-        ask: parse_manual(value),
+        ask: shared::requests::restart(value),
     })
 }
 
-fn parse_manual(value: &str) -> Result<Manual, String> {
-    let mut m = Manual {
-        include_tasks: false,
-        only_failed: false,
-    };
-    if value.trim().is_empty() {
-        return Err("connectwarden.io/restart is empty: set a new value to restart, e.g. a timestamp (optionally with ,includeTasks and ,onlyFailed)".into());
-    }
-    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        if part.eq_ignore_ascii_case("includeTasks") {
-            m.include_tasks = true;
-        } else if part.eq_ignore_ascii_case("onlyFailed") {
-            m.only_failed = true;
-        } else if let Some(o) = OPTIONS
-            .iter()
-            .find(|o| edit_distance(&part.to_ascii_lowercase(), &o.to_ascii_lowercase()) <= 2)
-        {
-            return Err(format!(
-                "connectwarden.io/restart: {value:?}: {part:?} looks like a misspelled option (did you mean {o}?); the options are includeTasks and onlyFailed, next to any token such as a timestamp"
-            ));
-        }
-    }
-    Ok(m)
-}
-
-/// The task restart the `connectwarden.io/restart-task` annotation asks for, unless its value was handled
-/// already: `<task id>` or `<task id>,<token>` (the token makes a request for the same task new).
+/// The task restart the `connectwarden.io/restart-task` annotation asks for (see
+/// [`shared::requests::restart_task`]), unless its value was handled already.
 pub fn pending_task_restart(value: Option<&str>, handled: Option<&str>) -> Option<Request<i32>> {
     let value = value.filter(|v| Some(*v) != handled)?;
-    let id = value.split(',').next().unwrap_or_default().trim();
-    let ask = id.parse::<i32>().ok().filter(|id| *id >= 0).ok_or_else(|| {
-        format!(
-            "connectwarden.io/restart-task: {value:?} does not start with a task id: use \"<id>\" or \"<id>,<token>\", e.g. \"1,2024-05-01T10:00:00Z\""
-        )
-    });
     Some(Request {
         value: value.to_string(),
-        ask,
+        ask: shared::requests::restart_task(value),
     })
-}
-
-/// Levenshtein distance, for telling a misspelled option from a token.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -463,13 +409,5 @@ mod tests {
         );
         assert!(pending_task_restart(Some("-1"), None).unwrap().ask.is_err());
         assert!(pending_task_restart(Some(""), None).unwrap().ask.is_err());
-    }
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("includetask", "includetasks"), 1);
-        assert_eq!(edit_distance("onlyfailled", "onlyfailed"), 1);
-        assert!(edit_distance("please", "onlyfailed") > 2);
-        assert!(edit_distance("true", "includetasks") > 2);
     }
 }

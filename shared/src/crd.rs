@@ -357,8 +357,8 @@ pub struct AutoRestart {
     #[schemars(range(min = 0))]
     #[schemars(with = "Option<i64>")]
     pub max_restarts: Option<u32>,
-    /// Delay before the second restart, doubled for each further one (default 10 s). The first restart is
-    /// immediate.
+    /// Delay before the second restart, doubled for each further one, and before the first automatic
+    /// restart after a manual one (default 10 s). Otherwise the first restart is immediate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     #[schemars(with = "Option<i64>")]

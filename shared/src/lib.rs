@@ -12,6 +12,7 @@ pub mod offsets;
 pub mod plugin_version;
 pub mod policy;
 pub mod redact;
+pub mod requests;
 pub mod runtime;
 pub mod target;
 pub mod tls;

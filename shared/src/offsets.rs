@@ -6,7 +6,6 @@
 use serde_json::Value;
 
 use crate::connect::{Offsets, PartitionOffset};
-use crate::crd::ANNOTATION_OFFSETS;
 
 /// Largest `offsets.json` accepted. A ConfigMap holds at most 1 MiB; a document this large already names
 /// thousands of partitions.
@@ -100,52 +99,6 @@ pub fn parse(text: &str) -> Result<Offsets, String> {
         return Err("offsets.json: \"offsets\" is empty: nothing to alter (use the reset operation to clear all offsets)".into());
     }
     Ok(Offsets { offsets: out })
-}
-
-/// An offsets operation the `connectwarden.io/offsets` annotation asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    List,
-    Alter,
-    Reset,
-}
-
-impl Op {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::List => "list",
-            Op::Alter => "alter",
-            Op::Reset => "reset",
-        }
-    }
-
-    /// "listing", … for messages.
-    pub fn gerund(self) -> &'static str {
-        match self {
-            Op::List => "listing",
-            Op::Alter => "altering",
-            Op::Reset => "resetting",
-        }
-    }
-
-    /// Whether the connector must be STOPPED.
-    pub fn needs_stopped(self) -> bool {
-        !matches!(self, Op::List)
-    }
-}
-
-/// The operation an annotation value asks for: `list`, `alter` or `reset` (any case), optionally followed by
-/// `,<token>` so that the same operation can be asked again (e.g. `reset,2024-05-01T10:00:00Z`).
-pub fn requested(value: &str) -> Result<Op, String> {
-    let op = value.split(',').next().unwrap_or_default().trim();
-    match op.to_ascii_lowercase().as_str() {
-        "list" => Ok(Op::List),
-        "alter" => Ok(Op::Alter),
-        "reset" => Ok(Op::Reset),
-        _ => Err(format!(
-            "{ANNOTATION_OFFSETS}: {value:?} does not start with list, alter or reset; use e.g. \"list\" or \"reset,2024-05-01T10:00:00Z\" (the token makes a repeated request new)"
-        )),
-    }
 }
 
 /// The document as written to a ConfigMap: Connect's JSON, indented for people.

@@ -268,6 +268,80 @@ fn a_new_alter_request_by_annotation_alone_checks_the_document_it_would_apply() 
     assert!(connect.asked().is_empty());
 }
 
+/// The connector `c` with the given annotations.
+fn with_annotations(pairs: &[(&str, &str)]) -> Value {
+    let mut c = testing::connector(NS, "c", source(json!({})));
+    let map: serde_json::Map<String, Value> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    c["metadata"]["annotations"] = Value::Object(map);
+    c
+}
+
+#[test]
+fn a_new_request_annotation_nobody_could_act_on_is_denied_without_asking_connect() {
+    let w = world();
+    let rewind = "connectwarden.io/offsets: \"rewind\" does not start with list, alter or reset; use e.g. \"list\" or \"reset,2024-05-01T10:00:00Z\" (the token makes a repeated request new)";
+    let task = "connectwarden.io/restart-task: \"first\" does not start with a task id: use \"<id>\" or \"<id>,<token>\", e.g. \"1,2024-05-01T10:00:00Z\"";
+    let typo = "connectwarden.io/restart: \"t2,onlyFaild\": \"onlyFaild\" looks like a misspelled option (did you mean onlyFailed?); the options are includeTasks and onlyFailed, next to any token such as a timestamp";
+
+    // Set on create, with everything else valid.
+    let (d, connect) = run(
+        &w,
+        Review::create(with_annotations(&[("connectwarden.io/offsets", "rewind")])),
+    );
+    assert_eq!(
+        (d.allowed, d.reason, d.message().as_str()),
+        (false, Reason::InvalidAnnotation, rewind)
+    );
+    assert!(connect.asked().is_empty());
+
+    // Set by `kubectl annotate` alone: one line per unreadable value.
+    let old = with_annotations(&[("connectwarden.io/restart", "t1")]);
+    let new = with_annotations(&[
+        ("connectwarden.io/restart", "t2,onlyFaild"),
+        ("connectwarden.io/restart-task", "first"),
+    ]);
+    let (d, connect) = run(&w, Review::update(new, old));
+    assert_eq!(
+        (d.allowed, d.reason, d.message()),
+        (false, Reason::InvalidAnnotation, format!("{typo}\n{task}"))
+    );
+    assert!(connect.asked().is_empty());
+
+    // Next to a spec change, the request is denied before Connect is asked.
+    let old = with_annotations(&[]);
+    let mut new = with_annotations(&[("connectwarden.io/offsets", "rewind")]);
+    new["spec"]["tasksMax"] = json!(2);
+    let (d, connect) = run(&w, Review::update(new, old));
+    assert_eq!((d.allowed, d.reason), (false, Reason::InvalidAnnotation));
+    assert!(connect.asked().is_empty());
+
+    // A value already there was judged when it was set: other changes still go through, and `false` or a
+    // readable value is admitted.
+    let stale = with_annotations(&[("connectwarden.io/offsets", "rewind")]);
+    let mut paused = stale.clone();
+    paused["spec"]["state"] = json!("paused");
+    let (d, _) = run(&w, Review::update(paused, stale.clone()));
+    assert_eq!((d.allowed, d.reason), (true, Reason::Unchanged));
+    for (k, v) in [
+        ("connectwarden.io/restart", "false"),
+        (
+            "connectwarden.io/restart",
+            "2024-05-01T10:00:00Z,includeTasks",
+        ),
+        ("connectwarden.io/restart-task", "0,t1"),
+        ("connectwarden.io/offsets", "list,t1"),
+    ] {
+        let (d, _) = run(
+            &w,
+            Review::update(with_annotations(&[(k, v)]), stale.clone()),
+        );
+        assert_eq!((d.allowed, d.reason), (true, Reason::Unchanged), "{k}={v}");
+    }
+}
+
 #[test]
 fn a_pinned_version_that_is_installed_is_sent_to_connect() {
     let spec = source(json!({"class": CLASS, "version": "[1.0,2.0)"}));

@@ -512,14 +512,20 @@ async fn bad_offsets_input_is_refused_with_what_is_wrong() {
         "alter,2"
     );
 
-    // An unknown operation.
-    let k = request(&ns, &name, "rewind").await;
-    assert_eq!(
-        offsets_condition(&k),
-        (
-            "False".into(),
-            "InvalidRequest".into(),
-            "connectwarden.io/offsets: \"rewind\" does not start with list, alter or reset; use e.g. \"list\" or \"reset,2024-05-01T10:00:00Z\" (the token makes a repeated request new)".into()
-        )
+    // An unknown operation: denied at admission (the controller's own refusal, for a value the webhook
+    // never saw, is tested in controller::unreadable_requests_the_webhook_never_saw_are_refused_once_by_the_controller).
+    let out = try_annotate_connector(
+        &ns,
+        &name,
+        &format!("{ANNOTATION}=rewind"),
+        &["--overwrite"],
+    )
+    .expect_err();
+    assert!(
+        out.stderr.contains(
+            "connectwarden.io/offsets: \"rewind\" does not start with list, alter or reset; use e.g. \"list\" or \"reset,2024-05-01T10:00:00Z\" (the token makes a repeated request new)"
+        ),
+        "{}",
+        out.stderr
     );
 }

@@ -102,7 +102,7 @@ pub(crate) fn alter_newly_requested(req: &Request) -> bool {
         Operation::Update => req.old_object.as_ref().and_then(value),
         _ => None,
     };
-    old != Some(new) && shared::offsets::requested(new) == Ok(shared::offsets::Op::Alter)
+    old != Some(new) && shared::requests::offsets(new) == Ok(shared::requests::Op::Alter)
 }
 
 /// The ConfigMap an offsets alter reads (`spec.alterOffsets.fromConfigMap`) when the review adds or changes

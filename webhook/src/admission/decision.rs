@@ -49,6 +49,8 @@ pub enum Reason {
     PolicyViolation,
     /// A KafkaConnectorPolicy whose schema or selectors do not compile.
     InvalidPolicy,
+    /// A new value of a request annotation (restart, restart-task, offsets) that cannot be acted on.
+    InvalidAnnotation,
 }
 
 impl Reason {
@@ -74,6 +76,7 @@ impl Reason {
             Reason::ConnectUnavailable => "connect_unavailable",
             Reason::PolicyViolation => "policy_violation",
             Reason::InvalidPolicy => "invalid_policy",
+            Reason::InvalidAnnotation => "invalid_annotation",
         }
     }
 }

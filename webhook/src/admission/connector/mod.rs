@@ -8,6 +8,7 @@ mod findings;
 mod local_rules;
 mod offsets;
 mod policies;
+mod requests;
 mod response;
 mod target;
 mod version;
@@ -24,7 +25,7 @@ use super::decision::{Decision, Reason};
 use super::exempt::exempt;
 use super::objects::ObjectView;
 use super::request::{Request, object_namespace};
-use super::text::{MAX_LINES, cut_long, limit_lines_to};
+use super::text::{MAX_LINES, cut_long};
 use findings::Findings;
 pub(crate) use response::respond;
 
@@ -54,6 +55,7 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
         Err(d) => return Plan::Done(d),
     };
     let mut found = Findings::default();
+    requests::check(req, &mut found);
     let local = local_rules::check(req, &connector, &spec, &mut found);
     let from = config_from::check(req, &connector, view, &mut found);
     let target = target::check(&connector, view, &mut found);
@@ -64,14 +66,11 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
     }
     policies::check(&connector, view, &mut found);
 
-    if let Some((reason, _)) = found.problems.first() {
-        let reason = *reason;
-        let mut lines: Vec<String> = found.problems.into_iter().map(|(_, l)| l).collect();
-        // Non-string values were already summarised; this bounds the rest (one line of slack for that summary).
-        limit_lines_to(&mut lines, MAX_LINES + 1, "problems");
-        return Plan::Done(Decision::deny(reason, lines).with_warnings(found.warnings));
-    }
-    let mut warnings = found.warnings;
+    // Non-string values were already summarised; this bounds the rest (one line of slack for that summary).
+    let mut warnings = match found.denial(MAX_LINES + 1) {
+        Ok(warnings) => warnings,
+        Err(denial) => return Plan::Done(denial),
+    };
     let not_yet = target.not_yet.is_some() || !from.not_yet.is_empty();
     let mut reason = Reason::ReferenceNotFound;
     if let Some((r, warning)) = target.not_yet {
@@ -112,32 +111,28 @@ pub(crate) fn plan(req: &Request, view: &dyn ObjectView) -> Plan {
     }))
 }
 
-/// An update that Kafka Connect need not see still answers to the policies when its spec changed (`state`
-/// is in their view), and to the offsets rules when it asks for a new alter.
+/// An update that Kafka Connect need not see still answers for its new request annotations, to the policies
+/// when its spec changed (`state` is in their view), and to the offsets rules when it asks for a new alter.
 fn unvalidated_update(req: &Request, view: &dyn ObjectView, spec_changed: bool) -> Decision {
+    let mut found = Findings::default();
+    requests::check(req, &mut found);
     let alter = alter_newly_requested(req);
     let set = view.policies();
     let policies = spec_changed && !(set.is_empty() && set.broken.is_empty());
-    if !policies && !alter {
-        return Decision::allow(Reason::Unchanged);
+    if (alter || policies)
+        && let Ok((connector, _)) = read(req)
+    {
+        if alter {
+            offsets::check(req, &connector, view, &mut found);
+        }
+        if policies {
+            policies::check(&connector, view, &mut found);
+        }
     }
-    let Ok((connector, _)) = read(req) else {
-        return Decision::allow(Reason::Unchanged);
-    };
-    let mut found = Findings::default();
-    if alter {
-        offsets::check(req, &connector, view, &mut found);
+    match found.denial(MAX_LINES) {
+        Ok(warnings) => Decision::allow(Reason::Unchanged).with_warnings(warnings),
+        Err(denial) => denial,
     }
-    if policies {
-        policies::check(&connector, view, &mut found);
-    }
-    let Some((reason, _)) = found.problems.first() else {
-        return Decision::allow(Reason::Unchanged).with_warnings(found.warnings);
-    };
-    let reason = *reason;
-    let mut lines: Vec<String> = found.problems.into_iter().map(|(_, l)| l).collect();
-    limit_lines_to(&mut lines, MAX_LINES, "problems");
-    Decision::deny(reason, lines).with_warnings(found.warnings)
 }
 
 /// Spec fields Kafka Connect's validation does not look at: pausing, stopping or changing the restart
