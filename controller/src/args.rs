@@ -40,6 +40,14 @@ pub struct Args {
     #[arg(long, env = "WATCH_NAMESPACE")]
     pub watch_namespaces: Option<String>,
 
+    /// Write the KafkaConnectorPolicies' status (how many connectors match and violate each). Policies are
+    /// cluster-scoped, so only a controller that sees every connector should count them; controllers that
+    /// share an API server by label selector or namespace would otherwise overwrite each other's partial
+    /// counts. Unset: true exactly when neither --label-selector nor --watch-namespaces is given.
+    /// Connectors get their PolicyViolation condition either way.
+    #[arg(long, env = "CW_WRITE_POLICY_STATUS")]
+    pub write_policy_status: Option<bool>,
+
     /// Kafka Connect URL for KafkaConnectors that name no clusterRef (`http://connect:8083`; a bare
     /// `host:port` means http).
     #[arg(long, env = "KAFKA_CONNECT_ADDR")]
@@ -120,6 +128,16 @@ impl Args {
         })
     }
 
+    /// Whether this controller writes the KafkaConnectorPolicies' status (see `--write-policy-status`).
+    pub fn writes_policy_status(&self) -> bool {
+        self.write_policy_status.unwrap_or_else(|| {
+            self.label_selector
+                .as_deref()
+                .is_none_or(|s| s.trim().is_empty())
+                && self.watch_namespaces().is_all()
+        })
+    }
+
     /// The namespaces to watch (every namespace when none is listed).
     pub fn watch_namespaces(&self) -> Namespaces {
         Namespaces::parse(self.watch_namespaces.as_deref().unwrap_or(""))
@@ -189,6 +207,26 @@ mod tests {
         );
         let a = Args::try_parse_from(["c", "--default-cluster-url", "https://c"]).unwrap();
         assert_eq!(a.default_cluster_url().as_deref(), Some("https://c"));
+    }
+
+    #[test]
+    fn policy_status_is_written_by_a_controller_that_sees_every_connector() {
+        let writes = |args: &[&str]| {
+            let mut all = vec!["c"];
+            all.extend_from_slice(args);
+            Args::try_parse_from(all).unwrap().writes_policy_status()
+        };
+        assert!(writes(&[]));
+        assert!(!writes(&["--label-selector", "team=a"]));
+        assert!(!writes(&["--watch-namespaces", "a,b"]));
+        assert!(writes(&[
+            "--label-selector",
+            "team=a",
+            "--write-policy-status",
+            "true"
+        ]));
+        assert!(!writes(&["--write-policy-status", "false"]));
+        assert!(Args::try_parse_from(["c", "--write-policy-status", "yes"]).is_err());
     }
 
     #[test]

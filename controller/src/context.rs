@@ -25,6 +25,8 @@ pub(crate) struct Settings {
     pub resync: Duration,
     pub max_writes_per_cluster: usize,
     pub restart_defaults: Policy,
+    /// Whether the policy sweep writes the policies' status (only a controller that sees every connector).
+    pub write_policy_status: bool,
 }
 
 pub(crate) struct Ctx {

@@ -294,6 +294,7 @@ async fn run_engine(
             max: Duration::from_secs(args.restart_backoff_max_seconds),
             stable: Duration::from_secs(args.restart_stable_seconds),
         },
+        write_policy_status: args.writes_policy_status(),
     };
     let watched = Watched::new(
         connectors.store(),

@@ -300,6 +300,9 @@ async fn sweep(ctx: &Ctx) {
             ctx.watched.reconcile_connector(ObjectRef::from_obj(&*c));
         }
     }
+    if !ctx.settings.write_policy_status {
+        return;
+    }
     let policies = ctx.policies.policies.state();
     for (p, status) in statuses(&policies, &found) {
         if p.status.as_ref() == Some(&status) {

@@ -94,15 +94,37 @@ pub fn cluster_ready(st: &KafkaConnectClusterStatus) -> shared::crd::Condition {
 
 /// Waits until the KafkaConnector's Ready condition has `reason` (and `status`), for its current generation.
 pub async fn wait_reason(ns: &str, name: &str, status: &str, reason: &str) -> KafkaConnector {
+    wait_ready(ns, name, status, reason, None).await
+}
+
+/// [`wait_reason`], and the condition's message is `message` (objects appearing one after another pass
+/// through states with the same reason and another message).
+pub async fn wait_ready_message(
+    ns: &str,
+    name: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+) -> KafkaConnector {
+    wait_ready(ns, name, status, reason, Some(message)).await
+}
+
+async fn wait_ready(
+    ns: &str,
+    name: &str,
+    status: &str,
+    reason: &str,
+    message: Option<&str>,
+) -> KafkaConnector {
     eventually(
-        &format!("{ns}/{name} Ready={status} {reason}"),
+        &format!("{ns}/{name} Ready={status} {reason} {message:?}"),
         T,
         || async {
             let k = get(ns, name).await.ok_or("not found")?;
             let (s, r, m) = ready(&k);
             let current =
                 k.status.as_ref().and_then(|s| s.observed_generation) == k.metadata.generation;
-            if s == status && r == reason && current {
+            if s == status && r == reason && message.is_none_or(|want| m == want) && current {
                 Ok(k)
             } else {
                 Err(format!(

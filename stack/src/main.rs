@@ -257,9 +257,13 @@ fn up(args: UpArgs) -> stack::Result<()> {
         // The webhook and the controller run under the ServiceAccounts these create, not as admin.
         warden::install_rbac(k)?;
         let wargs: Vec<&str> = args.webhook_args.split_whitespace().collect();
+        // The shared controller leaves the tests' private objects to their own controllers, yet it is the
+        // one that counts for the policies' status.
         let mut cargs: Vec<String> = vec![
             "--label-selector".into(),
             format!("!{}", warden::PRIVATE_LABEL),
+            "--write-policy-status".into(),
+            "true".into(),
         ];
         cargs.extend(args.controller_args.split_whitespace().map(String::from));
         let cargs: Vec<&str> = cargs.iter().map(String::as_str).collect();

@@ -26,14 +26,22 @@ async fn cluster_condition(ns: &str, name: &str) -> (String, String, String) {
     )
 }
 
-async fn wait_cluster_reason(ns: &str, name: &str, status: &str, reason: &str) -> String {
+/// Waits until the KafkaConnectCluster's Ready condition has `status` and `reason`, and `message` when given
+/// (objects appearing one after another pass through states with the same reason and a longer message).
+async fn wait_cluster_ready(
+    ns: &str,
+    name: &str,
+    status: &str,
+    reason: &str,
+    message: Option<&str>,
+) {
     eventually(
-        &format!("KafkaConnectCluster {ns}/{name} Ready={status} {reason}"),
+        &format!("KafkaConnectCluster {ns}/{name} Ready={status} {reason} {message:?}"),
         T,
         || async {
             let (s, r, m) = cluster_condition(ns, name).await;
-            (s == status && r == reason)
-                .then(|| m.clone())
+            (s == status && r == reason && message.is_none_or(|want| m == want))
+                .then_some(())
                 .ok_or(format!("Ready={s} {r}: {m}"))
         },
     )
@@ -95,12 +103,8 @@ async fn a_cluster_applied_before_its_secrets_and_ca_says_what_is_missing_until_
          ConfigMap {ns}/ca not found (spec.tls.caConfigMapRef, key \"ca.crt\"); \
          Secret {ns}/client not found (spec.tls.clientCertSecretRef, key \"tls.crt\", \"tls.key\")"
     );
-    assert_eq!(
-        wait_cluster_reason(&ns, "secure", "False", "SecretNotFound").await,
-        want
-    );
-    let k = wait_reason(&ns, &name, "False", "SecretNotFound").await;
-    assert_eq!(ready(&k).2, want);
+    wait_cluster_ready(&ns, "secure", "False", "SecretNotFound", Some(&want)).await;
+    wait_ready_message(&ns, &name, "False", "SecretNotFound", &want).await;
 
     // The Secrets appear: only the ConfigMap is missing.
     credentials::worker_basic_auth_secret("creds").create(&ns);
@@ -108,30 +112,22 @@ async fn a_cluster_applied_before_its_secrets_and_ca_says_what_is_missing_until_
     let want = format!(
         "KafkaConnectCluster {ns}/secure: ConfigMap {ns}/ca not found (spec.tls.caConfigMapRef, key \"ca.crt\")"
     );
-    assert_eq!(
-        wait_cluster_reason(&ns, "secure", "False", "ConfigMapNotFound").await,
-        want
-    );
-    let k = wait_reason(&ns, &name, "False", "ConfigMapNotFound").await;
-    assert_eq!(ready(&k).2, want);
+    wait_cluster_ready(&ns, "secure", "False", "ConfigMapNotFound", Some(&want)).await;
+    wait_ready_message(&ns, &name, "False", "ConfigMapNotFound", &want).await;
 
     // A CA without a certificate: said so, on both; no retry fixes it, so the connector is Stalled.
     credentials::ca_config_map_text("ca", "not a certificate").create(&ns);
     let want = format!(
         "KafkaConnectCluster {ns}/secure: ConfigMap {ns}/ca key \"ca.crt\" (spec.tls.caConfigMapRef) holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)"
     );
-    assert_eq!(
-        wait_cluster_reason(&ns, "secure", "False", "InvalidCA").await,
-        want
-    );
-    let k = wait_reason(&ns, &name, "False", "InvalidCA").await;
-    assert_eq!(ready(&k).2, want);
+    wait_cluster_ready(&ns, "secure", "False", "InvalidCA", Some(&want)).await;
+    let k = wait_ready_message(&ns, &name, "False", "InvalidCA", &want).await;
     assert!(is_stalled(&k), "{:?}", k.status);
 
     // The right CA: Ready on its own, long before any resync.
     let fixed = Instant::now();
     credentials::ca_config_map("ca").apply(&ns);
-    wait_cluster_reason(&ns, "secure", "True", "Reachable").await;
+    wait_cluster_ready(&ns, "secure", "True", "Reachable", None).await;
     let k = wait_running(&ns, &name, "1/1").await;
     assert!(
         fixed.elapsed() < Duration::from_secs(60),
