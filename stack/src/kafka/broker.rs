@@ -113,7 +113,18 @@ pub(super) fn start_broker(home: &Path, dir: &Path) -> Result<(Proc, String)> {
 
 /// A random KRaft cluster id: 16 bytes, URL-safe base64 without padding (what `random-uuid` prints).
 fn cluster_id() -> Result<String> {
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<16>()?))
+    loop {
+        if let Some(id) = cluster_id_from(random_bytes::<16>()?) {
+            return Ok(id);
+        }
+    }
+}
+
+/// The id for `bytes`, unless it starts with `-`: the storage tool would read it as an option (1 draw in
+/// 64), so Kafka's own `Uuid.randomUuid` draws again too.
+fn cluster_id_from(bytes: [u8; 16]) -> Option<String> {
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    (!id.starts_with('-')).then_some(id)
 }
 
 #[cfg(test)]
@@ -128,5 +139,11 @@ mod tests {
             id.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
+        // 0xF8: the first six bits are 62, which encodes as '-'.
+        let mut dash = [0u8; 16];
+        dash[0] = 0xF8;
+        assert_eq!(cluster_id_from(dash), None);
+        dash[0] = 0xF4;
+        assert_eq!(cluster_id_from(dash).unwrap().chars().next(), Some('9'));
     }
 }
