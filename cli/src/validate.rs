@@ -15,8 +15,8 @@ use shared::config_from::SourceKind;
 use shared::connect::ClientSettings;
 use shared::crd::{GROUP, KafkaConnectCluster, KafkaConnector};
 use webhook::admission::{
-    ConnectCheck, ConnectOutcome, Decision, FailurePolicy, ObjectSource, Objects, Request,
-    Snapshot, Validator, Webhook, review,
+    Access, ConnectCheck, ConnectOutcome, Decision, FailurePolicy, ObjectSource, ObjectView,
+    Objects, ReadCheck, Request, Snapshot, Validator, Webhook, review,
 };
 
 use crate::input::Doc;
@@ -613,10 +613,52 @@ fn policy_set(objects: &[(Object, Item, bool)]) -> shared::policy::PolicySet {
     shared::policy::PolicySet::new(ok, broken)
 }
 
+/// A connector's view: the reachable objects, except that claims on connector names follow the URLs the
+/// clusters have in the files (in `reachable` every cluster points at cwctl's Kafka Connect, so any two would
+/// share their names). A cluster cwctl assumed has no URL of its own: its claims are its own.
+impl ObjectView for FileObjects {
+    fn cluster(&self, namespace: &str, name: &str) -> Option<Arc<KafkaConnectCluster>> {
+        self.reachable.cluster(namespace, name)
+    }
+    fn cluster_names(&self, namespace: &str) -> Vec<String> {
+        self.reachable.cluster_names(namespace)
+    }
+    fn clusters(&self) -> Vec<Arc<KafkaConnectCluster>> {
+        self.written.clusters()
+    }
+    fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        self.reachable.secret(namespace, name)
+    }
+    fn config_map(&self, namespace: &str, name: &str) -> Option<Arc<ConfigMap>> {
+        self.reachable.config_map(namespace, name)
+    }
+    fn find_connector(
+        &self,
+        matches: &dyn Fn(&KafkaConnector) -> bool,
+    ) -> Option<Arc<KafkaConnector>> {
+        self.reachable.find_connector(matches)
+    }
+    fn default_cluster_url(&self) -> Option<&str> {
+        self.reachable.default_cluster_url()
+    }
+    fn read_access(&self, check: &ReadCheck) -> Option<Access> {
+        self.reachable.read_access(check)
+    }
+    fn policies(&self) -> Arc<shared::policy::PolicySet> {
+        self.reachable.policies()
+    }
+    fn namespace_labels(&self, namespace: &str) -> Option<Arc<BTreeMap<String, String>>> {
+        self.reachable.namespace_labels(namespace)
+    }
+    fn watches(&self, namespace: &str) -> bool {
+        self.reachable.watches(namespace)
+    }
+}
+
 impl ObjectSource for FileObjects {
     async fn snapshot<'a>(&'a self, req: &'a Request) -> Snapshot<'a> {
         if req.kind.kind == CONNECTOR {
-            Snapshot::of(&self.reachable)
+            Snapshot::of(self)
         } else {
             Snapshot::of(&self.written)
         }
@@ -693,7 +735,64 @@ impl Validator for Connect {
 
 #[cfg(test)]
 mod tests {
-    use super::invalid_object_name;
+    use super::{Mode, invalid_object_name, run};
+    use crate::input::Doc;
+    use crate::report::Severity;
+    use serde_json::json;
+
+    /// The errors of a run over two clusters at `url_a` and `url_b`, each with a connector "orders".
+    async fn claim_errors(url_a: &str, url_b: &str) -> Vec<String> {
+        let cluster = |name: &str, url: &str| {
+            json!({"apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnectCluster",
+                   "metadata": {"name": name, "namespace": "team-a"}, "spec": {"url": url}})
+        };
+        let connector = |name: &str, cluster: &str| {
+            json!({"apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
+                   "metadata": {"name": name, "namespace": "team-a"},
+                   "spec": {"clusterRef": {"name": cluster}, "name": "orders", "class": "X", "config": {}}})
+        };
+        let docs = [
+            cluster("a", url_a),
+            cluster("b", url_b),
+            connector("first", "a"),
+            connector("second", "b"),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| Doc {
+            file: "claims.yaml".into(),
+            line: i + 1,
+            value: Ok(v),
+        })
+        .collect();
+        let out = run(docs, "team-a", Mode::None, Vec::new()).await;
+        out.report
+            .items
+            .iter()
+            .flat_map(|i| &i.findings)
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.message.clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn claims_follow_the_urls_in_the_files_not_cwctls_own() {
+        assert_eq!(
+            claim_errors("http://connect-a:8083", "http://connect-b:8083").await,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            claim_errors("http://connect:8083", "HTTP://Connect:8083/").await,
+            [
+                "connector name \"orders\" on KafkaConnectCluster team-a/a is already claimed by KafkaConnector \
+                 team-a/second through KafkaConnectCluster team-a/b, which points at the same Kafka Connect \
+                 (http://connect:8083/)",
+                "connector name \"orders\" on KafkaConnectCluster team-a/b is already claimed by KafkaConnector \
+                 team-a/first through KafkaConnectCluster team-a/a, which points at the same Kafka Connect \
+                 (http://connect:8083/)",
+            ]
+        );
+    }
 
     #[test]
     fn object_names_follow_the_api_servers_rule() {

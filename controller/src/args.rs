@@ -114,6 +114,23 @@ pub struct Args {
     #[arg(long, env = "CW_RESTART_STABLE_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub restart_stable_seconds: u64,
 
+    /// Drift corrections of one connector within --contention-window-seconds after which the controller
+    /// stops putting its config back: another writer (a script, another operator, a KafkaConnector of another
+    /// installation) keeps changing it. The connector then reports Ready=False with reason Contended, and
+    /// writes resume after --contention-quiet-seconds without a change on Kafka Connect, or at once when its
+    /// spec changes. 0: never stop.
+    #[arg(long, env = "CW_CONTENTION_CORRECTIONS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub contention_corrections: u32,
+
+    /// The sliding window in which drift corrections are counted (see --contention-corrections).
+    #[arg(long, env = "CW_CONTENTION_WINDOW_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub contention_window_seconds: u64,
+
+    /// How long a contended connector's config must stay unchanged on Kafka Connect before the controller
+    /// writes it again.
+    #[arg(long, env = "CW_CONTENTION_QUIET_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub contention_quiet_seconds: u64,
+
     /// Also export the kafka-autoconnector operator's gauges (kafka_autoconnector_total_connector_tasks,
     /// kafka_autoconnector_running_connector_tasks, kafka_autoconnector_connector_uptime).
     #[arg(long, env = "CW_AUTOCONNECTOR_METRICS", default_value_t = false)]
@@ -126,6 +143,15 @@ impl Args {
         self.metrics_addr.unwrap_or_else(|| {
             SocketAddr::from(([0, 0, 0, 0], self.custom_metrics_port.unwrap_or(8080)))
         })
+    }
+
+    /// When drift corrections amount to a fight with another writer (see --contention-corrections).
+    pub fn contention_limits(&self) -> crate::contention::Limits {
+        crate::contention::Limits {
+            corrections: self.contention_corrections,
+            window: Duration::from_secs(self.contention_window_seconds),
+            quiet: Duration::from_secs(self.contention_quiet_seconds),
+        }
     }
 
     /// Whether this controller writes the KafkaConnectorPolicies' status (see `--write-policy-status`).

@@ -114,6 +114,8 @@ reasons! {
     Deleting = "Deleting",
     DeletionBlocked = "DeletionBlocked",
     ReconciliationPaused = "ReconciliationPaused",
+    /// Another writer keeps changing the connector on Kafka Connect: the controller holds its writes.
+    Contended = "Contended",
     /// A KafkaConnectCluster whose last poll succeeded.
     Reachable = "Reachable",
     /// A KafkaConnectCluster whose client is being set up or not polled yet.
@@ -178,6 +180,7 @@ impl Reason {
                     | Unauthorized
                     | ConnectError
                     | DeletionBlocked
+                    | Contended
             )
     }
 }

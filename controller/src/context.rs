@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kube::ResourceExt;
 use shared::crd::KafkaConnector;
-use shared::target::{ClusterId, claims, connector_name};
+use shared::target::{ClaimSpace, ClusterId, Endpoint, claim_winner};
 use shared::watch::Namespaces;
 
 use crate::conditions::{Ready, Reason};
@@ -27,6 +27,8 @@ pub(crate) struct Settings {
     pub restart_defaults: Policy,
     /// Whether the policy sweep writes the policies' status (only a controller that sees every connector).
     pub write_policy_status: bool,
+    /// When drift corrections amount to a fight with another writer.
+    pub contention: crate::contention::Limits,
 }
 
 pub(crate) struct Ctx {
@@ -38,6 +40,8 @@ pub(crate) struct Ctx {
     pub watched: Watched,
     pub retries: Retries,
     pub fingerprints: Fingerprints,
+    /// Connect's config digests of connectors whose writes are held.
+    pub contention_seen: crate::contention::LastSeen,
     /// KafkaConnectorPolicies, compiled, and the namespace labels they select by.
     pub policies: Arc<crate::policies::Policies>,
 }
@@ -96,26 +100,66 @@ impl Ctx {
         deletion_target(self.target(c), retired)
     }
 
-    /// Another KafkaConnector that claims the same connector on the same cluster and wins (the oldest; ties
-    /// broken by namespace/name), if any.
-    pub fn conflict_winner(&self, c: &KafkaConnector, id: &ClusterId) -> Option<String> {
-        // Runs for every reconcile over every connector: compare without allocating.
-        fn rank(o: &KafkaConnector) -> (Option<k8s_openapi::jiff::Timestamp>, &str, &str) {
-            (
-                o.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                o.metadata.namespace.as_deref().unwrap_or_default(),
-                o.metadata.name.as_deref().unwrap_or_default(),
-            )
-        }
-        let mine = rank(c);
-        let (_, ns, name) = mine;
-        let wanted = connector_name(c);
+    /// Another KafkaConnector that claims the same connector name on the same Kafka Connect (through `id`
+    /// or another cluster at its URL) and wins, if any: see [`claim_winner`].
+    pub fn conflict_winner(&self, c: &KafkaConnector, id: &ClusterId) -> Option<Winner> {
+        // Clusters are few: the space once, then one cheap pass over the connectors.
+        let clusters = self.watched.clusters.state();
+        let default_url = self.connect.get(&ClusterId::Default).map(|d| d.url());
+        let space = ClaimSpace::of(
+            id,
+            default_url.as_deref(),
+            clusters
+                .iter()
+                .map(|k| (ClusterId::of_cluster(k), k.spec.url.as_str())),
+        );
         let state = self.watched.connectors.state();
-        state
-            .iter()
-            .filter(|o| claims(o, id, wanted, (ns, name)) && rank(o) < mine)
-            .min_by(|a, b| rank(a).cmp(&rank(b)))
-            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+        claim_winner(c, space.ids(), state.iter().map(|o| &**o)).map(|w| Winner::of(w, id, &space))
+    }
+}
+
+/// How soon a connector that lost a claim to a KafkaConnector being deleted looks again: it takes over once
+/// the winner is gone, and nothing else would wake it then.
+pub(crate) const WINNER_LEAVING_RECHECK: Duration = Duration::from_secs(2);
+
+/// The KafkaConnector that manages a connector name another one also claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Winner {
+    /// `namespace/name`.
+    pub key: String,
+    /// The cluster it claims through and the Kafka Connect they share, when that is another cluster than
+    /// the loser's.
+    pub through: Option<(ClusterId, Endpoint)>,
+    /// Being deleted: it still wins (it may be deleting the connector from Connect), but not for long.
+    pub leaving: bool,
+}
+
+impl Winner {
+    /// `w`, having won against a connector that targets `id`, in `space`. Pure.
+    pub fn of(w: &KafkaConnector, id: &ClusterId, space: &ClaimSpace) -> Winner {
+        let through = match (space.through(w), space.endpoint()) {
+            (Some(other), Some(e)) if other != id => Some((other.clone(), e.clone())),
+            _ => None,
+        };
+        Winner {
+            key: format!("{}/{}", w.namespace().unwrap_or_default(), w.name_any()),
+            through,
+            leaving: w.metadata.deletion_timestamp.is_some(),
+        }
+    }
+}
+
+/// `KafkaConnector ns/name`, and the other cluster when it claims through one.
+impl std::fmt::Display for Winner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KafkaConnector {}", self.key)?;
+        if let Some((cluster, endpoint)) = &self.through {
+            write!(
+                f,
+                " through {cluster} at the same Kafka Connect ({endpoint})"
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -189,6 +233,61 @@ pub(crate) fn unwatched_cluster(label: &str, namespace: &str, watched: &Namespac
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn connector(ns: &str, name: &str, spec: serde_json::Value) -> KafkaConnector {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
+            "metadata": {"name": name, "namespace": ns}, "spec": spec
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_winner_names_the_other_cluster_it_claims_through() {
+        let named = |ns: &str| ClusterId::Named {
+            namespace: ns.into(),
+            name: "main".into(),
+        };
+        let (a, b) = (named("team-a"), named("team-b"));
+        let space = ClaimSpace::of(
+            &a,
+            Some("http://connect:8083"),
+            [
+                (a.clone(), "http://connect:8083"),
+                (b.clone(), "HTTP://Connect:8083/"),
+            ],
+        );
+        let spec =
+            serde_json::json!({"clusterRef": {"name": "main"}, "name": "orders", "class": "X"});
+        let same = Winner::of(&connector("team-a", "y", spec.clone()), &a, &space);
+        assert_eq!((same.through.as_ref(), same.leaving), (None, false));
+        assert_eq!(same.to_string(), "KafkaConnector team-a/y");
+
+        let mut other = connector("team-b", "y", spec);
+        other.metadata.deletion_timestamp =
+            Some(serde_json::from_value(serde_json::json!("2024-01-01T00:00:00Z")).unwrap());
+        let w = Winner::of(&other, &a, &space);
+        assert!(w.leaving);
+        assert_eq!(
+            w.to_string(),
+            "KafkaConnector team-b/y through KafkaConnectCluster team-b/main at the same Kafka Connect \
+             (http://connect:8083/)"
+        );
+        let default = Winner::of(
+            &connector(
+                "team-c",
+                "z",
+                serde_json::json!({"name": "orders", "class": "X"}),
+            ),
+            &a,
+            &space,
+        );
+        assert_eq!(
+            default.to_string(),
+            "KafkaConnector team-c/z through the default Kafka Connect cluster (KAFKA_CONNECT_ADDR) at the \
+             same Kafka Connect (http://connect:8083/)"
+        );
+    }
 
     #[test]
     fn an_unwatched_cluster_namespace_is_named() {

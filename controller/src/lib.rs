@@ -3,7 +3,8 @@
 //!
 //! Modules in one-way order; each imports only modules above it in this list:
 //! - pure: `conditions` (the `Ready` vocabulary) → `restart` (restart policy) → `plan` (spec + observed
-//!   Connect state → actions and `Ready`) → `status` (statuses and the minimal patches between them);
+//!   Connect state → actions and `Ready`) → `contention` (when to stop fighting another writer) → `status`
+//!   (statuses and the minimal patches between them);
 //! - edges: `metrics`, `events` (the event publisher), `kube_writes` (every Kubernetes write), `watched`
 //!   (watch caches and reconcile queues), `retries`, `fingerprints` (keyed hashes of `configFrom` values);
 //! - `connect_runtime`: one client and **one** poller per Connect cluster, pruning; imports no reconciler;
@@ -15,6 +16,7 @@
 mod args;
 mod conditions;
 mod connect_runtime;
+mod contention;
 mod context;
 mod error;
 mod events;
@@ -57,6 +59,7 @@ pub use args::Args;
 pub use error::{Error, Result};
 
 use crate::connect_runtime::{ConnectClusters, Wiring};
+use crate::contention::LastSeen;
 use crate::context::{Ctx, Settings};
 use crate::events::Recorder;
 use crate::fingerprints::Fingerprints;
@@ -295,6 +298,7 @@ async fn run_engine(
             stable: Duration::from_secs(args.restart_stable_seconds),
         },
         write_policy_status: args.writes_policy_status(),
+        contention: args.contention_limits(),
     };
     let watched = Watched::new(
         connectors.store(),
@@ -323,6 +327,7 @@ async fn run_engine(
         watched,
         retries: Retries::default(),
         fingerprints: Fingerprints::default(),
+        contention_seen: LastSeen::default(),
         policies,
     });
     let mut guard = EngineGuard {

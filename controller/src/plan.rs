@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use shared::connect::{ConnectorStatus, InitialState, ValidateResponse};
-use shared::crd::{AutoRestartStatus, ConnectorState};
+use shared::crd::{AutoRestartStatus, ConnectorState, ContentionStatus};
 
 use crate::conditions::{Ready, Reason, Truth};
 use crate::restart::{self, Manual, Policy, Request, Verdict};
@@ -192,6 +192,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// An offsets request that ended now (set after the plan's calls, by the reconciler).
     pub offsets: Option<crate::offsets::Outcome>,
+    /// The drift corrections and hold to keep in status (set by the reconciler, from `contention`).
+    pub contention: Option<ContentionStatus>,
 }
 
 pub fn plan(i: &Input<'_>) -> Plan {
@@ -208,6 +210,7 @@ pub fn plan(i: &Input<'_>) -> Plan {
         handled_task_restart: None,
         warnings: Vec::new(),
         offsets: None,
+        contention: None,
     };
     if let Some(Request { value, ask: Err(w) }) = &i.manual {
         p.warnings.push(w.clone());

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use shared::connect::ConnectorStatus;
-use shared::crd::{AutoRestartStatus, Condition, KafkaConnectorStatus, TaskStatus};
+use shared::crd::{
+    AutoRestartStatus, Condition, ContentionStatus, KafkaConnectorStatus, TaskStatus,
+};
 use shared::redact::{Redactor, cut};
 
 use crate::conditions::{Ready, Reason, Truth};
@@ -37,6 +39,7 @@ pub struct Parts<'a> {
     pub reported: Reported<'a>,
     pub ready: &'a Ready,
     pub auto_restart: Option<AutoRestartStatus>,
+    pub contention: Option<ContentionStatus>,
     /// Restart request values handled now (kept from `prev` when `None`).
     pub handled_restart: Option<String>,
     pub handled_task_restart: Option<String>,
@@ -79,6 +82,7 @@ pub fn connector_status(prev: Option<&KafkaConnectorStatus>, p: Parts<'_>) -> Ka
     }
     s.topics = p.topics;
     s.auto_restart = p.auto_restart;
+    s.contention = p.contention;
     if p.handled_restart.is_some() {
         s.last_handled_restart = p.handled_restart;
     }
@@ -291,6 +295,7 @@ mod tests {
             reported,
             ready,
             auto_restart: None,
+            contention: None,
             handled_restart: None,
             handled_task_restart: None,
             topics: vec!["t".into()],

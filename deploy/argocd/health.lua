@@ -30,6 +30,7 @@ local degraded = {
   ClusterUnreachable = true,
   ClusterNotAllowed = true,
   NameConflict = true,
+  Contended = true,
   PluginNotFound = true,
   Unauthorized = true,
 }

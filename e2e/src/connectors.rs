@@ -295,3 +295,14 @@ pub fn shared_metrics_url() -> String {
         .controller_metrics_url
         .clone()
 }
+
+/// The main Connect worker's log, with its REST request log (one line per request, e.g.
+/// `"PUT /connectors/x/config HTTP/1.1" 200`).
+pub fn connect_log() -> String {
+    std::fs::read_to_string(crate::env().dir.join("logs").join("connect.log")).unwrap_or_default()
+}
+
+/// How often `needle` occurs in `text`.
+pub fn count(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}

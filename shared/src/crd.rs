@@ -437,6 +437,31 @@ pub struct KafkaConnectorStatus {
     /// The connector plugin version Kafka Connect reports running (Connect 4.1+).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin_version: Option<String>,
+    /// Config changes made behind the controller's back, and whether its writes are held because another
+    /// writer keeps changing the connector; kept here so a restarted controller keeps its judgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contention: Option<ContentionStatus>,
+}
+
+/// Drift corrections of one connector, and the hold on writes while another writer keeps changing it.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentionStatus {
+    /// When the controller put the config back (RFC 3339), oldest first; only those within the window count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<String>,
+    /// Since when writes to the connector are held (RFC 3339); absent while the controller writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_since: Option<String>,
+    /// The spec generation writes were held for: a new generation resumes them at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_generation: Option<i64>,
+    /// When Kafka Connect's config of the connector was last seen to change while writes were held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_change_time: Option<String>,
+    /// The config keys whose values on Kafka Connect differed from the spec when writes were held (names only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
 }
 
 /// One task.

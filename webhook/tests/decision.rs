@@ -385,6 +385,103 @@ fn connector_names_are_unique_per_cluster() {
     assert!(d.allowed, "{d:?}");
 }
 
+/// team-a/local at `local` and team-b/main at `main`; team-b/orders-owner claims "orders" through main.
+fn two_clusters(local: &str, main: &str) -> Objects {
+    let mut w = Objects::default();
+    for (ns, name, url) in [(NS, "local", local), ("team-b", "main", main)] {
+        w.add_cluster(serde_json::from_value(cluster_obj(ns, name, json!({"url": url}))).unwrap());
+    }
+    w.add_connector(
+        serde_json::from_value(connector_in(
+            "team-b",
+            "orders-owner",
+            json!({"clusterRef": {"name": "main"}, "name": "orders", "class": "FileStreamSink", "config": {}}),
+        ))
+        .unwrap(),
+    );
+    w
+}
+
+#[test]
+fn connector_names_are_unique_per_kafka_connect_whichever_cluster_object_names_it() {
+    let create = review(
+        "KafkaConnector",
+        "CREATE",
+        Some(connector("orders", source_spec())),
+        None,
+    );
+    let decide_in = |w: &Objects| {
+        review_in(w, Webhook::Validate, &create, &ok(), FailurePolicy::Closed).decision
+    };
+
+    let d = decide_in(&two_clusters("http://connect:8083", "http://connect:8083"));
+    assert_eq!((d.allowed, d.reason), (false, Reason::NameConflict));
+    assert_eq!(
+        d.message(),
+        "connector name \"orders\" on KafkaConnectCluster team-a/local is already claimed by KafkaConnector \
+         team-b/orders-owner through KafkaConnectCluster team-b/main, which points at the same Kafka Connect \
+         (http://connect:8083/)"
+    );
+    // Spellings of one URL are one Kafka Connect.
+    for (local, main, endpoint) in [
+        (
+            "http://connect:8083",
+            "HTTP://Connect:8083/",
+            "http://connect:8083/",
+        ),
+        ("http://connect", "http://connect:80/", "http://connect/"),
+        (
+            "https://connect/base",
+            "https://CONNECT:443/base/",
+            "https://connect/base/",
+        ),
+    ] {
+        let d = decide_in(&two_clusters(local, main));
+        assert_eq!(
+            (d.allowed, d.reason),
+            (false, Reason::NameConflict),
+            "{local} {main}"
+        );
+        assert!(
+            d.message().ends_with(&format!(
+                "which points at the same Kafka Connect ({endpoint})"
+            )),
+            "{d:?}"
+        );
+    }
+    // Another Kafka Connect: its names are its own.
+    for (local, main) in [
+        ("http://connect:8083", "http://connect:8084"),
+        ("http://connect:8083", "http://other:8083"),
+        ("http://connect", "https://connect"),
+        ("http://connect:8083/a", "http://connect:8083/b"),
+    ] {
+        let d = decide_in(&two_clusters(local, main));
+        assert!(d.allowed, "{local} {main}: {d:?}");
+    }
+
+    // The default cluster, when KAFKA_CONNECT_ADDR names the same Kafka Connect.
+    let mut w = two_clusters("http://connect:8083", "http://other:8083");
+    w.add_connector(
+        serde_json::from_value(connector_in(
+            "team-c",
+            "orders-default",
+            json!({"name": "orders", "class": "FileStreamSink", "config": {}}),
+        ))
+        .unwrap(),
+    );
+    assert!(decide_in(&w).allowed);
+    w.default_url = Some("http://Connect:8083/".into());
+    let d = decide_in(&w);
+    assert_eq!((d.allowed, d.reason), (false, Reason::NameConflict));
+    assert_eq!(
+        d.message(),
+        "connector name \"orders\" on KafkaConnectCluster team-a/local is already claimed by KafkaConnector \
+         team-c/orders-default through the default Kafka Connect cluster (KAFKA_CONNECT_ADDR), which points at \
+         the same Kafka Connect (http://connect:8083/)"
+    );
+}
+
 #[test]
 fn class_tasks_and_names_are_checked() {
     let mut spec = source_spec();

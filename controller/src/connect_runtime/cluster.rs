@@ -57,9 +57,9 @@ pub(crate) struct EndpointKey(u64);
 /// The sharing decision: equal keys share one client and one poller. Pure.
 pub(crate) fn endpoint_key(s: &ClientSettings) -> EndpointKey {
     // The same base URL however it is written (a trailing slash, the default port).
-    let url = shared::connect::parse_base_url(&s.url)
-        .map(|u| u.to_string())
-        .unwrap_or_else(|_| s.url.clone());
+    let url = shared::target::Endpoint::of_url(&s.url)
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| s.url.clone());
     let auth = match &s.auth {
         None => (0u8, "", ""),
         Some(Auth::Basic { username, password }) => (1, username.as_str(), password.as_str()),

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use kube::api::ListParams;
 use shared::crd::{KafkaConnectCluster, KafkaConnector};
-use shared::target::{ClusterId, connector_name};
+use shared::target::{ClaimSpace, ClusterId, connector_name};
 use shared::watch::{Namespaces, Watchable};
 
 use super::{ConnectCluster, ConnectClusters, PolledConnector};
@@ -23,12 +23,14 @@ pub(super) async fn prune(
         return;
     }
     // Cheap first pass against the watch cache; the API server has the final word.
+    let clusters = w.watched.clusters.state();
+    let space = claim_space(all, c, clusters.iter().map(|k| &**k));
     let claimed: HashSet<String> = w
         .watched
         .connectors
         .state()
         .iter()
-        .filter(|k| c.id.is_target_of(k))
+        .filter(|k| space.through(k).is_some())
         .map(|k| connector_name(k).to_string())
         .collect();
     let candidates: Vec<String> = connectors
@@ -79,32 +81,36 @@ async fn unclaimed(
     names: Vec<String>,
 ) -> kube::Result<Vec<String>> {
     let kube = &all.wiring.kube;
-    let same = |url: &str| {
-        shared::connect::parse_base_url(url)
-            .ok()
-            .map(|u| u.to_string())
-    };
-    let mine = same(&c.url());
     let namespaces = &all.wiring.watched.namespaces;
-    let mut aliases: HashSet<ClusterId> = list::<KafkaConnectCluster>(kube, namespaces)
-        .await?
-        .iter()
-        .filter(|k| same(&k.spec.url) == mine)
-        .map(ClusterId::of_cluster)
-        .collect();
-    aliases.insert(c.id.clone());
-    if let Some(d) = all.get(&ClusterId::Default)
-        && same(&d.url()) == mine
-    {
-        aliases.insert(ClusterId::Default);
-    }
+    let clusters = list::<KafkaConnectCluster>(kube, namespaces).await?;
+    let space = claim_space(all, c, &clusters);
     let claimed: HashSet<String> = list::<KafkaConnector>(kube, namespaces)
         .await?
         .iter()
-        .filter(|k| aliases.iter().any(|a| a.is_target_of(k)))
+        .filter(|k| space.through(k).is_some())
         .map(|k| k.connector_name())
         .collect();
     Ok(names.into_iter().filter(|n| !claimed.contains(n)).collect())
+}
+
+/// The clusters whose KafkaConnectors claim connectors on `c`'s Kafka Connect, among `clusters`. `c`'s own
+/// URL (the one it polls) stands in when `clusters` lacks it: a pass that missed the object must not shrink
+/// the space and prune what another cluster at the URL claims.
+fn claim_space<'a>(
+    all: &ConnectClusters,
+    c: &ConnectCluster,
+    clusters: impl IntoIterator<Item = &'a KafkaConnectCluster>,
+) -> ClaimSpace {
+    let own = c.url();
+    let default_url = all.get(&ClusterId::Default).map(|d| d.url());
+    let known = clusters
+        .into_iter()
+        .map(|k| (ClusterId::of_cluster(k), k.spec.url.as_str()));
+    ClaimSpace::of(
+        &c.id,
+        default_url.as_deref(),
+        known.chain(std::iter::once((c.id.clone(), own.as_str()))),
+    )
 }
 
 /// Every object of `K` in `namespaces`, one list per listed namespace (or one over all namespaces).

@@ -64,6 +64,8 @@ struct Tracked {
     restarts: [[u64; 2]; 2],
     /// Ready=False with reason RestartsExhausted: automatic restarts have given up.
     exhausted: bool,
+    /// Ready=False with reason Contended: writes are held while another writer changes the connector.
+    contended: bool,
 }
 
 impl Tracked {
@@ -164,6 +166,13 @@ const FAMILIES: &[Family] = &[
         help: "1 while automatic restarts have given up on the connector (maxRestarts reached), else 0.",
         counter: false,
         samples: |t, _| one(f64::from(u8::from(t.exhausted)), false, t),
+        autoconnector: false,
+    },
+    Family {
+        name: "connect_warden_connector_contended",
+        help: "1 while the controller holds its writes to the connector because another writer keeps changing it on Kafka Connect, else 0.",
+        counter: false,
+        samples: |t, _| one(f64::from(u8::from(t.contended)), false, t),
         autoconnector: false,
     },
     Family {
@@ -270,9 +279,12 @@ impl Connectors {
         }
     }
 
-    pub fn set_exhausted(&self, key: &ObjKey, exhausted: bool) {
+    /// What the `Ready` reason says the controller gave up on: automatic restarts (`RestartsExhausted`), or
+    /// writes (`Contended`).
+    pub fn set_given_up(&self, key: &ObjKey, exhausted: bool, contended: bool) {
         if let Some(t) = self.tracked.lock().get_mut(key) {
             t.exhausted = exhausted;
+            t.contended = contended;
         }
     }
 

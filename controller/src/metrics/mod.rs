@@ -308,8 +308,17 @@ mod tests {
         let v: i64 = up.rsplit(' ').next().unwrap().parse().unwrap();
         assert!((42..50).contains(&v), "{up}");
         assert!(text.contains(r#"connect_warden_connector_restarts_exhausted{cluster="ns/c",name="orders",namespace="ns"} 0"#));
-        m.connectors.set_exhausted(&key, true);
+        assert!(text.contains(
+            r#"connect_warden_connector_contended{cluster="ns/c",name="orders",namespace="ns"} 0"#
+        ));
+        m.connectors.set_given_up(&key, true, false);
         assert!(m.render().contains(r#"connect_warden_connector_restarts_exhausted{cluster="ns/c",name="orders",namespace="ns"} 1"#));
+        m.connectors.set_given_up(&key, false, true);
+        let text = m.render();
+        assert!(text.contains(
+            r#"connect_warden_connector_contended{cluster="ns/c",name="orders",namespace="ns"} 1"#
+        ));
+        assert!(text.contains(r#"connect_warden_connector_restarts_exhausted{cluster="ns/c",name="orders",namespace="ns"} 0"#));
         m.connectors.forget(&key);
         let text = m.render();
         assert!(!text.contains("orders"), "{text}");

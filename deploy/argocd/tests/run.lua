@@ -58,6 +58,8 @@ local cases = {
     obj = current("False", "InvalidConfig", "spec.config.batch.size is a number") },
   { name = "cluster unreachable is Degraded", want = "Degraded", contains = "ClusterUnreachable",
     obj = current("False", "ClusterUnreachable", "timeout") },
+  { name = "another writer holding the controller off is Degraded", want = "Degraded", contains = "Contended",
+    obj = current("False", "Contended", "another writer keeps changing connector \"orders\" on Kafka Connect") },
   { name = "Stalled=True is Degraded whatever Ready says", want = "Degraded", contains = "NameConflict",
     obj = current("False", "Unknown", "", { extra =
       { type = "Stalled", status = "True", reason = "NameConflict", message = "team-b/orders owns it" } }) },

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use connect_warden_e2e::connectors::{T, annotate_connector, shared_namespace, wait_running};
+use connect_warden_e2e::connectors::{
+    T, annotate_connector, connect_log, count, shared_namespace, wait_running,
+};
 use connect_warden_e2e::objects::{cluster, file_sink, file_source};
 use connect_warden_e2e::*;
 
@@ -75,15 +77,6 @@ fn write(dir: &Path, file: &str, text: &str) -> String {
 
 fn connect_url() -> &'static str {
     &kafka_env().connect_url
-}
-
-/// Connect's log of the main worker, with its REST request log.
-fn connect_log() -> String {
-    std::fs::read_to_string(env().dir.join("logs").join("connect.log")).unwrap_or_default()
-}
-
-fn count(text: &str, needle: &str) -> usize {
-    text.matches(needle).count()
 }
 
 /// The manifests of one test: a cluster, a good connector, a sink without topics (only Connect's own

@@ -17,6 +17,7 @@ mod namespace_lifecycle;
 mod namespaced_install;
 mod offsets;
 mod ordering;
+mod ownership;
 mod policies;
 mod rbac;
 mod recovery;

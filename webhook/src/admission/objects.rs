@@ -14,7 +14,7 @@ use shared::crd::{
     ConfigValueSource, KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector,
 };
 use shared::policy::PolicySet;
-use shared::target::{ClusterId, claims};
+use shared::target::{ClaimSpace, ClusterId, claims};
 
 use super::access::{Access, ReadCheck};
 use super::request::{Kind, Request, kind, object_namespace};
@@ -24,6 +24,8 @@ pub trait ObjectView: Send + Sync {
     fn cluster(&self, namespace: &str, name: &str) -> Option<Arc<KafkaConnectCluster>>;
     /// The names of the KafkaConnectClusters in `namespace`, sorted (for "did you mean").
     fn cluster_names(&self, namespace: &str) -> Vec<String>;
+    /// Every KafkaConnectCluster known, with the URL it points at: which of them reach one Kafka Connect.
+    fn clusters(&self) -> Vec<Arc<KafkaConnectCluster>>;
     fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>>;
     fn config_map(&self, namespace: &str, name: &str) -> Option<Arc<ConfigMap>>;
     /// Some KafkaConnector for which `matches` holds.
@@ -51,14 +53,26 @@ pub trait ObjectView: Send + Sync {
         true
     }
 
-    /// Some KafkaConnector other than `except` (namespace, name) that claims `connector_name` on `cluster`.
+    /// The clusters that share `cluster`'s connector names: those at the same Kafka Connect.
+    fn claim_space(&self, cluster: &ClusterId) -> ClaimSpace {
+        let clusters = self.clusters();
+        ClaimSpace::of(
+            cluster,
+            self.default_cluster_url(),
+            clusters
+                .iter()
+                .map(|c| (ClusterId::of_cluster(c), c.spec.url.as_str())),
+        )
+    }
+
+    /// Some KafkaConnector other than `except` (namespace, name) that claims `connector_name` in `space`.
     fn claimant(
         &self,
-        cluster: &ClusterId,
+        space: &ClaimSpace,
         connector_name: &str,
         except: (&str, &str),
     ) -> Option<Arc<KafkaConnector>> {
-        self.find_connector(&|c| claims(c, cluster, connector_name, except))
+        self.find_connector(&|c| claims(c, space.ids(), connector_name, except))
     }
 }
 
@@ -156,6 +170,9 @@ impl ObjectView for Objects {
             .map(|(_, n)| n.clone())
             .collect()
     }
+    fn clusters(&self) -> Vec<Arc<KafkaConnectCluster>> {
+        self.clusters.values().cloned().collect()
+    }
     fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
         self.secrets.get(&key(namespace, name)).cloned()
     }
@@ -224,6 +241,17 @@ impl ObjectView for Snapshot<'_> {
         names.sort();
         names.dedup();
         names
+    }
+    /// The fetched object of a cluster in front of its cached one.
+    fn clusters(&self) -> Vec<Arc<KafkaConnectCluster>> {
+        let mut all = self.fetched.clusters();
+        all.extend(
+            self.cached
+                .clusters()
+                .into_iter()
+                .filter(|c| !self.fetched.clusters.contains_key(&meta_key(&c.metadata))),
+        );
+        all
     }
     fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
         self.fetched
@@ -373,4 +401,38 @@ fn config_from_refs(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+
+    fn cluster(ns: &str, name: &str, url: &str) -> KafkaConnectCluster {
+        serde_json::from_value(testing::cluster(ns, name, serde_json::json!({"url": url}))).unwrap()
+    }
+
+    #[test]
+    fn a_snapshot_shares_claims_between_a_cluster_read_live_and_those_cached() {
+        let mut cached = Objects::default();
+        cached
+            .add_cluster(cluster("team-a", "local", "http://stale:8083"))
+            .add_cluster(cluster("team-b", "main", "http://connect:8083"));
+        let mut snapshot = Snapshot::of(&cached);
+        // Read live: newer than the cache.
+        snapshot
+            .fetched
+            .add_cluster(cluster("team-a", "local", "http://Connect:8083/"));
+        let local = ClusterId::Named {
+            namespace: "team-a".into(),
+            name: "local".into(),
+        };
+        let main = ClusterId::Named {
+            namespace: "team-b".into(),
+            name: "main".into(),
+        };
+        assert_eq!(snapshot.clusters().len(), 2);
+        assert_eq!(snapshot.claim_space(&local).ids(), [local.clone(), main]);
+        assert_eq!(cached.claim_space(&local).ids(), [local]);
+    }
 }

@@ -178,6 +178,9 @@ impl ObjectView for Watched {
         names.sort();
         names
     }
+    fn clusters(&self) -> Vec<Arc<KafkaConnectCluster>> {
+        self.inner.clusters.state()
+    }
     fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
         self.inner.secrets.current(namespace, name)
     }

@@ -1,6 +1,7 @@
 //! Bringing one KafkaConnector to its spec, in named steps: resolve the target → observe → plan →
 //! execute → report → record metrics.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -27,16 +28,18 @@ use super::{obj_key, prev_reason, write_simple};
 use crate::Result;
 use crate::conditions::{Ready, Reason, Truth};
 use crate::connect_runtime::{ConnectCluster, LatestPoll, PollError, PolledConnector};
-use crate::context::Ctx;
+use crate::contention;
+use crate::context::{Ctx, WINNER_LEAVING_RECHECK};
 use crate::fingerprints::{Fingerprints, Prints, ValueChange, changes};
-use crate::plan::{self, Action, Caps, Desired, Input, Observed, Recent};
+use crate::plan::{self, Action, Caps, Change, Desired, Input, Observed, Recent};
 use crate::restart::{self, Policy};
 use crate::status::{self, Reported};
 
 pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
     let resync = Requeue::requeue(ctx.settings.resync);
-    let Some((cluster, desired, prints)) = resolve(o, ctx).await? else {
-        return Ok(resync);
+    let (cluster, desired, prints) = match resolve(o, ctx).await? {
+        ControlFlow::Continue(go) => go,
+        ControlFlow::Break(again) => return Ok(again),
     };
     let Some(seen) = observe(o, &cluster, &desired.name) else {
         return Ok(resync);
@@ -72,6 +75,7 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
         desired: &desired,
         reported: seen.status(),
     };
+    contend(o, ctx, &cluster, &desired, &seen, &mut p, &fx).await;
     for w in &p.warnings {
         if ctx.retries.first_warning(&key, w) {
             fx.event(true, "InvalidAnnotation", "Restart", w.clone())
@@ -178,6 +182,74 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
     })
 }
 
+/// Holds every write of the plan while another writer keeps changing the connector on Connect, and
+/// records the drift corrections that tell (see `contention`).
+async fn contend(
+    o: &KafkaConnector,
+    ctx: &Ctx,
+    cluster: &ConnectCluster,
+    desired: &Desired,
+    seen: &Seen,
+    p: &mut plan::Plan,
+    fx: &impl Effects,
+) {
+    let key = obj_key(o);
+    let limits = &ctx.settings.contention;
+    let prev = o.status.as_ref().and_then(|s| s.contention.as_ref());
+    let held = prev.is_some_and(|c| c.held_since.is_some());
+    let digest = match seen.observed() {
+        Observed::Present { config, .. } => config,
+        _ => None,
+    };
+    let looked = contention::Seen {
+        drift: matches!(p.change, Some(Change::DriftCorrected | Change::Recreated)),
+        changed: held && ctx.contention_seen.changed(&key, digest),
+    };
+    match contention::judge(limits, prev, o.meta().generation, looked, Utc::now()) {
+        contention::Verdict::Write { status, resumed } => {
+            if let Some(why) = resumed {
+                ctx.contention_seen.forget(&key);
+                let note = contention::resumed_message(&desired.name, why, limits);
+                fx.event(false, "ContentionEnded", "Reconcile", note).await;
+            }
+            p.contention = status;
+        }
+        contention::Verdict::Hold {
+            mut status,
+            started,
+            recheck_after,
+        } => {
+            if started {
+                // The first look of the hold: what Connect has now is what later looks compare with.
+                ctx.contention_seen.changed(&key, digest);
+                // Names only, to say what the other writer changes; one read per hold.
+                if let Ok(theirs) = cluster.client().get_config(&desired.name).await {
+                    status.keys = contention::differing_keys(&desired.config, &theirs);
+                }
+            }
+            let message = contention::held_message(&desired.name, &status, limits);
+            if started {
+                fx.event(true, "Contended", "Reconcile", message.clone())
+                    .await;
+            }
+            // No write at all: no config, no state change, no restart; requests wait for the resume.
+            p.actions.clear();
+            p.change = None;
+            p.persist_first = false;
+            p.exhausted = false;
+            p.auto_restart = o.status.as_ref().and_then(|s| s.auto_restart.clone());
+            p.handled_restart = None;
+            p.handled_task_restart = None;
+            p.ready = Ready::no(Reason::Contended, message);
+            p.requeue_after = Some(
+                p.requeue_after
+                    .map_or(recheck_after, |r| r.min(recheck_after)),
+            );
+            p.contention = Some(status);
+        }
+    }
+}
+
 /// How soon a reconcile looks again while an offsets request waits for Connect.
 const OFFSETS_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -225,13 +297,15 @@ async fn announce_values(fx: &impl Effects, o: &KafkaConnector, before: &Prints,
 }
 
 /// Where and what: the cluster must exist, allow this namespace and be set up; one KafkaConnector per
-/// connector name and cluster; the config as strings (the webhook may have been bypassed), with the values
-/// `configFrom` names, and a usable name. `None` when the connector cannot go on (its status says why).
-/// With the desired config come the fingerprints of the values read through `configFrom`.
+/// connector name and Kafka Connect; the config as strings (the webhook may have been bypassed), with the
+/// values `configFrom` names, and a usable name. `Break` with when to look again when the connector cannot
+/// go on (its status says why). With the desired config come the fingerprints of the values read through
+/// `configFrom`.
 async fn resolve(
     o: &KafkaConnector,
     ctx: &Ctx,
-) -> Result<Option<(Arc<ConnectCluster>, Desired, Prints)>> {
+) -> Result<ControlFlow<Requeue, (Arc<ConnectCluster>, Desired, Prints)>> {
+    let resync = Requeue::requeue(ctx.settings.resync);
     let name = o.connector_name();
     let cluster = match ctx.target(o) {
         Ok(c) => c,
@@ -244,18 +318,23 @@ async fn resolve(
             {
                 write_simple(o, ctx, &ready).await?;
             }
-            return Ok(None);
+            return Ok(ControlFlow::Break(resync));
         }
         Err(ready) => {
             write_simple(o, ctx, &ready).await?;
-            return Ok(None);
+            return Ok(ControlFlow::Break(resync));
         }
     };
+    let mut again = resync;
     let refusal = if let Some(winner) = ctx.conflict_winner(o, &cluster.id) {
+        // A winner being deleted: look again soon, to take over once it is gone (nothing else wakes us).
+        if winner.leaving {
+            again = Requeue::requeue(WINNER_LEAVING_RECHECK);
+        }
         Some(Ready::no(
             Reason::NameConflict,
             format!(
-                "connector {name:?} on cluster {} is already managed by KafkaConnector {winner}",
+                "connector {name:?} on cluster {} is already managed by {winner}",
                 cluster.label
             ),
         ))
@@ -281,7 +360,7 @@ async fn resolve(
                             name,
                             state: o.spec.state,
                         };
-                        return Ok(Some((cluster, desired, prints)));
+                        return Ok(ControlFlow::Continue((cluster, desired, prints)));
                     }
                 },
             },
@@ -290,7 +369,7 @@ async fn resolve(
     if let Some(ready) = refusal {
         write_simple(o, ctx, &ready).await?;
     }
-    Ok(None)
+    Ok(ControlFlow::Break(again))
 }
 
 /// This connector's entry in the cluster's latest poll, kept alone: a reconcile waiting on a write must not
@@ -404,7 +483,9 @@ fn record_metrics(
     ctx.metrics
         .connectors
         .observe(&key, &cluster.label, &desired.name, reported, healthy_since);
-    ctx.metrics
-        .connectors
-        .set_exhausted(&key, reason == Some(Reason::RestartsExhausted));
+    ctx.metrics.connectors.set_given_up(
+        &key,
+        reason == Some(Reason::RestartsExhausted),
+        reason == Some(Reason::Contended),
+    );
 }

@@ -41,6 +41,7 @@ impl Job<'_> {
                 reported: self.reported,
                 ready: &p.ready,
                 auto_restart: p.auto_restart.clone(),
+                contention: p.contention.clone(),
                 handled_restart: p.handled_restart.clone(),
                 handled_task_restart: p.handled_task_restart.clone(),
                 topics: self.topics.clone(),

@@ -107,6 +107,7 @@ async fn cleanup(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
             .forget(&(o.namespace().unwrap_or_default(), o.name_any()));
         ctx.retries.succeeded(&obj_key(o));
         ctx.fingerprints.forget(&obj_key(o));
+        ctx.contention_seen.forget(&obj_key(o));
     };
     if o.spec.deletion_policy == DeletionPolicy::Orphan || paused(o) {
         let why = if paused(o) {
@@ -224,6 +225,7 @@ async fn write_simple(o: &KafkaConnector, ctx: &Ctx, ready: &Ready) -> Result<()
             reported: Reported::Keep,
             ready,
             auto_restart: prev.and_then(|s| s.auto_restart.clone()),
+            contention: prev.and_then(|s| s.contention.clone()),
             handled_restart: None,
             handled_task_restart: None,
             topics: prev.map(|s| s.topics.clone()).unwrap_or_default(),

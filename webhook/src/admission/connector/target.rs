@@ -152,7 +152,8 @@ fn named(
     reach
 }
 
-/// One connector name, one KafkaConnector per cluster.
+/// One connector name, one KafkaConnector per Kafka Connect: claims through another KafkaConnectCluster
+/// object (or the default cluster) at the same URL count too, since Connect tells them apart by name alone.
 pub(super) fn check_claim(
     connector: &KafkaConnector,
     cluster: &ClusterId,
@@ -162,11 +163,18 @@ pub(super) fn check_claim(
     let name = connector.connector_name();
     let ns = connector.metadata.namespace.as_deref().unwrap_or_default();
     let obj_name = connector.metadata.name.as_deref().unwrap_or_default();
-    if let Some(owner) = view.claimant(cluster, &name, (ns, obj_name)) {
+    let space = view.claim_space(cluster);
+    if let Some(owner) = view.claimant(&space, &name, (ns, obj_name)) {
+        let through = match (space.through(&owner), space.endpoint()) {
+            (Some(other), Some(endpoint)) if other != cluster => {
+                format!(" through {other}, which points at the same Kafka Connect ({endpoint})")
+            }
+            _ => String::new(),
+        };
         found.problem(
             Reason::NameConflict,
             format!(
-                "connector name {:?} on {cluster} is already claimed by KafkaConnector {}/{}",
+                "connector name {:?} on {cluster} is already claimed by KafkaConnector {}/{}{through}",
                 cut(&name),
                 owner.metadata.namespace.as_deref().unwrap_or_default(),
                 owner.metadata.name.as_deref().unwrap_or_default()
