@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 
-.PHONY: demo test unit e2e stack-up build crds chart-files fmt lint bench-webhook bench-controller bench-scale bench-storm bench-clusters deps
+.PHONY: demo test unit e2e stack-up build crds chart-files fmt lint flake-hunt bench-webhook bench-controller bench-scale bench-storm bench-clusters deps
 
 ## Start the local stack, run webhook + controller, apply the examples and show what a user sees.
 demo:
@@ -11,6 +11,12 @@ demo:
 ## Everything CI runs: install what is missing, lint, unit tests, then the end-to-end tests on the real stack.
 test:
 	bash scripts/test.sh
+
+## The end-to-end suite N times on one stack (CI's thread count); prints each failure by test name.
+## FILTER=<name part> runs only the matching tests.
+N ?= 5
+flake-hunt:
+	N=$(N) FILTER=$(FILTER) bash scripts/flake-hunt.sh
 
 ## Unit tests only (no servers).
 unit:

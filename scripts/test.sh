@@ -40,20 +40,15 @@ phase "container images (release binaries, buildah; the end-to-end tests run the
 bash scripts/images.sh
 
 phase "start the stack"
-stack_dir="$CARGO_TARGET_DIR/stack"
-env_file="$CARGO_TARGET_DIR/stack.env.json"
-cw_stack="$CARGO_TARGET_DIR/debug/cw-stack"
-# Returns once the stack is up (printing its log when it fails to start); it runs on in the background.
-"$cw_stack" up --detach --warden --monitoring --dir "$stack_dir" --env-file "$env_file" \
-  --controller-args "--poll-interval-seconds 2"
-# A stack that cannot be stopped is reported, but the exit status stays the tests' own.
-trap '"$cw_stack" down --env-file "$env_file" || echo "test.sh: cw-stack down failed" >&2' EXIT
+# shellcheck source=scripts/e2e-stack.sh
+source scripts/e2e-stack.sh
+start_e2e_stack stack
 
 phase "end-to-end tests"
 status=0
 e2e_log="$CARGO_TARGET_DIR/e2e.log"
-CW_STACK_ENV="$env_file" cargo test --workspace --test e2e -- --test-threads "${E2E_THREADS:-4}" 2>&1 \
-  | tee "$e2e_log" || status=$?
+# shellcheck disable=SC2119 # no arguments: the whole suite
+run_e2e 2>&1 | tee "$e2e_log" || status=$?
 cat "$e2e_log" >> "$results"
 if [ $status -ne 0 ]; then
   {

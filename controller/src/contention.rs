@@ -69,22 +69,23 @@ pub fn judge(
     now: DateTime<Utc>,
 ) -> Verdict {
     let mut s = prev.cloned().unwrap_or_default();
-    let within = |t: &String| parse_time(t).is_some_and(|t| elapsed(t, now) < limits.window);
-    s.corrections.retain(within);
     let mut resumed = None;
     if let Some(since) = s.held_since.as_deref().and_then(parse_time) {
         if s.held_generation != generation {
             resumed = Some(Resumed::SpecChanged);
             s.corrections.clear();
         } else {
-            if seen.changed {
-                s.last_change_time = Some(format_time(now));
-            }
-            let last = s
+            let mut last = s
                 .last_change_time
                 .as_deref()
                 .and_then(parse_time)
                 .map_or(since, |c| c.max(since));
+            // A writer at work changes Connect every few seconds: recording each change would write status
+            // as often. A quarter of the quiet period is precise enough to judge "quiet" by.
+            if seen.changed && elapsed(last, now) >= limits.quiet / 4 {
+                s.last_change_time = Some(format_time(now));
+                last = now;
+            }
             let quiet_for = elapsed(last, now);
             if quiet_for < limits.quiet {
                 return Verdict::Hold {
@@ -100,6 +101,9 @@ pub fn judge(
         s.last_change_time = None;
         s.keys.clear();
     }
+    // While held, the corrections that led to the hold stay as they were, for the message.
+    s.corrections
+        .retain(|t| parse_time(t).is_some_and(|t| elapsed(t, now) < limits.window));
     if seen.drift {
         let limit = usize::try_from(limits.corrections).unwrap_or(usize::MAX);
         // After a quiet resume the config is put back once, whatever the count.
@@ -314,10 +318,14 @@ mod tests {
             panic!("{v:?}")
         };
         assert_eq!(recheck_after, Duration::from_secs(120));
+        assert_eq!(status.corrections.len(), 3, "kept while held");
         assert_eq!(
             status.last_change_time.as_deref(),
             Some(&*format_time(at(100)))
         );
+        // A change 10 s later is not written again (within a quarter of the quiet period).
+        let v = judge(&LIMITS, Some(&status), Some(1), STILL_CHANGING, at(110));
+        assert_eq!(record(v.clone()), status, "{v:?}");
         // Unchanged since, but not for long enough.
         let v = judge(&LIMITS, Some(&status), Some(1), DRIFT, at(200));
         assert!(
@@ -339,6 +347,28 @@ mod tests {
         // The other writer starts again: held after one more drift, not three.
         let v = judge(&LIMITS, Some(&after), Some(1), DRIFT, at(230));
         assert!(matches!(v, Verdict::Hold { started: true, .. }), "{v:?}");
+    }
+
+    #[test]
+    fn a_long_hold_keeps_the_corrections_that_led_to_it() {
+        let held = ContentionStatus {
+            corrections: vec![format_time(at(0)), format_time(at(10)), format_time(at(20))],
+            held_since: Some(format_time(at(30))),
+            held_generation: Some(1),
+            last_change_time: Some(format_time(at(3000))),
+            ..Default::default()
+        };
+        let v = judge(&LIMITS, Some(&held), Some(1), STILL_CHANGING, at(3060));
+        assert!(
+            matches!(&v, Verdict::Hold { status, .. } if status.corrections.len() == 3),
+            "{v:?}"
+        );
+        // Once resumed, corrections older than the window no longer count.
+        let v = judge(&LIMITS, Some(&held), Some(1), DRIFT, at(3200));
+        assert!(
+            matches!(&v, Verdict::Write { status: Some(s), resumed: Some(Resumed::Quiet) } if s.corrections.len() == 1),
+            "{v:?}"
+        );
     }
 
     #[test]

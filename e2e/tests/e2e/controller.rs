@@ -1105,6 +1105,27 @@ async fn prune_deletes_only_connectors_no_kafkaconnector_claims() {
         .apply()
         .expect_ok();
     wait_running(&ns, &kept, "1/1").await;
+    // Claimed through another KafkaConnectCluster object at the same Connect (spelled differently), which
+    // does not prune: the pruning cluster leaves it alone too.
+    let other_ns = namespace("ctl-prune-alias", &[]);
+    cluster(
+        &other_ns,
+        "alias",
+        &format!("{}/", worker.url().replacen("http://", "HTTP://", 1)),
+    )
+    .apply()
+    .expect_ok();
+    let aliased = unique("cw-aliased");
+    file_sink(
+        &other_ns,
+        &aliased,
+        "prune-t",
+        dir.join("aliased.txt").display(),
+    )
+    .on("alias")
+    .apply()
+    .expect_ok();
+    wait_running(&other_ns, &aliased, "1/1").await;
     eventually("the stray connector pruned", T, || async {
         let names = c.list().await.map_err(|e| e.to_string())?;
         (!names.contains(&stray))
@@ -1112,13 +1133,18 @@ async fn prune_deletes_only_connectors_no_kafkaconnector_claims() {
             .ok_or(format!("{names:?}"))
     })
     .await;
-    assert!(settled!(c.list()).unwrap().contains(&kept));
     eventually("the prune reported", T, || async {
         let ev = events(&ns, "main");
         ev.contains("Pruned").then_some(()).ok_or(ev)
     })
     .await;
+    let names = settled!(c.list()).unwrap();
+    assert!(
+        names.contains(&kept) && names.contains(&aliased),
+        "{names:?}"
+    );
     delete_connector(&ns, &kept);
+    delete_connector(&other_ns, &aliased);
     drop(worker);
 }
 
