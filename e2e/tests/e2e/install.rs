@@ -578,6 +578,8 @@ fn connector(ns: &str, name: &str) -> String {
     // `batch.size` as a number: the mutating webhook turns it into a string with a warning, which shows
     // that this webhook (and not just the API server) handled the request.
     file_source(ns, name, name, format!("/tmp/{name}.txt"))
+        // Its own name on the shared Connect (one connector per name there, whichever namespace).
+        .connect_name(&format!("{ns}-{name}"))
         .label(PRIVATE_LABEL, "x")
         .on("local")
         .tasks_max(1)

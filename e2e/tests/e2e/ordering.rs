@@ -425,9 +425,32 @@ fn assert_printed(out: &Out, objects: &[&str], what: &str) {
     }
 }
 
+/// Leaves the connectors of `namespaces` on Connect (reconciliation paused) and deletes them: the examples'
+/// cluster cannot be reached, so a deletion would wait for it, and their names (claimed on that Kafka
+/// Connect) must be free for the next run on the same stack.
+struct ReleaseClaims(Vec<String>);
+
+impl Drop for ReleaseClaims {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let all = ["kafkaconnectors", "--all", "-n", ns.as_str()];
+            kubectl(
+                &[
+                    &["annotate"][..],
+                    &all,
+                    &["connectwarden.io/pause-reconciliation=true"],
+                ]
+                .concat(),
+            );
+            kubectl(&[&["delete"][..], &all, &["--wait=false"]].concat());
+        }
+    }
+}
+
 #[test]
 fn the_examples_apply_in_any_order_with_f_and_k() {
     let dir = examples_dir();
+    let mut release = ReleaseClaims(Vec::new());
     let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -451,6 +474,7 @@ fn the_examples_apply_in_any_order_with_f_and_k() {
 
     // A server-side dry run of the folder, in reverse file order: every object admitted.
     let ns = namespace("ord-examples", &[]);
+    release.0.push(ns.clone());
     let reversed: Vec<(&str, String)> = files
         .iter()
         .rev()
@@ -488,9 +512,41 @@ fn the_examples_apply_in_any_order_with_f_and_k() {
     expected.sort();
     assert_eq!(sorted_warnings(&out), expected);
 
-    // And with kustomize, into another namespace.
+    // The same folder in another namespace, for the same Kafka Connect: the connector names are claimed
+    // there already, through the first namespace's cluster.
+    let ns_b = namespace("ord-examples-k", &[]);
+    release.0.push(ns_b.clone());
+    let out = kubectl(&["apply", "-n", &ns_b, "-k", &dir.to_string_lossy()]);
+    assert!(
+        denial(&out).contains(&format!(
+            "connector name \"lines-to-file\" on KafkaConnectCluster {ns_b}/connect is already claimed by \
+             KafkaConnector {ns}/lines-sink through KafkaConnectCluster {ns}/connect, which points at the same \
+             Kafka Connect (https://connect.kafka.svc:8083/)"
+        )),
+        "{out:?}"
+    );
+    // Another team reuses the examples with kustomize for its own Kafka Connect: an overlay over them.
     let ns = namespace("ord-examples-k", &[]);
-    let out = kubectl(&["apply", "-n", &ns, "-k", &dir.to_string_lossy()]).expect_ok();
+    release.0.push(ns.clone());
+    // kustomize takes bases by relative path: the examples are copied beside the overlay.
+    let work = scratch("ord-examples");
+    let (base, overlay) = (work.join("examples"), work.join("team-b"));
+    for d in [&base, &overlay] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, base.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(
+        overlay.join("kustomization.yaml"),
+        "resources:\n  - ../examples\npatches:\n  - target: {kind: KafkaConnectCluster, name: connect}\n    \
+         patch: |-\n      - op: replace\n        path: /spec/url\n        value: https://connect.team-b.svc:8083\n",
+    )
+    .unwrap();
+    let out = kubectl(&["apply", "-n", &ns, "-k", &overlay.to_string_lossy()]).expect_ok();
     assert_printed(&out, &created, "created");
 }
 
@@ -500,13 +556,23 @@ fn the_demo_folder_applies_with_r_in_any_order_and_its_mistake_is_judged_once_it
     let work = scratch("ord-demo");
     let input = work.join("orders.txt");
     std::fs::write(&input, "order-1\n").unwrap();
-    // Rendered as `make demo` renders it, into a namespace of this test.
+    // Rendered as `make demo` renders it, into a namespace of this test; the connectors get names on Connect
+    // of their own (two copies of the demo on one Kafka Connect would claim the same names).
     let render = |ns: &str, name: &str| {
-        std::fs::read_to_string(src.join(name))
+        let text = std::fs::read_to_string(src.join(name))
             .unwrap()
             .replace("${CONNECT_URL}", &kafka_env().connect_url)
             .replace("${DEMO_FILE}", &input.to_string_lossy())
-            .replace("namespace: demo", &format!("namespace: {ns}"))
+            .replace("namespace: demo", &format!("namespace: {ns}"));
+        if text.contains("kind: KafkaConnector\n") {
+            text.replacen(
+                "spec:\n",
+                &format!("spec:\n  name: {ns}-{}\n", name.trim_end_matches(".yaml")),
+                1,
+            )
+        } else {
+            text
+        }
     };
     let names = ["bad-connector.yaml", "cluster.yaml", "good-connector.yaml"];
 

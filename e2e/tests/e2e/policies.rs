@@ -177,15 +177,17 @@ async fn example_rules_deny_and_warn_at_admission() {
     );
 
     // Names in the team's namespace start with its prefix.
+    // The connector names on Connect (spec.name) are this run's own: Connect has one connector per name.
     let name = p("team-a-names");
+    let (bad, good) = (unique("orders"), unique("team-a-orders"));
     deny_then_warn(
         "team-a-names",
         &name,
         &scope,
-        &file_source(&ns, "orders", "t", "/tmp/policy-src.txt"),
-        &file_source(&ns, "team-a-orders", "t", "/tmp/policy-src.txt"),
+        &file_source(&ns, "orders", "t", "/tmp/policy-src.txt").connect_name(&bad),
+        &file_source(&ns, "team-a-orders", "t", "/tmp/policy-src.txt").connect_name(&good),
         &[format!(
-            "policy {name}: metadata.name: \"orders\" does not match \"^team-a-\" — connector names in {ns} start with team-a- (Kafka Connect names are shared by every team)"
+            "policy {name}: spec.name: \"{bad}\" does not match \"^team-a-\" — connector names in {ns} start with team-a- (Kafka Connect names are shared by every team)"
         )],
     );
 

@@ -432,7 +432,9 @@ fn connect_down_fail_closed_and_fail_open() {
     for ns in [&closed_ns, &open_ns] {
         cluster(ns, "local", &url).apply().expect_ok();
         // The shared controller skips objects with the private label: nothing else touches these.
+        // Its own name on Connect: one Kafka Connect has one connector per name, whichever namespace.
         source(ns, &name)
+            .connect_name(&format!("{ns}-{name}"))
             .label(stack::warden::PRIVATE_LABEL, "x")
             .apply()
             .expect_ok();
