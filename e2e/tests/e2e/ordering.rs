@@ -336,6 +336,8 @@ fn a_ca_without_a_certificate_is_named_for_the_cluster_and_its_connectors() {
     // A connector meanwhile: admitted, Connect cannot be asked yet, and the warning says why.
     let connector = |name: &str| {
         objects::connector(&ns, name, "FileStreamSource")
+            // A Connect name of this namespace's own: the connector stays on the worker after the test.
+            .connect_name(&format!("{ns}-{name}"))
             .on("secure")
             .config("topic", format!("{ns}-t"))
             .yaml()
