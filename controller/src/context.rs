@@ -25,8 +25,6 @@ pub(crate) struct Settings {
     pub resync: Duration,
     pub max_writes_per_cluster: usize,
     pub restart_defaults: Policy,
-    /// Whether the policy sweep writes the policies' status (only a controller that sees every connector).
-    pub write_policy_status: bool,
     /// When drift corrections amount to a fight with another writer.
     pub contention: crate::contention::Limits,
 }

@@ -5,8 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use parking_lot::Mutex;
-
-use crate::plan::keyed_hash;
+use shared::redact::keyed_hash;
 
 /// Config key → keyed hash of its value.
 pub(crate) type Prints = BTreeMap<String, u64>;

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::Result;
+use crate::error::Result;
 use crate::events::Recorder;
 use crate::metrics::Metrics;
 use crate::status;

@@ -1,15 +1,19 @@
 //! connect-warden's controller: the Kafka Connect connector lifecycle on any Connect cluster reachable
 //! over REST. The lifecycle: watch → observe (the cluster's latest poll) → plan (pure) → act → status.
 //!
-//! Modules in one-way order; each imports only modules above it in this list:
+//! Modules in one-way order; each imports only modules above it in this list (`tests/module_order.rs`
+//! holds the order and fails on an import against it):
+//! - `error`;
 //! - pure: `conditions` (the `Ready` vocabulary) → `restart` (restart policy) → `plan` (spec + observed
-//!   Connect state → actions and `Ready`) → `contention` (when to stop fighting another writer) → `status`
-//!   (statuses and the minimal patches between them);
+//!   Connect state → actions and `Ready`) → `offsets` (what an offsets request asks and needs, its outcome)
+//!   → `contention` (when to stop fighting another writer) → `status` (statuses and the minimal patches
+//!   between them);
 //! - edges: `metrics`, `events` (the event publisher), `kube_writes` (every Kubernetes write), `watched`
-//!   (watch caches and reconcile queues), `retries`, `fingerprints` (keyed hashes of `configFrom` values);
+//!   (watch caches and reconcile queues), `retries`, `fingerprints` (keyed hashes of `configFrom` values),
+//!   `policies` (policy watches, the sweep, the `PolicyViolation` condition);
 //! - `connect_runtime`: one client and **one** poller per Connect cluster, pruning; imports no reconciler;
-//! - `context` (what the reconcilers share) → `reconcile::{connector, cluster}` → this file (wiring,
-//!   leadership, and the health and metrics endpoints through `shared::runtime::admin`).
+//! - `context` (what the reconcilers share) → `reconcile::{connector, cluster}` → `args`, `memory` → this
+//!   file (wiring, leadership, and the health and metrics endpoints through `shared::runtime::admin`).
 //!
 //! With `--leader-election`, all of this runs only while this replica holds the Lease.
 
@@ -297,7 +301,6 @@ async fn run_engine(
             max: Duration::from_secs(args.restart_backoff_max_seconds),
             stable: Duration::from_secs(args.restart_stable_seconds),
         },
-        write_policy_status: args.writes_policy_status(),
         contention: args.contention_limits(),
     };
     let watched = Watched::new(
@@ -317,7 +320,12 @@ async fn run_engine(
         max_writes_per_cluster: settings.max_writes_per_cluster,
         restarts_per_second: args.max_restarts_per_second,
     });
-    let (policies, policy_watches) = policies::Policies::start(&kube);
+    let (policies, policy_watches) = policies::Policies::start(
+        &kube,
+        watched.clone(),
+        writes.clone(),
+        args.writes_policy_status(),
+    );
     let ctx = Arc::new(Ctx {
         kube: kube.clone(),
         settings,
@@ -337,7 +345,7 @@ async fn run_engine(
     };
     guard
         .tasks
-        .push(tokio::spawn(policies::sweep_forever(ctx.clone())));
+        .push(tokio::spawn(policies::sweep_forever(ctx.policies.clone())));
 
     if let Some(url) = args.default_cluster_url() {
         let mut s = ClientSettings::new(url);

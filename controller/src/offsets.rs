@@ -5,11 +5,11 @@
 //! runs the operation, and restores the wanted state, each step with an event; the request is recorded in
 //! status once it ran (or was refused), never repeated after that.
 
+use shared::connect::apache_version;
 use shared::crd::ANNOTATION_OFFSETS;
 
 pub use shared::requests::Op;
 
-use crate::plan::apache_version;
 use crate::restart::Request;
 
 /// The `Offsets` condition type.

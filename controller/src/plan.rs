@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use shared::connect::{ConnectorStatus, InitialState, ValidateResponse};
+use shared::connect::{ConnectorStatus, InitialState, ValidateResponse, apache_version};
 use shared::crd::{AutoRestartStatus, ConnectorState, ContentionStatus};
+use shared::redact::keyed_hash;
 
 use crate::conditions::{Ready, Reason, Truth};
 use crate::restart::{self, Manual, Policy, Request, Verdict};
@@ -22,13 +23,11 @@ pub struct Desired {
 }
 
 /// A digest of a connector config: polls keep this instead of the config itself (thousands of connectors
-/// stay small, and no secret value is held longer than a poll). Keyed (see [`keyed_hash`]): it covers values
+/// stay small, and no secret value is held longer than a poll). Keyed (see [`shared::redact::keyed_hash`]): it covers values
 /// read from Secrets.
 pub fn config_digest(config: &BTreeMap<String, String>) -> u64 {
     keyed_hash(config)
 }
-
-pub use shared::redact::keyed_hash;
 
 /// How long a created connector may stay unlisted (Connect lists it once its status is reported) before
 /// it is created again.
@@ -84,8 +83,6 @@ impl Caps {
         }
     }
 }
-
-pub use shared::connect::apache_version;
 
 #[derive(Debug, Clone)]
 pub struct Input<'a> {
@@ -190,8 +187,6 @@ pub struct Plan {
     pub handled_task_restart: Option<String>,
     /// Invalid request values, for Warning events (each value is handled, so warned about, once).
     pub warnings: Vec<String>,
-    /// An offsets request that ended now (set after the plan's calls, by the reconciler).
-    pub offsets: Option<crate::offsets::Outcome>,
     /// The drift corrections and hold to keep in status (set by the reconciler, from `contention`).
     pub contention: Option<ContentionStatus>,
 }
@@ -209,7 +204,6 @@ pub fn plan(i: &Input<'_>) -> Plan {
         handled_restart: None,
         handled_task_restart: None,
         warnings: Vec::new(),
-        offsets: None,
         contention: None,
     };
     if let Some(Request { value, ask: Err(w) }) = &i.manual {

@@ -30,8 +30,9 @@ use shared::policy::{
 use shared::target::ClusterId;
 use tokio::sync::Notify;
 
-use crate::Result;
-use crate::context::Ctx;
+use crate::error::Result;
+use crate::kube_writes::KubeWrites;
+use crate::watched::Watched;
 
 pub(crate) const POLICY_VIOLATION: &str = "PolicyViolation";
 
@@ -40,18 +41,28 @@ const CONDITION_LINES: usize = 10;
 /// A sweep runs at least this often (cluster plugin lists and new connectors change what policies see).
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
-/// The policies and namespace labels, from watches, and the compiled set.
+/// The policies and namespace labels, from watches, and the compiled set; with the connector caches and the
+/// Kubernetes writer the sweep and the `PolicyViolation` condition use.
 pub(crate) struct Policies {
     policies: Store<KafkaConnectorPolicy>,
     namespaces: Store<PartialObjectMeta<Namespace>>,
     current: RwLock<Arc<PolicySet>>,
     synced: AtomicBool,
     changed: Notify,
+    watched: Watched,
+    writes: Arc<KubeWrites>,
+    /// Whether the sweep writes the policies' status (only a controller that sees every connector).
+    write_status: bool,
 }
 
 impl Policies {
     /// Starts the watches; the returned tasks run them (aborted with the leadership term).
-    pub(crate) fn start(kube: &kube::Client) -> (Arc<Policies>, Vec<tokio::task::JoinHandle<()>>) {
+    pub(crate) fn start(
+        kube: &kube::Client,
+        watched: Watched,
+        writes: Arc<KubeWrites>,
+        write_status: bool,
+    ) -> (Arc<Policies>, Vec<tokio::task::JoinHandle<()>>) {
         let (policies, policy_stream) = shared::watch::reflect(
             Api::<KafkaConnectorPolicy>::all(kube.clone()),
             watcher::Config::default(),
@@ -66,6 +77,9 @@ impl Policies {
             current: RwLock::new(Arc::default()),
             synced: AtomicBool::new(false),
             changed: Notify::new(),
+            watched,
+            writes,
+            write_status,
         });
         let p = me.clone();
         let watch_policies = tokio::spawn(async move {
@@ -120,10 +134,10 @@ impl Policies {
     }
 
     /// The evaluation of `c` against the current policies.
-    pub(crate) fn evaluate(&self, ctx: &Ctx, c: &KafkaConnector) -> Arc<Evaluation> {
+    pub(crate) fn evaluate(&self, c: &KafkaConnector) -> Arc<Evaluation> {
         let set = self.current.read().clone();
         let labels = self.labels(&c.namespace().unwrap_or_default());
-        let cluster = ctx.watched.cluster(&ClusterId::of_connector(c));
+        let cluster = self.watched.cluster(&ClusterId::of_connector(c));
         set.evaluate_connector(
             c,
             Context {
@@ -192,12 +206,11 @@ fn stored(c: &KafkaConnector) -> Option<&Condition> {
 /// Brings the connector's `PolicyViolation` condition up to date, with an event when it appears, changes or
 /// goes. Returns whether it wrote (the write's watch event brings the connector back for the rest of its
 /// reconcile, with the status as written).
-pub(crate) async fn sync_condition(obj: &KafkaConnector, ctx: &Ctx) -> Result<bool> {
-    let policies = &ctx.policies;
+pub(crate) async fn sync_condition(obj: &KafkaConnector, policies: &Policies) -> Result<bool> {
     if !policies.synced() {
         return Ok(false);
     }
-    let eval = policies.evaluate(ctx, obj);
+    let eval = policies.evaluate(obj);
     let prev: &[Condition] = obj
         .status
         .as_ref()
@@ -214,18 +227,21 @@ pub(crate) async fn sync_condition(obj: &KafkaConnector, ctx: &Ctx) -> Result<bo
         .cloned()
         .collect();
     conditions.extend(want.clone());
-    ctx.writes
+    policies
+        .writes
         .patch_status(obj, json!({ "conditions": conditions }), false)
         .await?;
     match want {
         Some(c) => {
             let note = c.message.unwrap_or_default();
-            ctx.writes
+            policies
+                .writes
                 .event(obj, true, POLICY_VIOLATION, "Reconcile", note)
                 .await
         }
         None => {
-            ctx.writes
+            policies
+                .writes
                 .event(
                     obj,
                     false,
@@ -261,24 +277,24 @@ pub(crate) fn statuses(
 }
 
 /// Sweeps until the leadership term ends.
-pub(crate) async fn sweep_forever(ctx: Arc<Ctx>) {
+pub(crate) async fn sweep_forever(policies: Arc<Policies>) {
     loop {
-        let _ = tokio::time::timeout(SWEEP_EVERY, ctx.policies.changed.notified()).await;
+        let _ = tokio::time::timeout(SWEEP_EVERY, policies.changed.notified()).await;
         // Let a burst of changes (kubectl apply of a folder) settle into one sweep.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        if ctx.policies.synced() {
-            sweep(&ctx).await;
+        if policies.synced() {
+            sweep(&policies).await;
         }
     }
 }
 
-async fn sweep(ctx: &Ctx) {
+async fn sweep(p: &Policies) {
     let mut found: HashMap<String, (u32, BTreeSet<String>)> = HashMap::new();
-    for c in ctx.watched.connectors.state() {
+    for c in p.watched.connectors.state() {
         if c.meta().deletion_timestamp.is_some() {
             continue;
         }
-        let eval = ctx.policies.evaluate(ctx, &c);
+        let eval = p.evaluate(&c);
         let key = format!("{}/{}", c.namespace().unwrap_or_default(), c.name_any());
         for name in &eval.matched {
             found.entry(name.clone()).or_default().0 += 1;
@@ -297,19 +313,19 @@ async fn sweep(ctx: &Ctx) {
             .unwrap_or_default();
         let want = condition(prev, &eval, c.meta().generation, Utc::now());
         if !same(stored(&c), want.as_ref()) {
-            ctx.watched.reconcile_connector(ObjectRef::from_obj(&*c));
+            p.watched.reconcile_connector(ObjectRef::from_obj(&*c));
         }
     }
-    if !ctx.settings.write_policy_status {
+    if !p.write_status {
         return;
     }
-    let policies = ctx.policies.policies.state();
-    for (p, status) in statuses(&policies, &found) {
-        if p.status.as_ref() == Some(&status) {
+    let policies = p.policies.state();
+    for (policy, status) in statuses(&policies, &found) {
+        if policy.status.as_ref() == Some(&status) {
             continue;
         }
-        if let Err(e) = ctx.writes.write_policy_status(&p, &status).await {
-            tracing::warn!(policy = %p.name_any(), error = %e, "writing policy status");
+        if let Err(e) = p.writes.write_policy_status(&policy, &status).await {
+            tracing::warn!(policy = %policy.name_any(), error = %e, "writing policy status");
         }
     }
 }

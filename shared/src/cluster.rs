@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 
 use crate::connect::{Auth, ClientSettings, parse_base_url};
 use crate::crd::{AuthenticationType, KafkaConnectClusterSpec};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_CA_KEY: &str = "ca.crt";

@@ -1,5 +1,9 @@
 //! The API, group `connectwarden.io`, version `v1alpha1`: `KafkaConnectCluster` says where a
-//! Kafka Connect REST API is and how to reach it; `KafkaConnector` is one connector on such a cluster.
+//! Kafka Connect REST API is and how to reach it; `KafkaConnector` is one connector on such a cluster;
+//! `KafkaConnectorPolicy` (in `policy`, evaluated by `crate::policy`) is a rule over connectors. And the
+//! generator of the three CRDs.
+
+mod policy;
 
 use std::collections::BTreeMap;
 
@@ -7,6 +11,11 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use policy::{
+    KafkaConnectorPolicy, KafkaConnectorPolicySpec, KafkaConnectorPolicyStatus, PolicyAction,
+    PolicyMatch,
+};
 
 pub const GROUP: &str = "connectwarden.io";
 pub const VERSION: &str = "v1alpha1";
@@ -563,7 +572,7 @@ pub fn crds()
     let mut crds = vec![
         KafkaConnectCluster::crd(),
         KafkaConnector::crd(),
-        crate::policy::KafkaConnectorPolicy::crd(),
+        KafkaConnectorPolicy::crd(),
     ];
     for crd in &mut crds {
         for version in &mut crd.spec.versions {

@@ -18,7 +18,7 @@ use shared::target::ClusterId;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::poller::Snapshot;
+use super::snapshot::Snapshot;
 use crate::plan::{CREATE_GRACE, Recent};
 
 /// How long a pause/resume/stop is given to show before it is asked for again.
@@ -271,7 +271,7 @@ impl Drop for Endpoint {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::super::poller::PolledConnector;
+    use super::super::snapshot::PolledConnector;
     use super::*;
 
     fn settings(url: &str) -> ClientSettings {

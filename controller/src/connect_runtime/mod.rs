@@ -10,6 +10,7 @@
 mod cluster;
 mod poller;
 mod prune;
+mod snapshot;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -22,7 +23,7 @@ use shared::target::ClusterId;
 
 pub(crate) use cluster::{ConnectCluster, LatestPoll};
 use cluster::{Endpoint, EndpointKey, endpoint_key};
-pub(crate) use poller::{PollError, PolledConnector};
+pub(crate) use snapshot::{PollError, PolledConnector};
 
 use crate::conditions::Ready;
 use crate::kube_writes::KubeWrites;

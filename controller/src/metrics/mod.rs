@@ -14,7 +14,7 @@ use shared::runtime::admin::Exposition;
 
 pub(crate) use connectors::RestartTarget;
 
-use crate::Result;
+use crate::error::Result;
 
 const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 90.0,

@@ -21,7 +21,8 @@ use shared::target::ClusterId;
 use crate::conditions::{Ready, Reason};
 use crate::connect_runtime::ConnectCluster;
 use crate::context::Ctx;
-use crate::{Error, Result, status};
+use crate::error::{Error, Result};
+use crate::status;
 
 const KIND: &str = "KafkaConnectCluster";
 const DEFAULT_CA_KEY: &str = "ca.crt";

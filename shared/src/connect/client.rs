@@ -11,8 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::types::*;
+use crate::error::{Error, Result};
 use crate::redact::{Redactor, cut};
-use crate::{Error, Result};
 
 /// Longest Connect message kept in an error: enough for a reason, short enough for a status or a denial.
 const MAX_MESSAGE_CHARS: usize = 2000;

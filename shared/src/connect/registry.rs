@@ -9,7 +9,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use super::{ClientSettings, ConnectClient, RequestObserver};
-use crate::Result;
+use crate::error::Result;
 
 /// One cluster's client with the settings it was built from.
 pub struct ClientSlot {

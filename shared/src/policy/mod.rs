@@ -1,10 +1,9 @@
-//! Policies over connectors, in one home for both binaries: the `KafkaConnectorPolicy` type, the view of a
-//! connector that a policy's JSON Schema sees, compiling a schema once per policy generation, and the pure
-//! evaluation of a connector against the compiled policies that apply to it, with violations in the user's
-//! terms and no secret value in them. The webhook denies or warns at admission with it; the controller
-//! reports existing connectors with it.
+//! Policies over connectors, in one home for both binaries: the `KafkaConnectorPolicy` type (defined with
+//! the other CRDs in `crate::crd`), the view of a connector that a policy's JSON Schema sees, compiling a
+//! schema once per policy generation, and the pure evaluation of a connector against the compiled policies
+//! that apply to it, with violations in the user's terms and no secret value in them. The webhook denies or
+//! warns at admission with it; the controller reports existing connectors with it.
 
-mod crd;
 mod render;
 mod view;
 
@@ -16,7 +15,7 @@ use kube::core::{Selector, SelectorExt};
 use parking_lot::Mutex;
 use serde_json::Value;
 
-pub use crd::{
+pub use crate::crd::{
     KafkaConnectorPolicy, KafkaConnectorPolicySpec, KafkaConnectorPolicyStatus, PolicyAction,
     PolicyMatch,
 };

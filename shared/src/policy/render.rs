@@ -7,8 +7,8 @@ use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
 use super::Compiled;
-use super::crd::PolicyAction;
 use super::view::ConnectorView;
+use crate::crd::PolicyAction;
 use crate::redact::Redactor;
 
 /// Most violations reported per policy and connector.

@@ -25,11 +25,11 @@ use super::effects::{Effects, Live};
 use super::execute::{Job, execute, report};
 use super::offsets::{self, Prepared};
 use super::{obj_key, prev_reason, write_simple};
-use crate::Result;
 use crate::conditions::{Ready, Reason, Truth};
 use crate::connect_runtime::{ConnectCluster, LatestPoll, PollError, PolledConnector};
 use crate::contention;
 use crate::context::{Ctx, WINNER_LEAVING_RECHECK};
+use crate::error::Result;
 use crate::fingerprints::{Fingerprints, Prints, ValueChange, changes};
 use crate::plan::{self, Action, Caps, Change, Desired, Input, Observed, Recent};
 use crate::restart::{self, Policy};
@@ -162,7 +162,7 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
             // Done or failed, the wanted state comes back: at once rather than at the next resync.
             ex.requeue = Some(OFFSETS_RETRY);
         }
-        ex.plan.offsets = Some(out);
+        ex.offsets = Some(out);
     }
     if (puts_config && ex.sent) || in_sync {
         if ex.sent

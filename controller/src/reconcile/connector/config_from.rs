@@ -10,9 +10,9 @@ use kube::{Resource, ResourceExt};
 use shared::config_from::{self, Fetched, Problem, SourceKind};
 use shared::crd::KafkaConnector;
 
-use crate::Result;
 use crate::conditions::{Ready, Reason};
 use crate::context::Ctx;
+use crate::error::Result;
 
 /// The config values `configFrom` names, or the `Ready` condition that says why they cannot be had. Keys
 /// already in `config` (and reserved keys) are refused before anything is read.

@@ -10,9 +10,9 @@ use serde_json::Value;
 use shared::connect::{ConnectorStatus, InitialState, RestartOutcome, ValidateResponse};
 use shared::crd::{ConnectorState, KafkaConnector};
 
-use crate::Result;
 use crate::connect_runtime::ConnectCluster;
 use crate::context::Ctx;
+use crate::error::Result;
 use crate::metrics::RestartTarget;
 use crate::plan::{Action, Desired};
 

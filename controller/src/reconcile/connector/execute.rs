@@ -10,9 +10,10 @@ use shared::redact::Redactor;
 use super::KIND;
 use super::announce::{announce, transition_event};
 use super::effects::{Called, Effects};
-use crate::Result;
 use crate::conditions::{Ready, Reason};
+use crate::error::Result;
 use crate::metrics::Metrics;
+use crate::offsets::Outcome;
 use crate::plan::{self, Action, Change, Desired, Input, Plan, Trigger};
 use crate::restart;
 use crate::retries::Retries;
@@ -33,7 +34,12 @@ pub(super) struct Job<'a> {
 }
 
 impl Job<'_> {
-    fn status(&self, p: &Plan, redactor: &Redactor) -> KafkaConnectorStatus {
+    fn status(
+        &self,
+        p: &Plan,
+        offsets: Option<&Outcome>,
+        redactor: &Redactor,
+    ) -> KafkaConnectorStatus {
         let mut s = status::connector_status(
             self.prev,
             Parts {
@@ -49,7 +55,7 @@ impl Job<'_> {
                 now: Utc::now(),
             },
         );
-        if let Some(o) = &p.offsets {
+        if let Some(o) = offsets {
             status::record_offsets(&mut s, o, self.generation, Utc::now());
         }
         s
@@ -59,6 +65,8 @@ impl Job<'_> {
 /// A plan after its calls: what to report, and when to look again.
 pub(super) struct Executed {
     pub plan: Plan,
+    /// An offsets request that ended now (set after the plan's calls, by the reconciler).
+    pub offsets: Option<Outcome>,
     /// The status as last written (after the write that had to come first).
     pub written: Option<KafkaConnectorStatus>,
     pub call_failed: bool,
@@ -83,7 +91,7 @@ pub(super) async fn execute(
     // gets a conflict instead.
     let mut written = job.prev.cloned();
     if p.persist_first {
-        let s = job.status(&p, redactor);
+        let s = job.status(&p, None, redactor);
         write(fx, written.as_ref(), &s, true).await?;
         written = Some(s);
     }
@@ -94,6 +102,7 @@ pub(super) async fn execute(
         retries.succeeded(&job.key);
         return Ok(Executed {
             plan: p,
+            offsets: None,
             written,
             call_failed,
             sent: false,
@@ -170,6 +179,7 @@ pub(super) async fn execute(
     }
     Ok(Executed {
         plan: p,
+        offsets: None,
         written,
         call_failed,
         sent: all_sent,
@@ -184,7 +194,7 @@ pub(super) async fn report(
     redactor: &Redactor,
     fx: &impl Effects,
 ) -> Result<KafkaConnectorStatus> {
-    let new = job.status(&ex.plan, redactor);
+    let new = job.status(&ex.plan, ex.offsets.as_ref(), redactor);
     let was = job.prev.and_then(|s| status::ready_of(&s.conditions));
     if let Some(now) = status::ready_of(&new.conditions)
         && let Some(r) = transition_event(was, now, &ex.plan.ready, ex.call_failed)

@@ -26,8 +26,8 @@ use shared::target::ClusterId;
 
 use crate::conditions::{Ready, Reason};
 use crate::context::Ctx;
+use crate::error::{Error, Result};
 use crate::status::{self, Parts, Reported};
-use crate::{Error, Result};
 
 const KIND: &str = "KafkaConnector";
 
@@ -65,7 +65,7 @@ async fn reconcile_inner(obj: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue
         ctx.writes.set_finalizer(obj, FINALIZER, true).await?;
         return Ok(Requeue::await_change());
     }
-    if crate::policies::sync_condition(obj, ctx).await? {
+    if crate::policies::sync_condition(obj, &ctx.policies).await? {
         // The status write's watch event brings the object back here, with the condition as written.
         return Ok(Requeue::await_change());
     }

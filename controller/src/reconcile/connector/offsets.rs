@@ -11,9 +11,9 @@ use shared::connect::Offsets;
 use shared::crd::{ANNOTATION_OFFSETS, KafkaConnector, OFFSETS_KEY};
 use shared::offsets::{parse, partitions, render};
 
-use crate::Result;
 use crate::connect_runtime::ConnectCluster;
 use crate::context::Ctx;
+use crate::error::Result;
 use crate::offsets::{self, Op, Outcome};
 
 /// A valid offsets request the cluster's Connect supports, with the document an alter applies.

@@ -131,7 +131,7 @@ impl Effects for Recorder {
         })
     }
 
-    async fn patch_status(&self, diff: Value, precondition: bool) -> crate::Result<()> {
+    async fn patch_status(&self, diff: Value, precondition: bool) -> crate::error::Result<()> {
         self.steps.lock().push(Step::Patch { diff, precondition });
         Ok(())
     }

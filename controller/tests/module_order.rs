@@ -1,0 +1,47 @@
+//! The controller's modules in one-way order (ARCHITECTURE.md, "Controller modules"): each imports only
+//! the modules before it. This list is the order; the crate root (`lib.rs`: wiring, leadership) comes last.
+
+#[path = "../../shared/tests/support/module_order.rs"]
+mod module_order;
+
+use module_order::{Order, check};
+
+const ORDER: Order = Order {
+    modules: &[
+        "error",
+        // pure
+        "conditions",
+        "restart",
+        "plan",
+        "offsets",
+        "contention",
+        "status",
+        // edges
+        "metrics",
+        "events",
+        "kube_writes",
+        "watched",
+        "retries",
+        "fingerprints",
+        "policies",
+        // one client and one poller per Connect cluster
+        "connect_runtime",
+        // what the reconcilers share, and the reconcilers
+        "context",
+        "reconcile",
+        // the flags, and the allocator settings `main` applies
+        "args",
+        "memory",
+    ],
+    exempt: &["fixtures"],
+};
+
+#[test]
+fn each_module_imports_only_the_modules_before_it() {
+    let problems = check(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &ORDER);
+    assert!(
+        problems.is_empty(),
+        "imports against the module order (ARCHITECTURE.md, \"Controller modules\"):\n{}",
+        problems.join("\n")
+    );
+}

@@ -1,0 +1,45 @@
+//! The shared library's modules in one-way order: each imports only the modules before it. This list is
+//! the order; the crate root (`lib.rs`) comes last.
+
+mod support {
+    pub mod module_order;
+}
+
+use support::module_order::{Order, check};
+
+const ORDER: Order = Order {
+    modules: &[
+        "error",
+        "tls",
+        "redact",
+        "backoff",
+        // the API: the CRD types (KafkaConnectorPolicy's too) and the CRD generator
+        "crd",
+        // config rules and request annotations
+        "config",
+        "config_from",
+        "requests",
+        "plugin_version",
+        // policies: the connector view, compiling, the evaluation
+        "policy",
+        // the Kafka Connect REST client, and what is built on it
+        "connect",
+        "offsets",
+        "cluster",
+        "target",
+        // Kubernetes watches, and what every binary runs around its work
+        "watch",
+        "runtime",
+    ],
+    exempt: &[],
+};
+
+#[test]
+fn each_module_imports_only_the_modules_before_it() {
+    let problems = check(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &ORDER);
+    assert!(
+        problems.is_empty(),
+        "imports against the module order:\n{}",
+        problems.join("\n")
+    );
+}
