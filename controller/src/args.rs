@@ -114,8 +114,8 @@ pub struct Args {
     #[arg(long, env = "CW_RESTART_STABLE_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub restart_stable_seconds: u64,
 
-    /// Drift corrections of one connector within --contention-window-seconds after which the controller
-    /// stops putting its config back: another writer (a script, another operator, a KafkaConnector of another
+    /// Drift corrections of one connector (its config, state or the connector itself put back) within
+    /// --contention-window-seconds after which the controller stops putting it back: another writer (a script, another operator, a KafkaConnector of another
     /// installation) keeps changing it. The connector then reports Ready=False with reason Contended, and
     /// writes resume after --contention-quiet-seconds without a change on Kafka Connect, or at once when its
     /// spec changes. 0: never stop.

@@ -1,8 +1,8 @@
 //! Contention, pure: whether another writer keeps changing a connector on Kafka Connect, so that the
 //! controller stops putting its config back instead of fighting it forever.
 //!
-//! Each drift correction (the config changed, or the connector deleted, behind the controller's back, and
-//! put back) is recorded in status with its time. Once `corrections` of them fall within `window`, the next
+//! Each drift correction (the config or the state changed, or the connector deleted, behind the
+//! controller's back, and put back) is recorded in status with its time. Once `corrections` of them fall within `window`, the next
 //! drift is not corrected: writes to the connector are held. They resume when Connect's config has stayed
 //! unchanged for `quiet` (the other writer stopped), or at once when the spec's generation changes.
 //! Corrections stay counted after a quiet resume, so a fight that starts again is held after one more

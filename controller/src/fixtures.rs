@@ -21,7 +21,7 @@ pub(crate) fn first_input<'a>(
         caps: Caps::for_version(Some("4.1.0")),
         applied: false,
         values_changed: false,
-        seen_before: false,
+        last_state: None,
         policy,
         restarts: None,
         manual: None,

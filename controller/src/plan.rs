@@ -33,6 +33,9 @@ pub fn config_digest(config: &BTreeMap<String, String>) -> u64 {
 /// it is created again.
 pub const CREATE_GRACE: Duration = Duration::from_secs(30);
 
+/// How long a pause/resume/stop is given to show before it is asked for again.
+pub const STATE_GRACE: Duration = Duration::from_secs(30);
+
 /// What the latest poll (taken after our last write) says about this connector.
 #[derive(Debug, Clone, Copy)]
 pub enum Observed<'a> {
@@ -96,8 +99,9 @@ pub struct Input<'a> {
     /// The values read through `spec.configFrom` differ from those this process last saw applied (or it has
     /// seen none yet): a config difference then comes from our side (a rotated Secret), not drift.
     pub values_changed: bool,
-    /// The connector was seen on Connect before (status has a connector state).
-    pub seen_before: bool,
+    /// The connector state Connect reported at the last look (`status.connectorState`); `None` when the
+    /// connector was never seen on Connect.
+    pub last_state: Option<&'a str>,
     pub policy: Policy,
     pub restarts: Option<&'a AutoRestartStatus>,
     /// The `connectwarden.io/restart` request not handled yet, if any.
@@ -165,6 +169,8 @@ pub enum Change {
     Updated,
     /// Config changed behind our back, put back.
     DriftCorrected,
+    /// Paused, resumed or stopped behind our back (it was in the wanted state at the last look), put back.
+    StateReverted,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -233,7 +239,7 @@ pub fn plan(i: &Input<'_>) -> Plan {
             return p;
         }
         Observed::Absent => {
-            p.change = Some(if i.applied && i.seen_before {
+            p.change = Some(if i.applied && i.last_state.is_some() {
                 Change::Recreated
             } else {
                 Change::Created
@@ -285,11 +291,23 @@ pub fn plan(i: &Input<'_>) -> Plan {
         i.recent.state_requested == Some(d.state) && !in_state(state, d.state);
     if !waiting_for_requested && let Some(a) = state_action(state, d.state, &i.caps) {
         p.actions.push(a);
+        // Another writer's doing only when the connector had reached the wanted state and now holds another
+        // target state; UNASSIGNED or RESTARTING come and go with rebalances.
+        let reverted = i.applied
+            && i.last_state.is_some_and(|s| in_state(s, d.state))
+            && matches!(state, "RUNNING" | "PAUSED" | "STOPPED");
+        if reverted && p.change.is_none() {
+            p.change = Some(Change::StateReverted);
+        }
     }
 
     p.ready = health(d, st);
     if !p.actions.is_empty() || waiting_for_requested {
         p.ready = transition_ready(d, &p.actions, state);
+        if waiting_for_requested {
+            // No poll may change while Connect takes its time; once the grace is over, ask again.
+            p.requeue_after = Some(STATE_GRACE);
+        }
         return p;
     }
 
@@ -392,7 +410,8 @@ fn create(state: ConnectorState, caps: &Caps) -> Vec<Action> {
     }
 }
 
-fn in_state(observed: &str, want: ConnectorState) -> bool {
+/// Whether Connect's state `observed` is the `want`ed one.
+pub fn in_state(observed: &str, want: ConnectorState) -> bool {
     observed
         == match want {
             ConnectorState::Running => "RUNNING",
@@ -681,10 +700,59 @@ mod tests {
         let d = desired(ConnectorState::Running);
         let mut i = input(&d, Observed::Absent);
         i.applied = true;
-        i.seen_before = true;
+        i.last_state = Some("RUNNING");
         let p = plan(&i);
         assert_eq!(p.actions, vec![Action::Create(InitialState::Running)]);
         assert_eq!(p.change, Some(Change::Recreated));
+    }
+
+    #[test]
+    fn a_state_changed_behind_our_back_is_put_back_as_drift_and_a_transient_one_is_not() {
+        let d = desired(ConnectorState::Running);
+        for (last, now, applied, want) in [
+            // Paused by someone else after it ran as wanted.
+            (Some("RUNNING"), "PAUSED", true, Some(Change::StateReverted)),
+            (
+                Some("RUNNING"),
+                "STOPPED",
+                true,
+                Some(Change::StateReverted),
+            ),
+            // Never reached the wanted state (just created paused, an offsets request that stopped it):
+            // our own transition.
+            (Some("STOPPED"), "STOPPED", true, None),
+            (None, "PAUSED", true, None),
+            // A new spec: the user's change, not drift.
+            (Some("RUNNING"), "PAUSED", false, None),
+        ] {
+            let st = status(now, &["RUNNING"]);
+            let mut i = input(
+                &d,
+                Observed::Present {
+                    status: Some(&st),
+                    config: Some(config_digest(&d.config)),
+                },
+            );
+            i.applied = applied;
+            i.last_state = last;
+            let p = plan(&i);
+            assert_eq!(p.actions, vec![Action::Resume], "{last:?} → {now}");
+            assert_eq!(p.change, want, "{last:?} → {now} (applied: {applied})");
+        }
+        // A paused connector seen UNASSIGNED during a rebalance is paused again, without counting as drift.
+        let d = desired(ConnectorState::Paused);
+        let st = status("UNASSIGNED", &[]);
+        let mut i = input(
+            &d,
+            Observed::Present {
+                status: Some(&st),
+                config: Some(config_digest(&d.config)),
+            },
+        );
+        i.applied = true;
+        i.last_state = Some("PAUSED");
+        let p = plan(&i);
+        assert_eq!((p.actions, p.change), (vec![Action::Pause], None));
     }
 
     #[test]
@@ -825,6 +893,7 @@ mod tests {
         let p = plan(&i);
         assert!(p.actions.is_empty());
         assert_eq!(p.ready.reason, Reason::Pausing);
+        assert_eq!(p.requeue_after, Some(STATE_GRACE), "asked again after the grace");
         // a different wish than the one requested is acted on
         let d = desired(ConnectorState::Stopped);
         let mut i = input(&d, present(&st, &d.config));

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use kube::runtime::reflector::ObjectRef;
@@ -19,10 +19,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::snapshot::Snapshot;
-use crate::plan::{CREATE_GRACE, Recent};
-
-/// How long a pause/resume/stop is given to show before it is asked for again.
-const STATE_GRACE: Duration = Duration::from_secs(30);
+use crate::plan::{CREATE_GRACE, Recent, STATE_GRACE, in_state};
 
 /// Reconciles in progress per write slot: enough to keep the writes busy while others read and plan.
 const RECONCILES_PER_WRITE: usize = 4;
@@ -196,13 +193,23 @@ impl Endpoint {
         if w.need_seq > snapshot.seq {
             return LatestPoll::Stale;
         }
-        let present = matches!(&snapshot.connectors, Ok(m) if m.contains_key(name));
+        let polled = match &snapshot.connectors {
+            Ok(m) => m.get(name),
+            Err(_) => None,
+        };
+        let present = polled.is_some();
+        // A requested state Connect has shown is done: a later other state is someone else's doing, not
+        // ours still on its way (later writes, e.g. a config put back, must not keep it pending).
+        let reached = polled
+            .and_then(|c| c.status.as_ref())
+            .zip(w.state)
+            .is_some_and(|(st, want)| in_state(&st.connector.state, want));
         let age = w.at.elapsed();
         let recent = Recent {
             created: w.created && !present && age < CREATE_GRACE,
-            state_requested: w.state.filter(|_| age < STATE_GRACE),
+            state_requested: w.state.filter(|_| age < STATE_GRACE && !reached),
         };
-        if age >= CREATE_GRACE.max(STATE_GRACE) || (present && w.state.is_none()) {
+        if age >= CREATE_GRACE.max(STATE_GRACE) || (present && (w.state.is_none() || reached)) {
             written.remove(name);
         } else if present && let Some(e) = written.get_mut(name) {
             // Reported once: from now on its absence is a deletion, not a create still on its way.
@@ -332,6 +339,46 @@ mod tests {
         assert_eq!(created(), Some(false));
         poll(5, false);
         assert_eq!(created(), Some(false), "gone after it was seen: deleted");
+    }
+
+    #[test]
+    fn a_requested_state_connect_has_shown_is_done_whatever_is_written_later() {
+        let key = endpoint_key(&settings("http://connect:8083"));
+        let client = ClientSlot::new(settings("http://connect:8083"), None).unwrap();
+        let e = Endpoint::new(key, "ns/c".into(), client, 8, 0);
+        let poll = |seq: u64, state: &str| {
+            let status = crate::fixtures::connector_status(state, &[]);
+            let polled = PolledConnector {
+                status: Some(status),
+                config: None,
+            };
+            e.set_snapshot(Arc::new(Snapshot {
+                seq,
+                connectors: Ok(BTreeMap::from([("c".to_string(), polled)])),
+                info: None,
+                plugins: Vec::new(),
+            }));
+            e.started.store(seq, Ordering::SeqCst);
+        };
+        let requested = || match e.latest_poll("c") {
+            LatestPoll::Fresh { recent, .. } => Some(recent.state_requested),
+            LatestPoll::Stale => None,
+        };
+        let obj = ObjectRef::<KafkaConnector>::new("c").within("ns");
+        poll(1, "RUNNING");
+        e.note_write("c", obj.clone(), true, Some(ConnectorState::Running));
+        poll(2, "UNASSIGNED");
+        assert_eq!(
+            requested(),
+            Some(Some(ConnectorState::Running)),
+            "not shown yet: ours, on its way"
+        );
+        poll(3, "RUNNING");
+        assert_eq!(requested(), Some(None), "shown: done");
+        // A config put back a moment later, then paused by someone else: nothing of ours is pending.
+        e.note_write("c", obj, false, None);
+        poll(4, "PAUSED");
+        assert_eq!(requested(), Some(None));
     }
 
     #[test]

@@ -154,6 +154,19 @@ async fn drift_by_rest_is_restored() {
     })
     .await;
 
+    // paused behind our back → resumed
+    wait_connect_state(&c, &name, "RUNNING").await;
+    settled!(c.pause(&name)).unwrap();
+    // (PAUSED may last less than a look: the event below says the controller saw it.)
+    eventually("the state put back", T, || async {
+        let ev = events(&ns, &name);
+        ev.contains("the state of connector")
+            .then_some(())
+            .ok_or(ev)
+    })
+    .await;
+    wait_connect_state(&c, &name, "RUNNING").await;
+
     // deleted behind our back → created again
     settled!(c.delete(&name)).unwrap();
     eventually("the connector recreated", T, || async {
@@ -165,11 +178,12 @@ async fn drift_by_rest_is_restored() {
     .await;
     wait_running(&ns, &name, "1/1").await;
     // The event follows the write Connect already shows.
-    eventually("both drift corrections reported", T, || async {
+    eventually("the three drift corrections reported", T, || async {
         let ev = events(&ns, &name);
-        (ev.matches("DriftCorrected").count() >= 2
+        (ev.matches("DriftCorrected").count() >= 3
             && ev.contains("deleted from Kafka Connect")
-            && ev.contains("changed on Kafka Connect"))
+            && ev.contains("config of connector")
+            && ev.contains(&format!("the state of connector {name:?} was changed on Kafka Connect behind our back; restoring the spec's state (running)")))
         .then_some(())
         .ok_or(ev)
     })

@@ -39,6 +39,15 @@ pub(super) async fn announce(fx: &impl Effects, cluster: &str, p: &Plan, d: &Des
                 "the config of connector {n:?} was changed on Kafka Connect behind our back; restored the spec's config"
             ),
         )),
+        Some(Change::StateReverted) => Some((
+            true,
+            "DriftCorrected",
+            "Reconcile",
+            format!(
+                "the state of connector {n:?} was changed on Kafka Connect behind our back; restoring the spec's state ({})",
+                format!("{:?}", d.state).to_lowercase()
+            ),
+        )),
         None => None,
     };
     if let Some((warning, reason, action, note)) = change {

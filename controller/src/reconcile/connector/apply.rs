@@ -202,7 +202,10 @@ async fn contend(
         _ => None,
     };
     let looked = contention::Seen {
-        drift: matches!(p.change, Some(Change::DriftCorrected | Change::Recreated)),
+        drift: matches!(
+            p.change,
+            Some(Change::DriftCorrected | Change::Recreated | Change::StateReverted)
+        ),
         changed: held && ctx.contention_seen.changed(&key, digest),
     };
     match contention::judge(limits, prev, o.meta().generation, looked, Utc::now()) {
@@ -446,7 +449,7 @@ fn plan_input<'a>(
         applied: prev.and_then(|s| s.observed_generation) == o.meta().generation
             && o.meta().generation.is_some(),
         values_changed,
-        seen_before: prev.is_some_and(|s| s.connector_state.is_some()),
+        last_state: prev.and_then(|s| s.connector_state.as_deref()),
         policy: Policy::new(o.spec.auto_restart.as_ref(), &ctx.settings.restart_defaults),
         restarts: prev.and_then(|s| s.auto_restart.as_ref()),
         manual: restart::pending_restart(

@@ -184,7 +184,7 @@ async fn reconcile_once(
         caps: Caps::for_version(Some("4.1.0")),
         applied: true,
         values_changed: false,
-        seen_before: true,
+        last_state: Some("RUNNING"),
         policy: policy(),
         restarts: prev.and_then(|s| s.auto_restart.as_ref()),
         manual: restart::pending_restart(
