@@ -893,7 +893,11 @@ mod tests {
         let p = plan(&i);
         assert!(p.actions.is_empty());
         assert_eq!(p.ready.reason, Reason::Pausing);
-        assert_eq!(p.requeue_after, Some(STATE_GRACE), "asked again after the grace");
+        assert_eq!(
+            p.requeue_after,
+            Some(STATE_GRACE),
+            "asked again after the grace"
+        );
         // a different wish than the one requested is acted on
         let d = desired(ConnectorState::Stopped);
         let mut i = input(&d, present(&st, &d.config));

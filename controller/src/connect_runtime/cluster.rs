@@ -276,8 +276,6 @@ impl Drop for Endpoint {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::super::snapshot::PolledConnector;
     use super::*;
 
@@ -303,23 +301,29 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_created_connector_is_waited_for_until_reported_then_its_absence_is_a_deletion() {
+    fn endpoint() -> Endpoint {
         let key = endpoint_key(&settings("http://connect:8083"));
         let client = ClientSlot::new(settings("http://connect:8083"), None).unwrap();
-        let e = Endpoint::new(key, "ns/c".into(), client, 8, 0);
+        Endpoint::new(key, "ns/c".into(), client, 8, 0)
+    }
+
+    /// Poll number `seq` of `e` done, listing connector `c` as `polled` (absent with `None`).
+    fn polled(e: &Endpoint, seq: u64, polled: Option<PolledConnector>) {
+        let connectors = polled.map(|p| ("c".to_string(), p)).into_iter().collect();
+        e.set_snapshot(Arc::new(Snapshot {
+            seq,
+            connectors: Ok(connectors),
+            info: None,
+            plugins: Vec::new(),
+        }));
+        e.started.store(seq, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn a_created_connector_is_waited_for_until_reported_then_its_absence_is_a_deletion() {
+        let e = endpoint();
         let poll = |seq: u64, present: bool| {
-            let mut connectors = BTreeMap::new();
-            if present {
-                connectors.insert("c".to_string(), PolledConnector::default());
-            }
-            e.set_snapshot(Arc::new(Snapshot {
-                seq,
-                connectors: Ok(connectors),
-                info: None,
-                plugins: Vec::new(),
-            }));
-            e.started.store(seq, Ordering::SeqCst);
+            polled(&e, seq, present.then(PolledConnector::default));
         };
         let created = || match e.latest_poll("c") {
             LatestPoll::Fresh { recent, .. } => Some(recent.created),
@@ -343,22 +347,17 @@ mod tests {
 
     #[test]
     fn a_requested_state_connect_has_shown_is_done_whatever_is_written_later() {
-        let key = endpoint_key(&settings("http://connect:8083"));
-        let client = ClientSlot::new(settings("http://connect:8083"), None).unwrap();
-        let e = Endpoint::new(key, "ns/c".into(), client, 8, 0);
+        let e = endpoint();
         let poll = |seq: u64, state: &str| {
-            let status = crate::fixtures::connector_status(state, &[]);
-            let polled = PolledConnector {
-                status: Some(status),
-                config: None,
-            };
-            e.set_snapshot(Arc::new(Snapshot {
+            let status = Some(crate::fixtures::connector_status(state, &[]));
+            polled(
+                &e,
                 seq,
-                connectors: Ok(BTreeMap::from([("c".to_string(), polled)])),
-                info: None,
-                plugins: Vec::new(),
-            }));
-            e.started.store(seq, Ordering::SeqCst);
+                Some(PolledConnector {
+                    status,
+                    config: None,
+                }),
+            );
         };
         let requested = || match e.latest_poll("c") {
             LatestPoll::Fresh { recent, .. } => Some(recent.state_requested),
