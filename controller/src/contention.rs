@@ -81,17 +81,20 @@ pub fn judge(
                 .and_then(parse_time)
                 .map_or(since, |c| c.max(since));
             // A writer at work changes Connect every few seconds: recording each change would write status
-            // as often. A quarter of the quiet period is precise enough to judge "quiet" by.
-            if seen.changed && elapsed(last, now) >= limits.quiet / 4 {
+            // as often. A change is recorded when the last record is a quarter of the quiet period old, so
+            // the record may be that much older than the latest change: the wait is that much longer, and
+            // the quiet period is never cut short.
+            let slack = limits.quiet / 4;
+            if seen.changed && elapsed(last, now) >= slack {
                 s.last_change_time = Some(format_time(now));
                 last = now;
             }
             let quiet_for = elapsed(last, now);
-            if quiet_for < limits.quiet {
+            if quiet_for < limits.quiet + slack {
                 return Verdict::Hold {
                     status: s,
                     started: false,
-                    recheck_after: limits.quiet - quiet_for,
+                    recheck_after: limits.quiet + slack - quiet_for,
                 };
             }
             resumed = Some(Resumed::Quiet);
@@ -114,7 +117,7 @@ pub fn judge(
             return Verdict::Hold {
                 status: s,
                 started: true,
-                recheck_after: limits.quiet,
+                recheck_after: limits.quiet + limits.quiet / 4,
             };
         }
         s.corrections.push(format_time(now));
@@ -274,7 +277,11 @@ mod tests {
                 recheck_after,
             } => {
                 assert!(started);
-                assert_eq!(recheck_after, LIMITS.quiet);
+                assert_eq!(
+                    recheck_after,
+                    Duration::from_secs(150),
+                    "quiet and its slack"
+                );
                 assert_eq!(status.held_since.as_deref(), Some(&*format_time(at(30))));
                 assert_eq!(status.held_generation, Some(1));
                 assert_eq!(
@@ -317,7 +324,7 @@ mod tests {
         else {
             panic!("{v:?}")
         };
-        assert_eq!(recheck_after, Duration::from_secs(120));
+        assert_eq!(recheck_after, Duration::from_secs(150));
         assert_eq!(status.corrections.len(), 3, "kept while held");
         assert_eq!(
             status.last_change_time.as_deref(),
@@ -326,14 +333,15 @@ mod tests {
         // A change 10 s later is not written again (within a quarter of the quiet period).
         let v = judge(&LIMITS, Some(&status), Some(1), STILL_CHANGING, at(110));
         assert_eq!(record(v.clone()), status, "{v:?}");
-        // Unchanged since, but not for long enough.
-        let v = judge(&LIMITS, Some(&status), Some(1), DRIFT, at(200));
+        // Unchanged since, but not for long enough: the change at 110 s may have been the last one.
+        let v = judge(&LIMITS, Some(&status), Some(1), DRIFT, at(230));
         assert!(
             matches!(v, Verdict::Hold { recheck_after, .. } if recheck_after == Duration::from_secs(20)),
             "{v:?}"
         );
-        // Quiet for 120 s: put back once, although three corrections are still in the window.
-        let v = judge(&LIMITS, Some(&status), Some(1), DRIFT, at(220));
+        // Quiet for 120 s after any change seen: put back once, although three corrections are still in
+        // the window.
+        let v = judge(&LIMITS, Some(&status), Some(1), DRIFT, at(250));
         let Verdict::Write {
             status: Some(after),
             resumed: Some(Resumed::Quiet),
@@ -345,7 +353,7 @@ mod tests {
         assert!(after.keys.is_empty());
         assert_eq!(after.corrections.len(), 4);
         // The other writer starts again: held after one more drift, not three.
-        let v = judge(&LIMITS, Some(&after), Some(1), DRIFT, at(230));
+        let v = judge(&LIMITS, Some(&after), Some(1), DRIFT, at(260));
         assert!(matches!(v, Verdict::Hold { started: true, .. }), "{v:?}");
     }
 
