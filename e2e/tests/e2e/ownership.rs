@@ -147,8 +147,11 @@ impl Rewriter {
         let puts = Arc::new(AtomicUsize::new(0));
         let (s, p, name) = (stop.clone(), puts.clone(), name.to_string());
         let task = tokio::spawn(async move {
+            // The script's own pace: a write every 2 s.
+            let mut every = tokio::time::interval(Duration::from_secs(2));
             let mut i = 0;
             while !s.load(Ordering::SeqCst) {
+                every.tick().await;
                 i += 1;
                 config.insert(
                     "file".into(),
@@ -157,7 +160,6 @@ impl Rewriter {
                 if settled!(connect().put_config(&name, &config)).is_ok() {
                     p.fetch_add(1, Ordering::SeqCst);
                 }
-                tokio::time::sleep(Duration::from_secs(2)).await;
             }
         });
         Rewriter { stop, puts, task }
