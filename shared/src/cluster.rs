@@ -6,8 +6,11 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 
 use crate::connect::{Auth, ClientSettings, parse_base_url};
-use crate::crd::{AuthenticationType, KafkaConnectClusterSpec};
+use crate::crd::{
+    AuthenticationType, ClusterTls, KafkaAuthenticationType, KafkaConnectClusterSpec,
+};
 use crate::error::{Error, Result};
+use crate::kafka::{KafkaSettings, KafkaTls, SaslCredentials, SaslMechanism, parse_bootstrap};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_CA_KEY: &str = "ca.crt";
@@ -18,7 +21,11 @@ pub fn referenced_secrets(spec: &KafkaConnectClusterSpec) -> Vec<String> {
     if let Some(a) = &spec.authentication {
         out.push(a.secret_ref.name.clone());
     }
-    if let Some(t) = &spec.tls {
+    let kafka = spec.kafka.as_ref();
+    if let Some(a) = kafka.and_then(|k| k.authentication.as_ref()) {
+        out.push(a.secret_ref.name.clone());
+    }
+    for t in spec.tls.iter().chain(kafka.and_then(|k| k.tls.as_ref())) {
         if let Some(r) = &t.ca_secret_ref {
             out.push(r.name.clone());
         }
@@ -32,10 +39,78 @@ pub fn referenced_secrets(spec: &KafkaConnectClusterSpec) -> Vec<String> {
 }
 
 pub fn referenced_config_maps(spec: &KafkaConnectClusterSpec) -> Vec<String> {
-    spec.tls
-        .iter()
+    let kafka_tls = spec.kafka.as_ref().and_then(|k| k.tls.as_ref());
+    let mut out: Vec<String> = (spec.tls.iter().chain(kafka_tls))
         .filter_map(|t| t.ca_config_map_ref.as_ref().map(|r| r.name.clone()))
-        .collect()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Lookups of one cluster's Secrets and ConfigMaps, with its name for the messages.
+struct Lookup<'a, S, C> {
+    cluster: &'a str,
+    secret: S,
+    config_map: C,
+}
+
+impl<S: Fn(&str) -> Option<Secret>, C: Fn(&str) -> Option<ConfigMap>> Lookup<'_, S, C> {
+    fn missing(&self, kind: &str, name: &str) -> Error {
+        Error::Resolve(format!(
+            "KafkaConnectCluster {}: {kind} {name} not found",
+            self.cluster
+        ))
+    }
+
+    fn no_key(&self, kind: &str, name: &str, key: &str) -> Error {
+        Error::Resolve(format!(
+            "KafkaConnectCluster {}: {kind} {name} has no key {key:?}",
+            self.cluster
+        ))
+    }
+
+    fn secret(&self, name: &str) -> Result<Secret> {
+        (self.secret)(name).ok_or_else(|| self.missing("Secret", name))
+    }
+
+    fn secret_bytes(&self, sec: &Secret, name: &str, key: &str) -> Result<Vec<u8>> {
+        secret_bytes(sec, key).ok_or_else(|| self.no_key("Secret", name, key))
+    }
+
+    fn secret_value(&self, sec: &Secret, name: &str, key: &str) -> Result<String> {
+        secret_value(sec, key).ok_or_else(|| self.no_key("Secret", name, key))
+    }
+
+    /// The CA bundle, client certificate and key a `tls` block names.
+    fn tls(&self, t: &ClusterTls) -> Result<KafkaTls> {
+        let mut out = KafkaTls {
+            insecure_skip_verify: t.insecure_skip_verify,
+            ..KafkaTls::default()
+        };
+        if let Some(r) = &t.ca_secret_ref {
+            let key = r.key.as_deref().unwrap_or(DEFAULT_CA_KEY);
+            let sec = self.secret(&r.name)?;
+            out.ca_pem = Some(self.secret_bytes(&sec, &r.name, key)?);
+        }
+        if let Some(r) = &t.ca_config_map_ref {
+            let key = r.key.as_deref().unwrap_or(DEFAULT_CA_KEY);
+            let cm =
+                (self.config_map)(&r.name).ok_or_else(|| self.missing("ConfigMap", &r.name))?;
+            let pem = cm
+                .data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .ok_or_else(|| self.no_key("ConfigMap", &r.name, key))?;
+            out.ca_pem = Some(pem.as_bytes().to_vec());
+        }
+        if let Some(r) = &t.client_cert_secret_ref {
+            let sec = self.secret(&r.name)?;
+            out.client_cert_pem = Some(self.secret_bytes(&sec, &r.name, "tls.crt")?);
+            out.client_key_pem = Some(self.secret_bytes(&sec, &r.name, "tls.key")?);
+        }
+        Ok(out)
+    }
 }
 
 /// Builds client settings. `secret` and `config_map` look objects up by name in the cluster's namespace.
@@ -47,26 +122,17 @@ pub fn resolve(
 ) -> Result<ClientSettings> {
     parse_base_url(&spec.url)
         .map_err(|e| Error::Resolve(format!("KafkaConnectCluster {cluster}: {e}")))?;
+    let look = Lookup {
+        cluster,
+        secret,
+        config_map,
+    };
     let mut s = ClientSettings::new(spec.url.trim());
-    s.timeout = spec
-        .request_timeout_seconds
-        .map(|t| Duration::from_secs(t.into()))
-        .unwrap_or(DEFAULT_TIMEOUT);
-    let missing = |kind: &str, name: &str| {
-        Error::Resolve(format!(
-            "KafkaConnectCluster {cluster}: {kind} {name} not found"
-        ))
-    };
-    let no_key = |kind: &str, name: &str, key: &str| {
-        Error::Resolve(format!(
-            "KafkaConnectCluster {cluster}: {kind} {name} has no key {key:?}"
-        ))
-    };
-
+    s.timeout = timeout(spec);
     if let Some(a) = &spec.authentication {
         let name = &a.secret_ref.name;
-        let sec = secret(name).ok_or_else(|| missing("Secret", name))?;
-        let get = |key: &str| secret_value(&sec, key).ok_or_else(|| no_key("Secret", name, key));
+        let sec = look.secret(name)?;
+        let get = |key: &str| look.secret_value(&sec, name, key);
         s.auth = Some(match a.kind {
             AuthenticationType::Basic => Auth::Basic {
                 username: get(a.username_key.as_deref().unwrap_or("username"))?,
@@ -78,35 +144,66 @@ pub fn resolve(
         });
     }
     if let Some(t) = &spec.tls {
-        s.insecure_skip_verify = t.insecure_skip_verify;
-        if let Some(r) = &t.ca_secret_ref {
-            let key = r.key.as_deref().unwrap_or(DEFAULT_CA_KEY);
-            let sec = secret(&r.name).ok_or_else(|| missing("Secret", &r.name))?;
-            s.ca_pem = Some(secret_bytes(&sec, key).ok_or_else(|| no_key("Secret", &r.name, key))?);
-        }
-        if let Some(r) = &t.ca_config_map_ref {
-            let key = r.key.as_deref().unwrap_or(DEFAULT_CA_KEY);
-            let cm = config_map(&r.name).ok_or_else(|| missing("ConfigMap", &r.name))?;
-            let pem = cm
-                .data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .ok_or_else(|| no_key("ConfigMap", &r.name, key))?;
-            s.ca_pem = Some(pem.as_bytes().to_vec());
-        }
-        if let Some(r) = &t.client_cert_secret_ref {
-            let sec = secret(&r.name).ok_or_else(|| missing("Secret", &r.name))?;
-            s.client_cert_pem = Some(
-                secret_bytes(&sec, "tls.crt")
-                    .ok_or_else(|| no_key("Secret", &r.name, "tls.crt"))?,
-            );
-            s.client_key_pem = Some(
-                secret_bytes(&sec, "tls.key")
-                    .ok_or_else(|| no_key("Secret", &r.name, "tls.key"))?,
-            );
-        }
+        let tls = look.tls(t)?;
+        s.insecure_skip_verify = tls.insecure_skip_verify;
+        s.ca_pem = tls.ca_pem;
+        s.client_cert_pem = tls.client_cert_pem;
+        s.client_key_pem = tls.client_key_pem;
     }
     Ok(s)
+}
+
+/// Builds the settings of the Kafka client `spec.kafka` describes (`None` without `spec.kafka`), with the
+/// same lookups as [`resolve`].
+pub fn resolve_kafka(
+    cluster: &str,
+    spec: &KafkaConnectClusterSpec,
+    secret: impl Fn(&str) -> Option<Secret>,
+    config_map: impl Fn(&str) -> Option<ConfigMap>,
+) -> Result<Option<KafkaSettings>> {
+    let Some(k) = &spec.kafka else {
+        return Ok(None);
+    };
+    let look = Lookup {
+        cluster,
+        secret,
+        config_map,
+    };
+    let bootstrap = parse_bootstrap(&k.bootstrap_servers).map_err(|e| {
+        Error::Resolve(format!(
+            "KafkaConnectCluster {cluster}: spec.kafka.bootstrapServers: {e}"
+        ))
+    })?;
+    let sasl = match &k.authentication {
+        None => None,
+        Some(a) => {
+            let name = &a.secret_ref.name;
+            let sec = look.secret(name)?;
+            let get = |key: &str| look.secret_value(&sec, name, key);
+            Some(SaslCredentials {
+                mechanism: match a.kind {
+                    KafkaAuthenticationType::Plain => SaslMechanism::Plain,
+                    KafkaAuthenticationType::ScramSha256 => SaslMechanism::ScramSha256,
+                    KafkaAuthenticationType::ScramSha512 => SaslMechanism::ScramSha512,
+                },
+                username: get(a.username_key.as_deref().unwrap_or("username"))?,
+                password: get(a.password_key.as_deref().unwrap_or("password"))?,
+            })
+        }
+    };
+    let tls = k.tls.as_ref().map(|t| look.tls(t)).transpose()?;
+    Ok(Some(KafkaSettings {
+        bootstrap,
+        sasl,
+        tls,
+        timeout: timeout(spec),
+    }))
+}
+
+fn timeout(spec: &KafkaConnectClusterSpec) -> Duration {
+    spec.request_timeout_seconds
+        .map(|t| Duration::from_secs(t.into()))
+        .unwrap_or(DEFAULT_TIMEOUT)
 }
 
 fn secret_bytes(s: &Secret, key: &str) -> Option<Vec<u8>> {
@@ -133,6 +230,18 @@ pub fn warnings(spec: &KafkaConnectClusterSpec) -> Vec<String> {
     }
     if spec.url.trim_start().starts_with("http://") && spec.authentication.is_some() {
         w.push("credentials are sent over plain http; use https".into());
+    }
+    if let Some(k) = &spec.kafka {
+        if k.tls.as_ref().is_some_and(|t| t.insecure_skip_verify) {
+            w.push("spec.kafka.tls.insecureSkipVerify is true: the brokers' certificates are not verified; use a CA instead".into());
+        }
+        if k.tls.is_none()
+            && k.authentication
+                .as_ref()
+                .is_some_and(|a| a.kind == KafkaAuthenticationType::Plain)
+        {
+            w.push("spec.kafka uses SASL PLAIN without TLS: the password crosses the network in clear; add spec.kafka.tls or use SCRAM".into());
+        }
     }
     w
 }
@@ -237,5 +346,67 @@ mod tests {
         assert_eq!(warnings(&sp).len(), 1);
         assert_eq!(referenced_secrets(&sp), vec!["client".to_string()]);
         assert_eq!(referenced_config_maps(&sp), vec!["ca".to_string()]);
+    }
+
+    #[test]
+    fn kafka_settings_from_secrets() {
+        let sp = spec(json!({"url": "http://c:8083", "kafka": {
+            "bootstrapServers": "k-0:9093, k-1:9093",
+            "authentication": {"type": "scram-sha-512", "secretRef": {"name": "kafka-user"}, "passwordKey": "pw"},
+            "tls": {"caSecretRef": {"name": "kafka-ca"}}}}));
+        let k = resolve_kafka(
+            "team/main",
+            &sp,
+            |n| match n {
+                "kafka-user" => Some(secret(&[("username", "lag"), ("pw", "s3cret\n")])),
+                "kafka-ca" => Some(secret(&[("ca.crt", "PEM")])),
+                _ => None,
+            },
+            |_| None,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(k.bootstrap, vec!["k-0:9093", "k-1:9093"]);
+        let sasl = k.sasl.unwrap();
+        assert_eq!(sasl.mechanism, SaslMechanism::ScramSha512);
+        assert_eq!(
+            (sasl.username.as_str(), sasl.password.as_str()),
+            ("lag", "s3cret")
+        );
+        assert_eq!(k.tls.unwrap().ca_pem.as_deref(), Some(&b"PEM"[..]));
+        assert_eq!(
+            referenced_secrets(&sp),
+            vec!["kafka-ca".to_string(), "kafka-user".to_string()]
+        );
+        assert_eq!(
+            resolve_kafka("c", &spec(json!({"url": "http://c"})), |_| None, |_| None).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn kafka_problems_are_named() {
+        let sp = spec(
+            json!({"url": "http://c", "kafka": {"bootstrapServers": "k-0",
+            "authentication": {"type": "plain", "secretRef": {"name": "u"}}}}),
+        );
+        let e = resolve_kafka("team/main", &sp, |_| None, |_| None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "KafkaConnectCluster team/main: spec.kafka.bootstrapServers: malformed bootstrap server \"k-0\": no port (expected host:port)"
+        );
+        let sp = spec(
+            json!({"url": "http://c", "kafka": {"bootstrapServers": "k-0:9092",
+            "authentication": {"type": "plain", "secretRef": {"name": "u"}}}}),
+        );
+        let e = resolve_kafka("team/main", &sp, |_| None, |_| None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "KafkaConnectCluster team/main: Secret u not found"
+        );
+        assert_eq!(
+            warnings(&sp),
+            vec!["spec.kafka uses SASL PLAIN without TLS: the password crosses the network in clear; add spec.kafka.tls or use SCRAM".to_string()]
+        );
     }
 }

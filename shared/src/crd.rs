@@ -87,6 +87,53 @@ pub struct KafkaConnectClusterSpec {
     /// Default false: connectors created outside connect-warden are never touched.
     #[serde(default)]
     pub prune: bool,
+    /// How to reach the Kafka cluster the Connect cluster works on, so the controller can measure sink lag,
+    /// progress and dead letters. Without it, connectors work as before and their status says lag is not
+    /// measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<ClusterKafka>,
+}
+
+/// The Kafka cluster behind a Connect cluster, read with a few admin requests per interval (committed
+/// offsets of the connectors' consumer groups, log-end offsets), never one per connector.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterKafka {
+    /// Comma-separated `host:port` list, as Kafka's `bootstrap.servers`, e.g. `kafka-0.kafka:9092,kafka-1.kafka:9092`.
+    pub bootstrap_servers: String,
+    /// SASL authentication; none when omitted (mTLS alone goes in `tls.clientCertSecretRef`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<KafkaAuthentication>,
+    /// TLS to the brokers (its presence turns TLS on): the CA to trust and a client certificate for mTLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClusterTls>,
+}
+
+/// SASL credentials for the brokers, read from a Secret in the cluster's namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaAuthentication {
+    /// `plain`, `scram-sha-256` or `scram-sha-512`.
+    #[serde(rename = "type")]
+    pub kind: KafkaAuthenticationType,
+    /// The Secret holding the user name and password.
+    pub secret_ref: LocalObjectRef,
+    /// Key of the user name in the Secret (default `username`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_key: Option<String>,
+    /// Key of the password in the Secret (default `password`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_key: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum KafkaAuthenticationType {
+    #[serde(rename = "plain")]
+    Plain,
+    #[serde(rename = "scram-sha-256")]
+    ScramSha256,
+    #[serde(rename = "scram-sha-512")]
+    ScramSha512,
 }
 
 /// Credentials for the Connect REST API, read from a Secret in the cluster's namespace.
@@ -219,6 +266,8 @@ pub struct PluginStatus {
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.pluginVersion"}"#,
     printcolumn = r#"{"name":"Tasks","type":"string","jsonPath":".status.tasksReady"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Lag","type":"integer","jsonPath":".status.progress.lagRecords"}"#,
+    printcolumn = r#"{"name":"Progress","type":"string","priority":1,"jsonPath":".status.progress.state"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     validation = Rule::new("!has(oldSelf.spec.name) || (has(self.spec.name) && self.spec.name == oldSelf.spec.name)").message("field is immutable: the connector on Kafka Connect keeps its name").field_path(".spec.name").reason(Reason::FieldValueForbidden)
 )]
@@ -450,6 +499,49 @@ pub struct KafkaConnectorStatus {
     /// writer keeps changing the connector; kept here so a restarted controller keeps its judgement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contention: Option<ContentionStatus>,
+    /// Whether a sink connector keeps up with its topics, judged over a window of samples (the
+    /// `Progressing` condition says it too; it never changes `Ready`), and its dead letters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<ProgressStatus>,
+}
+
+/// Progress of a sink connector's consumer group.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressStatus {
+    /// `OK`, `Lagging` (lag grew across the whole window), `Stalled` (committed offsets have not moved for
+    /// the window while records wait), `Stopped` (not for twice the window), or `Unknown` (not measured; the
+    /// message says why).
+    pub state: String,
+    /// Records behind the log end, over the partitions the group has committed offsets for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_records: Option<i64>,
+    /// When `state` began (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// When the committed offsets were last seen to move (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_commit_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Records the connector sent to its dead letter queue topic (`errors.deadletterqueue.topic.name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letters: Option<DeadLetterStatus>,
+}
+
+/// Records added to a connector's dead letter queue topic since counting began.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterStatus {
+    pub topic: String,
+    /// Records added since `since`.
+    pub records: i64,
+    /// Records added in the last minute.
+    pub per_minute: i64,
+    /// When counting began (RFC 3339): the connector first seen running with this topic.
+    pub since: String,
+    /// The topic's total log-end offset when counting began; kept so a restarted controller counts on.
+    pub start_offset: i64,
 }
 
 /// Drift corrections of one connector, and the hold on writes while another writer keeps changing it.

@@ -8,6 +8,7 @@ pub mod config_from;
 pub mod connect;
 pub mod crd;
 mod error;
+pub mod kafka;
 pub mod offsets;
 pub mod plugin_version;
 pub mod policy;
