@@ -830,6 +830,59 @@ fn clusters_need_a_valid_url_and_existing_secrets() {
     assert!(d.allowed && d.warnings.is_empty());
 }
 
+#[test]
+fn a_clusters_kafka_block_is_checked_like_the_rest_of_its_spec() {
+    // A malformed bootstrap list is a denial, every bad entry named.
+    let d = validate_cluster(
+        json!({"url": "http://connect:8083", "kafka": {"bootstrapServers": "kafka-0:9092,kafka-1"}}),
+        &world(),
+    );
+    assert_eq!((d.allowed, d.reason), (false, Reason::ClusterMisconfigured));
+    assert_eq!(
+        d.message(),
+        "spec.kafka.bootstrapServers: malformed bootstrap server \"kafka-1\": no port (expected host:port)"
+    );
+    // A missing Secret is a warning, as for the REST API's.
+    let spec = json!({"url": "http://connect:8083", "kafka": {
+        "bootstrapServers": "kafka-0:9093",
+        "authentication": {"type": "scram-sha-512", "secretRef": {"name": "kafka-user"}},
+        "tls": {"caSecretRef": {"name": "kafka-ca"}}}});
+    let d = validate_cluster(spec.clone(), &world());
+    assert_eq!((d.allowed, d.reason), (true, Reason::ReferenceNotFound));
+    assert_eq!(
+        d.warnings,
+        [
+            "spec.kafka.authentication.secretRef: Secret team-a/kafka-user not found; admitted, the controller \
+             reports the cluster not Ready until it exists",
+            "spec.kafka.tls.caSecretRef: Secret team-a/kafka-ca not found; admitted, the controller reports the \
+             cluster not Ready until it exists",
+        ]
+    );
+    // Present, but without the key: the key is named.
+    let mut w = world();
+    w.add_secret(secret("kafka-user", &[("username", "lag")]));
+    w.add_secret(secret("kafka-ca", &[("ca.crt", "not pem")]));
+    let d = validate_cluster(spec, &w);
+    assert!(!d.allowed);
+    assert_eq!(
+        d.message(),
+        "KafkaConnectCluster team-a/prod: Secret kafka-user has no key \"password\"\n\
+         KafkaConnectCluster team-a/prod: Secret team-a/kafka-ca key \"ca.crt\" (spec.kafka.tls.caSecretRef) holds no \
+         PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)"
+    );
+    // SASL PLAIN without TLS is admitted with a warning.
+    let d = validate_cluster(
+        json!({"url": "http://connect:8083", "kafka": {"bootstrapServers": "kafka-0:9092",
+            "authentication": {"type": "plain", "secretRef": {"name": "kafka-user"}}}}),
+        &w,
+    );
+    assert!(
+        d.warnings[0].starts_with("spec.kafka uses SASL PLAIN without TLS"),
+        "{:?}",
+        d.warnings
+    );
+}
+
 // ----- malformed reviews -----------------------------------------------------------------------------------
 
 #[test]

@@ -1,4 +1,4 @@
-//! `/validate` for a KafkaConnectCluster: the URL's form, and the Secrets and ConfigMaps it references.
+//! `/validate` for a KafkaConnectCluster: the URL's and the Kafka bootstrap list's form, and the Secrets and ConfigMaps it references.
 //! Referenced objects that exist must hold what they should; missing ones and risky settings are warned
 //! about. A Secret that does not exist yet is ordering, not an error: GitOps engines dry-run a whole folder
 //! first, and sealed or external secrets come later.
@@ -14,7 +14,7 @@ use super::exempt::exempt;
 use super::objects::ObjectView;
 use super::request::{Request, object_namespace};
 use super::text::cut_long;
-use references::check_references;
+use references::{Block, check_references};
 
 /// The decision on a KafkaConnectCluster.
 pub(crate) fn validate(req: &Request, view: &dyn ObjectView) -> Decision {
@@ -54,7 +54,16 @@ pub(crate) fn validate(req: &Request, view: &dyn ObjectView) -> Decision {
         )
         .with_warnings(warnings);
     }
-    let refs = check_references(&ns, &name, &spec, view);
+    if let Some(k) = &spec.kafka
+        && let Err(e) = shared::kafka::parse_bootstrap(&k.bootstrap_servers)
+    {
+        return Decision::deny(
+            Reason::ClusterMisconfigured,
+            vec![format!("spec.kafka.bootstrapServers: {}", cut_long(&e))],
+        )
+        .with_warnings(warnings);
+    }
+    let refs = check_references(&ns, &name, &spec, &[Block::Rest, Block::Kafka], view);
     if !refs.problems.is_empty() {
         return Decision::deny(Reason::ClusterMisconfigured, refs.problems).with_warnings(warnings);
     }

@@ -6,6 +6,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use shared::connect::parse_base_url;
 use shared::crd::{ClusterTls, KafkaConnectClusterSpec};
+use shared::kafka::KafkaTls;
 
 use crate::admission::objects::ObjectView;
 use crate::admission::text::{cut, cut_long};
@@ -29,9 +30,18 @@ enum Part {
     ClientCert,
 }
 
-/// One reference of a cluster: which part, the field naming it, the object's kind and name, and the key of
-/// a CA bundle.
+/// Which block of the spec a reference is in: the REST API's (`spec.authentication`, `spec.tls`) or the
+/// Kafka cluster's (`spec.kafka`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Block {
+    Rest,
+    Kafka,
+}
+
+/// One reference of a cluster: which part of which block, the field naming it, the object's kind and name,
+/// and the key of a CA bundle.
 struct Reference<'a> {
+    block: Block,
     part: Part,
     field: &'static str,
     kind: &'static str,
@@ -42,57 +52,66 @@ struct Reference<'a> {
 /// The key of a CA bundle when `key` is not given (as `shared::cluster::resolve` reads it).
 const DEFAULT_CA_KEY: &str = "ca.crt";
 
-fn references(spec: &KafkaConnectClusterSpec) -> Vec<Reference<'_>> {
+fn references<'a>(spec: &'a KafkaConnectClusterSpec, blocks: &[Block]) -> Vec<Reference<'a>> {
     let mut refs = Vec::new();
-    if let Some(a) = &spec.authentication {
-        refs.push(Reference {
-            part: Part::Auth,
-            field: "spec.authentication.secretRef",
-            kind: "Secret",
-            name: &a.secret_ref.name,
-            ca_key: None,
-        });
-    }
-    let Some(t) = &spec.tls else {
-        return refs;
-    };
-    if let Some(r) = &t.ca_secret_ref {
-        refs.push(Reference {
-            part: Part::CaSecret,
-            field: "spec.tls.caSecretRef",
-            kind: "Secret",
-            name: &r.name,
-            ca_key: Some(r.key.as_deref().unwrap_or(DEFAULT_CA_KEY)),
-        });
-    }
-    if let Some(r) = &t.ca_config_map_ref {
-        refs.push(Reference {
-            part: Part::CaConfigMap,
-            field: "spec.tls.caConfigMapRef",
-            kind: "ConfigMap",
-            name: &r.name,
-            ca_key: Some(r.key.as_deref().unwrap_or(DEFAULT_CA_KEY)),
-        });
-    }
-    if let Some(r) = &t.client_cert_secret_ref {
-        refs.push(Reference {
-            part: Part::ClientCert,
-            field: "spec.tls.clientCertSecretRef",
-            kind: "Secret",
-            name: &r.name,
-            ca_key: None,
-        });
+    for &block in blocks {
+        let (auth, tls, fields) = match block {
+            Block::Rest => (
+                spec.authentication.as_ref().map(|a| &a.secret_ref),
+                spec.tls.as_ref(),
+                [
+                    "spec.authentication.secretRef",
+                    "spec.tls.caSecretRef",
+                    "spec.tls.caConfigMapRef",
+                    "spec.tls.clientCertSecretRef",
+                ],
+            ),
+            Block::Kafka => {
+                let Some(k) = &spec.kafka else { continue };
+                (
+                    k.authentication.as_ref().map(|a| &a.secret_ref),
+                    k.tls.as_ref(),
+                    [
+                        "spec.kafka.authentication.secretRef",
+                        "spec.kafka.tls.caSecretRef",
+                        "spec.kafka.tls.caConfigMapRef",
+                        "spec.kafka.tls.clientCertSecretRef",
+                    ],
+                )
+            }
+        };
+        let mut push = |part, field, kind, name, ca_key| {
+            refs.push(Reference {
+                block,
+                part,
+                field,
+                kind,
+                name,
+                ca_key,
+            })
+        };
+        if let Some(r) = auth {
+            push(Part::Auth, fields[0], "Secret", r.name.as_str(), None);
+        }
+        let Some(t) = tls else { continue };
+        if let Some(r) = &t.ca_secret_ref {
+            let key = Some(r.key.as_deref().unwrap_or(DEFAULT_CA_KEY));
+            push(Part::CaSecret, fields[1], "Secret", &r.name, key);
+        }
+        if let Some(r) = &t.ca_config_map_ref {
+            let key = Some(r.key.as_deref().unwrap_or(DEFAULT_CA_KEY));
+            push(Part::CaConfigMap, fields[2], "ConfigMap", &r.name, key);
+        }
+        if let Some(r) = &t.client_cert_secret_ref {
+            push(Part::ClientCert, fields[3], "Secret", &r.name, None);
+        }
     }
     refs
 }
 
-/// The spec with only the reference `part`: resolving it checks that one object's keys, whatever the others.
-fn only(spec: &KafkaConnectClusterSpec, part: Part) -> KafkaConnectClusterSpec {
-    let mut s = spec.clone();
-    if part != Part::Auth {
-        s.authentication = None;
-    }
-    s.tls = spec.tls.as_ref().map(|t| ClusterTls {
+/// The TLS block with only the reference `part`.
+fn only_tls(t: &ClusterTls, part: Part) -> ClusterTls {
+    ClusterTls {
         ca_secret_ref: t.ca_secret_ref.clone().filter(|_| part == Part::CaSecret),
         ca_config_map_ref: t
             .ca_config_map_ref
@@ -103,8 +122,48 @@ fn only(spec: &KafkaConnectClusterSpec, part: Part) -> KafkaConnectClusterSpec {
             .clone()
             .filter(|_| part == Part::ClientCert),
         insecure_skip_verify: t.insecure_skip_verify,
-    });
-    s
+    }
+}
+
+/// Resolves only the reference `part` of `block`, so that one object's keys are checked whatever the
+/// others; returns the TLS material it holds (none for credentials).
+fn resolve_one(
+    label: &str,
+    spec: &KafkaConnectClusterSpec,
+    block: Block,
+    part: Part,
+    secret: impl Fn(&str) -> Option<k8s_openapi::api::core::v1::Secret>,
+    config_map: impl Fn(&str) -> Option<k8s_openapi::api::core::v1::ConfigMap>,
+) -> shared::Result<KafkaTls> {
+    let mut s = spec.clone();
+    match block {
+        Block::Rest => {
+            if part != Part::Auth {
+                s.authentication = None;
+            }
+            s.tls = spec.tls.as_ref().map(|t| only_tls(t, part));
+            s.kafka = None;
+            let c = shared::cluster::resolve(label, &s, secret, config_map)?;
+            Ok(KafkaTls {
+                ca_pem: c.ca_pem,
+                client_cert_pem: c.client_cert_pem,
+                client_key_pem: c.client_key_pem,
+                insecure_skip_verify: c.insecure_skip_verify,
+            })
+        }
+        Block::Kafka => {
+            if let Some(k) = &mut s.kafka {
+                if part != Part::Auth {
+                    k.authentication = None;
+                }
+                k.tls = k.tls.as_ref().map(|t| only_tls(t, part));
+                // The list's own syntax is judged on its own; here only the reference counts.
+                k.bootstrap_servers = "placeholder:9092".into();
+            }
+            let k = shared::cluster::resolve_kafka(label, &s, secret, config_map)?;
+            Ok(k.and_then(|k| k.tls).unwrap_or_default())
+        }
+    }
 }
 
 /// Checks each Secret and ConfigMap the cluster `ns/name` references on its own: missing ones are listed,
@@ -113,6 +172,7 @@ pub(crate) fn check_references(
     ns: &str,
     name: &str,
     spec: &KafkaConnectClusterSpec,
+    blocks: &[Block],
     view: &dyn ObjectView,
 ) -> References {
     let label = format!("{ns}/{name}");
@@ -122,7 +182,7 @@ pub(crate) fn check_references(
             .push(cut_long(&format!("KafkaConnectCluster {label}: {e}")));
         return out;
     }
-    for r in references(spec) {
+    for r in references(spec, blocks) {
         let found = if r.kind == "Secret" {
             view.secret(ns, r.name).is_some()
         } else {
@@ -133,9 +193,11 @@ pub(crate) fn check_references(
                 .push((r.field, format!("{} {ns}/{}", r.kind, cut(r.name))));
             continue;
         }
-        let settings = match shared::cluster::resolve(
+        let settings = match resolve_one(
             &label,
-            &only(spec, r.part),
+            spec,
+            r.block,
+            r.part,
             |n| view.secret(ns, n).map(|s| (*s).clone()),
             |n| view.config_map(ns, n).map(|m| (*m).clone()),
         ) {

@@ -7,7 +7,7 @@ use shared::crd::{KafkaConnectCluster, KafkaConnector};
 use shared::target::ClusterId;
 
 use super::findings::Findings;
-use crate::admission::cluster::references::check_references;
+use crate::admission::cluster::references::{Block, check_references};
 use crate::admission::decision::Reason;
 use crate::admission::objects::ObjectView;
 use crate::admission::text::{MAX_KEYS_IN_WARNING, cut};
@@ -114,7 +114,8 @@ fn named(
         may_use: true,
         ..Reach::default()
     };
-    let refs = check_references(cns, cname, &c.spec, view);
+    // A connector needs the REST API's references only; Kafka's serve lag measurement.
+    let refs = check_references(cns, cname, &c.spec, &[Block::Rest], view);
     if !refs.problems.is_empty() {
         for l in refs.problems {
             found.problem(Reason::ClusterMisconfigured, l);
