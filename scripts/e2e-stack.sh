@@ -9,7 +9,7 @@ start_e2e_stack() {
   env_file="$CARGO_TARGET_DIR/${1:-stack}.env.json"
   # Returns once the stack is up (printing its log when it fails to start); it runs on in the background.
   "$cw_stack" up --detach --warden --monitoring --dir "$stack_dir" --env-file "$env_file" \
-    --controller-args "--poll-interval-seconds 2"
+    --controller-args "--poll-interval-seconds 2 --lag-interval-seconds 2 --progress-window-seconds 20"
   # A stack that cannot be stopped is reported, but the exit status stays the tests' own.
   trap '"$cw_stack" down --env-file "$env_file" || echo "cw-stack down failed" >&2' EXIT
 }

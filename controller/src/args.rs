@@ -131,6 +131,17 @@ pub struct Args {
     #[arg(long, env = "CW_CONTENTION_QUIET_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub contention_quiet_seconds: u64,
 
+    /// How often the lag of sink connectors is measured, for each KafkaConnectCluster with spec.kafka: a few
+    /// requests per broker for all its connectors together.
+    #[arg(long, env = "CW_LAG_INTERVAL_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lag_interval_seconds: u64,
+
+    /// The window a sink connector's progress is judged over: Stalled when its committed offsets have not
+    /// moved for the window while records wait, Stopped after twice the window, Lagging when its lag grew at
+    /// every measurement across the window. Make it several times Connect's offset.flush.interval.ms.
+    #[arg(long, env = "CW_PROGRESS_WINDOW_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub progress_window_seconds: u64,
+
     /// Also export the kafka-autoconnector operator's gauges (kafka_autoconnector_total_connector_tasks,
     /// kafka_autoconnector_running_connector_tasks, kafka_autoconnector_connector_uptime).
     #[arg(long, env = "CW_AUTOCONNECTOR_METRICS", default_value_t = false)]

@@ -120,6 +120,9 @@ reasons! {
     Reachable = "Reachable",
     /// A KafkaConnectCluster whose client is being set up or not polled yet.
     Connecting = "Connecting",
+    /// Lag measurement cannot read the Kafka cluster of `spec.kafka` (unreachable, refused credentials,
+    /// settings that do not resolve).
+    KafkaUnreachable = "KafkaUnreachable",
 }
 
 impl Reason {

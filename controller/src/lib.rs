@@ -27,12 +27,14 @@ mod events;
 mod fingerprints;
 #[cfg(test)]
 mod fixtures;
+pub(crate) mod kafka;
 mod kube_writes;
 pub mod memory;
 mod metrics;
 mod offsets;
 mod plan;
 mod policies;
+mod progress;
 mod reconcile;
 mod restart;
 mod retries;
@@ -319,6 +321,8 @@ async fn run_engine(
         poll_interval: settings.poll_interval,
         max_writes_per_cluster: settings.max_writes_per_cluster,
         restarts_per_second: args.max_restarts_per_second,
+        lag_interval: Duration::from_secs(args.lag_interval_seconds),
+        progress_window: Duration::from_secs(args.progress_window_seconds),
     });
     let (policies, policy_watches) = policies::Policies::start(
         &kube,

@@ -184,9 +184,7 @@ impl Track {
             .partitions
             .iter()
             .filter(|(_, t)| {
-                t.lag > 0
-                    && at - t.moved_at >= window
-                    && t.zero_at.is_none_or(|z| at - z >= window)
+                t.lag > 0 && at - t.moved_at >= window && t.zero_at.is_none_or(|z| at - z >= window)
             })
             .map(|(k, t)| (k, t, at - t.moved_at >= window * 2))
             .collect();
@@ -425,7 +423,10 @@ mod tests {
         let j = track
             .observe(t(13 * 60), &[p("orders", 0, 200, 200)], W)
             .unwrap();
-        assert_eq!((j.state, j.since, j.lag), (ProgressState::Ok, t(12 * 60), 0));
+        assert_eq!(
+            (j.state, j.since, j.lag),
+            (ProgressState::Ok, t(12 * 60), 0)
+        );
     }
 
     #[test]

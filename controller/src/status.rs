@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use shared::connect::ConnectorStatus;
 use shared::crd::{
-    AutoRestartStatus, Condition, ContentionStatus, KafkaConnectorStatus, TaskStatus,
+    AutoRestartStatus, Condition, ContentionStatus, KafkaConnectorStatus, ProgressStatus,
+    TaskStatus,
 };
 use shared::redact::{Redactor, cut};
 
@@ -15,6 +16,8 @@ use crate::restart::format_time;
 
 pub const READY: &str = "Ready";
 pub const STALLED: &str = "Stalled";
+/// Whether a sink keeps up with its topics; never part of `Ready` (a lagging connector runs).
+pub const PROGRESSING: &str = "Progressing";
 
 /// Longest trace kept per task: its first lines, enough for the exception and where it came from.
 const TRACE_LINES: usize = 6;
@@ -40,6 +43,8 @@ pub struct Parts<'a> {
     pub ready: &'a Ready,
     pub auto_restart: Option<AutoRestartStatus>,
     pub contention: Option<ContentionStatus>,
+    /// What lag measurement says (`None`: nothing, e.g. a source connector).
+    pub progress: Option<ProgressStatus>,
     /// Restart request values handled now (kept from `prev` when `None`).
     pub handled_restart: Option<String>,
     pub handled_task_restart: Option<String>,
@@ -102,7 +107,45 @@ pub fn connector_status(prev: Option<&KafkaConnectorStatus>, p: Parts<'_>) -> Ka
         s.last_error = Some(message.clone());
     }
     s.conditions = conditions(&s.conditions, p.ready, &message, p.generation, p.now);
+    set_progress(&mut s, p.progress, p.generation, p.now);
     s
+}
+
+/// `status.progress` and the `Progressing` condition that says the same: True while the sink keeps up or
+/// merely lags, False while stalled or stopped, Unknown while not measured.
+fn set_progress(
+    s: &mut KafkaConnectorStatus,
+    progress: Option<ProgressStatus>,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) {
+    let Some(p) = progress else {
+        s.progress = None;
+        s.conditions.retain(|c| c.kind != PROGRESSING);
+        return;
+    };
+    let (status, reason) = match p.state.as_str() {
+        "OK" => ("True", "KeepingUp"),
+        "Lagging" => ("True", "Lagging"),
+        "Stalled" => ("False", "Stalled"),
+        "Stopped" => ("False", "Stopped"),
+        _ => ("Unknown", "NotMeasured"),
+    };
+    let message = cut(p.message.as_deref().unwrap_or_default(), 3, MESSAGE_CHARS);
+    let c = condition(
+        &s.conditions,
+        PROGRESSING,
+        status,
+        reason,
+        &message,
+        generation,
+        now,
+    );
+    match s.conditions.iter_mut().find(|x| x.kind == PROGRESSING) {
+        Some(x) => *x = c,
+        None => s.conditions.push(c),
+    }
+    s.progress = Some(p);
 }
 
 /// `Ready` from `ready`, plus kstatus' `Stalled` while the reason is one no retry fixes. Transition times
@@ -296,12 +339,73 @@ mod tests {
             ready,
             auto_restart: None,
             contention: None,
+            progress: None,
             handled_restart: None,
             handled_task_restart: None,
             topics: vec!["t".into()],
             redactor,
             now,
         }
+    }
+
+    #[test]
+    fn progress_shows_as_a_condition_of_its_own_that_leaves_ready_alone() {
+        let r = Redactor::default();
+        let ready = Ready::yes(Reason::Running, "ok");
+        let now = Utc::now();
+        let stalled = ProgressStatus {
+            state: "Stalled".into(),
+            lag_records: Some(45),
+            message: Some(
+                "the committed offset of 3 of 3 partitions … while 45 records wait".into(),
+            ),
+            ..ProgressStatus::default()
+        };
+        let s = connector_status(
+            None,
+            Parts {
+                progress: Some(stalled.clone()),
+                ..parts(Reported::Nothing, &ready, &r, now)
+            },
+        );
+        assert_eq!(s.progress.as_ref(), Some(&stalled));
+        let kinds: Vec<(&str, &str, &str)> = s
+            .conditions
+            .iter()
+            .map(|c| {
+                (
+                    c.kind.as_str(),
+                    c.status.as_str(),
+                    c.reason.as_deref().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("Ready", "True", "Running"),
+                ("Progressing", "False", "Stalled")
+            ]
+        );
+        // Measured no more (a source connector now, or a cluster without spec.kafka): both go.
+        let later = connector_status(Some(&s), parts(Reported::Nothing, &ready, &r, now));
+        assert_eq!(later.progress, None);
+        assert_eq!(later.conditions.len(), 1);
+        // Unknown is said as such.
+        let unknown = ProgressStatus {
+            state: "Unknown".into(),
+            message: Some("lag unknown: …".into()),
+            ..ProgressStatus::default()
+        };
+        let s = connector_status(
+            Some(&s),
+            Parts {
+                progress: Some(unknown),
+                ..parts(Reported::Nothing, &ready, &r, now)
+            },
+        );
+        assert_eq!(s.conditions[1].status, "Unknown");
+        assert_eq!(s.conditions[1].reason.as_deref(), Some("NotMeasured"));
     }
 
     #[test]

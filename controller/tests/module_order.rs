@@ -15,6 +15,7 @@ const ORDER: Order = Order {
         "plan",
         "offsets",
         "contention",
+        "progress",
         "status",
         // edges
         "metrics",
@@ -24,6 +25,8 @@ const ORDER: Order = Order {
         "retries",
         "fingerprints",
         "policies",
+        // the Kafka admin-read client lag is measured with
+        "kafka",
         // one client and one poller per Connect cluster
         "connect_runtime",
         // what the reconcilers share, and the reconcilers

@@ -84,3 +84,39 @@ impl Created {
         apply(&yaml, &[]).expect_ok()
     }
 }
+
+/// The stack broker's secured listeners (SASL and mTLS).
+pub fn brokers_secured() -> &'static stack::kafka::SecuredBrokerEnv {
+    kafka_env().brokers_secured.as_ref().expect(
+        "the stack's broker has SASL and mTLS listeners (restart the stack with this cw-stack)",
+    )
+}
+
+/// A Secret `name` with the broker's SASL user (`username`, `password`).
+pub fn broker_sasl_secret(name: &str) -> Created {
+    let b = brokers_secured();
+    basic_auth_secret(name, &b.sasl_username, &b.sasl_password)
+}
+
+/// A Secret `name` with the CA of the broker's TLS listener as `ca.crt`.
+pub fn broker_ca_secret(name: &str) -> Created {
+    let b = brokers_secured();
+    Created(vec![
+        "secret".into(),
+        "generic".into(),
+        name.into(),
+        format!("--from-file=ca.crt={}", b.ca_pem.display()),
+    ])
+}
+
+/// A Secret `name` with a client certificate and key the broker's mTLS listener accepts.
+pub fn broker_client_cert_secret(name: &str) -> Created {
+    let b = brokers_secured();
+    Created(vec![
+        "secret".into(),
+        "generic".into(),
+        name.into(),
+        format!("--from-file=tls.crt={}", b.client_cert_pem.display()),
+        format!("--from-file=tls.key={}", b.client_key_pem.display()),
+    ])
+}

@@ -14,6 +14,7 @@ pub use stack::StackEnv;
 
 pub mod connectors;
 pub mod credentials;
+pub mod kafka;
 pub mod objects;
 pub mod prom;
 pub mod rbac;

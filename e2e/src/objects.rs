@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use shared::crd::{
-    AuthenticationType, AutoRestart, ClusterAuthentication, ClusterRef, ClusterTls,
-    ConfigValueSource, ConnectorState, DeletionPolicy, KafkaConnectCluster,
-    KafkaConnectClusterSpec, KafkaConnector, KafkaConnectorSpec, KeyRef, KeySelector,
-    LocalObjectRef,
+    AuthenticationType, AutoRestart, ClusterAuthentication, ClusterKafka, ClusterRef, ClusterTls,
+    ConfigValueSource, ConnectorState, DeletionPolicy, KafkaAuthentication,
+    KafkaAuthenticationType, KafkaConnectCluster, KafkaConnectClusterSpec, KafkaConnector,
+    KafkaConnectorSpec, KeyRef, KeySelector, LocalObjectRef,
 };
 
 use crate::{Out, apply};
@@ -37,6 +37,7 @@ pub fn cluster(ns: &str, name: &str, url: &str) -> Cluster {
             request_timeout_seconds: None,
             allowed_namespaces: Vec::new(),
             prune: false,
+            kafka: None,
         },
     );
     object.metadata.namespace = Some(ns.to_string());
@@ -92,6 +93,46 @@ impl Cluster {
         self.tls().client_cert_secret_ref = Some(LocalObjectRef {
             name: secret.to_string(),
         });
+        self
+    }
+
+    /// `spec.kafka` with these bootstrap servers (plain, no credentials).
+    pub fn kafka(mut self, bootstrap: &str) -> Cluster {
+        self.object.spec.kafka = Some(ClusterKafka {
+            bootstrap_servers: bootstrap.to_string(),
+            authentication: None,
+            tls: None,
+        });
+        self
+    }
+
+    /// SASL for `spec.kafka` with the user name and password in Secret `secret` (default keys).
+    pub fn kafka_sasl(mut self, kind: KafkaAuthenticationType, secret: &str) -> Cluster {
+        if let Some(k) = &mut self.object.spec.kafka {
+            k.authentication = Some(KafkaAuthentication {
+                kind,
+                secret_ref: LocalObjectRef {
+                    name: secret.to_string(),
+                },
+                username_key: None,
+                password_key: None,
+            });
+        }
+        self
+    }
+
+    /// TLS for `spec.kafka`: the CA in Secret `ca` (key `ca.crt`) and, for mTLS, the `kubernetes.io/tls`
+    /// Secret `client_cert`.
+    pub fn kafka_tls(mut self, ca: &str, client_cert: Option<&str>) -> Cluster {
+        if let Some(k) = &mut self.object.spec.kafka {
+            k.tls = Some(ClusterTls {
+                ca_secret_ref: Some(key_ref(ca)),
+                client_cert_secret_ref: client_cert.map(|n| LocalObjectRef {
+                    name: n.to_string(),
+                }),
+                ..ClusterTls::default()
+            });
+        }
         self
     }
 

@@ -25,6 +25,8 @@ const ORDER: Order = Order {
         // the Kafka Connect REST client, and what is built on it
         "connect",
         "offsets",
+        // how to reach a Connect cluster's Kafka (settings, the bootstrap list)
+        "kafka",
         "cluster",
         "target",
         // Kubernetes watches, and what every binary runs around its work

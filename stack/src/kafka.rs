@@ -2,7 +2,9 @@
 //! `stack/kafka/build.sh` resolves with Maven into the cache.
 //!
 //! [`KafkaStack::start`] brings up, on 127.0.0.1 with free ports:
-//! - the broker (`kafka.Kafka`, combined controller+broker, log dir formatted with `kafka.tools.StorageTool`);
+//! - the broker (`kafka.Kafka`, combined controller+broker, log dir formatted with `kafka.tools.StorageTool`),
+//!   with a PLAINTEXT listener for everything, and SASL_PLAINTEXT and mTLS listeners for clients that must
+//!   authenticate;
 //! - the main Connect worker (`ConnectDistributed`, plain HTTP), with the built-in connectors on the classpath;
 //! - a secured Connect worker on the same broker: HTTPS with a server certificate from a CA generated here,
 //!   client certificates required (mTLS), and HTTP basic auth (`BasicAuthSecurityRestExtension`).
@@ -11,8 +13,10 @@
 //! die and come back start one more with [`ConnectWorker::start`]: it keeps its port, group and topics across
 //! [`ConnectWorker::stop`]/[`ConnectWorker::kill`] and [`ConnectWorker::restart`], so its connectors survive.
 //!
-//! Layout under the state directory: `logs/<name>.log` per process, `kafka/` (broker config and data),
-//! `connect/<name>/` (worker config, certificates).
+//! Layout under the state directory: `logs/<name>.log` per process, `kafka/` (broker config, data and
+//! `tls/` certificates), `connect/<name>/` (worker config, certificates).
+//!
+//! [`tool_command`] runs Kafka's own command-line tools against the stack.
 
 mod broker;
 mod tls;
@@ -30,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::ports::free_ports;
 use crate::process::{Proc, wait_ready};
 use crate::{Error, Result, io};
-use broker::{BROKER_TIMEOUT, start_broker};
+use broker::{BROKER_TIMEOUT, StartedBroker, start_broker};
 use tls::SecureMaterial;
 pub use worker::ConnectWorker;
 use worker::DEFAULT_HEAP_MIB;
@@ -44,7 +48,11 @@ pub struct KafkaEnv {
     pub connect_url: String,
     /// The secured Connect worker (mTLS + basic auth).
     pub secure: SecureConnectEnv,
-    /// The `kafka-$VERSION` directory of the cache: `lib/` (the classpath) and `log4j2.xml`.
+    /// The broker's SASL and mTLS listeners. `None` only in an env file written by an older `cw-stack`.
+    #[serde(default)]
+    pub brokers_secured: Option<SecuredBrokerEnv>,
+    /// The `kafka-$VERSION` directory of the cache: `lib/` (the classpath), `log4j2.xml` and
+    /// `tools-log4j2.xml`.
     pub home: PathBuf,
     /// The Kafka version the jars are of, e.g. `4.3.1`.
     pub version: String,
@@ -65,6 +73,23 @@ pub struct SecureConnectEnv {
     pub password: String,
     /// An unrelated CA: a client that trusts only this one must fail the TLS handshake.
     pub untrusted_ca_pem: PathBuf,
+}
+
+/// The broker's listeners that need authentication, on the same broker as [`KafkaEnv::bootstrap`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecuredBrokerEnv {
+    /// `127.0.0.1:PORT` of the SASL_PLAINTEXT listener: mechanisms PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512,
+    /// each accepting `sasl_username`/`sasl_password`. No authorizer, so that user may do anything.
+    pub sasl_bootstrap: String,
+    pub sasl_username: String,
+    pub sasl_password: String,
+    /// `127.0.0.1:PORT` of the SSL listener, which requires a client certificate signed by `ca_pem` (its
+    /// server certificate, signed by the same CA, is valid for 127.0.0.1 and localhost).
+    pub ssl_bootstrap: String,
+    pub ca_pem: PathBuf,
+    pub client_cert_pem: PathBuf,
+    /// PKCS#8 PEM.
+    pub client_key_pem: PathBuf,
 }
 
 /// The broker and the two standing Connect workers. Dropping it stops the workers, then the broker.
@@ -90,7 +115,11 @@ impl KafkaStack {
         // broker boots.
         let tls_dir = dir.join("connect").join("connect-secure");
         let tls = std::thread::spawn(move || SecureMaterial::create(&tls_dir));
-        let (mut broker, bootstrap) = start_broker(&home, &dir)?;
+        let StartedBroker {
+            proc_: mut broker,
+            bootstrap,
+            secured,
+        } = start_broker(&home, &dir)?;
         let tls = tls
             .join()
             .unwrap_or_else(|_| Err(Error::Env("generating certificates panicked".into())))?;
@@ -114,6 +143,7 @@ impl KafkaStack {
             bootstrap: bootstrap.clone(),
             connect_url: String::new(),
             secure: tls.env(String::new()),
+            brokers_secured: Some(secured.clone()),
             home: home.clone(),
             version: version.clone(),
         };
@@ -146,6 +176,7 @@ impl KafkaStack {
             bootstrap,
             connect_url: main.url(),
             secure: tls.env(secure.url()),
+            brokers_secured: Some(secured),
             home,
             version,
         };
@@ -182,8 +213,26 @@ impl Drop for KafkaStack {
         }
     }
 }
+
+/// `java` running one of Kafka's command-line tools, `class` (e.g. `org.apache.kafka.tools.TopicCommand`),
+/// with the stack's classpath; add the tool's arguments. Its own logging goes to stderr at WARN and above, so
+/// stdout carries only what the tool prints.
+pub fn tool_command(env: &KafkaEnv, class: &str) -> Command {
+    let mut cmd = java_logging(
+        &env.home,
+        &env.home.join("tools-log4j2.xml"),
+        &["-Xms32m".to_string(), "-Xmx256m".to_string()],
+    );
+    cmd.arg(class);
+    cmd
+}
+
 /// `java` with the stack's classpath, logging config and small-machine flags.
 fn java(home: &Path, extra: &[String]) -> Command {
+    java_logging(home, &home.join("log4j2.xml"), extra)
+}
+
+fn java_logging(home: &Path, log_config: &Path, extra: &[String]) -> Command {
     let java = std::env::var_os("JAVA_HOME")
         .map(|h| PathBuf::from(h).join("bin").join("java"))
         .filter(|p| p.exists())
@@ -198,7 +247,7 @@ fn java(home: &Path, extra: &[String]) -> Command {
         ])
         .arg(format!(
             "-Dlog4j2.configurationFile={}",
-            home.join("log4j2.xml").display()
+            log_config.display()
         ))
         .arg("-cp")
         .arg(format!("{}/*", home.join("lib").display()));
@@ -245,13 +294,22 @@ fn port_of(addr: &str) -> u16 {
         .unwrap_or(0)
 }
 
-/// Writes a Java properties file (values escaped for `\`, so Windows-free paths pass through unchanged).
-fn write_properties(path: &Path, props: &[(String, String)]) -> Result<()> {
+/// Writes a Java properties file. Values are escaped for `\` and line breaks (PEM values span lines), so
+/// Windows-free paths pass through unchanged.
+pub fn write_properties(path: &Path, props: &[(String, String)]) -> Result<()> {
+    fs::write(path, properties_text(props)).map_err(io(format!("writing {}", path.display())))
+}
+
+fn properties_text(props: &[(String, String)]) -> String {
     let mut s = String::new();
     for (k, v) in props {
-        s.push_str(&format!("{k}={}\n", v.replace('\\', "\\\\")));
+        let v = v
+            .replace('\\', "\\\\")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r");
+        s.push_str(&format!("{k}={v}\n"));
     }
-    fs::write(path, s).map_err(io(format!("writing {}", path.display())))
+    s
 }
 
 fn log_contains(log: &Path, needle: &str) -> bool {
@@ -267,6 +325,21 @@ fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn properties_escape_backslashes_and_line_breaks() {
+        let props = [
+            ("path".to_string(), "/a/b".to_string()),
+            (
+                "pem".to_string(),
+                "-----BEGIN X-----\r\nAB\\C\n-----END X-----\n".to_string(),
+            ),
+        ];
+        assert_eq!(
+            properties_text(&props),
+            "path=/a/b\npem=-----BEGIN X-----\\r\\nAB\\\\C\\n-----END X-----\\n\n"
+        );
+    }
 
     #[test]
     fn version_from_home() {

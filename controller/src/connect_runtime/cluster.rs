@@ -18,6 +18,7 @@ use shared::target::ClusterId;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
+use super::lag::{KafkaSource, LagState};
 use super::snapshot::Snapshot;
 use crate::plan::{CREATE_GRACE, Recent, STATE_GRACE, in_state};
 
@@ -97,6 +98,8 @@ pub(crate) struct Endpoint {
     pub reconciles: Semaphore,
     /// The poller task, while one runs.
     pub(super) poller: Mutex<Option<JoinHandle<()>>>,
+    /// Lag measurement of its sink connectors.
+    pub lag: LagState,
 }
 
 /// One KafkaConnectCluster (or the default cluster) in use: its id and label, and the endpoint it polls
@@ -105,6 +108,11 @@ pub(crate) struct ConnectCluster {
     pub id: ClusterId,
     pub label: String,
     pub(super) endpoint: Arc<Endpoint>,
+    /// Its Kafka cluster, as its `spec.kafka` resolves.
+    kafka: RwLock<KafkaSource>,
+    /// Whether the last lag measurement with its `spec.kafka` worked (`None`: not measured), and whether
+    /// that changed since the cluster's reconcile last asked.
+    kafka_health: Mutex<(Option<Result<(), String>>, bool)>,
 }
 
 impl std::ops::Deref for ConnectCluster {
@@ -120,7 +128,36 @@ impl ConnectCluster {
             label: id.label(),
             id,
             endpoint,
+            kafka: RwLock::default(),
+            kafka_health: Mutex::default(),
         }
+    }
+
+    pub fn kafka_health(&self) -> Option<Result<(), String>> {
+        self.kafka_health.lock().0.clone()
+    }
+
+    pub(super) fn set_kafka_health(&self, health: Option<Result<(), String>>) {
+        let mut h = self.kafka_health.lock();
+        if h.0 != health {
+            *h = (health, true);
+        }
+    }
+
+    /// Whether the health changed since the last call.
+    pub(super) fn take_kafka_health_changed(&self) -> bool {
+        std::mem::take(&mut self.kafka_health.lock().1)
+    }
+
+    pub fn kafka(&self) -> KafkaSource {
+        self.kafka.read().clone()
+    }
+
+    /// Uses the Kafka settings `spec.kafka` resolves to (`Err`: why they do not), keeping the client when
+    /// they did not change.
+    pub fn set_kafka(&self, resolved: Result<Option<shared::kafka::KafkaSettings>, String>) {
+        let mut k = self.kafka.write();
+        *k = KafkaSource::of(&k, resolved);
     }
 }
 
@@ -148,6 +185,7 @@ impl Endpoint {
                 .map(|r| RateLimiter::direct(Quota::per_second(r).allow_burst(r))),
             reconciles: Semaphore::new(max_writes.saturating_mul(RECONCILES_PER_WRITE).max(1)),
             poller: Mutex::new(None),
+            lag: LagState::default(),
         }
     }
 
@@ -260,9 +298,12 @@ impl Endpoint {
         self.written.lock().remove(name);
     }
 
-    /// Stops the poller.
+    /// Stops the poller and lag measurement.
     pub(super) fn stop(&self) {
         if let Some(t) = self.poller.lock().take() {
+            t.abort();
+        }
+        if let Some(t) = self.lag.task.lock().take() {
             t.abort();
         }
     }
@@ -355,7 +396,7 @@ mod tests {
                 seq,
                 Some(PolledConnector {
                     status,
-                    config: None,
+                    ..PolledConnector::default()
                 }),
             );
         };

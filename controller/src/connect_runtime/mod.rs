@@ -8,6 +8,7 @@
 //! Below the reconcilers: this folder imports none of them; it asks for reconciles through [`Watched`].
 
 mod cluster;
+mod lag;
 mod poller;
 mod prune;
 mod snapshot;
@@ -41,6 +42,10 @@ pub(crate) struct Wiring {
     pub max_writes_per_cluster: usize,
     /// Automatic restarts per second per cluster (0: not paced).
     pub restarts_per_second: u32,
+    /// How often sink lag is measured.
+    pub lag_interval: Duration,
+    /// The window progress is judged over.
+    pub progress_window: Duration,
 }
 
 /// Every Connect cluster in use, and the clusters whose settings cannot be resolved (with the `Ready`
@@ -157,6 +162,10 @@ impl ConnectClusters {
             // The poller holds a weak reference, so dropping the endpoint ends it.
             *poller = Some(tokio::spawn(poller::run(Arc::downgrade(e), self.clone())));
         }
+        let mut lag = e.lag.task.lock();
+        if lag.as_ref().is_none_or(|t| t.is_finished()) {
+            *lag = Some(tokio::spawn(lag::run(Arc::downgrade(e), self.clone())));
+        }
     }
 
     /// The running clusters that use endpoint `e`.
@@ -175,10 +184,13 @@ impl ConnectClusters {
         let c = self.running.write().remove(id)?;
         let e = &c.endpoint;
         let mut poller = e.poller.lock();
-        if self.members(e).is_empty()
-            && let Some(t) = poller.take()
-        {
-            t.abort();
+        if self.members(e).is_empty() {
+            if let Some(t) = poller.take() {
+                t.abort();
+            }
+            if let Some(t) = e.lag.task.lock().take() {
+                t.abort();
+            }
         }
         drop(poller);
         Some(c)

@@ -12,6 +12,7 @@ use shared::connect::ConnectorStatus;
 use shared::runtime::admin::{ChunkedFamilies, encode_chunk};
 
 use crate::plan::Trigger;
+use crate::progress::ProgressState;
 
 const CONNECTOR_STATES: [&str; 6] = [
     "RUNNING",
@@ -66,6 +67,16 @@ struct Tracked {
     exhausted: bool,
     /// Ready=False with reason Contended: writes are held while another writer changes the connector.
     contended: bool,
+    /// Lag, progress and dead letters of a sink, while measured.
+    progress: Option<ProgressFigures>,
+}
+
+/// What lag measurement last said of one sink connector; each figure only while known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ProgressFigures {
+    pub state: Option<ProgressState>,
+    pub lag: Option<i64>,
+    pub dead_letters: Option<i64>,
 }
 
 impl Tracked {
@@ -131,6 +142,24 @@ fn restarts(t: &Tracked, _: DateTime<Utc>) -> Samples {
     out
 }
 
+fn progress_states(t: &Tracked, _: DateTime<Utc>) -> Samples {
+    let Some(current) = t.progress.and_then(|p| p.state) else {
+        return Vec::new();
+    };
+    (ProgressState::ALL.iter())
+        .map(|s| {
+            (
+                vec![("state", s.as_str())],
+                f64::from(u8::from(*s == current)),
+            )
+        })
+        .collect()
+}
+
+fn figure(v: Option<i64>) -> Samples {
+    v.map(|v| vec![(Vec::new(), v as f64)]).unwrap_or_default()
+}
+
 /// A single sample without extra labels; `reported` only once Connect reported a state.
 fn one(value: f64, reported: bool, t: &Tracked) -> Samples {
     if reported && t.state.is_none() {
@@ -173,6 +202,27 @@ const FAMILIES: &[Family] = &[
         help: "1 while the controller holds its writes to the connector because another writer keeps changing it on Kafka Connect, else 0.",
         counter: false,
         samples: |t, _| one(f64::from(u8::from(t.contended)), false, t),
+        autoconnector: false,
+    },
+    Family {
+        name: "connect_warden_connector_lag_records",
+        help: "Records a sink connector's consumer group is behind the log end, over the partitions it has committed offsets for; absent while not measured.",
+        counter: false,
+        samples: |t, _| figure(t.progress.and_then(|p| p.lag)),
+        autoconnector: false,
+    },
+    Family {
+        name: "connect_warden_connector_progress",
+        help: "Progress of a sink connector judged over the window (OK, Lagging, Stalled, Stopped): 1 for the current state, 0 for the others; absent while not judged.",
+        counter: false,
+        samples: progress_states,
+        autoconnector: false,
+    },
+    Family {
+        name: "connect_warden_connector_dead_letter_records_total",
+        help: "Records added to the connector's dead letter queue topic since counting began; absent without errors.deadletterqueue.topic.name.",
+        counter: true,
+        samples: |t, _| figure(t.progress.and_then(|p| p.dead_letters)),
         autoconnector: false,
     },
     Family {
@@ -285,6 +335,13 @@ impl Connectors {
         if let Some(t) = self.tracked.lock().get_mut(key) {
             t.exhausted = exhausted;
             t.contended = contended;
+        }
+    }
+
+    /// What lag measurement says of the connector (`None`: not measured), for a connector already tracked.
+    pub fn set_progress(&self, key: &ObjKey, figures: Option<ProgressFigures>) {
+        if let Some(t) = self.tracked.lock().get_mut(key) {
+            t.progress = figures;
         }
     }
 

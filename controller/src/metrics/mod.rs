@@ -12,7 +12,7 @@ use prometheus::{
 use shared::connect::RequestObserver;
 use shared::runtime::admin::Exposition;
 
-pub(crate) use connectors::RestartTarget;
+pub(crate) use connectors::{ProgressFigures, RestartTarget};
 
 use crate::error::Result;
 
@@ -116,11 +116,48 @@ impl Polls {
     }
 }
 
+/// Lag measurement's reads of a Kafka cluster.
+struct KafkaReads {
+    up: IntGaugeVec,
+    requests: IntCounterVec,
+    cycle: HistogramVec,
+}
+
+impl KafkaReads {
+    fn register(r: &Registry) -> Result<KafkaReads> {
+        Ok(KafkaReads {
+            up: registered(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "connect_warden_kafka_up",
+                        "1 when the last lag measurement of the Connect cluster's Kafka cluster (spec.kafka) succeeded, else 0.",
+                    ),
+                    &["cluster"],
+                )?,
+            )?,
+            requests: counter(
+                r,
+                "connect_warden_kafka_requests_total",
+                "Requests sent to Kafka brokers to measure lag (connection set-up included).",
+                &["cluster"],
+            )?,
+            cycle: histogram(
+                r,
+                "connect_warden_lag_measurement_duration_seconds",
+                "Duration of one lag measurement of all sink connectors of a Connect cluster.",
+                &["cluster"],
+            )?,
+        })
+    }
+}
+
 pub(crate) struct Metrics {
     registry: Registry,
     reconciles: Reconciles,
     connect: ConnectRequests,
     polls: Polls,
+    kafka: KafkaReads,
     kube_writes: IntCounterVec,
     leader: IntGauge,
     /// The per-connector series.
@@ -134,6 +171,7 @@ impl Metrics {
             reconciles: Reconciles::register(&registry)?,
             connect: ConnectRequests::register(&registry)?,
             polls: Polls::register(&registry)?,
+            kafka: KafkaReads::register(&registry)?,
             kube_writes: counter(
                 &registry,
                 "connect_warden_kube_writes_total",
@@ -192,7 +230,23 @@ impl Metrics {
             .set(i64::from(ok));
     }
 
+    /// One lag measurement of `cluster`'s Kafka: whether it worked, the requests it sent, how long it took.
+    pub fn lag_measured(&self, cluster: &str, ok: bool, requests: u64, took: Duration) {
+        let k = &self.kafka;
+        k.up.with_label_values(&[cluster]).set(i64::from(ok));
+        k.requests.with_label_values(&[cluster]).inc_by(requests);
+        k.cycle
+            .with_label_values(&[cluster])
+            .observe(took.as_secs_f64());
+    }
+
+    /// `cluster` no longer measures lag (no spec.kafka any more).
+    pub fn forget_kafka(&self, cluster: &str) {
+        let _ = self.kafka.up.remove_label_values(&[cluster]);
+    }
+
     pub fn forget_cluster(&self, cluster: &str) {
+        self.forget_kafka(cluster);
         let _ = self.polls.up.remove_label_values(&[cluster]);
         for r in ["ok", "error"] {
             let _ = self.polls.total.remove_label_values(&[cluster, r]);

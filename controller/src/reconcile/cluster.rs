@@ -90,7 +90,16 @@ async fn apply(c: &KafkaConnectCluster, ctx: &Arc<Ctx>) -> Result<Requeue> {
         })
     });
     let handle = match handle {
-        Ok(h) => Some(h),
+        Ok(h) => {
+            let kafka = shared::cluster::resolve_kafka(
+                &label,
+                &c.spec,
+                |n| secrets.get(n).cloned(),
+                |n| maps.get(n).cloned(),
+            );
+            h.set_kafka(kafka.map_err(|e| e.to_string()));
+            Some(h)
+        }
         Err(why) => {
             if ctx.connect.broken(&key).as_ref() != Some(&why) {
                 tracing::warn!(cluster = %label, reason = %why.reason, error = %why.message, "cannot set up the Kafka Connect client");
@@ -235,8 +244,32 @@ pub fn cluster_status(
     };
     let now = Utc::now();
     s.conditions = status::conditions(&prev.conditions, &ready, &ready.message, generation, now);
+    s.conditions.retain(|c| c.kind != KAFKA_REACHABLE);
+    if let Some(health) = h.and_then(|h| h.kafka_health()) {
+        let (status, reason, message) = match health {
+            Ok(()) => (
+                "True",
+                Reason::Reachable,
+                "lag of its sink connectors measured".to_string(),
+            ),
+            Err(why) => ("False", Reason::KafkaUnreachable, why),
+        };
+        s.conditions.push(status::condition(
+            &prev.conditions,
+            KAFKA_REACHABLE,
+            status,
+            reason.as_str(),
+            &message,
+            generation,
+            now,
+        ));
+    }
     s
 }
+
+/// The cluster condition that says whether lag measurement reaches the Kafka cluster of `spec.kafka`
+/// (absent without it).
+pub const KAFKA_REACHABLE: &str = "KafkaReachable";
 
 /// One Secret or ConfigMap the cluster's settings name: the spec field, and the keys it must hold.
 struct Reference<'a> {

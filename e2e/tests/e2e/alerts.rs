@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use connect_warden_e2e::connectors::{
     delete_connector, delete_connector_nowait, patch_cluster, patch_connector,
 };
+use connect_warden_e2e::kafka::{create_topic, produce};
 use connect_warden_e2e::objects::{cluster, connector, file_sink};
 use connect_warden_e2e::prom::{self, CONTROLLER_JOB, Notified, ScrapeTarget};
 use connect_warden_e2e::*;
@@ -267,25 +268,37 @@ async fn every_dashboard_query_returns_data() {
 
     // Traffic.
     let ns = namespace("dash", &[]);
-    for name in ["main", "flaky"] {
-        cluster(&ns, name, &kafka_env().connect_url)
-            .apply()
-            .expect_ok();
-    }
+    // `main` measures lag (its sinks' lag, progress and dead letter panels), `flaky` does not.
+    cluster(&ns, "main", &kafka_env().connect_url)
+        .kafka(&kafka_env().bootstrap)
+        .apply()
+        .expect_ok();
+    cluster(&ns, "flaky", &kafka_env().connect_url)
+        .apply()
+        .expect_ok();
     let (ok, broken, stuck) = (
         unique("dash-ok"),
         unique("dash-broken"),
         unique("dash-stuck"),
     );
+    let (topic, dlq) = (unique("dash-t"), unique("dash-dlq"));
+    create_topic(kafka_env(), &topic, 1).await.expect("topic");
+    create_topic(kafka_env(), &dlq, 1).await.expect("dlq");
+    produce(kafka_env(), &topic, &["one".into(), "two".into()])
+        .await
+        .expect("records");
     let out = scratch("dash").join("out.txt");
-    file_sink(&ns, &ok, "dash-t", out.display())
+    file_sink(&ns, &ok, &topic, out.display())
+        .config("errors.tolerance", "all")
+        .config("errors.deadletterqueue.topic.name", &dlq)
+        .config("errors.deadletterqueue.topic.replication.factor", "1")
         .apply()
         .expect_ok();
-    file_sink(&ns, &broken, "dash-t", "/nonexistent-dir/out.txt")
+    file_sink(&ns, &broken, &topic, "/nonexistent-dir/out.txt")
         .restarts(1, 1)
         .apply()
         .expect_ok();
-    file_sink(&ns, &stuck, "dash-t", out.display())
+    file_sink(&ns, &stuck, &topic, out.display())
         .on("flaky")
         .apply()
         .expect_ok();

@@ -1184,7 +1184,8 @@ fn every_flag_the_chart_renders_is_accepted_by_the_binaries() {
          defaultClusterUrl: http://connect:8083\n  defaultClusterTimeoutSeconds: 20\n  maxWritesPerCluster: 4\n  \
          leaseDurationSeconds: 20\n  restartBackoffBaseSeconds: 5\n  restartBackoffMaxSeconds: 300\n  \
          restartStableSeconds: 120\n  maxRestartsPerSecond: 0\n  contentionCorrections: 3\n  \
-         contentionWindowSeconds: 300\n  contentionQuietSeconds: 60\n  writePolicyStatus: false\n  autoconnectorMetrics: true\n  logFormat: text\n  logLevel: debug\n\
+         contentionWindowSeconds: 300\n  contentionQuietSeconds: 60\n  lagIntervalSeconds: 15\n  \
+         progressWindowSeconds: 300\n  writePolicyStatus: false\n  autoconnectorMetrics: true\n  logFormat: text\n  logLevel: debug\n\
          webhook:\n  connectFailurePolicy: open\n  connectTimeoutMs: 5000\n  validationCacheTtlSeconds: 30\n  \
          defaultClusterUrl: http://connect:8083\n  logFormat: text\n  logLevel: debug\n",
     )
@@ -1200,7 +1201,7 @@ fn every_flag_the_chart_renders_is_accepted_by_the_binaries() {
             "connect-warden-controller",
             0,
             "connect-warden-controller",
-            23,
+            25,
         ),
         ("connect-warden-webhook", 0, "connect-warden-webhook", 11),
     ] {

@@ -1,5 +1,6 @@
 //! The secured worker's TLS material: a CA, server and client certificates, the PKCS12 stores Connect's
-//! REST listener needs, and the basic-auth credentials and JAAS files.
+//! REST listener needs, and the basic-auth credentials and JAAS files. Also the broker's SSL listener
+//! certificates, PEM only.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -171,5 +172,41 @@ impl SecureMaterial {
             jaas: self.dir.join("jaas.conf"),
             probe: self.probe.clone(),
         }
+    }
+}
+
+/// The broker's SSL listener material, PEM only (the broker reads PEM stores): a CA of its own, a server
+/// certificate for 127.0.0.1 and localhost, and a client certificate for tests, all written under `dir`.
+pub(super) struct BrokerTls {
+    /// The server certificate followed by the CA, and its key (PKCS#8), for `ssl.keystore.*`.
+    pub(super) server_chain_pem: String,
+    pub(super) server_key_pem: String,
+    /// For `ssl.truststore.certificates`: the broker accepts clients whose certificates this CA signed.
+    pub(super) ca_pem: String,
+    pub(super) ca_path: PathBuf,
+    pub(super) client_cert_path: PathBuf,
+    pub(super) client_key_path: PathBuf,
+}
+
+impl BrokerTls {
+    pub(super) fn create(dir: &Path) -> Result<BrokerTls> {
+        fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        let ca = Ca::new("connect-warden test Kafka CA")?;
+        let server = ca.server(&["127.0.0.1", "localhost"])?;
+        let client = ca.client("connect-warden-kafka-client", None)?;
+        let f = |n: &str| dir.join(n);
+        write_file(&f("ca.pem"), &ca.cert_pem)?;
+        write_file(&f("server.pem"), &server.cert_pem)?;
+        write_file(&f("server-key.pem"), &server.key_pem)?;
+        write_file(&f("client.pem"), &client.cert_pem)?;
+        write_file(&f("client-key.pem"), &client.key_pem)?;
+        Ok(BrokerTls {
+            server_chain_pem: format!("{}\n{}", server.cert_pem.trim_end(), ca.cert_pem),
+            server_key_pem: server.key_pem,
+            ca_pem: ca.cert_pem,
+            ca_path: f("ca.pem"),
+            client_cert_path: f("client.pem"),
+            client_key_path: f("client-key.pem"),
+        })
     }
 }

@@ -134,6 +134,8 @@ impl ConnectWorker {
             ),
             ("key.converter.schemas.enable".into(), "false".into()),
             ("value.converter.schemas.enable".into(), "false".into()),
+            // Sink tasks commit their consumer offsets on this interval (default 60 s): a second lets lag
+            // tests see a sink catch up promptly.
             ("offset.flush.interval.ms".into(), "1000".into()),
             ("listeners".into(), format!("{scheme}://127.0.0.1:{port}")),
             ("rest.advertised.host.name".into(), "127.0.0.1".into()),
@@ -147,7 +149,7 @@ impl ConnectWorker {
             ("heartbeat.interval.ms".into(), "2000".into()),
             ("scheduled.rebalance.max.delay.ms".into(), "3000".into()),
             ("task.shutdown.graceful.timeout.ms".into(), "3000".into()),
-            // Two versions of the versioned test connector, each in its own directory (see build.sh).
+            // The test connectors, each in its own directory (see build.sh).
             ("plugin.path".into(), path_str(&env.home.join("plugins"))),
             ("config.providers".into(), "file,env".into()),
             (

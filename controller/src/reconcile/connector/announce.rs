@@ -1,6 +1,6 @@
 //! Which events a connector's reconcile publishes, and their texts.
 
-use shared::crd::{ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, Condition};
+use shared::crd::{ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, Condition, ProgressStatus};
 
 use super::effects::Effects;
 use crate::conditions::{Ready, Reason, Truth};
@@ -82,6 +82,57 @@ pub(super) async fn announce(fx: &impl Effects, cluster: &str, p: &Plan, d: &Des
         };
         fx.event(warning, reason, "Reconcile", note).await;
     }
+}
+
+/// Events for a change of a sink's progress: it stalled or stopped (a warning), it moves again, or its dead
+/// letter queue started to grow (a warning). `was` and `now` as stored (messages redacted).
+pub(super) fn progress_events(
+    connector: &str,
+    was: Option<&ProgressStatus>,
+    now: Option<&ProgressStatus>,
+) -> Vec<(bool, &'static str, String)> {
+    let mut out = Vec::new();
+    let Some(now) = now else { return out };
+    let state = |p: Option<&ProgressStatus>| p.map(|p| p.state.clone()).unwrap_or_default();
+    let (before, after) = (state(was), state(Some(now)));
+    let message = now.message.as_deref().unwrap_or_default();
+    if before != after {
+        match after.as_str() {
+            "Stalled" | "Stopped" => out.push((
+                true,
+                if after == "Stalled" {
+                    "Stalled"
+                } else {
+                    "Stopped"
+                },
+                format!("sink connector {connector:?} is not keeping up: {message}"),
+            )),
+            "OK" | "Lagging" if matches!(before.as_str(), "Stalled" | "Stopped") => out.push((
+                false,
+                "Progressing",
+                format!("sink connector {connector:?} commits offsets again: {message}"),
+            )),
+            _ => {}
+        }
+    }
+    let growing = |p: Option<&ProgressStatus>| {
+        p.and_then(|p| p.dead_letters.as_ref())
+            .is_some_and(|d| d.per_minute > 0)
+    };
+    if growing(Some(now))
+        && !growing(was)
+        && let Some(d) = &now.dead_letters
+    {
+        out.push((
+            true,
+            "DeadLetters",
+            format!(
+                "connector {connector:?} sent {} records to its dead letter queue topic {} in the last minute ({} since {})",
+                d.per_minute, d.topic, d.records, d.since
+            ),
+        ));
+    }
+    out
 }
 
 /// The event of a restart of `what`: which automatic restart it was, or which request asked for it.

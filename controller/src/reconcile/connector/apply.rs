@@ -124,6 +124,7 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),
+        progress: cluster.lag.report(&desired.name).map(|r| r.to_status()),
         cluster: &cluster.label,
     };
     // Every value read through configFrom is a secret here, whatever its key or its type on Connect.

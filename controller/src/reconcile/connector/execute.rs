@@ -4,11 +4,13 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use shared::crd::{ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, KafkaConnectorStatus};
+use shared::crd::{
+    ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, KafkaConnectorStatus, ProgressStatus,
+};
 use shared::redact::Redactor;
 
 use super::KIND;
-use super::announce::{announce, transition_event};
+use super::announce::{announce, progress_events, transition_event};
 use super::effects::{Called, Effects};
 use crate::conditions::{Ready, Reason};
 use crate::error::Result;
@@ -29,6 +31,8 @@ pub(super) struct Job<'a> {
     pub input: &'a Input<'a>,
     pub reported: Reported<'a>,
     pub topics: Vec<String>,
+    /// What lag measurement says of the connector.
+    pub progress: Option<ProgressStatus>,
     /// The cluster's label, for messages.
     pub cluster: &'a str,
 }
@@ -48,6 +52,14 @@ impl Job<'_> {
                 ready: &p.ready,
                 auto_restart: p.auto_restart.clone(),
                 contention: p.contention.clone(),
+                // Topic names read through configFrom stay out of status, as everywhere.
+                progress: self.progress.clone().map(|mut g| {
+                    g.message = g.message.map(|m| redactor.redact(&m));
+                    if let Some(d) = &mut g.dead_letters {
+                        d.topic = redactor.redact(&d.topic);
+                    }
+                    g
+                }),
                 handled_restart: p.handled_restart.clone(),
                 handled_task_restart: p.handled_task_restart.clone(),
                 topics: self.topics.clone(),
@@ -202,6 +214,10 @@ pub(super) async fn report(
         // The condition's message: redacted and cut already.
         let note = now.message.clone().unwrap_or_default();
         fx.event(true, r, "Reconcile", note).await;
+    }
+    let was = job.prev.and_then(|s| s.progress.as_ref());
+    for (warning, reason, note) in progress_events(&job.desired.name, was, new.progress.as_ref()) {
+        fx.event(warning, reason, "Progress", note).await;
     }
     write(fx, ex.written.as_ref(), &new, false).await?;
     Ok(new)

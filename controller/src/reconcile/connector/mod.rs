@@ -226,6 +226,7 @@ async fn write_simple(o: &KafkaConnector, ctx: &Ctx, ready: &Ready) -> Result<()
             ready,
             auto_restart: prev.and_then(|s| s.auto_restart.clone()),
             contention: prev.and_then(|s| s.contention.clone()),
+            progress: prev.and_then(|s| s.progress.clone()),
             handled_restart: None,
             handled_task_restart: None,
             topics: prev.map(|s| s.topics.clone()).unwrap_or_default(),

@@ -202,6 +202,7 @@ async fn reconcile_once(
         input: &input,
         reported: Reported::Status(st),
         topics: vec!["t".into()],
+        progress: None,
         cluster: "ns/main",
     };
     let metrics = Metrics::new(false).unwrap();
@@ -269,6 +270,7 @@ async fn create_once(fx: &Recorder) -> Vec<String> {
         input: &input,
         reported: Reported::Nothing,
         topics: vec!["t".into()],
+        progress: None,
         cluster: "ns/main",
     };
     let metrics = Metrics::new(false).unwrap();

@@ -1,0 +1,822 @@
+//! Lag measurement of one endpoint's sink connectors: each interval, a handful of requests to the Kafka
+//! cluster for all of them together (metadata, the committed offsets of every group, the log-end offsets
+//! of every partition: one request per broker each, never one per connector), a Burrow-style judgement
+//! per connector (`crate::progress`), the per-connector metrics, and a reconcile for each connector whose
+//! report changed enough for its status.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use kube::runtime::reflector::ObjectRef;
+use parking_lot::{Mutex, RwLock};
+use shared::crd::{DeadLetterStatus, ProgressStatus};
+use shared::kafka::KafkaSettings;
+use shared::target::connector_name;
+
+use super::ConnectClusters;
+use super::cluster::Endpoint;
+use super::snapshot::SinkKeys;
+use crate::kafka::{KafkaClient, KafkaError, Metadata};
+use crate::metrics::ProgressFigures;
+use crate::progress::{Judgement, PartitionSample, ProgressState, Track};
+use crate::restart::format_time;
+
+/// A report's figures reach status at most this often unless its state changes (status writes are not
+/// free, and the metrics carry the figures every interval).
+const STATUS_REFRESH: Duration = Duration::from_secs(60);
+/// Dead letters per minute are counted over this span.
+const MINUTE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Where a cluster's Kafka is, as its KafkaConnectCluster says.
+#[derive(Clone, Default)]
+pub(crate) enum KafkaSource {
+    /// No `spec.kafka`.
+    #[default]
+    NotConfigured,
+    /// `spec.kafka` does not resolve (a Secret missing, a key absent): why.
+    Unresolved(String),
+    Client(Arc<KafkaClient>),
+}
+
+impl KafkaSource {
+    /// The source for resolved settings, keeping `prev`'s client (and its connections) when they are the same.
+    pub fn of(prev: &KafkaSource, resolved: Result<Option<KafkaSettings>, String>) -> KafkaSource {
+        match resolved {
+            Ok(None) => KafkaSource::NotConfigured,
+            Err(why) => KafkaSource::Unresolved(why),
+            Ok(Some(settings)) => match prev {
+                KafkaSource::Client(c) if *c.settings() == settings => {
+                    KafkaSource::Client(c.clone())
+                }
+                _ => KafkaSource::Client(Arc::new(KafkaClient::new(settings))),
+            },
+        }
+    }
+}
+
+/// What lag measurement says of one sink connector; what its `status.progress` shows.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Report {
+    /// `None`: not judged (`message` says why).
+    pub state: Option<ProgressState>,
+    pub lag: Option<i64>,
+    pub since: Option<DateTime<Utc>>,
+    pub last_commit: Option<DateTime<Utc>>,
+    pub message: String,
+    pub dead_letters: Option<DeadLetters>,
+}
+
+impl Report {
+    fn unknown(message: String) -> Report {
+        Report {
+            state: None,
+            lag: None,
+            since: None,
+            last_commit: None,
+            message,
+            dead_letters: None,
+        }
+    }
+
+    /// What `status.progress` shows.
+    pub fn to_status(&self) -> ProgressStatus {
+        ProgressStatus {
+            state: self
+                .state
+                .map_or("Unknown", ProgressState::as_str)
+                .to_string(),
+            lag_records: self.lag,
+            since: self.since.map(format_time),
+            last_commit_time: self.last_commit.map(format_time),
+            message: Some(self.message.clone()),
+            dead_letters: self.dead_letters.as_ref().map(|d| DeadLetterStatus {
+                topic: d.topic.clone(),
+                records: d.records,
+                per_minute: d.per_minute,
+                since: format_time(d.since),
+                start_offset: d.start_offset,
+            }),
+        }
+    }
+
+    fn figures(&self) -> ProgressFigures {
+        ProgressFigures {
+            state: self.state,
+            lag: self.lag,
+            dead_letters: self.dead_letters.as_ref().map(|d| d.records),
+        }
+    }
+
+    /// Whether status must show `self` at once rather than at the next refresh.
+    fn differs_in_kind(&self, shown: &Report) -> bool {
+        self.state != shown.state
+            || (self.state.is_none() && self.message != shown.message)
+            || self.dead_letters.as_ref().map(|d| d.per_minute > 0)
+                != shown.dead_letters.as_ref().map(|d| d.per_minute > 0)
+    }
+}
+
+/// Records a connector sent to its dead letter queue topic.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DeadLetters {
+    pub topic: String,
+    pub records: i64,
+    pub per_minute: i64,
+    pub since: DateTime<Utc>,
+    pub start_offset: i64,
+}
+
+/// The endpoint's lag state: the reports reconciles read, and the measuring task.
+#[derive(Default)]
+pub(crate) struct LagState {
+    reports: RwLock<HashMap<String, Arc<Report>>>,
+    /// The measuring task, while one runs.
+    pub(super) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl LagState {
+    pub fn report(&self, connector: &str) -> Option<Arc<Report>> {
+        self.reports.read().get(connector).cloned()
+    }
+}
+
+/// One connector between measurements.
+#[derive(Default)]
+struct Tracked {
+    track: Track,
+    group: String,
+    dead_letters: Option<DeadLetterCount>,
+}
+
+struct DeadLetterCount {
+    topic: String,
+    start_offset: i64,
+    since: DateTime<Utc>,
+    /// (time, total end offset) over the last minute and a bit.
+    recent: VecDeque<(DateTime<Utc>, i64)>,
+}
+
+/// Measures lag for the endpoint until it is dropped or no cluster uses it. Each KafkaConnectCluster's
+/// connectors are measured with its own `spec.kafka` (clusters with the same settings together), so a
+/// cluster's credentials never serve another's connectors and its `KafkaReachable` condition is its own.
+pub(super) async fn run(weak: Weak<Endpoint>, all: Arc<ConnectClusters>) {
+    let mut tracked: HashMap<String, Tracked> = HashMap::new();
+    let mut shown: HashMap<String, (Arc<Report>, Instant)> = HashMap::new();
+    loop {
+        let Some(e) = weak.upgrade() else { return };
+        let began = Instant::now();
+        let mut members = all.members(&e);
+        if members.is_empty() {
+            return;
+        }
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+        let snapshot = e.snapshot();
+        if let Ok(polled) = &snapshot.connectors {
+            let now = Utc::now();
+            let mut reports = HashMap::new();
+            for c in &members {
+                let names: BTreeSet<String> = all
+                    .wiring
+                    .watched
+                    .connectors
+                    .state()
+                    .iter()
+                    .filter(|k| c.id.is_target_of(k))
+                    .map(|k| connector_name(k).to_string())
+                    .collect();
+                let sinks: BTreeMap<&str, (&Arc<SinkKeys>, Option<&str>)> = polled
+                    .iter()
+                    .filter(|(name, _)| names.contains(*name))
+                    .filter_map(|(name, p)| {
+                        let state = p.status.as_ref().map(|s| s.connector.state.as_str());
+                        p.sink.as_ref().map(|k| (name.as_str(), (k, state)))
+                    })
+                    .collect();
+                let health = match c.kafka() {
+                    KafkaSource::NotConfigured => {
+                        let why = format!(
+                            "lag is not measured: KafkaConnectCluster {} has no spec.kafka",
+                            c.label
+                        );
+                        reports.extend(all_unknown(&sinks, &why));
+                        all.wiring.metrics.forget_kafka(&c.label);
+                        None
+                    }
+                    KafkaSource::Unresolved(why) => {
+                        reports.extend(all_unknown(&sinks, &format!("lag is not measured: {why}")));
+                        Some(Err(why))
+                    }
+                    KafkaSource::Client(client) => {
+                        let before = client.requests_sent();
+                        let cycle = Instant::now();
+                        let result = measure(&client, &sinks, &mut tracked, &all, now).await;
+                        let sent = client.requests_sent().saturating_sub(before);
+                        all.wiring.metrics.lag_measured(
+                            &c.label,
+                            result.is_ok(),
+                            sent,
+                            cycle.elapsed(),
+                        );
+                        match result {
+                            Ok(r) => {
+                                reports.extend(r);
+                                Some(Ok(()))
+                            }
+                            Err(err) => {
+                                let why = format!("Kafka cluster of {}: {err}", c.label);
+                                if c.kafka_health() != Some(Err(why.clone())) {
+                                    tracing::warn!(cluster = %c.label, error = %err, "measuring lag");
+                                }
+                                // Unknown, never 0: the judgement windows wait for the next answer.
+                                reports.extend(all_unknown(&sinks, &format!("lag unknown: {why}")));
+                                Some(Err(why))
+                            }
+                        }
+                    }
+                };
+                c.set_kafka_health(health);
+            }
+            // Connectors measured no more (deleted, or no longer sinks) start afresh if they come back.
+            tracked.retain(|name, _| reports.contains_key(name));
+            publish(&all, &members, reports, &mut shown);
+        }
+        drop((e, members, snapshot));
+        tokio::time::sleep(all.wiring.lag_interval.saturating_sub(began.elapsed())).await;
+    }
+}
+
+fn all_unknown(
+    sinks: &BTreeMap<&str, (&Arc<SinkKeys>, Option<&str>)>,
+    why: &str,
+) -> HashMap<String, Report> {
+    sinks
+        .keys()
+        .map(|n| (n.to_string(), Report::unknown(why.to_string())))
+        .collect()
+}
+
+/// Makes the new reports visible, updates the metrics of every connector on the endpoint's clusters, and
+/// asks for the reconcile of each connector whose status must change (or of a cluster whose Kafka health
+/// changed).
+fn publish(
+    all: &ConnectClusters,
+    members: &[Arc<super::ConnectCluster>],
+    reports: HashMap<String, Report>,
+    shown: &mut HashMap<String, (Arc<Report>, Instant)>,
+) {
+    let w = &all.wiring;
+    let reports: HashMap<String, Arc<Report>> =
+        reports.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+    let now = Instant::now();
+    let mut due: BTreeSet<&str> = BTreeSet::new();
+    for (name, r) in &reports {
+        let show = match shown.get(name) {
+            None => true,
+            Some((was, at)) => {
+                r.differs_in_kind(was)
+                    || (**was != **r && now.duration_since(*at) >= STATUS_REFRESH)
+            }
+        };
+        if show {
+            shown.insert(name.clone(), (r.clone(), now));
+            due.insert(name);
+        }
+    }
+    shown.retain(|name, _| reports.contains_key(name));
+    for c in members {
+        *c.lag.reports.write() = reports.clone();
+        if c.take_kafka_health_changed() {
+            w.watched.reconcile_cluster(&c.id);
+        }
+    }
+    for k in w.watched.connectors.state() {
+        if !members.iter().any(|c| c.id.is_target_of(&k)) {
+            continue;
+        }
+        let name = connector_name(&k);
+        let key = (
+            k.metadata.namespace.clone().unwrap_or_default(),
+            k.metadata.name.clone().unwrap_or_default(),
+        );
+        let report = reports.get(name);
+        w.metrics
+            .connectors
+            .set_progress(&key, report.map(|r| r.figures()));
+        if due.contains(name) {
+            w.watched.reconcile_connector(ObjectRef::from_obj(&*k));
+        }
+    }
+}
+
+/// One measurement with `client`: the reports of all `sinks`.
+async fn measure(
+    client: &KafkaClient,
+    sinks: &BTreeMap<&str, (&Arc<SinkKeys>, Option<&str>)>,
+    tracked: &mut HashMap<String, Tracked>,
+    all: &ConnectClusters,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, Report>, KafkaError> {
+    if sinks.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let groups: Vec<String> = sinks
+        .values()
+        .map(|(k, _)| k.group.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let meta = client.metadata(None).await?;
+    let offsets = client.group_offsets(&groups).await?;
+    let partitions: Vec<(String, i32)> = sinks
+        .values()
+        .flat_map(|(keys, _)| {
+            let committed = offsets.get(&keys.group).and_then(|r| r.as_ref().ok());
+            wanted_partitions(keys, committed, &meta)
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let ends = client.end_offsets(&meta, &partitions).await?;
+    let ends: BTreeMap<(String, i32), i64> = ends
+        .into_iter()
+        .filter_map(|(k, v)| v.ok().map(|v| (k, v)))
+        .collect();
+
+    let mut out = HashMap::new();
+    for (name, (keys, state)) in sinks {
+        let t = tracked.entry(name.to_string()).or_default();
+        if t.group != keys.group {
+            // A new group (renamed, or consumer.override.group.id changed): a new history.
+            *t = Tracked {
+                group: keys.group.clone(),
+                ..Tracked::default()
+            };
+        }
+        let dead_letters = keys.dead_letter_topic.as_ref().and_then(|topic| {
+            let total = topic_end(&meta, &ends, topic)?;
+            let start = start_offset(all, name);
+            Some(count_dead_letters(
+                &mut t.dead_letters,
+                topic,
+                total,
+                start,
+                now,
+            ))
+        });
+        if keys.dead_letter_topic.is_none() {
+            t.dead_letters = None;
+        }
+        let committed = match offsets.get(&keys.group) {
+            Some(Ok(c)) => c,
+            Some(Err(err)) => {
+                let mut r = Report::unknown(format!(
+                    "lag unknown: reading the committed offsets of consumer group {}: {err}",
+                    keys.group
+                ));
+                r.dead_letters = dead_letters;
+                out.insert(name.to_string(), r);
+                continue;
+            }
+            None => &BTreeMap::new(),
+        };
+        let samples = samples(keys, committed, &meta, &ends);
+        let mut report = match judge_one(
+            &mut t.track,
+            keys,
+            &samples,
+            *state,
+            now,
+            all.wiring.progress_window,
+        ) {
+            Ok(j) => Report {
+                state: Some(j.state),
+                lag: Some(j.lag),
+                since: Some(j.since),
+                last_commit: j.last_commit,
+                message: j.message,
+                dead_letters: None,
+            },
+            Err(u) => u.into(),
+        };
+        report.dead_letters = dead_letters;
+        out.insert(name.to_string(), report);
+    }
+    Ok(out)
+}
+
+/// Why a connector is not judged, and its lag when known.
+#[derive(Debug)]
+struct Unjudged {
+    message: String,
+    lag: Option<i64>,
+}
+
+impl From<Unjudged> for Report {
+    fn from(u: Unjudged) -> Report {
+        Report {
+            lag: u.lag,
+            ..Report::unknown(u.message)
+        }
+    }
+}
+
+/// The judgement of one connector, or why it is not judged.
+fn judge_one(
+    track: &mut Track,
+    keys: &SinkKeys,
+    samples: &[PartitionSample],
+    state: Option<&str>,
+    now: DateTime<Utc>,
+    window: Duration,
+) -> Result<Judgement, Unjudged> {
+    let lag_of = |s: &[PartitionSample]| -> Option<i64> {
+        let committed: Vec<i64> = s
+            .iter()
+            .filter_map(|p| p.committed.map(|c| (p.end - c).max(0)))
+            .collect();
+        (!committed.is_empty()).then(|| committed.iter().sum())
+    };
+    if samples.is_empty() {
+        *track = Track::default();
+        let what = match (&keys.topics_regex, keys.topics.as_slice()) {
+            (Some(re), _) => format!("no topic matches topics.regex {re:?}"),
+            (None, []) => "the connector names no topics".to_string(),
+            (None, t) => format!(
+                "topic(s) {} have no partitions (do they exist?)",
+                t.join(", ")
+            ),
+        };
+        return Err(Unjudged {
+            message: format!("lag not measured: {what}"),
+            lag: None,
+        });
+    }
+    if state != Some("RUNNING") {
+        *track = Track::default();
+        return Err(Unjudged {
+            message: format!(
+                "progress is not judged while the connector is {}",
+                state.unwrap_or("not reported")
+            ),
+            lag: lag_of(samples),
+        });
+    }
+    track.observe(now, samples, window).ok_or_else(|| Unjudged {
+        message: format!("consumer group {} has committed no offsets yet", keys.group),
+        lag: None,
+    })
+}
+
+/// The partitions a sink's lag is measured on: those its group committed offsets for, and every partition
+/// of its topics (named, or matching its regex). Pure.
+fn wanted_partitions(
+    keys: &SinkKeys,
+    committed: Option<&BTreeMap<(String, i32), i64>>,
+    meta: &Metadata,
+) -> BTreeSet<(String, i32)> {
+    let mut out: BTreeSet<(String, i32)> = committed
+        .map(|c| c.keys().cloned().collect())
+        .unwrap_or_default();
+    let regex = keys
+        .topics_regex
+        .as_deref()
+        .and_then(|r| regex::Regex::new(&format!("^(?:{r})$")).ok());
+    for (topic, t) in &meta.topics {
+        let named = keys.topics.iter().any(|n| n == topic);
+        let matched = regex.as_ref().is_some_and(|re| re.is_match(topic));
+        if named || matched {
+            out.extend(t.partitions.keys().map(|p| (topic.clone(), *p)));
+        }
+    }
+    if let Some(dlq) = &keys.dead_letter_topic
+        && let Some(t) = meta.topics.get(dlq)
+    {
+        out.extend(t.partitions.keys().map(|p| (dlq.clone(), *p)));
+    }
+    out
+}
+
+/// One sample of a sink: each partition it consumes with a known log end. Pure.
+fn samples(
+    keys: &SinkKeys,
+    committed: &BTreeMap<(String, i32), i64>,
+    meta: &Metadata,
+    ends: &BTreeMap<(String, i32), i64>,
+) -> Vec<PartitionSample> {
+    let mut consumed = wanted_partitions(keys, Some(committed), meta);
+    if let Some(dlq) = &keys.dead_letter_topic
+        && !keys.topics.contains(dlq)
+        && !committed.keys().any(|(t, _)| t == dlq)
+    {
+        consumed.retain(|(t, _)| t != dlq);
+    }
+    consumed
+        .into_iter()
+        .filter_map(|tp| {
+            let end = *ends.get(&tp)?;
+            Some(PartitionSample {
+                committed: committed.get(&tp).copied(),
+                topic: tp.0,
+                partition: tp.1,
+                end,
+            })
+        })
+        .collect()
+}
+
+/// The total log-end offset of `topic` (`None` when it does not exist or a partition's end is unknown).
+fn topic_end(meta: &Metadata, ends: &BTreeMap<(String, i32), i64>, topic: &str) -> Option<i64> {
+    let t = meta.topics.get(topic)?;
+    t.partitions
+        .keys()
+        .map(|p| ends.get(&(topic.to_string(), *p)).copied())
+        .sum()
+}
+
+/// Where dead letter counting of connector `name` began, from its status (so a restarted controller counts
+/// on from there).
+fn start_offset(all: &ConnectClusters, name: &str) -> Option<(i64, DateTime<Utc>, String)> {
+    all.wiring.watched.connectors.state().iter().find_map(|k| {
+        if connector_name(k) != name {
+            return None;
+        }
+        let d = k
+            .status
+            .as_ref()?
+            .progress
+            .as_ref()?
+            .dead_letters
+            .as_ref()?;
+        let since = DateTime::parse_from_rfc3339(&d.since)
+            .ok()?
+            .with_timezone(&Utc);
+        Some((d.start_offset, since, d.topic.clone()))
+    })
+}
+
+/// Counts dead letters: records added to the topic since counting began, and in the last minute. Pure
+/// but for `state`.
+fn count_dead_letters(
+    state: &mut Option<DeadLetterCount>,
+    topic: &str,
+    total: i64,
+    recorded: Option<(i64, DateTime<Utc>, String)>,
+    now: DateTime<Utc>,
+) -> DeadLetters {
+    let c = match state {
+        Some(c) if c.topic == topic && total >= c.start_offset => c,
+        _ => {
+            let (start_offset, since) = match recorded {
+                Some((start, since, t)) if t == topic && start <= total => (start, since),
+                _ => (total, now),
+            };
+            state.insert(DeadLetterCount {
+                topic: topic.to_string(),
+                start_offset,
+                since,
+                recent: VecDeque::new(),
+            })
+        }
+    };
+    c.recent.push_back((now, total));
+    while c.recent.len() > 2 && c.recent[1].0 <= now - MINUTE {
+        c.recent.pop_front();
+    }
+    let minute_ago = c.recent.front().map_or(total, |(_, v)| *v);
+    DeadLetters {
+        topic: topic.to_string(),
+        records: total - c.start_offset,
+        per_minute: total - minute_ago,
+        since: c.since,
+        start_offset: c.start_offset,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::TopicMeta;
+
+    fn meta(topics: &[(&str, i32)]) -> Metadata {
+        let mut m = Metadata::default();
+        for (t, n) in topics {
+            m.topics.insert(
+                t.to_string(),
+                TopicMeta {
+                    partitions: (0..*n).map(|p| (p, Some(1))).collect(),
+                    ..TopicMeta::default()
+                },
+            );
+        }
+        m
+    }
+
+    fn keys(topics: &[&str], regex: Option<&str>, dlq: Option<&str>) -> SinkKeys {
+        SinkKeys {
+            group: "connect-s".into(),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            topics_regex: regex.map(str::to_string),
+            dead_letter_topic: dlq.map(str::to_string),
+        }
+    }
+
+    fn tp(t: &str, p: i32) -> (String, i32) {
+        (t.to_string(), p)
+    }
+
+    #[test]
+    fn a_sink_is_measured_on_its_topics_its_regex_and_what_its_group_committed() {
+        let m = meta(&[("orders", 2), ("orders-eu", 1), ("payments", 1), ("dlq", 1)]);
+        let committed = BTreeMap::from([(tp("old-topic", 0), 5)]);
+        let k = keys(&["payments"], Some("orders.*"), Some("dlq"));
+        let wanted = wanted_partitions(&k, Some(&committed), &m);
+        assert_eq!(
+            wanted.into_iter().collect::<Vec<_>>(),
+            vec![
+                tp("dlq", 0),
+                tp("old-topic", 0),
+                tp("orders", 0),
+                tp("orders", 1),
+                tp("orders-eu", 0),
+                tp("payments", 0)
+            ]
+        );
+        // The dead letter topic is measured for its end, not counted as consumed.
+        let ends: BTreeMap<_, _> = [
+            (tp("dlq", 0), 3),
+            (tp("old-topic", 0), 9),
+            (tp("orders", 0), 10),
+            (tp("orders", 1), 0),
+            (tp("orders-eu", 0), 1),
+        ]
+        .into_iter()
+        .collect();
+        let s = samples(&k, &committed, &m, &ends);
+        assert_eq!(
+            s.iter()
+                .map(|p| (p.topic.as_str(), p.partition, p.committed, p.end))
+                .collect::<Vec<_>>(),
+            vec![
+                ("old-topic", 0, Some(5), 9),
+                ("orders", 0, None, 10),
+                ("orders", 1, None, 0),
+                ("orders-eu", 0, None, 1)
+            ]
+        );
+        assert_eq!(topic_end(&m, &ends, "dlq"), Some(3));
+        assert_eq!(topic_end(&m, &ends, "payments"), None);
+        assert_eq!(topic_end(&m, &ends, "nope"), None);
+    }
+
+    #[test]
+    fn what_is_not_judged_says_why() {
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let w = Duration::from_secs(600);
+        let mut t = Track::default();
+        let r = judge_one(
+            &mut t,
+            &keys(&["gone"], None, None),
+            &[],
+            Some("RUNNING"),
+            now,
+            w,
+        )
+        .unwrap_err();
+        assert_eq!(
+            r.message,
+            "lag not measured: topic(s) gone have no partitions (do they exist?)"
+        );
+        let r = judge_one(
+            &mut t,
+            &keys(&[], Some("x.*"), None),
+            &[],
+            Some("RUNNING"),
+            now,
+            w,
+        )
+        .unwrap_err();
+        assert_eq!(
+            r.message,
+            "lag not measured: no topic matches topics.regex \"x.*\""
+        );
+        let s = [PartitionSample {
+            topic: "t".into(),
+            partition: 0,
+            committed: None,
+            end: 4,
+        }];
+        let r = judge_one(
+            &mut t,
+            &keys(&["t"], None, None),
+            &s,
+            Some("RUNNING"),
+            now,
+            w,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (r.message.as_str(), r.lag),
+            (
+                "consumer group connect-s has committed no offsets yet",
+                None
+            )
+        );
+        let s = [PartitionSample {
+            topic: "t".into(),
+            partition: 0,
+            committed: Some(1),
+            end: 4,
+        }];
+        let r = judge_one(
+            &mut t,
+            &keys(&["t"], None, None),
+            &s,
+            Some("PAUSED"),
+            now,
+            w,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (r.message.as_str(), r.lag),
+            (
+                "progress is not judged while the connector is PAUSED",
+                Some(3)
+            )
+        );
+        let j = judge_one(
+            &mut t,
+            &keys(&["t"], None, None),
+            &s,
+            Some("RUNNING"),
+            now,
+            w,
+        )
+        .unwrap();
+        assert_eq!((j.state, j.lag), (ProgressState::Ok, 3));
+    }
+
+    #[test]
+    fn dead_letters_count_from_where_counting_began_and_per_minute() {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let mut state = None;
+        let d = count_dead_letters(&mut state, "dlq", 100, None, at(0));
+        assert_eq!(
+            (d.records, d.per_minute, d.start_offset, d.since),
+            (0, 0, 100, at(0))
+        );
+        count_dead_letters(&mut state, "dlq", 104, None, at(30));
+        let d = count_dead_letters(&mut state, "dlq", 110, None, at(60));
+        assert_eq!((d.records, d.per_minute), (10, 10));
+        let d = count_dead_letters(&mut state, "dlq", 110, None, at(150));
+        assert_eq!((d.records, d.per_minute), (10, 0));
+        // A restarted controller counts on from the start its status recorded.
+        let mut fresh = None;
+        let d = count_dead_letters(
+            &mut fresh,
+            "dlq",
+            110,
+            Some((100, at(0), "dlq".into())),
+            at(200),
+        );
+        assert_eq!((d.records, d.since), (10, at(0)));
+        // Another topic (or a recreated one, smaller than the start) starts afresh.
+        let d = count_dead_letters(
+            &mut fresh,
+            "dlq-2",
+            7,
+            Some((100, at(0), "dlq".into())),
+            at(210),
+        );
+        assert_eq!((d.records, d.start_offset, d.since), (0, 7, at(210)));
+    }
+
+    #[test]
+    fn status_changes_at_once_only_when_the_report_changes_in_kind() {
+        let r = |state, lag, msg: &str| Report {
+            state,
+            lag,
+            since: None,
+            last_commit: None,
+            message: msg.into(),
+            dead_letters: None,
+        };
+        let ok = r(
+            Some(ProgressState::Ok),
+            Some(5),
+            "lag 5 records, not growing",
+        );
+        assert!(
+            !r(
+                Some(ProgressState::Ok),
+                Some(9),
+                "lag 9 records, not growing"
+            )
+            .differs_in_kind(&ok)
+        );
+        assert!(r(Some(ProgressState::Stalled), Some(9), "x").differs_in_kind(&ok));
+        assert!(r(None, None, "lag unknown: a").differs_in_kind(&r(None, None, "lag unknown: b")));
+    }
+}
