@@ -285,8 +285,11 @@ fn publish(
         }
     }
     shown.retain(|name, _| reports.contains_key(name));
-    for c in members {
+    if let Some(c) = members.first() {
+        // The endpoint's: every member sees the same reports.
         *c.lag.reports.write() = reports.clone();
+    }
+    for c in members {
         if c.take_kafka_health_changed() {
             w.watched.reconcile_cluster(&c.id);
         }
@@ -356,7 +359,12 @@ async fn measure(
         }
         let dead_letters = keys.dead_letter_topic.as_ref().and_then(|topic| {
             let total = topic_end(&meta, &ends, topic)?;
-            let start = start_offset(all, name);
+            // Where counting began is read from status once, when this process starts counting.
+            let start = t
+                .dead_letters
+                .is_none()
+                .then(|| start_offset(all, name))
+                .flatten();
             Some(count_dead_letters(
                 &mut t.dead_letters,
                 topic,

@@ -339,6 +339,12 @@ async fn lag_is_unknown_never_zero_when_kafka_refuses_and_says_why_without_spec_
         Some(0.0)
     );
     assert!(!page.contains(wrong_password));
+    let log = std::fs::read_to_string(env().dir.join("logs").join("controller.log")).unwrap();
+    assert!(log.contains("measuring lag"), "the refusal is logged");
+    assert!(
+        !log.contains(wrong_password),
+        "no password in the controller's log"
+    );
 
     // Without spec.kafka, everything works as before and the status says lag is not measured.
     kubectl(&[
