@@ -102,6 +102,7 @@ impl Cluster {
             bootstrap_servers: bootstrap.to_string(),
             authentication: None,
             tls: None,
+            offsets_topic: None,
         });
         self
     }

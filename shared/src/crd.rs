@@ -107,6 +107,20 @@ pub struct ClusterKafka {
     /// TLS to the brokers (its presence turns TLS on): the CA to trust and a client certificate for mTLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ClusterTls>,
+    /// The Connect workers' `offset.storage.topic`, where source connectors' offsets are read to tell when
+    /// each last committed (default `connect-offsets`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsets_topic: Option<String>,
+}
+
+impl ClusterKafka {
+    /// The workers' offsets topic.
+    pub fn offsets_topic(&self) -> &str {
+        self.offsets_topic
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or("connect-offsets")
+    }
 }
 
 /// SASL credentials for the brokers, read from a Secret in the cluster's namespace.

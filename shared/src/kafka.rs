@@ -125,6 +125,26 @@ fn bootstrap_entry_problem(entry: &str) -> Option<&'static str> {
     }
 }
 
+/// What is wrong with a topic name, as Kafka judges it: 1 to 249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`.
+pub fn topic_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("a topic name cannot be empty");
+    }
+    if name.len() > 249 {
+        return Some("a topic name has at most 249 characters");
+    }
+    if name == "." || name == ".." {
+        return Some("a topic name cannot be \".\" or \"..\"");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Some("a topic name has only ASCII letters, digits, '.', '_' and '-'");
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +174,16 @@ mod tests {
              \"k:0\": the port must be a number from 1 to 65535; \
              \"::1:9092\": put an IPv6 address in brackets: [addr]:port; \":9092\": no host"
         );
+    }
+
+    #[test]
+    fn topic_names_are_judged_as_kafka_judges_them() {
+        assert_eq!(topic_name_problem("connect-offsets"), None);
+        assert_eq!(topic_name_problem("cw_Connect.offsets-2"), None);
+        assert!(topic_name_problem("").is_some());
+        assert!(topic_name_problem("..").is_some());
+        assert!(topic_name_problem("offsets topic").is_some());
+        assert!(topic_name_problem(&"x".repeat(250)).is_some());
     }
 
     #[test]

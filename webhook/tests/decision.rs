@@ -842,6 +842,17 @@ fn a_clusters_kafka_block_is_checked_like_the_rest_of_its_spec() {
         d.message(),
         "spec.kafka.bootstrapServers: malformed bootstrap server \"kafka-1\": no port (expected host:port)"
     );
+    let d = validate_cluster(
+        json!({"url": "http://connect:8083", "kafka": {"bootstrapServers": "kafka-0:9092", "offsetsTopic": "connect offsets"}}),
+        &world(),
+    );
+    assert_eq!(
+        (d.allowed, d.message()),
+        (
+            false,
+            "spec.kafka.offsetsTopic: a topic name has only ASCII letters, digits, '.', '_' and '-'".to_string()
+        )
+    );
     // A missing Secret is a warning, as for the REST API's.
     let spec = json!({"url": "http://connect:8083", "kafka": {
         "bootstrapServers": "kafka-0:9093",

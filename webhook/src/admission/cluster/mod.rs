@@ -63,6 +63,16 @@ pub(crate) fn validate(req: &Request, view: &dyn ObjectView) -> Decision {
         )
         .with_warnings(warnings);
     }
+    if let Some(why) = (spec.kafka.as_ref())
+        .and_then(|k| k.offsets_topic.as_deref())
+        .and_then(shared::kafka::topic_name_problem)
+    {
+        return Decision::deny(
+            Reason::ClusterMisconfigured,
+            vec![format!("spec.kafka.offsetsTopic: {why}")],
+        )
+        .with_warnings(warnings);
+    }
     let refs = check_references(&ns, &name, &spec, &[Block::Rest, Block::Kafka], view);
     if !refs.problems.is_empty() {
         return Decision::deny(Reason::ClusterMisconfigured, refs.problems).with_warnings(warnings);
