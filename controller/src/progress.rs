@@ -25,14 +25,18 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProgressState {
     Ok,
+    /// A source connector that committed no offset for the window: normal when it has nothing to read, so
+    /// said, never alarmed on. Never a sink's judgement.
+    Idle,
     Lagging,
     Stalled,
     Stopped,
 }
 
 impl ProgressState {
-    pub const ALL: [ProgressState; 4] = [
+    pub const ALL: [ProgressState; 5] = [
         ProgressState::Ok,
+        ProgressState::Idle,
         ProgressState::Lagging,
         ProgressState::Stalled,
         ProgressState::Stopped,
@@ -41,6 +45,7 @@ impl ProgressState {
     pub fn as_str(self) -> &'static str {
         match self {
             ProgressState::Ok => "OK",
+            ProgressState::Idle => "Idle",
             ProgressState::Lagging => "Lagging",
             ProgressState::Stalled => "Stalled",
             ProgressState::Stopped => "Stopped",

@@ -127,6 +127,7 @@ fn set_progress(
     let (status, reason) = match p.state.as_str() {
         "OK" => ("True", "KeepingUp"),
         "Lagging" => ("True", "Lagging"),
+        "Idle" => ("Unknown", "Idle"),
         "Stalled" => ("False", "Stalled"),
         "Stopped" => ("False", "Stopped"),
         _ => ("Unknown", "NotMeasured"),

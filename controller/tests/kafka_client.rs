@@ -1,7 +1,8 @@
 //! The controller's Kafka client against the stack's real broker (`$CW_STACK_ENV`; skipped with a note when
 //! it is unset): offsets committed with Kafka's own tools read back as `kafka-consumer-groups.sh --describe`
-//! prints them, with one request per API and broker; SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and mTLS
-//! on the broker's secured listeners when the stack has them.
+//! prints them, with one request per API and broker; a source connector's commits read from its Connect
+//! worker's offsets topic with one Fetch per call; records compressed by Kafka's own producer; SASL (PLAIN,
+//! SCRAM-SHA-256, SCRAM-SHA-512) and mTLS on the broker's secured listeners when the stack has them.
 //!
 //! The client is `pub(crate)` in the controller; this test compiles its module on its own.
 
@@ -14,7 +15,9 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kafka::{Api, KafkaClient, KafkaError, Partition};
+use kafka::{Api, FetchedRecord, KafkaClient, KafkaError, Partition};
+use kafka_protocol::ResponseError;
+use shared::connect::{ClientSettings, ConnectClient};
 use shared::kafka::{KafkaSettings, KafkaTls, SaslCredentials, SaslMechanism};
 use stack::StackEnv;
 use stack::kafka::KafkaEnv;
@@ -537,4 +540,295 @@ async fn mtls_reads_with_a_client_certificate_and_says_why_without_one() {
         .await
         .unwrap_err();
     assert!(matches!(e, KafkaError::NotTls { .. }), "{e}");
+}
+
+/// The main Connect worker's offsets topic: its `offset.storage.topic`, which the stack names
+/// `cw-<worker>-offsets`.
+const CONNECT_OFFSETS: &str = "cw-connect-offsets";
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Every record of `topic`, from each partition's log start to its end, `max_bytes` per partition and
+/// call; and how many calls it took. Each call must send exactly one Fetch (the stack has one broker).
+async fn read_whole(
+    client: &KafkaClient,
+    topic: &str,
+    max_bytes: i32,
+) -> (Vec<FetchedRecord>, usize) {
+    let meta = client.metadata(Some(&[topic.to_string()])).await.unwrap();
+    let partitions: Vec<Partition> = meta.topics[topic]
+        .partitions
+        .keys()
+        .map(|p| (topic.to_string(), *p))
+        .collect();
+    assert!(!partitions.is_empty(), "{topic} has no partitions");
+    let starts = client.start_offsets(&meta, &partitions).await.unwrap();
+    let mut from: Vec<(Partition, i64)> = starts
+        .into_iter()
+        .map(|(p, start)| (p, start.unwrap()))
+        .collect();
+    let (mut records, mut calls) = (vec![], 0);
+    while !from.is_empty() {
+        let before = client.requests_by_api()["Fetch"];
+        let fetched = client.fetch(&meta, &from, max_bytes).await.unwrap();
+        assert_eq!(
+            client.requests_by_api()["Fetch"] - before,
+            1,
+            "one Fetch per call"
+        );
+        calls += 1;
+        let mut next = vec![];
+        for ((p, at), (fetched_p, f)) in from.iter().zip(fetched) {
+            assert_eq!(p, &fetched_p);
+            let f = f.unwrap_or_else(|e| panic!("{}-{}: {e}", p.0, p.1));
+            records.extend(f.records);
+            if f.next_offset < f.high_watermark {
+                assert!(
+                    f.next_offset > *at,
+                    "{}-{} did not move from {at}",
+                    p.0,
+                    p.1
+                );
+                next.push((fetched_p, f.next_offset));
+            }
+        }
+        from = next;
+    }
+    (records, calls)
+}
+
+/// Waits until Connect's offsets topic shows a commit of `name` after `after` (ms); returns its time.
+async fn commit_after(client: &KafkaClient, name: &str, after: i64) -> i64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (records, _) = read_whole(client, CONNECT_OFFSETS, 1 << 20).await;
+        if let Some(&t) = kafka::latest_commits(&records).get(name)
+            && t > after
+        {
+            return t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no commit of {name} after {after} within a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_source_connectors_commits_are_read_from_its_workers_offsets_topic() {
+    let Some(env) = kafka_env("a_source_connectors_commits") else {
+        return;
+    };
+    shared::tls::install_crypto_provider();
+    let connect = ConnectClient::new(&ClientSettings::new(&env.connect_url)).unwrap();
+    let name = unique("cw-file-src");
+    let file = std::env::temp_dir().join(format!("{name}.txt"));
+    std::fs::write(&file, "one\ntwo\nthree\n").unwrap();
+    let config = BTreeMap::from([
+        (
+            "connector.class".to_string(),
+            "FileStreamSource".to_string(),
+        ),
+        ("file".to_string(), file.display().to_string()),
+        ("topic".to_string(), unique("cw-file-src-topic")),
+    ]);
+    let started = now_ms();
+    connect.create(&name, &config, None).await.unwrap();
+    let client = KafkaClient::new(settings(&env.bootstrap));
+
+    let first = commit_after(&client, &name, 0).await;
+    // More lines, another commit (the worker flushes offsets every second): the latest is kept.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap()
+        .write_all(b"four\nfive\n")
+        .unwrap();
+    let second = commit_after(&client, &name, first).await;
+    let now = now_ms();
+    assert!(
+        started - 60_000 <= first && first < second && second <= now + 60_000,
+        "started {started}, commits {first} and {second}, now {now}"
+    );
+
+    // One byte per partition and call: Kafka still sends the first batch whole, so each call moves one
+    // batch on; the two commits are two batches at least.
+    let (records, calls) = read_whole(&client, CONNECT_OFFSETS, 1).await;
+    assert!(calls >= 2, "{calls} calls");
+    let commits = kafka::read_commits(&records);
+    assert_eq!(commits.latest[&name], second);
+    assert_eq!(
+        commits.malformed, 0,
+        "Connect writes every key as a JSON array"
+    );
+    let ours: Vec<&FetchedRecord> = records
+        .iter()
+        .filter(|r| {
+            r.key
+                .as_deref()
+                .is_some_and(|k| k.starts_with(format!("[\"{name}\",").as_bytes()))
+        })
+        .collect();
+    assert!(ours.len() >= 2 && ours.iter().all(|r| !r.tombstone));
+
+    // Stopped and its offsets reset: Connect writes a tombstone, which is no commit.
+    connect.stop(&name).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while let Err(e) = connect.reset_offsets(&name).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "resetting offsets: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (records, _) = read_whole(&client, CONNECT_OFFSETS, 1 << 20).await;
+    let commits = kafka::read_commits(&records);
+    assert!(commits.tombstones >= 1);
+    assert_eq!(commits.latest[&name], second);
+    connect.delete(&name).await.unwrap();
+    let _ = std::fs::remove_file(&file);
+
+    // Past the end: that partition's error, not a failed call.
+    let meta = client
+        .metadata(Some(&[CONNECT_OFFSETS.to_string()]))
+        .await
+        .unwrap();
+    let partition = (CONNECT_OFFSETS.to_string(), 0);
+    let end = client
+        .end_offsets(&meta, std::slice::from_ref(&partition))
+        .await
+        .unwrap()[&partition]
+        .clone()
+        .unwrap();
+    let fetched = client
+        .fetch(&meta, &[(partition.clone(), end + 100)], 1 << 20)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &fetched[&partition],
+            Err(KafkaError::Answer {
+                code: ResponseError::OffsetOutOfRange,
+                ..
+            })
+        ),
+        "{:?}",
+        fetched[&partition]
+    );
+    // At the end exactly: nothing yet, and the next fetch starts there.
+    let at_end = client
+        .fetch(&meta, &[(partition.clone(), end)], 1 << 20)
+        .await
+        .unwrap()[&partition]
+        .clone()
+        .unwrap();
+    assert!(at_end.records.is_empty() && at_end.next_offset == end);
+}
+
+#[tokio::test]
+async fn records_compressed_by_kafkas_producer_are_read_and_lz4_is_named() {
+    let Some(env) = kafka_env("records_compressed_by_kafkas_producer") else {
+        return;
+    };
+    let create = |topic: &str| {
+        tool(
+            &env,
+            "org.apache.kafka.tools.TopicCommand",
+            &[
+                "--bootstrap-server",
+                &env.bootstrap,
+                "--create",
+                "--topic",
+                topic,
+                "--partitions",
+                "1",
+                "--replication-factor",
+                "1",
+            ],
+            None,
+        );
+    };
+    let produce = |topic: &str, codec: &str, lines: &str| {
+        tool(
+            &env,
+            "org.apache.kafka.tools.ConsoleProducer",
+            &[
+                "--bootstrap-server",
+                &env.bootstrap,
+                "--topic",
+                topic,
+                "--compression-codec",
+                codec,
+                "--property",
+                "parse.key=true",
+                "--property",
+                "key.separator=:",
+            ],
+            Some(lines),
+        );
+    };
+    let topic = unique("cw-compressed");
+    create(&topic);
+    let gzip: String = (0..20)
+        .map(|i| format!("gzip-{i}:{}\n", "g".repeat(100)))
+        .collect();
+    let snappy: String = (0..20)
+        .map(|i| format!("snappy-{i}:{}\n", "s".repeat(100)))
+        .collect();
+    produce(&topic, "gzip", &gzip);
+    produce(&topic, "snappy", &snappy);
+
+    let keys = |records: &[FetchedRecord]| -> Vec<String> {
+        records
+            .iter()
+            .map(|r| String::from_utf8_lossy(r.key.as_deref().unwrap()).into_owned())
+            .collect()
+    };
+    let want: Vec<String> = (0..20)
+        .map(|i| format!("gzip-{i}"))
+        .chain((0..20).map(|i| format!("snappy-{i}")))
+        .collect();
+    let client = KafkaClient::new(settings(&env.bootstrap));
+    let (records, _) = read_whole(&client, &topic, 1 << 20).await;
+    assert_eq!(keys(&records), want);
+    assert!(records.windows(2).all(|w| w[0].offset + 1 == w[1].offset));
+    // Read by topic id (Fetch v13 and later) above: the metadata gives the ids.
+    let meta = client
+        .metadata(Some(std::slice::from_ref(&topic)))
+        .await
+        .unwrap();
+    assert!(meta.topics[&topic].id.is_some());
+    // The same from brokers that offer Fetch before topic ids, and from metadata without them.
+    for limits in [[(Api::Fetch, 12)], [(Api::Metadata, 9)], [(Api::Fetch, 5)]] {
+        let old = KafkaClient::new(settings(&env.bootstrap)).limited_to(&limits);
+        let (old_records, _) = read_whole(&old, &topic, 1 << 20).await;
+        assert_eq!(old_records, records, "{limits:?}");
+    }
+
+    // lz4 needs a C library: its batch fails the partition, naming the codec.
+    let lz4 = unique("cw-lz4");
+    create(&lz4);
+    produce(&lz4, "lz4", "k:v\n");
+    let meta = client
+        .metadata(Some(std::slice::from_ref(&lz4)))
+        .await
+        .unwrap();
+    let partition = (lz4.clone(), 0);
+    let e = client
+        .fetch(&meta, &[(partition.clone(), 0)], 1 << 20)
+        .await
+        .unwrap()[&partition]
+        .clone()
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("is lz4-compressed, a codec this client does not read"),
+        "{e}"
+    );
 }

@@ -107,6 +107,14 @@ impl Cluster {
         self
     }
 
+    /// `spec.kafka.offsetsTopic`: the workers' offset.storage.topic.
+    pub fn kafka_offsets_topic(mut self, topic: &str) -> Cluster {
+        if let Some(k) = &mut self.object.spec.kafka {
+            k.offsets_topic = Some(topic.to_string());
+        }
+        self
+    }
+
     /// SASL for `spec.kafka` with the user name and password in Secret `secret` (default keys).
     pub fn kafka_sasl(mut self, kind: KafkaAuthenticationType, secret: &str) -> Cluster {
         if let Some(k) = &mut self.object.spec.kafka {

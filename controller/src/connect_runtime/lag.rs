@@ -13,12 +13,12 @@ use kube::runtime::reflector::ObjectRef;
 use parking_lot::{Mutex, RwLock};
 use shared::crd::{DeadLetterStatus, ProgressStatus};
 use shared::kafka::KafkaSettings;
-use shared::target::connector_name;
+use shared::target::{ClusterId, connector_name};
 
 use super::ConnectClusters;
 use super::cluster::Endpoint;
 use super::snapshot::SinkKeys;
-use crate::kafka::{KafkaClient, KafkaError, Metadata};
+use crate::kafka::{KafkaClient, KafkaError, Metadata, latest_commits};
 use crate::metrics::ProgressFigures;
 use crate::progress::{Judgement, PartitionSample, ProgressState, Track};
 use crate::restart::format_time;
@@ -106,6 +106,7 @@ impl Report {
             state: self.state,
             lag: self.lag,
             dead_letters: self.dead_letters.as_ref().map(|d| d.records),
+            last_commit: self.last_commit.map(|t| t.timestamp()),
         }
     }
 
@@ -158,12 +159,161 @@ struct DeadLetterCount {
     recent: VecDeque<(DateTime<Utc>, i64)>,
 }
 
+/// Bytes read per partition of the offsets topic per request, and requests per measurement: a large topic
+/// is caught up over a few intervals rather than in one burst.
+const SOURCE_FETCH_BYTES: i32 = 1 << 20;
+const SOURCE_FETCH_ROUNDS: usize = 4;
+
+/// One cluster's reading of its workers' offsets topic: how far each partition is read, and when each
+/// connector last committed a source offset (ms since the epoch).
+#[derive(Default)]
+struct SourceCommits {
+    topic: String,
+    next: BTreeMap<i32, i64>,
+    /// Every partition was read to its end once: a connector with no commit by then has none in the topic.
+    caught_up: bool,
+    last: HashMap<String, i64>,
+}
+
+/// The source connectors one cluster object measures, and where their commits are read.
+struct Sources<'a> {
+    names: Vec<&'a str>,
+    topic: &'a str,
+    commits: &'a mut SourceCommits,
+}
+
+/// Reads what was added to the offsets topic since the last measurement: one Fetch per leader (a few
+/// while catching up), never one request per connector.
+async fn read_source_commits(
+    client: &KafkaClient,
+    meta: &Metadata,
+    state: &mut SourceCommits,
+    topic: &str,
+) -> Result<(), String> {
+    if state.topic != topic {
+        *state = SourceCommits {
+            topic: topic.to_string(),
+            ..SourceCommits::default()
+        };
+    }
+    let t = meta.topics.get(topic).ok_or_else(|| {
+        format!(
+            "the offsets topic {topic} does not exist; set spec.kafka.offsetsTopic to the workers' offset.storage.topic"
+        )
+    })?;
+    if let Some(e) = &t.error {
+        return Err(format!("the offsets topic {topic}: {e}"));
+    }
+    let missing: Vec<(String, i32)> = (t.partitions.keys())
+        .filter(|p| !state.next.contains_key(p))
+        .map(|p| (topic.to_string(), *p))
+        .collect();
+    if !missing.is_empty() {
+        let starts = (client.start_offsets(meta, &missing).await).map_err(|e| e.to_string())?;
+        for ((_, p), start) in starts {
+            if let Ok(o) = start {
+                state.next.insert(p, o);
+            }
+        }
+    }
+    for _ in 0..SOURCE_FETCH_ROUNDS {
+        let from: Vec<((String, i32), i64)> = (state.next.iter())
+            .map(|(p, o)| ((topic.to_string(), *p), *o))
+            .collect();
+        let fetched =
+            (client.fetch(meta, &from, SOURCE_FETCH_BYTES).await).map_err(|e| e.to_string())?;
+        let mut behind = false;
+        for ((_, p), f) in fetched {
+            match f {
+                Ok(f) => {
+                    for (name, at) in latest_commits(&f.records) {
+                        let e = state.last.entry(name).or_insert(at);
+                        *e = (*e).max(at);
+                    }
+                    behind |= f.next_offset < f.high_watermark;
+                    state.next.insert(p, f.next_offset);
+                }
+                // Compacted or deleted below where we were: read again from its start next time.
+                Err(KafkaError::Answer {
+                    code: kafka_protocol::ResponseError::OffsetOutOfRange,
+                    ..
+                }) => {
+                    state.next.remove(&p);
+                    behind = true;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        if !behind {
+            state.caught_up = true;
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The report of source connector `name`: when it last committed, `Idle` after a window without a commit
+/// (normal for a source with nothing to read, so not an alarm). Pure.
+fn source_report(
+    name: &str,
+    commits: Result<&SourceCommits, &str>,
+    now: DateTime<Utc>,
+    window: Duration,
+) -> Report {
+    let commits = match commits {
+        Ok(c) => c,
+        Err(why) => return Report::unknown(format!("source offsets unknown: {why}")),
+    };
+    let Some(at) = commits
+        .last
+        .get(name)
+        .and_then(|ms| DateTime::from_timestamp_millis(*ms))
+    else {
+        let why = if commits.caught_up {
+            format!(
+                "no source offset of this connector in the offsets topic {}",
+                commits.topic
+            )
+        } else {
+            format!(
+                "reading the offsets topic {} (not caught up yet)",
+                commits.topic
+            )
+        };
+        return Report::unknown(why);
+    };
+    let quiet = now - at;
+    let idle = quiet.to_std().is_ok_and(|q| q >= window);
+    Report {
+        state: Some(if idle {
+            ProgressState::Idle
+        } else {
+            ProgressState::Ok
+        }),
+        lag: None,
+        since: None,
+        last_commit: Some(at),
+        // A time, not an age: the message stays the same until the next commit, so status is not rewritten.
+        message: if idle {
+            format!(
+                "last source offset committed at {}; none since, for more than the {} window (idle)",
+                format_time(at),
+                crate::progress::human(chrono::Duration::from_std(window).unwrap_or_default())
+            )
+        } else {
+            format!("last source offset committed at {}", format_time(at))
+        },
+        dead_letters: None,
+    }
+}
+
 /// Measures lag for the endpoint until it is dropped or no cluster uses it. Each KafkaConnectCluster's
 /// connectors are measured with its own `spec.kafka` (clusters with the same settings together), so a
 /// cluster's credentials never serve another's connectors and its `KafkaReachable` condition is its own.
 pub(super) async fn run(weak: Weak<Endpoint>, all: Arc<ConnectClusters>) {
     let mut tracked: HashMap<String, Tracked> = HashMap::new();
     let mut shown: HashMap<String, (Arc<Report>, Instant)> = HashMap::new();
+    let mut source_commits: HashMap<ClusterId, SourceCommits> = HashMap::new();
     loop {
         let Some(e) = weak.upgrade() else { return };
         let began = Instant::now();
@@ -194,6 +344,23 @@ pub(super) async fn run(weak: Weak<Endpoint>, all: Arc<ConnectClusters>) {
                         p.sink.as_ref().map(|k| (name.as_str(), (k, state)))
                     })
                     .collect();
+                let source_names: Vec<&str> = polled
+                    .iter()
+                    .filter(|(name, p)| {
+                        names.contains(*name)
+                            && (p.status.as_ref()).and_then(|s| s.kind.as_deref()) == Some("source")
+                    })
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                let topic = (all.wiring.watched.cluster(&c.id))
+                    .and_then(|k| k.spec.kafka.as_ref().map(|k| k.offsets_topic().to_string()))
+                    .unwrap_or_default();
+                let commits = source_commits.entry(c.id.clone()).or_default();
+                let mut sources = Sources {
+                    names: source_names,
+                    topic: &topic,
+                    commits,
+                };
                 let health = match c.kafka() {
                     KafkaSource::NotConfigured => {
                         let why = format!(
@@ -211,7 +378,8 @@ pub(super) async fn run(weak: Weak<Endpoint>, all: Arc<ConnectClusters>) {
                     KafkaSource::Client(client) => {
                         let before = client.requests_sent();
                         let cycle = Instant::now();
-                        let result = measure(&client, &sinks, &mut tracked, &all, now).await;
+                        let result =
+                            measure(&client, &sinks, &mut sources, &mut tracked, &all, now).await;
                         let sent = client.requests_sent().saturating_sub(before);
                         all.wiring.metrics.lag_measured(
                             &c.label,
@@ -240,6 +408,7 @@ pub(super) async fn run(weak: Weak<Endpoint>, all: Arc<ConnectClusters>) {
             }
             // Connectors measured no more (deleted, or no longer sinks) start afresh if they come back.
             tracked.retain(|name, _| reports.contains_key(name));
+            source_commits.retain(|id, _| members.iter().any(|c| c.id == *id));
             publish(&all, &members, reports, &mut shown);
         }
         drop((e, members, snapshot));
@@ -317,12 +486,32 @@ fn publish(
 async fn measure(
     client: &KafkaClient,
     sinks: &BTreeMap<&str, (&Arc<SinkKeys>, Option<&str>)>,
+    sources: &mut Sources<'_>,
     tracked: &mut HashMap<String, Tracked>,
     all: &ConnectClusters,
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, Report>, KafkaError> {
+    let mut out = HashMap::new();
+    if sinks.is_empty() && sources.names.is_empty() {
+        return Ok(out);
+    }
+    let meta = client.metadata(None).await?;
+    if !sources.names.is_empty() {
+        let read = read_source_commits(client, &meta, sources.commits, sources.topic).await;
+        if let Err(why) = &read {
+            tracing::debug!(topic = sources.topic, error = %why, "reading source offsets");
+        }
+        for name in &sources.names {
+            let commits = read
+                .as_ref()
+                .map(|()| &*sources.commits)
+                .map_err(String::as_str);
+            let r = source_report(name, commits, now, all.wiring.progress_window);
+            out.insert(name.to_string(), r);
+        }
+    }
     if sinks.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(out);
     }
     let groups: Vec<String> = sinks
         .values()
@@ -330,7 +519,6 @@ async fn measure(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let meta = client.metadata(None).await?;
     let offsets = client.group_offsets(&groups).await?;
     let partitions: Vec<(String, i32)> = sinks
         .values()
@@ -347,7 +535,6 @@ async fn measure(
         .filter_map(|(k, v)| v.ok().map(|v| (k, v)))
         .collect();
 
-    let mut out = HashMap::new();
     for (name, (keys, state)) in sinks {
         let t = tracked.entry(name.to_string()).or_default();
         if t.group != keys.group {
@@ -799,6 +986,54 @@ mod tests {
             at(210),
         );
         assert_eq!((d.records, d.start_offset, d.since), (0, 7, at(210)));
+    }
+
+    #[test]
+    fn a_source_reports_its_last_commit_and_goes_idle_after_a_window_without_one() {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let w = Duration::from_secs(600);
+        let mut c = SourceCommits {
+            topic: "connect-offsets".into(),
+            caught_up: false,
+            ..SourceCommits::default()
+        };
+        let r = source_report("jdbc", Ok(&c), t0, w);
+        assert_eq!(
+            (r.state, r.message.as_str()),
+            (
+                None,
+                "reading the offsets topic connect-offsets (not caught up yet)"
+            )
+        );
+        c.caught_up = true;
+        let r = source_report("jdbc", Ok(&c), t0, w);
+        assert_eq!(
+            r.message,
+            "no source offset of this connector in the offsets topic connect-offsets"
+        );
+        c.last.insert("jdbc".into(), t0.timestamp_millis());
+        let r = source_report("jdbc", Ok(&c), t0 + chrono::Duration::seconds(90), w);
+        assert_eq!(
+            (r.state, r.last_commit, r.message.as_str()),
+            (
+                Some(ProgressState::Ok),
+                Some(t0),
+                "last source offset committed at 2023-11-14T22:13:20Z"
+            )
+        );
+        let r = source_report("jdbc", Ok(&c), t0 + chrono::Duration::seconds(700), w);
+        assert_eq!(
+            (r.state, r.message.as_str()),
+            (
+                Some(ProgressState::Idle),
+                "last source offset committed at 2023-11-14T22:13:20Z; none since, for more than the 10m window (idle)"
+            )
+        );
+        let r = source_report("jdbc", Err("the offsets topic x does not exist"), t0, w);
+        assert_eq!(
+            r.message,
+            "source offsets unknown: the offsets topic x does not exist"
+        );
     }
 
     #[test]

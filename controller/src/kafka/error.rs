@@ -97,6 +97,14 @@ pub(crate) enum KafkaError {
         code: ResponseError,
         message: Option<String>,
     },
+    /// One partition's fetched records could not be read: a malformed batch, a codec this client does not
+    /// read, a batch over what it decodes.
+    #[error("reading the records of {partition} from broker {broker}: {cause}")]
+    Records {
+        broker: String,
+        partition: String,
+        cause: String,
+    },
     /// A topic, partition or broker the request needs that the metadata does not show.
     #[error("{0}")]
     NotInMetadata(String),

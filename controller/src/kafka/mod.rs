@@ -1,9 +1,12 @@
-//! A small Kafka client for the reads that measure consumer lag, at a cost that grows with the brokers,
-//! not with the consumer groups:
+//! A small Kafka client for the reads that measure consumer lag and source connectors' commits, at a cost
+//! that grows with the brokers, not with the consumer groups or connectors:
 //! - [`KafkaClient::metadata`]: one Metadata request (partitions and their leaders);
 //! - [`KafkaClient::group_offsets`]: one FindCoordinator for all groups, then one OffsetFetch per
 //!   coordinator carrying all its groups (one per group only for a broker older than OffsetFetch v8);
-//! - [`KafkaClient::end_offsets`]: one ListOffsets per leader for all the partitions it leads.
+//! - [`KafkaClient::end_offsets`], [`KafkaClient::start_offsets`]: one ListOffsets per leader for all the
+//!   partitions it leads;
+//! - [`KafkaClient::fetch`]: one Fetch per leader for all the partitions it leads (Connect's offsets topic,
+//!   read whole to learn when each source connector last committed: `source_offsets`).
 //!
 //! Requests to different brokers run concurrently; one connection per broker carries one request at a time.
 //! Connections are kept per broker address (a broker id resolves to its address through the metadata or
@@ -11,14 +14,17 @@
 //! reopened on the next use after an error. Versions are negotiated per connection with ApiVersions.
 //!
 //! Layers, each importing only the ones before it: `error`, `versions` → `shape` (the layout walk that
-//! keeps a crafted response from aborting the process) → `wire` (framing) → `tls` → `conn` and `sasl` (one
-//! connection) → `plan` (pure: who gets what, requests, answers) → this file.
+//! keeps a crafted response from aborting the process) → `records` (the same for record batches, then
+//! decoded) → `wire` (framing) → `tls` → `conn` and `sasl` (one connection) → `plan` (pure: who gets what,
+//! requests, answers) → `source_offsets` (pure: commit times from Connect's offsets records) → this file.
 
 mod conn;
 mod error;
 mod plan;
+mod records;
 mod sasl;
 mod shape;
+mod source_offsets;
 mod tls;
 mod versions;
 mod wire;
@@ -37,8 +43,15 @@ pub(crate) use error::KafkaError;
     reason = "the type of `Metadata::topics`, for callers that build one"
 )]
 pub(crate) use plan::TopicMeta;
-pub(crate) use plan::{Metadata, Offsets, Partition};
+pub(crate) use plan::{Fetched, Metadata, Offsets, Partition};
+pub(crate) use source_offsets::latest_commits;
 pub(crate) use versions::Api;
+#[cfg(test)]
+#[allow(
+    unused_imports,
+    reason = "for the tests against a real broker, which compile this module on its own"
+)]
+pub(crate) use {records::FetchedRecord, source_offsets::read_commits};
 
 use conn::Conn;
 use versions::{Call, Counts, FIND_COORDINATOR_KEYS, OFFSET_FETCH_GROUPS, Versions};
@@ -176,6 +189,88 @@ impl KafkaClient {
         meta: &Metadata,
         partitions: &[Partition],
     ) -> Result<BTreeMap<Partition, Result<i64, KafkaError>>, KafkaError> {
+        self.list_offsets(meta, partitions, plan::LATEST).await
+    }
+
+    /// The log-start offset of each of `partitions` (where a fetch of the whole log starts), as
+    /// [`KafkaClient::end_offsets`] reads the end.
+    pub(crate) async fn start_offsets(
+        &self,
+        meta: &Metadata,
+        partitions: &[Partition],
+    ) -> Result<BTreeMap<Partition, Result<i64, KafkaError>>, KafkaError> {
+        self.list_offsets(meta, partitions, plan::EARLIEST).await
+    }
+
+    /// The records of each partition in `from`, from its offset there: one Fetch per leader in `meta` for
+    /// all the partitions it leads, concurrently, answered at once (no waiting for records), at most
+    /// `max_bytes` per partition. A partition named twice is fetched from its first offset. Each partition
+    /// carries its records or its error (`OFFSET_OUT_OF_RANGE` for an offset outside its log: fetch again
+    /// from [`KafkaClient::start_offsets`]); failures every broker would give fail the call.
+    pub(crate) async fn fetch(
+        &self,
+        meta: &Metadata,
+        from: &[(Partition, i64)],
+        max_bytes: i32,
+    ) -> Result<BTreeMap<Partition, Result<Fetched, KafkaError>>, KafkaError> {
+        let mut offsets: BTreeMap<Partition, i64> = BTreeMap::new();
+        for (p, offset) in from {
+            offsets.entry(p.clone()).or_insert(*offset);
+        }
+        let partitions: Vec<Partition> = offsets.keys().cloned().collect();
+        let split = plan::by_leader(meta, &partitions);
+        let asked: Vec<(String, Vec<(Partition, i64)>)> = split
+            .brokers
+            .into_values()
+            .map(|(address, ps)| {
+                let with_offsets = ps
+                    .into_iter()
+                    .map(|p| {
+                        let offset = offsets.get(&p).copied().unwrap_or_default();
+                        (p, offset)
+                    })
+                    .collect();
+                (address, with_offsets)
+            })
+            .collect();
+        let ids: Vec<_> = asked
+            .iter()
+            .map(|(_, partitions)| plan::topic_ids(meta, partitions))
+            .collect();
+        let fetches = asked.iter().zip(&ids).map(|((address, partitions), ids)| {
+            self.exchange(address, move |v| {
+                let version = plan::fetch_version(v, ids.is_some())?;
+                Ok((
+                    version,
+                    plan::fetch_request(partitions, ids.as_ref(), version, max_bytes),
+                ))
+            })
+        });
+        let answers = join_all(fetches).await;
+        let mut out: BTreeMap<_, _> = split.failed.into_iter().map(|(p, e)| (p, Err(e))).collect();
+        for (((address, partitions), ids), answer) in asked.iter().zip(&ids).zip(answers) {
+            match answer {
+                Ok((version, answer)) => out.extend(plan::fetched_from(
+                    answer,
+                    version,
+                    partitions,
+                    ids.as_ref(),
+                    address,
+                )),
+                Err(e) if e.is_settings_problem() => return Err(e),
+                Err(e) => out.extend(partitions.iter().map(|(p, _)| (p.clone(), Err(e.clone())))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// One ListOffsets per leader of `partitions` for the offset at `timestamp`, concurrently.
+    async fn list_offsets(
+        &self,
+        meta: &Metadata,
+        partitions: &[Partition],
+        timestamp: i64,
+    ) -> Result<BTreeMap<Partition, Result<i64, KafkaError>>, KafkaError> {
         let split = plan::by_leader(meta, partitions);
         let timeout_ms = i32::try_from(self.settings.timeout.as_millis()).unwrap_or(i32::MAX);
         let lists = split.brokers.values().map(|(address, partitions)| {
@@ -183,7 +278,7 @@ impl KafkaClient {
                 let version = v.require(Api::ListOffsets)?;
                 Ok((
                     version,
-                    plan::list_offsets_request(partitions, version, timeout_ms),
+                    plan::list_offsets_request(partitions, version, timeout_ms, timestamp),
                 ))
             })
         });
@@ -192,7 +287,7 @@ impl KafkaClient {
         for ((address, partitions), answer) in split.brokers.into_values().zip(answers) {
             match answer {
                 Ok((_, answer)) => {
-                    out.extend(plan::end_offsets_from(answer, &partitions, &address))
+                    out.extend(plan::listed_offsets_from(answer, &partitions, &address))
                 }
                 Err(e) if e.is_settings_problem() => return Err(e),
                 Err(e) => out.extend(partitions.into_iter().map(|p| (p, Err(e.clone())))),
@@ -560,5 +655,127 @@ mod tests {
         assert_eq!(client.metadata(None).await.unwrap(), meta);
         assert_eq!(client.requests_by_api()["Metadata"], 3);
         assert_eq!(client.requests_by_api()["ApiVersions"], 4);
+    }
+
+    /// A broker that speaks Fetch up to v12 and answers every Fetch with `records` for "o-0" and
+    /// OFFSET_OUT_OF_RANGE for "o-1".
+    fn fetch_broker(key: i16, version: i16, records: &[u8]) -> (Vec<u8>, bool) {
+        use shape::tests::{Answered, fetch_response};
+        if key == 18 {
+            return (api_versions_v0(version, &[(1, 12)]), false);
+        }
+        let p = |partition, error, records| Answered {
+            topic: "o",
+            id: [0; 16],
+            partition,
+            error,
+            high_watermark: 3,
+            log_start_offset: 0,
+            records,
+        };
+        // Header v1: a tagged-field count after the correlation id.
+        let mut body = vec![0];
+        let out_of_range = kafka_protocol::ResponseError::OffsetOutOfRange.code();
+        body.extend(fetch_response(
+            version,
+            &[p(0, 0, Some(records)), p(1, out_of_range, None)],
+        ));
+        (body, false)
+    }
+
+    fn fetch_meta(address: &str) -> Metadata {
+        Metadata {
+            brokers: BTreeMap::from([(1, address.to_string())]),
+            topics: BTreeMap::from([(
+                "o".to_string(),
+                TopicMeta {
+                    partitions: BTreeMap::from([(0, Some(1)), (1, Some(1)), (2, None)]),
+                    ..TopicMeta::default()
+                },
+            )]),
+            ..Metadata::default()
+        }
+    }
+
+    fn from(ps: &[(i32, i64)]) -> Vec<(Partition, i64)> {
+        ps.iter()
+            .map(|(p, o)| (("o".to_string(), *p), *o))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn one_fetch_per_leader_carries_every_partition() {
+        let address = fake_broker(|key, version| {
+            let records = records::tests::batch(
+                &[
+                    records::tests::record(0, 1_000, "a", Some("x")),
+                    records::tests::record(1, 2_000, "b", Some("y")),
+                ],
+                kafka_protocol::records::Compression::Snappy,
+            );
+            fetch_broker(key, version, &records)
+        })
+        .await;
+        let client = plain(&address);
+        let out = client
+            .fetch(
+                &fetch_meta(&address),
+                &from(&[(0, 1), (1, 99), (2, 0), (0, 0)]),
+                1 << 20,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            client.requests_by_api()["Fetch"],
+            1,
+            "{:?}",
+            client.requests_by_api()
+        );
+        let o0 = out[&("o".to_string(), 0)].as_ref().unwrap();
+        // Fetched from offset 1, the first given for the partition.
+        assert_eq!(
+            o0.records
+                .iter()
+                .map(|r| (r.offset, r.timestamp_ms))
+                .collect::<Vec<_>>(),
+            [(1, 2_000)]
+        );
+        assert_eq!((o0.high_watermark, o0.next_offset), (3, 2));
+        assert_eq!(
+            out[&("o".to_string(), 1)].as_ref().unwrap_err().to_string(),
+            format!("Fetch of o-1 at broker {address}: OFFSET_OUT_OF_RANGE")
+        );
+        assert_eq!(
+            out[&("o".to_string(), 2)].as_ref().unwrap_err().to_string(),
+            "partition o-2 has no leader"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_crafted_fetch_answer_fails_its_partitions_without_a_panic() {
+        // A batch announcing two billion records in a few bytes.
+        let address = fake_broker(|key, version| {
+            let mut records = records::tests::batch(
+                &[records::tests::record(0, 1_000, "a", Some("x"))],
+                kafka_protocol::records::Compression::None,
+            );
+            records[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+            records::tests::seal(&mut records);
+            fetch_broker(key, version, &records)
+        })
+        .await;
+        let client = plain(&address);
+        let out = client
+            .fetch(&fetch_meta(&address), &from(&[(0, 0), (1, 0)]), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(
+            out[&("o".to_string(), 0)].as_ref().unwrap_err().to_string(),
+            format!(
+                "reading the records of o-0 from broker {address}: the batch at offset 0 holds \
+                 2147483647 records, more than the 262144 read at once"
+            )
+        );
+        assert!(out[&("o".to_string(), 1)].is_err());
     }
 }

@@ -4,18 +4,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::ResponseError;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::find_coordinator_response::FindCoordinatorResponse;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
-    BrokerId, FindCoordinatorRequest, GroupId, ListOffsetsRequest, ListOffsetsResponse,
-    MetadataRequest, MetadataResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
+    BrokerId, FetchRequest, FetchResponse, FindCoordinatorRequest, GroupId, ListOffsetsRequest,
+    ListOffsetsResponse, MetadataRequest, MetadataResponse, OffsetFetchRequest,
+    OffsetFetchResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
 use super::error::KafkaError;
-use super::versions::{FIND_COORDINATOR_KEYS, OFFSET_FETCH_GROUPS};
+use super::records::{self, Budget, FetchedRecord};
+use super::versions::{Api, FETCH_TOPIC_IDS, FIND_COORDINATOR_KEYS, OFFSET_FETCH_GROUPS, Versions};
 
 /// A topic and a partition number.
 pub(crate) type Partition = (String, i32);
@@ -40,7 +43,12 @@ pub(crate) struct TopicMeta {
     pub(crate) internal: bool,
     /// Why the topic is not described: `UNKNOWN_TOPIC_OR_PARTITION` for one that does not exist.
     pub(crate) error: Option<KafkaError>,
+    /// Kafka's id of the topic (Metadata v10 and later), which Fetch names topics by from v13.
+    pub(crate) id: Option<TopicId>,
 }
+
+/// A topic id: a UUID's 16 bytes.
+pub(crate) type TopicId = [u8; 16];
 
 /// A group's coordinator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +202,7 @@ pub(crate) fn metadata_from(
                 .map(|p| (p.partition_index, Some(p.leader_id.0).filter(|l| *l >= 0)))
                 .collect(),
             internal: t.is_internal,
+            id: Some(*t.topic_id.as_bytes()).filter(|id| *id != TopicId::default()),
             error: error(t.error_code).map(|code| KafkaError::Answer {
                 broker: broker.to_string(),
                 what: format!("Metadata of topic {name:?}"),
@@ -393,11 +402,17 @@ pub(crate) fn group_offsets_from(
 
 // ----- ListOffsets --------------------------------------------------------------------------------------
 
-/// The latest offset (timestamp -1) of each of `partitions`, read uncommitted: the log-end offset.
+/// ListOffsets' timestamp for the log-end offset (read uncommitted).
+pub(crate) const LATEST: i64 = -1;
+/// ListOffsets' timestamp for the log-start offset.
+pub(crate) const EARLIEST: i64 = -2;
+
+/// The offset at `timestamp` ([`LATEST`] or [`EARLIEST`]) of each of `partitions`.
 pub(crate) fn list_offsets_request(
     partitions: &[Partition],
     version: i16,
     timeout_ms: i32,
+    timestamp: i64,
 ) -> ListOffsetsRequest {
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for (topic, partition) in partitions {
@@ -413,7 +428,7 @@ pub(crate) fn list_offsets_request(
                         .map(|p| {
                             ListOffsetsPartition::default()
                                 .with_partition_index(p)
-                                .with_timestamp(-1)
+                                .with_timestamp(timestamp)
                         })
                         .collect(),
                 )
@@ -427,7 +442,7 @@ pub(crate) fn list_offsets_request(
         .with_timeout_ms(if version >= 10 { timeout_ms } else { 0 })
 }
 
-pub(crate) fn end_offsets_from(
+pub(crate) fn listed_offsets_from(
     answer: ListOffsetsResponse,
     asked: &[Partition],
     broker: &str,
@@ -463,6 +478,182 @@ pub(crate) fn end_offsets_from(
             Err(KafkaError::Malformed {
                 broker: broker.to_string(),
                 api: "ListOffsets",
+                cause: format!("it leaves out {topic}-{partition}"),
+            })
+        });
+    }
+    out
+}
+
+// ----- Fetch --------------------------------------------------------------------------------------------
+
+/// The records of one partition as fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fetched {
+    /// At the offset asked or after, control batches left out.
+    pub(crate) records: Vec<FetchedRecord>,
+    pub(crate) high_watermark: i64,
+    pub(crate) log_start_offset: i64,
+    /// Where to fetch from next time: after the last batch read, or at a batch left for later (cut by
+    /// `max_bytes`, or past what one answer decodes).
+    pub(crate) next_offset: i64,
+}
+
+/// What one Fetch answer may take, all partitions together: Kafka's Java consumer's default
+/// (`fetch.max.bytes`), which leaves room under the response cap for the one batch Kafka sends whole
+/// beyond it.
+pub(crate) const FETCH_MAX_BYTES: i32 = 50 << 20;
+
+/// The ids of the topics of `asked`, when the metadata gives every one: Fetch names topics by id from v13.
+pub(crate) fn topic_ids(
+    meta: &Metadata,
+    asked: &[(Partition, i64)],
+) -> Option<BTreeMap<String, TopicId>> {
+    asked
+        .iter()
+        .map(|((topic, _), _)| Some((topic.clone(), meta.topics.get(topic)?.id?)))
+        .collect()
+}
+
+/// The Fetch version for a broker: the highest shared, below v13 when a topic's id is not known.
+pub(crate) fn fetch_version(versions: &Versions, ids_known: bool) -> Result<i16, KafkaError> {
+    if ids_known {
+        versions.require(Api::Fetch)
+    } else {
+        versions.require_at_most(Api::Fetch, FETCH_TOPIC_IDS - 1)
+    }
+}
+
+/// One sessionless Fetch of every partition in `asked` from its offset, read uncommitted, answered at once
+/// (`max_wait_ms` 0): at most `max_bytes` per partition and [`FETCH_MAX_BYTES`] in all. From v13 topics go
+/// by their id in `ids`.
+pub(crate) fn fetch_request(
+    asked: &[(Partition, i64)],
+    ids: Option<&BTreeMap<String, TopicId>>,
+    version: i16,
+    max_bytes: i32,
+) -> FetchRequest {
+    let per_partition = max_bytes.clamp(1, FETCH_MAX_BYTES);
+    let mut by_topic: BTreeMap<&str, Vec<(i32, i64)>> = BTreeMap::new();
+    for ((topic, partition), offset) in asked {
+        by_topic
+            .entry(topic)
+            .or_default()
+            .push((*partition, *offset));
+    }
+    let topics = by_topic
+        .into_iter()
+        .map(|(topic, ps)| {
+            let t = FetchTopic::default().with_partitions(
+                ps.into_iter()
+                    .map(|(p, offset)| {
+                        FetchPartition::default()
+                            .with_partition(p)
+                            .with_fetch_offset(offset)
+                            .with_partition_max_bytes(per_partition)
+                    })
+                    .collect(),
+            );
+            if version >= FETCH_TOPIC_IDS {
+                let id = ids
+                    .and_then(|ids| ids.get(topic))
+                    .copied()
+                    .unwrap_or_default();
+                // The crate's UUID type (not a dependency of ours) parses its text form.
+                let text: String = id.iter().map(|b| format!("{b:02x}")).collect();
+                t.with_topic_id(text.parse().unwrap_or_default())
+            } else {
+                t.with_topic(TopicName(text(topic)))
+            }
+        })
+        .collect();
+    FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(FETCH_MAX_BYTES)
+        .with_isolation_level(0)
+        // No fetch session: every request names all its partitions.
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(topics)
+}
+
+/// Each asked partition's records, or its error (`OFFSET_OUT_OF_RANGE` for an offset before the log start
+/// or past its end). Records are decoded within one [`Budget`] for the whole answer.
+pub(crate) fn fetched_from(
+    answer: FetchResponse,
+    version: i16,
+    asked: &[(Partition, i64)],
+    ids: Option<&BTreeMap<String, TopicId>>,
+    broker: &str,
+) -> BTreeMap<Partition, Result<Fetched, KafkaError>> {
+    let from: BTreeMap<&Partition, i64> = asked.iter().map(|(p, o)| (p, *o)).collect();
+    let mut out = BTreeMap::new();
+    if let Some(code) = error(answer.error_code) {
+        return from
+            .into_keys()
+            .map(|p| {
+                let e = KafkaError::Answer {
+                    broker: broker.to_string(),
+                    what: "Fetch".into(),
+                    code,
+                    message: None,
+                };
+                (p.clone(), Err(e))
+            })
+            .collect();
+    }
+    let names: BTreeMap<TopicId, &str> = ids
+        .into_iter()
+        .flatten()
+        .map(|(name, id)| (*id, name.as_str()))
+        .collect();
+    let mut budget = Budget::default();
+    for t in answer.responses {
+        let topic = if version >= FETCH_TOPIC_IDS {
+            match names.get(t.topic_id.as_bytes()) {
+                Some(name) => name.to_string(),
+                None => continue,
+            }
+        } else {
+            t.topic.0.to_string()
+        };
+        for p in t.partitions {
+            let key = (topic.clone(), p.partition_index);
+            let Some(&offset) = from.get(&key) else {
+                continue;
+            };
+            if out.contains_key(&key) {
+                continue;
+            }
+            let result = match error(p.error_code) {
+                Some(code) => Err(KafkaError::Answer {
+                    broker: broker.to_string(),
+                    what: format!("Fetch of {topic}-{}", p.partition_index),
+                    code,
+                    message: None,
+                }),
+                None => records::read(p.records.unwrap_or_default(), offset, &mut budget)
+                    .map(|read| Fetched {
+                        records: read.records,
+                        high_watermark: p.high_watermark,
+                        log_start_offset: p.log_start_offset,
+                        next_offset: read.next_offset,
+                    })
+                    .map_err(|cause| KafkaError::Records {
+                        broker: broker.to_string(),
+                        partition: format!("{topic}-{}", p.partition_index),
+                        cause,
+                    }),
+            };
+            out.insert(key, result);
+        }
+    }
+    for (topic, partition) in from.into_keys() {
+        out.entry((topic.clone(), *partition)).or_insert_with(|| {
+            Err(KafkaError::Malformed {
+                broker: broker.to_string(),
+                api: "Fetch",
                 cause: format!("it leaves out {topic}-{partition}"),
             })
         });
@@ -682,7 +873,7 @@ mod tests {
         }
         for v in 1..=10 {
             let mut buf = bytes::BytesMut::new();
-            list_offsets_request(&[tp("a", 0), tp("b", 1), tp("a", 2)], v, 5000)
+            list_offsets_request(&[tp("a", 0), tp("b", 1), tp("a", 2)], v, 5000, LATEST)
                 .encode(&mut buf, v)
                 .unwrap_or_else(|e| panic!("ListOffsets v{v}: {e}"));
         }
@@ -690,7 +881,7 @@ mod tests {
 
     #[test]
     fn list_offsets_asks_for_the_latest_offset_per_topic() {
-        let r = list_offsets_request(&[tp("a", 0), tp("b", 1), tp("a", 2)], 9, 5000);
+        let r = list_offsets_request(&[tp("a", 0), tp("b", 1), tp("a", 2)], 9, 5000, LATEST);
         assert_eq!(r.replica_id, BrokerId(-1));
         let topics: Vec<(String, Vec<(i32, i64)>)> = r
             .topics
@@ -841,7 +1032,7 @@ mod tests {
                         .with_offset(1),
                 ]),
         ];
-        let out = end_offsets_from(answer, &[tp("t", 0), tp("t", 1), tp("t", 2)], "b1:9092");
+        let out = listed_offsets_from(answer, &[tp("t", 0), tp("t", 1), tp("t", 2)], "b1:9092");
         assert_eq!(out.len(), 3);
         assert_eq!(out[&tp("t", 0)], Ok(42));
         assert_eq!(
@@ -852,5 +1043,218 @@ mod tests {
             out[&tp("t", 2)].as_ref().unwrap_err().to_string(),
             "broker b1:9092 sent a malformed ListOffsets response: it leaves out t-2"
         );
+    }
+
+    fn fetched(
+        asked_ids: Option<&BTreeMap<String, TopicId>>,
+        version: i16,
+        answer: FetchResponse,
+    ) -> BTreeMap<Partition, Result<Fetched, KafkaError>> {
+        let asked = [
+            (tp("o", 0), 0),
+            (tp("o", 1), 50),
+            (tp("o", 2), 0),
+            (tp("o", 3), 0),
+        ];
+        fetched_from(answer, version, &asked, asked_ids, "b1:9092")
+    }
+
+    #[test]
+    fn fetch_requests_name_topics_by_name_then_by_id_and_never_wait() {
+        let asked = [(tp("o", 0), 5), (tp("p", 1), 7), (tp("o", 2), 9)];
+        let ids = BTreeMap::from([("o".to_string(), [1; 16]), ("p".to_string(), [2; 16])]);
+        use kafka_protocol::protocol::Encodable;
+        for v in 5..=18 {
+            let r = fetch_request(&asked, Some(&ids), v, 1 << 20);
+            let mut buf = bytes::BytesMut::new();
+            r.encode(&mut buf, v)
+                .unwrap_or_else(|e| panic!("Fetch v{v}: {e}"));
+            assert_eq!((r.max_wait_ms, r.min_bytes, r.isolation_level), (0, 1, 0));
+            assert_eq!(
+                (r.session_id, r.session_epoch, r.max_bytes),
+                (0, -1, FETCH_MAX_BYTES)
+            );
+            let names: Vec<(String, TopicId)> = r
+                .topics
+                .iter()
+                .map(|t| (t.topic.to_string(), *t.topic_id.as_bytes()))
+                .collect();
+            let by_name = [("o".to_string(), [0; 16]), ("p".to_string(), [0; 16])];
+            let by_id = [(String::new(), [1; 16]), (String::new(), [2; 16])];
+            let want = if v >= FETCH_TOPIC_IDS { by_id } else { by_name };
+            assert_eq!(names, want, "v{v}");
+            let partitions: Vec<Vec<(i32, i64, i32)>> = r
+                .topics
+                .iter()
+                .map(|t| {
+                    t.partitions
+                        .iter()
+                        .map(|p| (p.partition, p.fetch_offset, p.partition_max_bytes))
+                        .collect()
+                })
+                .collect();
+            assert_eq!(
+                partitions,
+                [
+                    vec![(0, 5, 1 << 20), (2, 9, 1 << 20)],
+                    vec![(1, 7, 1 << 20)]
+                ],
+                "v{v}"
+            );
+        }
+        // Per-partition sizes stay within what one answer takes.
+        let r = fetch_request(&asked, None, 12, i32::MAX);
+        assert_eq!(
+            r.topics[0].partitions[0].partition_max_bytes,
+            FETCH_MAX_BYTES
+        );
+        let r = fetch_request(&asked, None, 12, -3);
+        assert_eq!(r.topics[0].partitions[0].partition_max_bytes, 1);
+    }
+
+    #[test]
+    fn fetch_goes_by_topic_id_only_when_the_metadata_gives_every_one() {
+        let mut m = meta();
+        m.topics.get_mut("a").unwrap().id = Some([1; 16]);
+        let asked = [(tp("a", 0), 0), (tp("a", 2), 0)];
+        assert_eq!(
+            topic_ids(&m, &asked),
+            Some(BTreeMap::from([("a".to_string(), [1; 16])]))
+        );
+        assert_eq!(topic_ids(&m, &[(tp("a", 0), 0), (tp("b", 0), 0)]), None);
+        assert_eq!(topic_ids(&m, &[(tp("nope", 0), 0)]), None);
+
+        let broker = Versions::with("k:9092", &[(Api::Fetch, 4, 18)]);
+        assert_eq!(fetch_version(&broker, true), Ok(18));
+        assert_eq!(fetch_version(&broker, false), Ok(12));
+        let newer = Versions::with("k:9092", &[(Api::Fetch, 13, 20)]);
+        assert_eq!(fetch_version(&newer, true), Ok(18));
+        assert_eq!(
+            fetch_version(&newer, false).unwrap_err().to_string(),
+            "broker k:9092 does not support Fetch v5 to v12 (it offers v13 to v20)"
+        );
+    }
+
+    #[test]
+    fn fetched_partitions_carry_their_records_or_their_error() {
+        use super::records::tests::{batch, record, seal};
+        use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+        use kafka_protocol::records::Compression;
+        let records = batch(
+            &[
+                record(0, 1_000, r#"["src",{}]"#, Some("{}")),
+                record(1, 2_000, r#"["src",{}]"#, None),
+            ],
+            Compression::None,
+        );
+        let mut lz4 = records.clone();
+        lz4[22] |= 3;
+        seal(&mut lz4);
+        let partition = |i: i32, code: ResponseError, data: Option<&[u8]>| {
+            PartitionData::default()
+                .with_partition_index(i)
+                .with_error_code(if i == 0 { 0 } else { code.code() })
+                .with_high_watermark(60)
+                .with_log_start_offset(0)
+                .with_records(data.map(bytes::Bytes::copy_from_slice))
+        };
+        let topic = FetchableTopicResponse::default().with_partitions(vec![
+            partition(0, ResponseError::UnknownServerError, Some(&records)),
+            partition(1, ResponseError::OffsetOutOfRange, None),
+            partition(2, ResponseError::NotLeaderOrFollower, None),
+            // Not asked: left out.
+            partition(9, ResponseError::UnknownServerError, None),
+        ]);
+        let mut answer = FetchResponse::default()
+            .with_responses(vec![topic.clone().with_topic(TopicName(text("o")))]);
+        let out = fetched(None, 12, answer.clone());
+        assert_eq!(out.len(), 4);
+        let ok = out[&tp("o", 0)].as_ref().unwrap();
+        assert_eq!(
+            ok.records
+                .iter()
+                .map(|r| (r.offset, r.timestamp_ms, r.tombstone))
+                .collect::<Vec<_>>(),
+            [(0, 1_000, false), (1, 2_000, true)]
+        );
+        assert_eq!(
+            (ok.high_watermark, ok.log_start_offset, ok.next_offset),
+            (60, 0, 2)
+        );
+        assert_eq!(
+            out[&tp("o", 1)].as_ref().unwrap_err().to_string(),
+            "Fetch of o-1 at broker b1:9092: OFFSET_OUT_OF_RANGE"
+        );
+        assert_eq!(
+            out[&tp("o", 2)].as_ref().unwrap_err().to_string(),
+            "Fetch of o-2 at broker b1:9092: NOT_LEADER_OR_FOLLOWER (retriable)"
+        );
+        assert_eq!(
+            out[&tp("o", 3)].as_ref().unwrap_err().to_string(),
+            "broker b1:9092 sent a malformed Fetch response: it leaves out o-3"
+        );
+
+        // A batch in a codec not read fails its partition only.
+        answer.responses[0].partitions[0].records = Some(bytes::Bytes::from(lz4));
+        let out = fetched(None, 12, answer.clone());
+        assert_eq!(
+            out[&tp("o", 0)].as_ref().unwrap_err().to_string(),
+            "reading the records of o-0 from broker b1:9092: the batch at offset 0 is lz4-compressed, \
+             a codec this client does not read (it reads uncompressed, gzip and snappy batches)"
+        );
+        assert!(out[&tp("o", 1)].is_err());
+
+        // From v13 topics are named by id.
+        let ids = BTreeMap::from([("o".to_string(), [4; 16])]);
+        let by_id = |id: [u8; 16]| {
+            let text: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            FetchResponse::default()
+                .with_responses(vec![topic.clone().with_topic_id(text.parse().unwrap())])
+        };
+        let out = fetched(Some(&ids), 13, by_id([4; 16]));
+        assert_eq!(out[&tp("o", 0)].as_ref().unwrap().records.len(), 2);
+        let out = fetched(Some(&ids), 13, by_id([5; 16]));
+        assert!(
+            out.values()
+                .all(|r| matches!(r, Err(KafkaError::Malformed { .. })))
+        );
+
+        // An error for the whole request fails every partition.
+        let answer = FetchResponse::default()
+            .with_error_code(ResponseError::InvalidFetchSessionEpoch.code());
+        let out = fetched(None, 12, answer);
+        assert_eq!(out.len(), 4);
+        assert!(
+            out[&tp("o", 0)]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .starts_with("Fetch at broker b1:9092: INVALID_FETCH_SESSION_EPOCH")
+        );
+    }
+
+    #[test]
+    fn start_offsets_ask_for_the_earliest_offset() {
+        let r = list_offsets_request(&[tp("a", 0)], 9, 5000, EARLIEST);
+        assert_eq!(r.topics[0].partitions[0].timestamp, -2);
+    }
+
+    #[test]
+    fn metadata_keeps_topic_ids() {
+        let mut answer = MetadataResponse::default();
+        let topic = |name: &'static str| {
+            MetadataResponseTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_static_str(name))))
+        };
+        answer.topics = vec![
+            topic("with").with_topic_id("0102030405060708090a0b0c0d0e0f10".parse().unwrap()),
+            topic("without"),
+        ];
+        let meta = metadata_from(answer, None, "k:9092").unwrap();
+        assert_eq!(
+            meta.topics["with"].id,
+            Some([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16])
+        );
+        assert_eq!(meta.topics["without"].id, None);
     }
 }

@@ -25,6 +25,10 @@ enum Ty {
     Strs,
     /// An array of structs.
     List(&'static [Field]),
+    /// An array of structs whose tagged fields include ones the crate decodes in place, by tag.
+    TaggedList(&'static [Field], &'static [(u32, Ty)]),
+    /// One struct (a tagged field's value): its fields, then its own tagged fields.
+    Struct(&'static [Field]),
 }
 
 #[derive(Clone, Copy)]
@@ -149,6 +153,46 @@ const LIST_OFFSETS: Layout = Layout {
     known_tags: &[],
 };
 
+const ABORTED_TRANSACTION: &[Field] = &[all(I64), all(I64)];
+/// The tagged fields of a partition (diverging epoch, current leader, snapshot id), only in flexible
+/// versions.
+const EPOCH_END_OFFSET: &[Field] = &[all(I32), all(I64)];
+const LEADER_ID_AND_EPOCH: &[Field] = &[all(I32), all(I32)];
+const SNAPSHOT_ID: &[Field] = &[all(I64), all(I32)];
+const FETCHED_DATA: &[Field] = &[
+    all(I32),
+    all(I16),
+    all(I64),
+    all(I64),
+    since(5, I64),
+    all(List(ABORTED_TRANSACTION)),
+    since(11, I32),
+    // The records: walked as bytes here, batch by batch in `records` before they are decoded.
+    all(Bytes),
+];
+const FETCHED_DATA_TAGS: &[(u32, Ty)] = &[
+    (0, Struct(EPOCH_END_OFFSET)),
+    (1, Struct(LEADER_ID_AND_EPOCH)),
+    (2, Struct(SNAPSHOT_ID)),
+];
+const FETCHED_TOPIC_DATA: &[Field] = &[
+    until(12, Str),
+    since(13, Uuid),
+    all(TaggedList(FETCHED_DATA, FETCHED_DATA_TAGS)),
+];
+/// The crate decodes it only from v16 and refuses the tag before.
+const NODE_ENDPOINT: &[Field] = &[all(I32), all(Str), all(I32), all(Str)];
+const FETCH: Layout = Layout {
+    flexible_from: 12,
+    fields: &[
+        all(I32),
+        since(7, I16),
+        since(7, I32),
+        all(List(FETCHED_TOPIC_DATA)),
+    ],
+    known_tags: &[(0, List(NODE_ENDPOINT))],
+};
+
 const SASL_HANDSHAKE: Layout = Layout {
     flexible_from: i16::MAX,
     fields: &[all(I16), all(Strs)],
@@ -170,6 +214,7 @@ fn layout(api: Api) -> &'static Layout {
         Api::FindCoordinator => &FIND_COORDINATOR,
         Api::OffsetFetch => &OFFSET_FETCH,
         Api::ListOffsets => &LIST_OFFSETS,
+        Api::Fetch => &FETCH,
     }
 }
 
@@ -232,12 +277,20 @@ impl Walk<'_> {
                 }
                 Ok(())
             }
-            List(fields) => {
+            List(fields) => self.ty(TaggedList(fields, &[])),
+            TaggedList(fields, tags) => {
                 for _ in 0..self.count()? {
                     self.fields(fields)?;
                     if self.flexible {
-                        self.tagged(&[])?;
+                        self.tagged(tags)?;
                     }
+                }
+                Ok(())
+            }
+            Struct(fields) => {
+                self.fields(fields)?;
+                if self.flexible {
+                    self.tagged(&[])?;
                 }
                 Ok(())
             }
@@ -314,10 +367,10 @@ impl Walk<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use bytes::Bytes;
-    use kafka_protocol::messages::{ListOffsetsResponse, MetadataResponse};
+    use kafka_protocol::messages::{FetchResponse, ListOffsetsResponse, MetadataResponse};
     use kafka_protocol::protocol::Decodable;
 
     /// ListOffsets v9 (flexible): one topic "t" with partition 2 at offset 42.
@@ -412,5 +465,237 @@ mod tests {
         check(Api::ListOffsets, &body, 9).unwrap();
         body.truncate(body.len() - 1);
         assert!(check(Api::ListOffsets, &body, 9).is_err());
+    }
+
+    /// Writes a response body field by field, in a version's layout (the crate encodes no response).
+    struct Writer {
+        out: Vec<u8>,
+        flexible: bool,
+    }
+
+    impl Writer {
+        fn int(&mut self, bytes: &[u8]) -> &mut Self {
+            self.out.extend(bytes);
+            self
+        }
+
+        fn varint(&mut self, mut n: u32) -> &mut Self {
+            while n >= 0x80 {
+                self.out.push((n as u8) | 0x80);
+                n >>= 7;
+            }
+            self.out.push(n as u8);
+            self
+        }
+
+        /// A length prefix: compact in flexible versions, else INT16 (strings) or INT32.
+        fn length(&mut self, n: Option<usize>, wide: bool) -> &mut Self {
+            match (self.flexible, n) {
+                (true, n) => self.varint(n.map_or(0, |n| n as u32 + 1)),
+                (false, n) if wide => self.int(&n.map_or(-1, |n| n as i32).to_be_bytes()),
+                (false, n) => self.int(&n.map_or(-1, |n| n as i16).to_be_bytes()),
+            }
+        }
+
+        fn str(&mut self, s: Option<&str>) -> &mut Self {
+            self.length(s.map(str::len), false);
+            self.int(s.unwrap_or_default().as_bytes())
+        }
+
+        fn bytes(&mut self, b: Option<&[u8]>) -> &mut Self {
+            self.length(b.map(<[u8]>::len), true);
+            self.int(b.unwrap_or_default())
+        }
+
+        /// Tagged fields (flexible versions only), each given as its bytes.
+        fn tags(&mut self, tags: &[(u32, Vec<u8>)]) -> &mut Self {
+            if self.flexible {
+                self.varint(tags.len() as u32);
+                for (tag, value) in tags {
+                    self.varint(*tag).varint(value.len() as u32);
+                    self.out.extend(value);
+                }
+            }
+            self
+        }
+    }
+
+    /// One partition of a Fetch answer written by [`fetch_response`].
+    pub(crate) struct Answered<'a> {
+        pub(crate) topic: &'a str,
+        pub(crate) id: [u8; 16],
+        pub(crate) partition: i32,
+        pub(crate) error: i16,
+        pub(crate) high_watermark: i64,
+        pub(crate) log_start_offset: i64,
+        pub(crate) records: Option<&'a [u8]>,
+    }
+
+    /// A Fetch answer body at `version` with every field the version has: one aborted transaction per
+    /// partition, the three tagged fields of a partition and an unknown one, node endpoints from v16.
+    /// Consecutive partitions of one topic go in one topic entry.
+    pub(crate) fn fetch_response(version: i16, partitions: &[Answered]) -> Vec<u8> {
+        let flexible = version >= 12;
+        let mut w = Writer {
+            out: vec![],
+            flexible,
+        };
+        w.int(&0i32.to_be_bytes());
+        if version >= 7 {
+            w.int(&0i16.to_be_bytes()).int(&0i32.to_be_bytes());
+        }
+        let topics: Vec<&[Answered]> = partitions.chunk_by(|a, b| a.topic == b.topic).collect();
+        w.length(Some(topics.len()), true);
+        for topic in topics {
+            if version >= 13 {
+                w.int(&topic[0].id);
+            } else {
+                w.str(Some(topic[0].topic));
+            }
+            w.length(Some(topic.len()), true);
+            for p in topic {
+                w.int(&p.partition.to_be_bytes())
+                    .int(&p.error.to_be_bytes())
+                    .int(&p.high_watermark.to_be_bytes())
+                    .int(&p.high_watermark.to_be_bytes())
+                    .int(&p.log_start_offset.to_be_bytes());
+                w.length(Some(1), true)
+                    .int(&7i64.to_be_bytes())
+                    .int(&3i64.to_be_bytes())
+                    .tags(&[]);
+                if version >= 11 {
+                    w.int(&(-1i32).to_be_bytes());
+                }
+                w.bytes(p.records);
+                let strukt = |fields: &[&[u8]]| {
+                    let mut v: Vec<u8> = fields.concat();
+                    v.push(0);
+                    v
+                };
+                w.tags(&[
+                    (0, strukt(&[&5i32.to_be_bytes(), &40i64.to_be_bytes()])),
+                    (1, strukt(&[&1i32.to_be_bytes(), &6i32.to_be_bytes()])),
+                    (2, strukt(&[&30i64.to_be_bytes(), &4i32.to_be_bytes()])),
+                    (9, vec![0xab, 0xcd]),
+                ]);
+            }
+            w.tags(&[]);
+        }
+        if version >= 16 {
+            let mut endpoints = Writer {
+                out: vec![],
+                flexible,
+            };
+            endpoints
+                .length(Some(1), true)
+                .int(&1i32.to_be_bytes())
+                .str(Some("k"))
+                .int(&9092i32.to_be_bytes())
+                .str(None)
+                .tags(&[]);
+            w.tags(&[(0, endpoints.out)]);
+        } else {
+            w.tags(&[]);
+        }
+        w.out
+    }
+
+    fn two_partitions(records: &[u8]) -> Vec<Answered<'_>> {
+        let p = |partition, records| Answered {
+            topic: "cw-offsets",
+            id: [7; 16],
+            partition,
+            error: 0,
+            high_watermark: 12,
+            log_start_offset: 2,
+            records,
+        };
+        vec![p(0, Some(records)), p(1, None)]
+    }
+
+    #[test]
+    fn fetch_answers_pass_and_decode_at_every_version() {
+        let records = b"not walked here";
+        for version in 5..=18 {
+            let body = fetch_response(version, &two_partitions(records));
+            check(Api::Fetch, &body, version).unwrap_or_else(|e| panic!("v{version}: {e}"));
+            let r = FetchResponse::decode(&mut Bytes::from(body), version)
+                .unwrap_or_else(|e| panic!("v{version}: {e}"));
+            let t = &r.responses[0];
+            if version >= 13 {
+                assert_eq!(t.topic_id.as_bytes(), &[7; 16]);
+            } else {
+                assert_eq!(t.topic.as_str(), "cw-offsets");
+            }
+            let p = &t.partitions[0];
+            assert_eq!(p.records.as_deref(), Some(&records[..]), "v{version}");
+            assert_eq!((p.high_watermark, p.log_start_offset), (12, 2));
+            assert_eq!(p.aborted_transactions.as_ref().map(Vec::len), Some(1));
+            assert_eq!(t.partitions[1].records, None);
+            if version >= 12 {
+                assert_eq!(p.diverging_epoch.end_offset, 40);
+                assert_eq!(p.current_leader.leader_epoch, 6);
+                assert_eq!(p.snapshot_id.end_offset, 30);
+            }
+            if version >= 16 {
+                assert_eq!(r.node_endpoints[0].port, 9092);
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_of_a_fetch_answer_is_refused_without_a_panic() {
+        for version in [5, 11, 12, 13, 16, 18] {
+            let body = fetch_response(version, &two_partitions(b"records"));
+            for n in 0..body.len() {
+                assert!(
+                    check(Api::Fetch, &body[..n], version).is_err(),
+                    "v{version}, {n} bytes"
+                );
+                assert!(
+                    FetchResponse::decode(&mut Bytes::copy_from_slice(&body[..n]), version)
+                        .is_err()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn crafted_fetch_lengths_are_refused_before_anything_is_allocated() {
+        // v12: throttle, error, session, one topic "t", one partition, then aborted transactions announcing
+        // 268435454 of 16 bytes each.
+        let mut head = vec![];
+        head.extend(0i32.to_be_bytes());
+        head.extend(0i16.to_be_bytes());
+        head.extend(0i32.to_be_bytes());
+        head.extend([2, 2, b't', 2]);
+        head.extend([0; 4 + 2 + 8 + 8 + 8]);
+        let mut body = head.clone();
+        body.extend([0xff, 0xff, 0xff, 0x7f]);
+        assert_eq!(
+            check(Api::Fetch, &body, 12).unwrap_err(),
+            "it announces 268435454 elements with 0 bytes left"
+        );
+        // The records announcing 2 GiB with a few bytes present.
+        let mut body = head.clone();
+        body.push(1); // no aborted transactions
+        body.extend((-1i32).to_be_bytes()); // preferred read replica
+        body.extend([0xff, 0xff, 0xff, 0xff, 0x07, 1, 2, 3]);
+        assert_eq!(check(Api::Fetch, &body, 12).unwrap_err(), SHORT);
+        // v16's node endpoints, in the top-level tagged field, announcing more than is left.
+        let mut body = head[..10].to_vec();
+        body.push(1); // no topics
+        body.extend([1, 0, 5, 0xff, 0xff, 0xff, 0x7f]);
+        assert_eq!(
+            check(Api::Fetch, &body, 16).unwrap_err(),
+            "it announces 268435454 elements with 0 bytes left"
+        );
+        // Non-flexible: an INT32 records length past the end.
+        let mut body = fetch_response(11, &two_partitions(b"records"));
+        // Before the second partition (58 bytes), the 7 bytes of records and their length.
+        let at = body.len() - 58 - 7 - 4;
+        assert_eq!(body[at..at + 4], 7i32.to_be_bytes());
+        body[at..at + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert!(check(Api::Fetch, &body, 11).is_err());
     }
 }

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest,
-    FindCoordinatorResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest,
-    MetadataResponse, OffsetFetchRequest, OffsetFetchResponse, SaslAuthenticateRequest,
-    SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, FetchRequest, FetchResponse,
+    FindCoordinatorRequest, FindCoordinatorResponse, ListOffsetsRequest, ListOffsetsResponse,
+    MetadataRequest, MetadataResponse, OffsetFetchRequest, OffsetFetchResponse,
+    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, VersionRange};
 
@@ -18,6 +18,8 @@ use super::error::KafkaError;
 pub(crate) const OFFSET_FETCH_GROUPS: i16 = 8;
 /// FindCoordinator carries several keys from this version on.
 pub(crate) const FIND_COORDINATOR_KEYS: i16 = 4;
+/// Fetch names topics by id from this version on.
+pub(crate) const FETCH_TOPIC_IDS: i16 = 13;
 
 /// The Kafka APIs this client sends.
 #[allow(
@@ -33,10 +35,11 @@ pub(crate) enum Api {
     FindCoordinator,
     OffsetFetch,
     ListOffsets,
+    Fetch,
 }
 
 impl Api {
-    pub(crate) const ALL: [Api; 7] = [
+    pub(crate) const ALL: [Api; 8] = [
         Api::ApiVersions,
         Api::SaslHandshake,
         Api::SaslAuthenticate,
@@ -44,6 +47,7 @@ impl Api {
         Api::FindCoordinator,
         Api::OffsetFetch,
         Api::ListOffsets,
+        Api::Fetch,
     ];
 
     pub(crate) fn key(self) -> ApiKey {
@@ -55,6 +59,7 @@ impl Api {
             Api::FindCoordinator => ApiKey::FindCoordinator,
             Api::OffsetFetch => ApiKey::OffsetFetch,
             Api::ListOffsets => ApiKey::ListOffsets,
+            Api::Fetch => ApiKey::Fetch,
         }
     }
 
@@ -67,6 +72,7 @@ impl Api {
             Api::FindCoordinator => "FindCoordinator",
             Api::OffsetFetch => "OffsetFetch",
             Api::ListOffsets => "ListOffsets",
+            Api::Fetch => "Fetch",
         }
     }
 
@@ -85,6 +91,8 @@ impl Api {
             // From v2 a null topic list means all of the group's partitions.
             Api::OffsetFetch => (2, 9, OffsetFetchRequest::VERSIONS),
             Api::ListOffsets => (1, 10, ListOffsetsRequest::VERSIONS),
+            // From v5 the answer carries the log-start offset.
+            Api::Fetch => (5, 18, FetchRequest::VERSIONS),
         };
         VersionRange {
             min: needed,
@@ -118,6 +126,7 @@ calls! {
     FindCoordinator: FindCoordinatorRequest => FindCoordinatorResponse;
     OffsetFetch: OffsetFetchRequest => OffsetFetchResponse;
     ListOffsets: ListOffsetsRequest => ListOffsetsResponse;
+    Fetch: FetchRequest => FetchResponse;
 }
 
 /// Requests sent, by API.
@@ -192,24 +201,27 @@ impl Versions {
         self.offered.get(&(api.key() as i16)).copied()
     }
 
-    /// The version to send `api` with, if the broker and this client share one.
-    pub(crate) fn pick(&self, api: Api) -> Option<i16> {
-        pick(api.ours(), self.offered(api))
+    /// The version to send `api` with: the highest the broker and this client share, or an error that says
+    /// what each side speaks.
+    pub(crate) fn require(&self, api: Api) -> Result<i16, KafkaError> {
+        self.require_at_most(api, i16::MAX)
     }
 
-    /// [`Versions::pick`], or an error that says what each side speaks.
-    pub(crate) fn require(&self, api: Api) -> Result<i16, KafkaError> {
-        self.pick(api).ok_or_else(|| {
-            let ours = api.ours();
-            KafkaError::Unsupported {
-                broker: self.broker.clone(),
-                api: api.name(),
-                needed: format!("v{} to v{}", ours.min, ours.max),
-                offered: match self.offered(api) {
-                    Some((min, max)) => format!("v{min} to v{max}"),
-                    None => "no version of it".into(),
-                },
-            }
+    /// [`Versions::require`], from the versions this client speaks up to `max` only.
+    pub(crate) fn require_at_most(&self, api: Api, max: i16) -> Result<i16, KafkaError> {
+        let ours = api.ours();
+        let ours = VersionRange {
+            min: ours.min,
+            max: ours.max.min(max),
+        };
+        pick(ours, self.offered(api)).ok_or_else(|| KafkaError::Unsupported {
+            broker: self.broker.clone(),
+            api: api.name(),
+            needed: format!("v{} to v{}", ours.min, ours.max),
+            offered: match self.offered(api) {
+                Some((min, max)) => format!("v{min} to v{max}"),
+                None => "no version of it".into(),
+            },
         })
     }
 }
@@ -264,9 +276,9 @@ mod tests {
             "broker old:9092 does not support ListOffsets v1 to v10 (it offers no version of it)"
         );
         let mut v = Versions::with("k:9092", &[(Api::OffsetFetch, 1, 10)]);
-        assert_eq!(v.pick(Api::OffsetFetch), Some(9));
+        assert_eq!(v.require(Api::OffsetFetch).ok(), Some(9));
         v.limit(&[(Api::OffsetFetch, 7), (Api::Metadata, 1)]);
-        assert_eq!(v.pick(Api::OffsetFetch), Some(7));
+        assert_eq!(v.require(Api::OffsetFetch).ok(), Some(7));
         assert_eq!(v.offered(Api::Metadata), None);
     }
 }

@@ -77,6 +77,8 @@ pub(crate) struct ProgressFigures {
     pub state: Option<ProgressState>,
     pub lag: Option<i64>,
     pub dead_letters: Option<i64>,
+    /// Seconds since the epoch.
+    pub last_commit: Option<i64>,
 }
 
 impl Tracked {
@@ -216,6 +218,13 @@ const FAMILIES: &[Family] = &[
         help: "Progress of a sink connector judged over the window (OK, Lagging, Stalled, Stopped): 1 for the current state, 0 for the others; absent while not judged.",
         counter: false,
         samples: progress_states,
+        autoconnector: false,
+    },
+    Family {
+        name: "connect_warden_connector_last_commit_timestamp_seconds",
+        help: "When the connector's committed offsets last moved (a sink's consumer group) or it last committed a source offset (from the workers' offsets topic), in seconds since the epoch; absent while unknown. Alert on `time() - …` where a quiet source is not normal.",
+        counter: false,
+        samples: |t, _| figure(t.progress.and_then(|p| p.last_commit)),
         autoconnector: false,
     },
     Family {

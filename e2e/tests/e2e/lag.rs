@@ -13,7 +13,7 @@ use connect_warden_e2e::credentials::{
     broker_ca_secret, broker_client_cert_secret, broker_sasl_secret, brokers_secured,
 };
 use connect_warden_e2e::kafka::{create_topic, describe_group, produce};
-use connect_warden_e2e::objects::{Cluster, cluster, connector};
+use connect_warden_e2e::objects::{Cluster, cluster, connector, file_source};
 use connect_warden_e2e::prom::{self, Notified};
 use connect_warden_e2e::*;
 use shared::crd::{KafkaAuthenticationType, KafkaConnector, ProgressStatus};
@@ -379,5 +379,60 @@ async fn lag_is_unknown_never_zero_when_kafka_refuses_and_says_why_without_spec_
         }
     })
     .await;
+    delete_connector(&ns, &name);
+}
+
+#[tokio::test]
+async fn a_source_shows_when_it_last_committed_and_goes_idle_without_an_alarm() {
+    let ns = namespace("lag-source", &[]);
+    // The stack's main worker keeps its source offsets in `cw-connect-offsets`.
+    cluster(&ns, "main", &kafka_env().connect_url)
+        .kafka(&kafka_env().bootstrap)
+        .kafka_offsets_topic("cw-connect-offsets")
+        .apply()
+        .expect_ok();
+    let name = unique("cw-lag-source");
+    let input = scratch("lag-source").join(format!("{name}.txt"));
+    std::fs::write(&input, "one\ntwo\nthree\n").unwrap();
+    file_source(&ns, &name, &unique("lag-source"), input.display())
+        .apply()
+        .expect_ok();
+    wait_running(&ns, &name, "1/1").await;
+    let k = wait_progress(&ns, &name, "a commit seen", |p| {
+        p.state == "OK" && p.last_commit_time.is_some()
+    })
+    .await;
+    let p = progress(&k);
+    assert_eq!(p.lag_records, None, "a source has no lag: {p:?}");
+    assert!(
+        p.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("last source offset committed ")),
+        "{p:?}"
+    );
+    assert_eq!(condition(&k, "Progressing").1, "KeepingUp");
+    let page = scrape(&shared_metrics_url()).await;
+    let ours = [("namespace", ns.as_str()), ("name", name.as_str())];
+    assert!(
+        sample(
+            &page,
+            "connect_warden_connector_last_commit_timestamp_seconds",
+            &ours
+        )
+        .is_some_and(|t| t > 1.7e9),
+        "{page}"
+    );
+
+    // Nothing new to read, nothing to commit: after the window it is idle, which is no failure.
+    let k = wait_progress(&ns, &name, "Idle", |p| p.state == "Idle").await;
+    assert_eq!(
+        condition(&k, "Progressing"),
+        (
+            "Unknown".into(),
+            "Idle".into(),
+            progress(&k).message.unwrap_or_default()
+        )
+    );
+    assert_eq!(condition(&k, "Ready").1, "Running");
     delete_connector(&ns, &name);
 }
