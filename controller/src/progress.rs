@@ -185,20 +185,25 @@ impl Track {
         lag: i64,
     ) -> (ProgressState, String) {
         // Partitions with lag whose offset has not moved for a whole window and whose lag was not 0 in it.
+        // A partition waits from when its offset last moved or its lag was last 0, whichever is later: a
+        // caught-up partition commits nothing and is not stuck.
+        let waited = |t: &PartitionTrack| at - t.zero_at.map_or(t.moved_at, |z| z.max(t.moved_at));
         let mut stuck: Vec<(&(String, i32), &PartitionTrack, bool)> = self
             .partitions
             .iter()
-            .filter(|(_, t)| {
-                t.lag > 0 && at - t.moved_at >= window && t.zero_at.is_none_or(|z| at - z >= window)
-            })
-            .map(|(k, t)| (k, t, at - t.moved_at >= window * 2))
+            .filter(|(_, t)| t.lag > 0 && waited(t) >= window)
+            .map(|(k, t)| (k, t, waited(t) >= window * 2))
             .collect();
         if !stuck.is_empty() {
             let stopped = stuck.iter().any(|(_, _, s)| *s);
             if stopped {
                 stuck.retain(|(_, _, s)| *s);
             }
-            let oldest = stuck.iter().map(|(_, t, _)| t.moved_at).min().unwrap_or(at);
+            let longest = stuck
+                .iter()
+                .map(|(_, t, _)| waited(t))
+                .max()
+                .unwrap_or_default();
             let waiting: i64 = stuck.iter().map(|(_, t, _)| t.lag).sum();
             let names: Vec<String> = stuck
                 .iter()
@@ -220,7 +225,7 @@ impl Track {
                 "the committed offset of {} of {} partitions ({list}) has not moved for {}{first_seen} while {waiting} records wait",
                 stuck.len(),
                 self.partitions.len(),
-                human(at - oldest),
+                human(longest),
             );
             let state = if stopped {
                 ProgressState::Stopped
@@ -381,6 +386,21 @@ mod tests {
         let mut series: Vec<(i64, i64)> = (0..8).map(|_| (500, 500)).collect();
         series.extend([(500, 520), (500, 540), (500, 560)]);
         assert_eq!(feed(&series).state, ProgressState::Ok);
+    }
+
+    #[test]
+    fn a_stall_is_timed_from_when_records_began_to_wait_not_from_the_last_commit() {
+        // Caught up for half an hour (nothing to commit), then records arrive and the sink hangs.
+        let mut series: Vec<(i64, i64)> = (0..30).map(|_| (500, 500)).collect();
+        series.extend((0..9).map(|_| (500, 560)));
+        let j = feed(&series);
+        assert_eq!(j.state, ProgressState::Ok, "waiting 9m < the 10m window");
+        series.push((500, 560));
+        let j = feed(&series);
+        assert_eq!(j.state, ProgressState::Stalled);
+        assert!(j.message.contains("has not moved for 10m"), "{}", j.message);
+        series.extend((0..10).map(|_| (500, 560)));
+        assert_eq!(feed(&series).state, ProgressState::Stopped);
     }
 
     #[test]

@@ -62,7 +62,7 @@ fn apply_and_get_show_printer_columns() {
     assert_eq!(
         header,
         [
-            "NAME", "CLUSTER", "CLASS", "STATE", "VERSION", "TASKS", "READY", "AGE"
+            "NAME", "CLUSTER", "CLASS", "STATE", "VERSION", "TASKS", "READY", "LAG", "AGE"
         ]
     );
     let row = out.stdout.lines().nth(1).unwrap();
