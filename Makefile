@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 
-.PHONY: demo test unit e2e stack-up build crds chart-files fmt lint flake-hunt bench-webhook bench-controller bench-scale bench-storm bench-clusters deps
+.PHONY: demo test unit e2e stack-up build crds chart-files fmt lint flake-hunt bench-webhook bench-controller bench-scale bench-storm bench-clusters bench-lag deps
 
 ## Start the local stack, run webhook + controller, apply the examples and show what a user sees.
 demo:
@@ -69,6 +69,10 @@ bench-storm:
 ## Five KafkaConnectClusters on their own Connect worker groups, polled concurrently; URL sharing.
 bench-clusters:
 	bash scripts/bench.sh clusters $(ARGS)
+
+## Sink lag beside kafka-consumer-groups, the time to Stalled and to Lagging beside the window, Kafka requests per measurement against the number of sinks.
+bench-lag:
+	bash scripts/bench.sh lag $(ARGS)
 
 fmt:
 	cargo fmt --all

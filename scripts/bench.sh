@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# `make bench-webhook|controller|scale|storm|clusters`: release builds, one real stack (control plane, Kafka,
-# Connect), then the benchmark example, which prints its figures.
-# Usage: scripts/bench.sh webhook|controller|scale|storm|clusters [args]
+# `make bench-webhook|controller|scale|storm|clusters|lag`: release builds, one real stack (control plane,
+# Kafka, Connect), then the benchmark example, which prints its figures.
+# Usage: scripts/bench.sh webhook|controller|scale|storm|clusters|lag [args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-usage="usage: bench.sh webhook|controller|scale|storm|clusters [args]"
+usage="usage: bench.sh webhook|controller|scale|storm|clusters|lag [args]"
 which="${1:?$usage}"
 shift
 case "$which" in
   webhook | controller) package="connect-warden-$which" ;;
-  scale | storm | clusters) package=connect-warden-controller ;;
+  scale | storm | clusters | lag) package=connect-warden-controller ;;
   *) echo "$usage" >&2; exit 2 ;;
 esac
 

@@ -14,14 +14,21 @@
 //!   no Connect write and no Kubernetes write (counted with the new process's metrics);
 //! - at `--leader-change-at` N: two controllers with `--leader-election` on one Lease; once one leads and
 //!   the fleet is steady, the leader is killed (SIGKILL, a crash); the standby's first cycles as leader must
-//!   make no Connect write, no Kubernetes write and no restart (counted with its own metrics).
+//!   make no Connect write, no Kubernetes write and no restart (counted with its own metrics);
+//! - with `--lag`: the fleet's sinks are given committed offsets through Connect (one `PATCH
+//!   /connectors/{name}/offsets` each, on the 3 partitions of topic `bench-scale`), then the same fleet is
+//!   measured by two fresh controllers in turn (both with `--lag-interval-seconds` equal to the poll
+//!   interval), lag off (the cluster without `spec.kafka`) and lag on (with it): broker requests per
+//!   measurement, steady and peak RSS of each and the difference per connector; at the largest size, one running
+//!   `StallingSinkConnector` among the N is stalled and timed to `Stalled`, beside the window. Fresh
+//!   controllers on both sides, so neither carries the memory of having created the fleet.
 //!
 //! Then it writes a plot (SVG) of peak RSS, time to Ready and requests per cycle against N. Connectors are
 //! removed from Connect directly between sizes; the KafkaConnectors stay in their namespaces (with their
 //! finalizer), so use a throwaway stack (`make bench-scale` starts one).
 //!
 //! `bench_scale [--sizes 200,500,2000,5000] [--poll-interval-seconds S] [--cycles C] [--restart-at N]
-//!  [--leader-change-at N] [--no-floor] [--plot docs/scale.svg]`
+//!  [--leader-change-at N] [--no-floor] [--plot docs/scale.svg] [--lag] [--progress-window-seconds W]`
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -35,6 +42,13 @@ use common::{BenchEnv, Controller, Delta, Error, controller_args, scrape, wait};
 
 /// The controller's default `--lease-duration-seconds`: how long a standby waits after the leader died.
 const LEASE_SECONDS: u64 = 15;
+/// The fleet's topic (`common::file_sink`'s `topics`), created with `--lag` so its sinks hold partitions.
+const FLEET_TOPIC: &str = "bench-scale";
+const FLEET_PARTITIONS: u32 = 3;
+/// Records on each fleet partition: a stopped sink's lag, from offset 0, is all of them.
+const FLEET_RECORDS: usize = 30;
+const STALLING_SINK: &str = "dev.connectwarden.stack.StallingSinkConnector";
+const BYTES: &str = "org.apache.kafka.connect.converters.ByteArrayConverter";
 
 #[derive(clap::Parser, Debug)]
 struct Opts {
@@ -62,6 +76,13 @@ struct Opts {
     /// Where the plot goes.
     #[arg(long, default_value = "docs/scale.svg")]
     plot: PathBuf,
+    /// Also measure the fleet with lag measurement off and on, and time a stall at the largest size. Off by
+    /// default: it adds two controller runs and N offset writes per size.
+    #[arg(long)]
+    lag: bool,
+    /// With --lag: the progress window of the lag-on controller (its lag interval is the poll interval).
+    #[arg(long, default_value_t = 30)]
+    progress_window_seconds: u64,
 }
 
 fn main() -> Result<(), Error> {
@@ -116,6 +137,7 @@ struct Row {
     peak_kib: u64,
     restart: Option<Restart>,
     leader_change: Option<LeaderChange>,
+    lag: Option<LagRow>,
 }
 
 struct Restart {
@@ -131,6 +153,12 @@ async fn run(opts: &Opts, b: &Bench) -> Result<(), Error> {
     let kube = b.env.kube().await?;
     let connect = ConnectClient::new(&ClientSettings::new(&b.connect_url))?;
     let mut rows = Vec::new();
+    if opts.lag {
+        let kafka = &b.env.kafka;
+        common::create_topic(kafka, FLEET_TOPIC, FLEET_PARTITIONS).await?;
+        let records = common::records("r", FLEET_RECORDS * FLEET_PARTITIONS as usize);
+        common::produce(kafka, FLEET_TOPIC, &records).await?;
+    }
     for &n in &opts.sizes {
         rows.push(one_size(opts, b, &kube, &connect, n).await?);
         print_rows(opts, b, &rows);
@@ -233,10 +261,215 @@ async fn one_size(
         again.stop()?;
     }
 
+    if opts.lag {
+        let largest = opts.sizes.iter().max() == Some(&n);
+        row.lag = Some(lag_row(opts, b, kube, connect, &ns, &label, n, largest).await?);
+    }
+
     eprintln!("[N={n}] removing the connectors from Connect …");
     let names: Vec<String> = (0..n).map(|i| format!("s{n}-{i}")).collect();
     common::delete_all(connect, names).await;
     Ok(row)
+}
+
+/// The fleet under fresh controllers, lag measurement off and on.
+struct LagRow {
+    /// Writing the fleet's committed offsets through Connect, one call per connector.
+    offsets: Duration,
+    off: Steady,
+    on: Steady,
+    /// Over the lag-on steady cycles: lag measurements, the requests they sent to the broker, their summed
+    /// duration.
+    measurements: f64,
+    kafka_requests: f64,
+    measure_secs: f64,
+    /// Sinks whose lag the lag-on controller reports (its metric), and the sum of their lag.
+    lag_known: usize,
+    lag_sum: f64,
+    /// From a running sink's stall (its records acknowledged) to its first stuck judgement.
+    stall: Option<common::Judged>,
+}
+
+/// A fresh controller in steady state: per-cycle counts and memory.
+struct Steady {
+    polls: f64,
+    connect: f64,
+    kube_writes: f64,
+    rss_kib: u64,
+    peak_kib: u64,
+}
+
+/// Gives the fleet committed offsets, then measures it under a fresh controller with lag off (no
+/// `spec.kafka`) and one with lag on; with `stall`, times a stall among the fleet under the second.
+#[allow(clippy::too_many_arguments)]
+async fn lag_row(
+    opts: &Opts,
+    b: &Bench,
+    kube: &kube::Client,
+    connect: &ConnectClient,
+    ns: &str,
+    label: &str,
+    n: usize,
+    stall: bool,
+) -> Result<LagRow, Error> {
+    let cluster = format!("{ns}/main");
+    let api: Api<KafkaConnector> = Api::namespaced(kube.clone(), ns);
+    eprintln!("[N={n}] committed offsets for the {n} sinks through Connect …");
+    let names: Vec<String> = (0..n).map(|i| format!("s{n}-{i}")).collect();
+    let started = Instant::now();
+    let partitions = FLEET_PARTITIONS as i32;
+    common::write_sink_offsets(connect, &names, FLEET_TOPIC, partitions, 0).await?;
+    let offsets = started.elapsed();
+    eprintln!("[N={n}] offsets written in {offsets:.1?}; a fresh controller, lag off …");
+
+    // The same flags for both: only the cluster's spec.kafka differs.
+    let more = [
+        "--lag-interval-seconds".to_string(),
+        b.interval.as_secs().to_string(),
+        "--progress-window-seconds".to_string(),
+        opts.progress_window_seconds.to_string(),
+    ];
+    let off = b.controller(label, &format!("controller-{label}-lag-off.log"), &more)?;
+    off.ready().await?;
+    let (off_steady, _) = steady(opts, b, &off, &cluster, n).await?;
+    off.stop()?;
+
+    eprintln!("[N={n}] a fresh controller, lag on …");
+    common::set_cluster_kafka(kube, ns, Some(&b.env.kafka.bootstrap)).await?;
+    let on = b.controller(label, &format!("controller-{label}-lag-on.log"), &more)?;
+    on.ready().await?;
+    wait(
+        &format!("{n} KafkaConnectors with their lag in status"),
+        Duration::from_secs(3600),
+        || async { Ok(common::progress_count(&api, |p| p.lag_records.is_some()).await? >= n) },
+    )
+    .await?;
+    let (on_steady, d) = steady(opts, b, &on, &cluster, n).await?;
+    let lag = stack::metrics_text::samples(&d.after)
+        .filter(|s| s.matches("connect_warden_connector_lag_records", &[("namespace", ns)]))
+        .map(|s| s.value)
+        .collect::<Vec<_>>();
+    let cl = [("cluster", cluster.as_str())];
+    let m = "connect_warden_lag_measurement_duration_seconds";
+    let name = format!("{label}-stall");
+    let marker = std::path::absolute(b.env.dir.join(format!("{name}.stall")))?;
+    let stall = match stall {
+        true => Some(stall_one(opts, b, kube, &on, ns, label, &name, &marker).await),
+        false => None,
+    };
+    on.stop()?;
+    if stall.is_some() {
+        // Released and removed from Connect (its controller stopped first, or it would create it again),
+        // so that no later size runs beside a running connector.
+        let _ = std::fs::remove_file(&marker);
+        let _ = connect.delete(&name).await;
+    }
+    let stall = stall.transpose()?;
+    Ok(LagRow {
+        offsets,
+        off: off_steady,
+        on: on_steady,
+        measurements: d.sum(&format!("{m}_count"), &cl),
+        kafka_requests: d.sum("connect_warden_kafka_requests_total", &cl),
+        measure_secs: d.sum(&format!("{m}_sum"), &cl),
+        lag_known: lag.len(),
+        lag_sum: lag.iter().sum(),
+        stall,
+    })
+}
+
+/// Waits for a fresh controller's steady state (two polls, a reconcile of each of the `n` connectors, and
+/// its Kubernetes writes still over two whole cycles, since its first lag measurement may follow its first
+/// reconciles by up to a cycle), then counts over `--cycles` cycles and reads its memory.
+async fn steady(
+    opts: &Opts,
+    b: &Bench,
+    c: &Controller,
+    cluster: &str,
+    n: usize,
+) -> Result<(Steady, Delta), Error> {
+    let figures = |m: &str| {
+        (
+            stack::metrics_text::sum(
+                m,
+                "connect_warden_cluster_polls_total",
+                &[("cluster", cluster)],
+            ),
+            stack::metrics_text::sum(
+                m,
+                "connect_warden_reconcile_duration_seconds_count",
+                &[("kind", "KafkaConnector")],
+            ),
+            stack::metrics_text::sum(m, "connect_warden_kube_writes_total", &[]),
+        )
+    };
+    let last = std::cell::Cell::new([f64::NAN; 2]);
+    wait("a steady controller", Duration::from_secs(3600), || {
+        let (last, addr, figures) = (&last, &c.metrics, &figures);
+        async move {
+            tokio::time::sleep(b.interval).await;
+            let (polls, reconciles, writes) = figures(&scrape(addr)?);
+            let [older, prev] = last.replace([last.get()[1], writes]);
+            Ok(polls >= 2.0 && reconciles >= n as f64 && writes == prev && writes == older)
+        }
+    })
+    .await?;
+    let d = Delta::over(&c.metrics, b.interval, opts.cycles).await?;
+    let s = Steady {
+        polls: d.polls(cluster),
+        connect: d.requests(cluster),
+        kube_writes: d.kube_writes(),
+        rss_kib: c.kib("VmRSS:"),
+        peak_kib: c.kib("VmHWM:"),
+    };
+    Ok((s, d))
+}
+
+/// One running `StallingSinkConnector` among the fleet: once it has consumed its topic and records just
+/// produced (its offsets moved, as those of a sink in use), its marker file is created and records are
+/// produced; the time from their acknowledgement to its first stuck judgement (`Stalled`).
+#[allow(clippy::too_many_arguments)]
+async fn stall_one(
+    opts: &Opts,
+    b: &Bench,
+    kube: &kube::Client,
+    c: &Controller,
+    ns: &str,
+    label: &str,
+    name: &str,
+    marker: &Path,
+) -> Result<common::Judged, Error> {
+    let kafka = &b.env.kafka;
+    let api: Api<KafkaConnector> = Api::namespaced(kube.clone(), ns);
+    eprintln!("stalling one running sink among the fleet …");
+    common::create_topic(kafka, name, FLEET_PARTITIONS).await?;
+    common::produce(kafka, name, &common::records("a", 30)).await?;
+    let spec = serde_json::json!({
+        "class": STALLING_SINK, "tasksMax": 1, "state": ConnectorState::Running,
+        "config": {
+            "topics": name, "marker.file": marker.display().to_string(),
+            "key.converter": BYTES, "value.converter": BYTES,
+        }
+    });
+    common::create_all(
+        kube,
+        [(ns.to_string(), common::connector(name, label, spec)?)],
+    )
+    .await?;
+    wait(
+        &format!("{name}: OK with lag 0"),
+        Duration::from_secs(600),
+        || async {
+            let p = common::progress(&api, name).await?;
+            Ok(p.state == "OK" && p.lag_records == Some(0))
+        },
+    )
+    .await?;
+    common::consumed_afresh(kafka, &c.metrics, ns, name, name, 30).await?;
+    std::fs::write(marker, b"stall\n")?;
+    common::produce(kafka, name, &common::records("b", 45)).await?;
+    let timeout = Duration::from_secs(opts.progress_window_seconds * 4 + 300);
+    common::time_to_stuck(&api, &c.metrics, name, Instant::now(), timeout).await
 }
 
 /// The standby's first cycles as leader, after the leader was killed.
@@ -403,6 +636,7 @@ fn print_rows(opts: &Opts, b: &Bench, rows: &[Row]) {
             rows[rows.len() - 1].n
         );
     }
+    print_lag(opts, b, rows);
     for r in rows {
         if let Some(x) = &r.restart {
             println!(
@@ -434,6 +668,84 @@ fn print_rows(opts: &Opts, b: &Bench, rows: &[Row]) {
             for w in &x.writes {
                 println!("  {w}");
             }
+        }
+    }
+}
+
+/// The lag figures of `--lag`.
+fn print_lag(opts: &Opts, b: &Bench, rows: &[Row]) {
+    let lag: Vec<(usize, &LagRow)> = rows
+        .iter()
+        .filter_map(|r| r.lag.as_ref().map(|l| (r.n, l)))
+        .collect();
+    if lag.is_empty() {
+        return;
+    }
+    println!(
+        "lag measurement: the same fleet under fresh controllers (lag interval {} s, window {} s), lag off (no \
+         spec.kafka) then on (spec.kafka); each sink's group committed offsets on {FLEET_PARTITIONS} partitions",
+        b.interval.as_secs(),
+        opts.progress_window_seconds
+    );
+    println!(
+        "{:>6} {:>10} {:>14} {:>10} {:>10} {:>13} {:>12} {:>11} {:>12} {:>12} {:>14}",
+        "N",
+        "offsets",
+        "Kafka req/meas",
+        "meas. ms",
+        "lag known",
+        "Connect/cycle",
+        "kube wr/cyc",
+        "RSS off MiB",
+        "RSS on MiB",
+        "Δ KiB/conn",
+        "peak off/on MiB"
+    );
+    for (n, l) in &lag {
+        let per = |x: f64, by: f64| if by > 0.0 { x / by } else { f64::NAN };
+        let diff = l.on.rss_kib as f64 - l.off.rss_kib as f64;
+        println!(
+            "{:>6} {:>9.1}s {:>14.2} {:>10.1} {:>10} {:>13.2} {:>12.2} {:>11.1} {:>12.1} {:>12.2} {:>14}",
+            n,
+            l.offsets.as_secs_f64(),
+            per(l.kafka_requests, l.measurements),
+            per(l.measure_secs * 1000.0, l.measurements),
+            format!("{}/{n}", l.lag_known),
+            per(l.on.connect, l.on.polls),
+            per(l.on.kube_writes, l.on.polls),
+            mib(l.off.rss_kib),
+            mib(l.on.rss_kib),
+            diff / *n as f64,
+            format!("{:.1}/{:.1}", mib(l.off.peak_kib), mib(l.on.peak_kib)),
+        );
+    }
+    if let (Some((a, la)), Some((z, lz))) = (lag.first(), lag.last())
+        && z > a
+    {
+        let d = |l: &LagRow| l.on.rss_kib as f64 - l.off.rss_kib as f64;
+        println!(
+            "lag on − off, per connector between N {a} and {z} (fixed costs cancel): steady RSS {:.2} KiB (target ≤ 4 KiB)",
+            (d(lz) - d(la)) / (z - a) as f64
+        );
+    }
+    for (n, l) in &lag {
+        let known = l.lag_known.max(1) as f64;
+        println!(
+            "  N={n}: lag off: {:.2} Connect requests and {:.2} Kubernetes writes per cycle; lag on: mean lag {:.1} records per sink",
+            l.off.connect / l.off.polls.max(1.0),
+            l.off.kube_writes / l.off.polls.max(1.0),
+            l.lag_sum / known
+        );
+        if let Some(s) = &l.stall {
+            println!(
+                "  N={n}: one running StallingSinkConnector among the {n} stalled: {} in status after {:.1} s, in the metric after {:.1} s \
+                 from its records acknowledged; floor W = {} s (less up to one lag interval, {} s)",
+                s.state,
+                s.in_status.as_secs_f64(),
+                s.in_metric.as_secs_f64(),
+                opts.progress_window_seconds,
+                b.interval.as_secs()
+            );
         }
     }
 }

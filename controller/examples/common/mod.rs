@@ -1,5 +1,5 @@
 //! Helpers the controller's benchmarks share (each uses a part of them): the stack and its processes, the
-//! bench's Kubernetes objects, Connect's direct REST floor, and the controller's metrics.
+//! bench's Kubernetes objects, Connect's direct REST floor, the controller's metrics, and Kafka's own tools.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams, PostParams};
 use shared::connect::{ConnectClient, InitialState};
-use shared::crd::{ConnectorState, KafkaConnectCluster, KafkaConnector};
+use shared::crd::{ConnectorState, KafkaConnectCluster, KafkaConnector, ProgressStatus};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -247,6 +247,45 @@ pub async fn namespace_with_cluster(
     label: &str,
     url: &str,
 ) -> Result<(), Error> {
+    namespace_with_cluster_spec(kube, ns, label, serde_json::json!({ "url": url })).await
+}
+
+/// As [`namespace_with_cluster`], the cluster's lag measured on the broker at `bootstrap` (PLAINTEXT).
+pub async fn namespace_with_kafka_cluster(
+    kube: &kube::Client,
+    ns: &str,
+    label: &str,
+    url: &str,
+    bootstrap: &str,
+) -> Result<(), Error> {
+    let spec = serde_json::json!({"url": url, "kafka": {"bootstrapServers": bootstrap}});
+    namespace_with_cluster_spec(kube, ns, label, spec).await
+}
+
+/// Sets (or, with `None`, removes) the `spec.kafka` of the KafkaConnectCluster `main` of `ns`.
+pub async fn set_cluster_kafka(
+    kube: &kube::Client,
+    ns: &str,
+    bootstrap: Option<&str>,
+) -> Result<(), Error> {
+    let kafka = bootstrap.map(|b| serde_json::json!({ "bootstrapServers": b }));
+    Api::<KafkaConnectCluster>::namespaced(kube.clone(), ns)
+        .patch(
+            "main",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"spec": {"kafka": kafka}})),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A namespace labelled `label`, with a KafkaConnectCluster `main` in it whose spec is `spec`.
+pub async fn namespace_with_cluster_spec(
+    kube: &kube::Client,
+    ns: &str,
+    label: &str,
+    spec: serde_json::Value,
+) -> Result<(), Error> {
     let meta = serde_json::json!({"name": ns, "labels": {PRIVATE_LABEL: label}});
     Api::<Namespace>::all(kube.clone())
         .create(
@@ -260,7 +299,7 @@ pub async fn namespace_with_cluster(
             &serde_json::from_value(serde_json::json!({
                 "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnectCluster",
                 "metadata": {"name": "main", "labels": {PRIVATE_LABEL: label}},
-                "spec": {"url": url}
+                "spec": spec
             }))?,
         )
         .await?;
@@ -334,6 +373,129 @@ pub async fn ready_count(api: &Api<KafkaConnector>, reason: &str) -> Result<usiz
             _ => return Ok(count),
         }
     }
+}
+
+/// KafkaConnectors whose `status.progress` satisfies `ok`, a page at a time.
+pub async fn progress_count(
+    api: &Api<KafkaConnector>,
+    ok: impl Fn(&ProgressStatus) -> bool,
+) -> Result<usize, Error> {
+    let mut count = 0;
+    let mut lp = ListParams::default().limit(500);
+    loop {
+        let list = api.list(&lp).await?;
+        count += list
+            .items
+            .iter()
+            .filter_map(|k| k.status.as_ref()?.progress.as_ref())
+            .filter(|p| ok(p))
+            .count();
+        match list.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => return Ok(count),
+        }
+    }
+}
+
+/// The `status.progress` of a KafkaConnector (default when it has none yet).
+pub async fn progress(api: &Api<KafkaConnector>, name: &str) -> Result<ProgressStatus, Error> {
+    Ok(api
+        .get(name)
+        .await?
+        .status
+        .and_then(|s| s.progress)
+        .unwrap_or_default())
+}
+
+/// When a sink was first judged stuck, from a start: the state (`Stalled`, or `Stopped` when it skipped
+/// `Stalled`) and the time until the controller's metric showed it and until its status did.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub state: String,
+    pub in_metric: Duration,
+    pub in_status: Duration,
+}
+
+/// From `start` until the KafkaConnector `name` is judged `Stalled` or `Stopped`: in the controller's
+/// metric at `metrics` (`connect_warden_connector_progress`) and in its `status.progress`. Looked at
+/// every 100 ms, finer than a lag interval, so the times are the controller's; fails after `timeout`.
+pub async fn time_to_stuck(
+    api: &Api<KafkaConnector>,
+    metrics: &str,
+    name: &str,
+    start: Instant,
+    timeout: Duration,
+) -> Result<Judged, Error> {
+    const STUCK: [&str; 2] = ["Stalled", "Stopped"];
+    let ns = api.namespace().unwrap_or_default().to_string();
+    let (mut in_metric, mut in_status) = (None, None);
+    loop {
+        let page = scrape(metrics)?;
+        let shown = |state: &str| {
+            let labels = [("namespace", ns.as_str()), ("name", name), ("state", state)];
+            stack::metrics_text::value(&page, "connect_warden_connector_progress", &labels)
+                == Some(1.0)
+        };
+        if in_metric.is_none() && STUCK.iter().any(|s| shown(s)) {
+            in_metric = Some(start.elapsed());
+        }
+        if in_status.is_none() {
+            let state = progress(api, name).await?.state;
+            if STUCK.contains(&state.as_str()) {
+                in_status = Some((state, start.elapsed()));
+            }
+        }
+        if let (Some(m), Some((state, s))) = (in_metric, &in_status) {
+            return Ok(Judged {
+                state: state.clone(),
+                in_metric: m,
+                in_status: *s,
+            });
+        }
+        if start.elapsed() > timeout {
+            let p = progress(api, name).await?;
+            return Err(format!("{name}: not Stalled after {timeout:?}: {p:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Produces `n` records to sink `name`'s `topic` and waits until a lag measurement that began after them
+/// found its lag 0: its committed offsets have just moved, as those of a sink in use do.
+pub async fn consumed_afresh(
+    kafka: &stack::kafka::KafkaEnv,
+    metrics: &str,
+    ns: &str,
+    name: &str,
+    topic: &str,
+    n: usize,
+) -> Result<(), Error> {
+    let cluster = format!("{ns}/main");
+    let count = |page: &str| {
+        stack::metrics_text::sum(
+            page,
+            "connect_warden_lag_measurement_duration_seconds_count",
+            &[("cluster", cluster.as_str())],
+        )
+    };
+    produce(kafka, topic, &records("fresh", n)).await?;
+    let after = count(&scrape(metrics)?);
+    wait(
+        &format!("{name}: lag 0 after new records"),
+        Duration::from_secs(300),
+        || async {
+            let page = scrape(metrics)?;
+            let lag = stack::metrics_text::value(
+                &page,
+                "connect_warden_connector_lag_records",
+                &[("namespace", ns), ("name", name)],
+            );
+            // A measurement counted after the records may have begun before them, and the count moves
+            // before the figures are published: three more means one begun after them is published.
+            Ok(count(&page) >= after + 3.0 && lag == Some(0.0))
+        },
+    )
+    .await
 }
 
 /// Whether the KafkaConnectCluster `main` of `ns` is `Ready`.
@@ -520,4 +682,318 @@ pub fn read_from(path: &Path, offset: u64) -> Result<String, Error> {
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Writes committed offsets for each stopped sink connector of `names` on Connect (`PATCH
+/// /connectors/{name}/offsets`, one call per connector, 8 at a time): `offset` on each of the `partitions`
+/// of `topic`, so that its consumer group holds partitions without running it.
+pub async fn write_sink_offsets(
+    c: &ConnectClient,
+    names: &[String],
+    topic: &str,
+    partitions: i32,
+    offset: i64,
+) -> Result<(), Error> {
+    let offsets = shared::connect::Offsets {
+        offsets: (0..partitions)
+            .map(|p| shared::connect::PartitionOffset {
+                partition: serde_json::json!({"kafka_topic": topic, "kafka_partition": p}),
+                offset: Some(serde_json::json!({ "kafka_offset": offset })),
+            })
+            .collect(),
+    };
+    futures::stream::iter(names)
+        .map(|n| {
+            let offsets = &offsets;
+            async move {
+                c.patch_offsets(n, offsets)
+                    .await
+                    .map_err(|e| format!("offsets of {n}: {e}"))
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Kafka's own tools on the stack's classpath, on the broker's PLAINTEXT listener: Kafka's view, next to
+// which connect-warden's lag is printed. Each call starts one JVM (a second or two).
+
+/// Bounds one tool run: a hang fails the bench instead of stalling it.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs Kafka's tool `class` with `--bootstrap-server` before `args`, `stdin` as its input; returns stdout.
+/// A non-zero exit, or an `Error…` line (some tools exit 0 after one), fails.
+pub async fn kafka_tool(
+    kafka: &stack::kafka::KafkaEnv,
+    class: &str,
+    args: &[&str],
+    stdin: Option<String>,
+) -> Result<String, Error> {
+    use std::process::Stdio;
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = stack::kafka::tool_command(kafka, class);
+    cmd.arg("--bootstrap-server")
+        .arg(&kafka.bootstrap)
+        .args(args);
+    let what = format!(
+        "{} {}",
+        class.rsplit('.').next().unwrap_or(class),
+        args.join(" ")
+    );
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("{what}: starting java: {e}"))?;
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().ok_or("no stdin pipe")?;
+        pipe.write_all(input.as_bytes()).await?;
+        // Dropping the pipe closes it: end of input.
+    }
+    let out = tokio::time::timeout(TOOL_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| format!("{what}: no exit within {TOOL_TIMEOUT:?}"))??;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let error_line = stderr.lines().chain(stdout.lines()).any(|l| {
+        let l = l.trim_start();
+        l.starts_with("Error") || l.contains("Error when sending message")
+    });
+    if !out.status.success() || error_line {
+        return Err(format!(
+            "{what} failed ({}):\nstderr: {}\nstdout: {}",
+            out.status,
+            stderr.trim(),
+            stdout.trim()
+        )
+        .into());
+    }
+    Ok(stdout)
+}
+
+/// Creates `topic` with `partitions` partitions (replication factor 1).
+pub async fn create_topic(
+    kafka: &stack::kafka::KafkaEnv,
+    topic: &str,
+    partitions: u32,
+) -> Result<(), Error> {
+    let partitions = partitions.to_string();
+    let args = [
+        "--create",
+        "--topic",
+        topic,
+        "--partitions",
+        &partitions,
+        "--replication-factor",
+        "1",
+    ];
+    kafka_tool(kafka, "org.apache.kafka.tools.TopicCommand", &args, None).await?;
+    Ok(())
+}
+
+/// The console producer's class and its producer-property flag (the tool moved to Java in 4.0).
+fn console_producer(kafka: &stack::kafka::KafkaEnv) -> (&'static str, &'static str) {
+    let major: u32 = kafka
+        .version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major >= 4 {
+        (
+            "org.apache.kafka.tools.ConsoleProducer",
+            "--command-property",
+        )
+    } else {
+        ("kafka.tools.ConsoleProducer", "--producer-property")
+    }
+}
+
+/// The console producer's arguments: round-robin over the partitions, batches sent within 50 ms (its
+/// default waits up to a second, which would make the log end move in steps).
+fn producer_args<'a>(property: &'a str, topic: &'a str) -> [&'a str; 8] {
+    [
+        "--topic",
+        topic,
+        "--timeout",
+        "50",
+        property,
+        "acks=all",
+        property,
+        "partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner",
+    ]
+}
+
+/// `n` records `<prefix>-<i>`, without keys.
+pub fn records(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+/// Produces `records` (one per line, no line breaks) and returns once every one is acknowledged.
+pub async fn produce(
+    kafka: &stack::kafka::KafkaEnv,
+    topic: &str,
+    records: &[String],
+) -> Result<(), Error> {
+    let (class, property) = console_producer(kafka);
+    let mut input = records.join("\n");
+    input.push('\n');
+    kafka_tool(kafka, class, &producer_args(property, topic), Some(input)).await?;
+    Ok(())
+}
+
+/// A console producer fed at a steady rate until stopped.
+pub struct Producer {
+    child: tokio::process::Child,
+    feeder: tokio::task::JoinHandle<std::io::Result<u64>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Producer {
+    /// Starts a console producer on `topic` and writes it `per_second` records a second, a tenth of them
+    /// every 100 ms.
+    pub fn start(
+        kafka: &stack::kafka::KafkaEnv,
+        topic: &str,
+        per_second: u32,
+    ) -> Result<Producer, Error> {
+        use std::process::Stdio;
+        use tokio::io::AsyncWriteExt;
+        let (class, property) = console_producer(kafka);
+        let mut cmd = stack::kafka::tool_command(kafka, class);
+        cmd.arg("--bootstrap-server")
+            .arg(&kafka.bootstrap)
+            .args(producer_args(property, topic));
+        let mut child = tokio::process::Command::from(cmd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut pipe = child.stdin.take().ok_or("no stdin pipe")?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let burst = (per_second / 10).max(1) as u64;
+        let feeder = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let mut sent = 0u64;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.changed() => break,
+                }
+                let lines: String = (sent..sent + burst).map(|i| format!("r-{i}\n")).collect();
+                pipe.write_all(lines.as_bytes()).await?;
+                sent += burst;
+            }
+            pipe.shutdown().await?;
+            Ok(sent)
+        });
+        Ok(Producer {
+            child,
+            feeder,
+            stop,
+        })
+    }
+
+    /// Stops feeding, lets the producer send what it has and exit; returns the records written to it.
+    pub async fn stop(mut self) -> Result<u64, Error> {
+        let _ = self.stop.send(true);
+        let sent = self.feeder.await??;
+        // End of input: the producer flushes and exits.
+        tokio::time::timeout(TOOL_TIMEOUT, self.child.wait()).await??;
+        Ok(sent)
+    }
+}
+
+/// One partition's row of `kafka-consumer-groups --describe`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPartition {
+    pub topic: String,
+    pub partition: i32,
+    /// `None` when the group committed nothing for this partition.
+    pub current_offset: Option<i64>,
+    pub log_end_offset: i64,
+    pub lag: Option<i64>,
+}
+
+/// The group's partitions from `kafka-consumer-groups --describe`; empty when the group does not exist.
+pub async fn describe_group(
+    kafka: &stack::kafka::KafkaEnv,
+    group: &str,
+) -> Result<Vec<GroupPartition>, Error> {
+    let args = ["--describe", "--group", group];
+    let class = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand";
+    match kafka_tool(kafka, class, &args, None).await {
+        Ok(out) => parse_describe(&out),
+        Err(e)
+            if e.to_string().contains("GroupIdNotFoundException")
+                || e.to_string().contains("does not exist") =>
+        {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The group's lag as Kafka's tool reports it: the LAG column summed over the partitions that have one.
+pub fn summed_lag(rows: &[GroupPartition]) -> i64 {
+    rows.iter().filter_map(|r| r.lag).sum()
+}
+
+/// The rows of `--describe`'s table (`GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG …`, `-` for
+/// an unknown value); rows of members without partitions are skipped.
+fn parse_describe(out: &str) -> Result<Vec<GroupPartition>, Error> {
+    let mut rows = Vec::new();
+    let mut header: Option<Vec<&str>> = None;
+    for line in out.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.first() == Some(&"GROUP") {
+            header = Some(fields);
+            continue;
+        }
+        let Some(h) = &header else { continue };
+        if fields.len() < 6 {
+            continue;
+        }
+        let col = |name: &str| {
+            h.iter()
+                .position(|c| *c == name)
+                .and_then(|i| fields.get(i).copied())
+                .ok_or_else(|| format!("no {name} column in {line:?}"))
+        };
+        let opt = |name: &str| -> Result<Option<i64>, Error> {
+            match col(name)? {
+                "-" => Ok(None),
+                v => Ok(Some(
+                    v.parse()
+                        .map_err(|e| format!("{name} {v:?} in {line:?}: {e}"))?,
+                )),
+            }
+        };
+        if col("PARTITION")? == "-" {
+            continue;
+        }
+        rows.push(GroupPartition {
+            topic: col("TOPIC")?.to_string(),
+            partition: col("PARTITION")?.parse()?,
+            current_offset: opt("CURRENT-OFFSET")?,
+            log_end_offset: opt("LOG-END-OFFSET")?.ok_or("no LOG-END-OFFSET")?,
+            lag: opt("LAG")?,
+        });
+    }
+    if header.is_none() && !out.trim().is_empty() && !out.contains("has no active members") {
+        return Err(format!("no table in the describe output: {out}").into());
+    }
+    rows.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+    Ok(rows)
 }

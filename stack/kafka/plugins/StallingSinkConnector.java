@@ -28,6 +28,10 @@ import org.slf4j.LoggerFactory;
  * the framework commits their offsets as usual. Used by the lag tests; its own plugin.path directory (see
  * build.sh). The records may be anything: pair it with the ByteArrayConverter for text.
  *
+ * <p>With {@code put.delay.ms}, each put() that is given records sleeps that long before accepting them: a
+ * slow sink whose offsets still move, for a consumer that falls behind a faster producer (the consumer's
+ * {@code max.poll.records}, through {@code consumer.override.}, bounds the records per put()).
+ *
  * <p>A stalled put() gives up when the connector stops (deleted, paused, reconfigured) or a newer instance of
  * its task starts here, with a RetriableException, so the held batch is not counted as delivered and its
  * offsets stay uncommitted. Connect still reports such a task PAUSED after a pause and resume until the stall
@@ -36,6 +40,7 @@ import org.slf4j.LoggerFactory;
 public class StallingSinkConnector extends SinkConnector {
     static final String VERSION = "1.0.0";
     static final String MARKER = "marker.file";
+    static final String PUT_DELAY_MS = "put.delay.ms";
     /** Task-config key with the task's index, so that a newer instance of a task can release an older one. */
     static final String TASK_INDEX = "stalling.task.index";
     /** How often a blocked put() looks at the marker and the stop signals. */
@@ -43,7 +48,9 @@ public class StallingSinkConnector extends SinkConnector {
 
     static final ConfigDef CONFIG = new ConfigDef().define(MARKER, ConfigDef.Type.STRING,
             ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), ConfigDef.Importance.HIGH,
-            "Tasks accept no records while this file exists.");
+            "Tasks accept no records while this file exists.")
+            .define(PUT_DELAY_MS, ConfigDef.Type.LONG, 0L, ConfigDef.Range.atLeast(0),
+                    ConfigDef.Importance.LOW, "Each put() given records sleeps this long before accepting them.");
 
     /**
      * Connect does not tell a task that is inside put() that it is being stopped (it waits for put() to
@@ -103,6 +110,7 @@ public class StallingSinkConnector extends SinkConnector {
         private static final Logger log = LoggerFactory.getLogger(StallingTask.class);
 
         private Path marker;
+        private long putDelayMs;
         private AtomicLong connectorEpoch;
         private AtomicLong taskEpoch;
         private long taskEpochAtStart;
@@ -115,7 +123,9 @@ public class StallingSinkConnector extends SinkConnector {
 
         @Override
         public void start(Map<String, String> props) {
-            marker = Paths.get(new AbstractConfig(CONFIG, props, false).getString(MARKER));
+            AbstractConfig config = new AbstractConfig(CONFIG, props, false);
+            marker = Paths.get(config.getString(MARKER));
+            putDelayMs = config.getLong(PUT_DELAY_MS);
             String name = props.getOrDefault("name", "");
             connectorEpoch = epoch(name);
             taskEpoch = epoch(name + "/" + props.getOrDefault(TASK_INDEX, "0"));
@@ -138,9 +148,32 @@ public class StallingSinkConnector extends SinkConnector {
                     throw new RetriableException("interrupted while stalled on " + marker);
                 }
             }
+            if (putDelayMs > 0 && !records.isEmpty()) {
+                slowly(connectorEpochAtEntry);
+            }
             accepted += records.size();
             if (!records.isEmpty()) {
                 log.debug("accepted {} records ({} in all)", records.size(), accepted);
+            }
+        }
+
+        /**
+         * Sleeps {@code put.delay.ms} in steps, so that a stop signal ends the delay early instead of holding
+         * the task's thread; the batch is then accepted, as a slow sink would finish its write.
+         */
+        private void slowly(long connectorEpochAtEntry) {
+            long until = System.nanoTime() + putDelayMs * 1_000_000L;
+            long left;
+            while ((left = until - System.nanoTime()) > 0) {
+                if (connectorEpoch.get() != connectorEpochAtEntry || taskEpoch.get() != taskEpochAtStart) {
+                    return;
+                }
+                try {
+                    Thread.sleep(Math.min(CHECK_MS, Math.max(1, left / 1_000_000L)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new RetriableException("interrupted while delaying put()");
+                }
             }
         }
 
