@@ -134,16 +134,27 @@ pub(crate) struct DeadLetters {
 /// The endpoint's lag state: the reports reconciles read, and the measuring task.
 #[derive(Default)]
 pub(crate) struct LagState {
-    reports: RwLock<HashMap<String, Arc<Report>>>,
+    /// `None` until the first measurement since this process started.
+    reports: RwLock<Option<HashMap<String, Arc<Report>>>>,
     /// The measuring task, while one runs.
     pub(super) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl LagState {
-    pub fn report(&self, connector: &str) -> Option<Arc<Report>> {
-        self.reports.read().get(connector).cloned()
+    /// What the latest measurement says of `connector`: `Err` before the first measurement since this
+    /// process started, so that a restarted controller keeps what status says instead of clearing it and
+    /// writing it back a moment later.
+    pub fn report(&self, connector: &str) -> Result<Option<Arc<Report>>, NotYet> {
+        match &*self.reports.read() {
+            Some(r) => Ok(r.get(connector).cloned()),
+            None => Err(NotYet),
+        }
     }
 }
+
+/// No measurement yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotYet;
 
 /// One connector between measurements.
 #[derive(Default)]
@@ -458,7 +469,7 @@ fn publish(
     shown.retain(|name, _| reports.contains_key(name));
     if let Some(c) = members.first() {
         // The endpoint's: every member sees the same reports.
-        *c.lag.reports.write() = reports.clone();
+        *c.lag.reports.write() = Some(reports.clone());
     }
     for c in members {
         if c.take_kafka_health_changed() {

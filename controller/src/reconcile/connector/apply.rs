@@ -124,7 +124,10 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),
-        progress: cluster.lag.report(&desired.name).map(|r| r.to_status()),
+        progress: match cluster.lag.report(&desired.name) {
+            Ok(r) => r.map(|r| r.to_status()),
+            Err(_) => o.status.as_ref().and_then(|s| s.progress.clone()),
+        },
         cluster: &cluster.label,
     };
     // Every value read through configFrom is a secret here, whatever its key or its type on Connect.
