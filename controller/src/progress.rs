@@ -69,6 +69,14 @@ pub struct PartitionSample {
     pub end: i64,
 }
 
+impl PartitionSample {
+    /// Records behind the log end; `None` without a committed offset. Never negative: after a topic is
+    /// recreated, an old committed offset can lie beyond the new log end.
+    pub fn lag(&self) -> Option<i64> {
+        self.committed.map(|c| (self.end - c).max(0))
+    }
+}
+
 /// A judgement at one sample.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judgement {
@@ -120,10 +128,9 @@ impl Track {
         let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
         let mut seen = BTreeMap::new();
         for p in sample {
-            let Some(committed) = p.committed else {
+            let (Some(committed), Some(lag)) = (p.committed, p.lag()) else {
                 continue;
             };
-            let lag = (p.end - committed).max(0);
             let key = (p.topic.clone(), p.partition);
             let t = match self.partitions.remove(&key) {
                 Some(mut t) => {

@@ -121,7 +121,20 @@ pub async fn produce(env: &KafkaEnv, topic: &str, records: &[String]) -> Result<
             "record {r:?} has a line break (the console producer reads one per line)"
         ));
     }
-    // The tool moved to Java in 4.0 and renamed its producer-property flag.
+    let (class, args) = console_producer(env, topic);
+    let mut input = records.join("\n");
+    input.push('\n');
+    // The producer sends everything before it exits at the end of input; a record that failed is only
+    // logged ("Error when sending message", which `run_with` fails on).
+    run_with(env, &Access::Plaintext, class, &args, Some(input))
+        .await
+        .map(drop)
+}
+
+/// The console producer's class and arguments for `topic`: round-robin over the partitions, `acks=all`,
+/// batches sent within 50 ms (its default waits up to a second, which moves the log end in steps). The tool
+/// moved to Java in 4.0 and renamed its producer-property flag.
+fn console_producer<'a>(env: &KafkaEnv, topic: &'a str) -> (&'static str, [&'a str; 8]) {
     let (class, property) = if major_version(env) >= 4 {
         (
             "org.apache.kafka.tools.ConsoleProducer",
@@ -133,18 +146,81 @@ pub async fn produce(env: &KafkaEnv, topic: &str, records: &[String]) -> Result<
     let args = [
         "--topic",
         topic,
+        "--timeout",
+        "50",
         property,
         "acks=all",
         property,
         "partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner",
     ];
-    let mut input = records.join("\n");
-    input.push('\n');
-    // The producer sends everything before it exits at the end of input; a record that failed is only
-    // logged ("Error when sending message", which `run_with` fails on).
-    run_with(env, &Access::Plaintext, class, &args, Some(input))
-        .await
-        .map(drop)
+    (class, args)
+}
+
+/// A console producer on the PLAINTEXT listener fed at a steady rate until stopped (a topic that keeps
+/// growing, for a sink to fall behind on).
+pub struct Producer {
+    child: tokio::process::Child,
+    feeder: tokio::task::JoinHandle<std::io::Result<u64>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Producer {
+    /// Starts a console producer on `topic` and writes it `per_second` records a second, a tenth of them
+    /// every 100 ms.
+    pub fn start(env: &KafkaEnv, topic: &str, per_second: u32) -> Result<Producer, String> {
+        let (class, args) = console_producer(env, topic);
+        let mut cmd = stack::kafka::tool_command(env, class);
+        cmd.arg("--bootstrap-server").arg(&env.bootstrap).args(args);
+        let mut child = tokio::process::Command::from(cmd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("starting the console producer: {e}"))?;
+        let mut pipe = child.stdin.take().ok_or("no stdin pipe")?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let burst = u64::from((per_second / 10).max(1));
+        let feeder = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let mut sent = 0u64;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.changed() => break,
+                }
+                let lines: String = (sent..sent + burst).map(|i| format!("r-{i}\n")).collect();
+                pipe.write_all(lines.as_bytes()).await?;
+                sent += burst;
+            }
+            pipe.shutdown().await?;
+            Ok(sent)
+        });
+        Ok(Producer {
+            child,
+            feeder,
+            stop,
+        })
+    }
+
+    /// Stops feeding, lets the producer send what it has and exit; returns the records written to it.
+    pub async fn stop(mut self) -> Result<u64, String> {
+        let _ = self.stop.send(true);
+        let sent = (self.feeder.await)
+            .map_err(|e| format!("the producer's feeder: {e}"))?
+            .map_err(|e| format!("feeding the producer: {e}"))?;
+        // End of input: the producer flushes and exits.
+        tokio::time::timeout(TOOL_TIMEOUT, self.child.wait())
+            .await
+            .map_err(|_| format!("the producer did not exit within {TOOL_TIMEOUT:?}"))?
+            .map_err(|e| format!("waiting for the producer: {e}"))?;
+        Ok(sent)
+    }
+}
+
+/// The group's lag as Kafka's tool reports it: the LAG column summed over the partitions that have one.
+pub fn summed_lag(rows: &[GroupPartition]) -> i64 {
+    rows.iter().filter_map(|r| r.lag).sum()
 }
 
 /// The group's partitions with committed offsets, log-end offsets and lag, from `kafka-consumer-groups

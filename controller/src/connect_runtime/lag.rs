@@ -637,13 +637,6 @@ fn judge_one(
     now: DateTime<Utc>,
     window: Duration,
 ) -> Result<Judgement, Unjudged> {
-    let lag_of = |s: &[PartitionSample]| -> Option<i64> {
-        let committed: Vec<i64> = s
-            .iter()
-            .filter_map(|p| p.committed.map(|c| (p.end - c).max(0)))
-            .collect();
-        (!committed.is_empty()).then(|| committed.iter().sum())
-    };
     if samples.is_empty() {
         *track = Track::default();
         let what = match (&keys.topics_regex, keys.topics.as_slice()) {
@@ -666,7 +659,10 @@ fn judge_one(
                 "progress is not judged while the connector is {}",
                 state.unwrap_or("not reported")
             ),
-            lag: lag_of(samples),
+            lag: samples
+                .iter()
+                .filter_map(PartitionSample::lag)
+                .reduce(|a, b| a + b),
         });
     }
     track.observe(now, samples, window).ok_or_else(|| Unjudged {

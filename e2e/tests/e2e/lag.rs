@@ -12,7 +12,7 @@ use connect_warden_e2e::connectors::{
 use connect_warden_e2e::credentials::{
     broker_ca_secret, broker_client_cert_secret, broker_sasl_secret, brokers_secured,
 };
-use connect_warden_e2e::kafka::{create_topic, describe_group, produce};
+use connect_warden_e2e::kafka::{create_topic, describe_group, produce, summed_lag};
 use connect_warden_e2e::objects::{Cluster, cluster, connector, file_source};
 use connect_warden_e2e::prom::{self, Notified};
 use connect_warden_e2e::*;
@@ -53,7 +53,7 @@ async fn ground_truth(group: &str) -> (i64, usize) {
     let rows = describe_group(kafka_env(), group)
         .await
         .expect("kafka-consumer-groups --describe");
-    let lag = rows.iter().filter_map(|r| r.lag).sum();
+    let lag = summed_lag(&rows);
     (lag, rows.iter().filter(|r| r.lag.is_none()).count())
 }
 
