@@ -2,7 +2,14 @@
 # Sourced by test.sh and flake-hunt.sh: the one shared stack the end-to-end tests run against, started the
 # same way for both (the shared webhook and controller, Prometheus and Alertmanager, 2 s polls).
 # Sets cw_stack, stack_dir and env_file; start_e2e_stack returns once the stack is up and stops it on exit.
-cw_stack="$CARGO_TARGET_DIR/debug/cw-stack"
+#
+# One compile serves the whole run: the tests, the stack's webhook and controller and the container images all
+# use the release binaries (CW_PROFILE=debug for a quicker local loop).
+profile="${CW_PROFILE:-release}"
+cargo_profile=()
+[ "$profile" = release ] && cargo_profile=(--release)
+export CW_BIN_DIR="$CARGO_TARGET_DIR/$profile"
+cw_stack="$CW_BIN_DIR/cw-stack"
 
 start_e2e_stack() {
   stack_dir="$CARGO_TARGET_DIR/${1:-stack}"
@@ -16,5 +23,5 @@ start_e2e_stack() {
 
 # The end-to-end test binary on the running stack, with CI's thread count; extra arguments go to the binary.
 run_e2e() {
-  CW_STACK_ENV="$env_file" cargo test --workspace --test e2e -- --test-threads "${E2E_THREADS:-4}" "$@"
+  CW_STACK_ENV="$env_file" cargo test "${cargo_profile[@]}" --workspace --test e2e -- --test-threads "${E2E_THREADS:-4}" "$@"
 }

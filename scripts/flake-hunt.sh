@@ -11,12 +11,12 @@ n="${N:-5}"
 filter=()
 [ -n "${FILTER:-}" ] && filter=("$FILTER")
 
-bash scripts/deps.sh
-cargo build --workspace --bins --tests
-"$CARGO_TARGET_DIR/debug/cw-stack" build >/dev/null
-bash scripts/images.sh
 # shellcheck source=scripts/e2e-stack.sh
 source scripts/e2e-stack.sh
+bash scripts/deps.sh
+cargo build "${cargo_profile[@]}" --workspace --bins --tests
+"$cw_stack" build >/dev/null
+CW_PREBUILT=$([ "$profile" = release ] && echo 1) bash scripts/images.sh
 start_e2e_stack flake-stack
 
 logs="$CARGO_TARGET_DIR/flake-hunt"

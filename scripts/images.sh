@@ -21,9 +21,15 @@ for tool in buildah mmdebstrap dpkg-deb; do
   command -v "$tool" >/dev/null 2>&1 || { echo "images: $tool is missing; run scripts/deps.sh" >&2; exit 1; }
 done
 
-log "release binaries"
-cargo build --release --locked "${components[@]/#/--package=connect-warden-}" --bins
-log "release binaries ready"
+if [ -n "${CW_PREBUILT:-}" ]; then
+  # `make test` built the whole workspace in release once; a second `cargo build` here with another package
+  # selection would unify features differently and compile the same crates again.
+  log "release binaries from the test build"
+else
+  log "release binaries"
+  cargo build --release --locked "${components[@]/#/--package=connect-warden-}" --bins
+  log "release binaries ready"
+fi
 
 # The base's packages (gcc-12-base holds libgcc's licence). Only these are unpacked: apt also fetches
 # their dependencies (openssl, debconf), which a binary that links only glibc and libgcc never uses.

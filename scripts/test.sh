@@ -13,6 +13,8 @@ results="$CARGO_TARGET_DIR/test-results.log"
 mkdir -p "$CARGO_TARGET_DIR"
 : > "$results"
 phase() { echo; echo "=== $* (t+$(( $(date +%s) - t0 ))s)"; }
+# shellcheck source=scripts/e2e-stack.sh
+source scripts/e2e-stack.sh
 
 phase "dependencies"
 bash scripts/deps.sh
@@ -21,27 +23,26 @@ phase "format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-phase "build"
-# Everything the later phases run, the end-to-end test binary included, with the whole workspace's features:
-# a `-p` selection would unify features differently and compile again while the stack runs.
-cargo build --workspace --bins --tests
+phase "build ($profile)"
+# Everything the later phases run, the end-to-end test binary and the images' binaries included, in one
+# compile with the whole workspace's features: a `-p` selection would unify features differently and compile
+# again while the stack runs.
+cargo build "${cargo_profile[@]}" --workspace --bins --tests
 
 phase "control plane, Kafka jars, GitOps programs, helm and actionlint (cached after the first run)"
-"$CARGO_TARGET_DIR/debug/cw-stack" build
+"$cw_stack" build
 
 phase "unit tests"
-cargo test --workspace --exclude connect-warden-e2e 2>&1 | tee -a "$results"
+cargo test "${cargo_profile[@]}" --workspace --exclude connect-warden-e2e 2>&1 | tee -a "$results"
 
 phase "Prometheus rules (promtool) and the Argo CD health check (Lua)"
 bash deploy/monitoring/check.sh
 bash deploy/argocd/test.sh
 
-phase "container images (release binaries, buildah; the end-to-end tests run them with podman)"
-bash scripts/images.sh
+phase "container images (the release binaries built above, buildah; the end-to-end tests run them with podman)"
+CW_PREBUILT=$([ "$profile" = release ] && echo 1) bash scripts/images.sh
 
 phase "start the stack"
-# shellcheck source=scripts/e2e-stack.sh
-source scripts/e2e-stack.sh
 start_e2e_stack stack
 
 phase "end-to-end tests"
