@@ -19,6 +19,18 @@ go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
+# cargo-machete and cargo-deny for scripts/dependency-checks.sh, at pinned versions, built once into the cache
+# (minutes); later runs only read the install list. Built in cargo's own temporary directory, not the
+# workspace's target directory.
+cargo_tools="${CW_CACHE_DIR:-$HOME/.cache/connect-warden}/cargo-tools"
+cargo_tool() { # crate version
+  grep -qx "$1 v$2:" <<<"$(cargo install --list --root "$cargo_tools" 2>/dev/null)" && return
+  echo "deps: building $1 $2 into $cargo_tools (once)" >&2
+  env -u CARGO_TARGET_DIR cargo install --quiet --locked --force --root "$cargo_tools" "$1" --version "$2"
+}
+cargo_tool cargo-machete 0.9.2
+cargo_tool cargo-deny 0.20.2
+
 # Debian packages used by the tests.
 apt_pkgs=()
 need curl || apt_pkgs+=(curl)

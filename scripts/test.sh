@@ -22,6 +22,7 @@ bash scripts/deps.sh
 phase "format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+bash scripts/dependency-checks.sh
 
 phase "build ($profile)"
 # Everything the later phases run, the end-to-end test binary and the images' binaries included, in one

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 use shared::config::{RESERVED_CLASS, RESERVED_NAME, RESERVED_TASKS_MAX, closest};
-use shared::crd::GROUP;
+use shared::crd::{GROUP, manifest_yaml};
 
 use crate::input::read_inputs;
 
@@ -461,7 +461,7 @@ pub fn run(a: ConvertArgs) -> Result<u8, String> {
                         }
                     }
                     let _ = write!(out, "---\n# converted from {at}\n");
-                    out.push_str(&serde_yaml::to_string(&o).map_err(|e| e.to_string())?);
+                    out.push_str(&manifest_yaml(&o).map_err(|e| e.to_string())?);
                 }
             }
         }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 use shared::config::{RESERVED_CLASS, RESERVED_NAME, RESERVED_PLUGIN_VERSION, RESERVED_TASKS_MAX};
-use shared::crd::GROUP;
+use shared::crd::{GROUP, manifest_yaml};
 use shared::redact::{is_config_reference, is_sensitive_key};
 
 use crate::connect::ConnectArgs;
@@ -198,7 +198,7 @@ pub fn secrets_manifest(exported: &[Exported], namespace: &str) -> Option<String
             "type": "Opaque",
             "data": data,
         });
-        docs.push(serde_yaml::to_string(&secret).unwrap_or_default());
+        docs.push(manifest_yaml(&secret).unwrap_or_default());
     }
     (!docs.is_empty()).then(|| {
         "# Secret values of exported connectors: keep this file out of Git (seal or encrypt it, or move the values to your secret store).\n".to_string()
@@ -264,7 +264,7 @@ pub async fn run(a: ExportArgs) -> Result<u8, String> {
     };
     let mut secret_count = 0;
     for e in &exported {
-        let text = serde_yaml::to_string(&e.connector).map_err(|e| e.to_string())?;
+        let text = manifest_yaml(&e.connector).map_err(|e| e.to_string())?;
         write(&e.file_name, &text)?;
         for w in &e.warnings {
             eprintln!("warning: {}: {w}", e.file_name);

@@ -157,41 +157,33 @@ pub fn split_documents(file: &str, text: &str) -> Vec<Doc> {
 
 /// Parses one document whose first line is line `start` of its file.
 fn parse(body: &str, start: usize) -> Result<Value, Located> {
-    let last = start + body.lines().count().max(1) - 1;
-    let yaml: serde_yaml::Value = serde_yaml::from_str(body).map_err(|e| {
-        // The end of input is reported one line past the document: keep it on the document's last line.
+    // YAML 1.2's core schema, where the parser's defaults follow YAML 1.1: `on`, `0755` and `1_000` stay
+    // strings and `<<` is an ordinary key. `.inf` becomes null; a duplicate key is an error.
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+        merge_keys: serde_saphyr::MergeKeyPolicy::AsOrdinary,
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
+    };
+    serde_saphyr::from_str_with_options(body, options).map_err(|e| {
+        let offset = start.saturating_sub(1);
+        // The parser counts lines within the document; the message says the file's line, on one line.
+        let message = e.render_with_options(serde_saphyr::render_options! {
+            snippets: serde_saphyr::SnippetMode::Off,
+            line_offset: offset as u64,
+        });
+        let last = start + body.lines().count().max(1) - 1;
         let line = e
             .location()
-            .map(|l| (start + l.line() - 1).min(last))
-            .unwrap_or(start);
+            .and_then(|l| usize::try_from(l.line()).ok())
+            .filter(|&l| l > 0)
+            .map_or(start, |l| (offset + l).min(last));
         Located {
             line,
-            message: format!("invalid YAML: {}", file_lines(&e.to_string(), start, last)),
+            message: format!("invalid YAML: {message}"),
         }
-    })?;
-    serde_json::to_value(&yaml).map_err(|e| Located {
-        line: start,
-        message: format!("cannot be read as a Kubernetes object: {e}"),
     })
-}
-
-/// The parser counts lines within the document: `at line N` becomes the file's line.
-fn file_lines(message: &str, start: usize, last: usize) -> String {
-    const AT: &str = "at line ";
-    let mut out = String::new();
-    let mut rest = message;
-    while let Some(i) = rest.find(AT) {
-        out.push_str(&rest[..i + AT.len()]);
-        rest = &rest[i + AT.len()..];
-        let digits = rest.chars().take_while(char::is_ascii_digit).count();
-        match rest[..digits].parse::<usize>() {
-            Ok(n) if n > 0 => out.push_str(&(start + n - 1).min(last).to_string()),
-            _ => out.push_str(&rest[..digits]),
-        }
-        rest = &rest[digits..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -200,8 +192,7 @@ mod tests {
 
     #[test]
     fn each_document_knows_the_line_it_starts_at() {
-        let text =
-            "# header\n---\napiVersion: v1\nkind: A\n---\n\n# c\nkind: B\n--- # x\nkind: C\n...\n";
+        let text = include_str!("../testdata/input/markers.yaml");
         let docs = split_documents("f.yaml", text);
         let lines: Vec<usize> = docs.iter().map(|d| d.line).collect();
         assert_eq!(lines, vec![3, 8, 10]);
@@ -210,7 +201,7 @@ mod tests {
 
     #[test]
     fn a_broken_document_is_reported_at_its_file_line_and_the_next_one_is_read() {
-        let text = "kind: A\n---\nkind: B\nmetadata:\n  name: [x\n---\nkind: C\n";
+        let text = include_str!("../testdata/input/broken-flow-sequence.yaml");
         let docs = split_documents("f.yaml", text);
         assert_eq!(docs.len(), 3);
         let err = docs[1].value.as_ref().unwrap_err();
@@ -219,7 +210,7 @@ mod tests {
         assert_eq!(
             err.message,
             format!(
-                "invalid YAML: did not find expected ',' or ']' at line {} column 1, while parsing a flow sequence at line 5 column 9",
+                "invalid YAML: unclosed bracket '[' at line {}, column 9",
                 err.line
             )
         );
@@ -237,7 +228,8 @@ mod tests {
 
     #[test]
     fn dashes_inside_a_value_are_not_markers() {
-        let docs = split_documents("f.yaml", "a: |\n  ---\n  x\nb: ---x\n");
+        let text = include_str!("../testdata/input/dashes-in-values.yaml");
+        let docs = split_documents("f.yaml", text);
         assert_eq!(docs.len(), 1);
         assert_eq!(docs[0].value.as_ref().unwrap()["a"], "---\nx\n");
     }

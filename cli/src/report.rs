@@ -389,18 +389,7 @@ mod tests {
     #[test]
     fn text_names_file_line_and_object_then_each_finding() {
         let t = text(&sample());
-        assert_eq!(
-            t,
-            "note: offline: a, b & <c>\n\n\
-             deploy/a.yaml:7: KafkaConnector team-a/orders (denied)\n  \
-             error: Kafka Connect rejected the config:\n    \
-             file: Missing required configuration \"file\" which has no default value.\n  \
-             warning: spec.config.\"topci\" is not a setting; did you mean \"topic\"?\n\
-             deploy/b.yaml:1: KafkaConnectCluster team-a/main (ok)\n\
-             deploy/b.yaml:12: Deployment team-a/app (skipped)\n  \
-             note: skipped: apps/v1 Deployment is not a kind cwctl checks\n\
-             \n2 objects checked, 1 error, 1 warning\n"
-        );
+        assert_eq!(t, include_str!("../testdata/report/text.txt"));
     }
 
     #[test]

@@ -597,7 +597,7 @@ fn policy_set(objects: &[(Object, Item, bool)]) -> shared::policy::PolicySet {
             continue;
         }
         let Ok(mut p) =
-            serde_json::from_value::<shared::policy::KafkaConnectorPolicy>(o.value.clone())
+            serde_json::from_value::<shared::crd::KafkaConnectorPolicy>(o.value.clone())
         else {
             continue;
         };

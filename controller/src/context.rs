@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kube::ResourceExt;
 use shared::crd::KafkaConnector;
-use shared::target::{ClaimSpace, ClusterId, Endpoint, claim_winner};
+use shared::target::{ClaimSpace, ClusterId, Winner, claim_winner};
 use shared::watch::Namespaces;
 
 use crate::conditions::{Ready, Reason};
@@ -120,47 +120,6 @@ impl Ctx {
 /// the winner is gone, and nothing else would wake it then.
 pub(crate) const WINNER_LEAVING_RECHECK: Duration = Duration::from_secs(2);
 
-/// The KafkaConnector that manages a connector name another one also claims.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Winner {
-    /// `namespace/name`.
-    pub key: String,
-    /// The cluster it claims through and the Kafka Connect they share, when that is another cluster than
-    /// the loser's.
-    pub through: Option<(ClusterId, Endpoint)>,
-    /// Being deleted: it still wins (it may be deleting the connector from Connect), but not for long.
-    pub leaving: bool,
-}
-
-impl Winner {
-    /// `w`, having won against a connector that targets `id`, in `space`. Pure.
-    pub fn of(w: &KafkaConnector, id: &ClusterId, space: &ClaimSpace) -> Winner {
-        let through = match (space.through(w), space.endpoint()) {
-            (Some(other), Some(e)) if other != id => Some((other.clone(), e.clone())),
-            _ => None,
-        };
-        Winner {
-            key: format!("{}/{}", w.namespace().unwrap_or_default(), w.name_any()),
-            through,
-            leaving: w.metadata.deletion_timestamp.is_some(),
-        }
-    }
-}
-
-/// `KafkaConnector ns/name`, and the other cluster when it claims through one.
-impl std::fmt::Display for Winner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KafkaConnector {}", self.key)?;
-        if let Some((cluster, endpoint)) = &self.through {
-            write!(
-                f,
-                " through {cluster} at the same Kafka Connect ({endpoint})"
-            )?;
-        }
-        Ok(())
-    }
-}
-
 /// Where a connector being deleted is deleted from: its cluster as for any reconcile, or, when the cluster's
 /// settings no longer resolve (a Secret or ConfigMap it reads is gone or broken), the client it had before.
 /// Deleting a namespace deletes those Secrets together with the KafkaConnectors, in no set order; without
@@ -231,61 +190,6 @@ pub(crate) fn unwatched_cluster(label: &str, namespace: &str, watched: &Namespac
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn connector(ns: &str, name: &str, spec: serde_json::Value) -> KafkaConnector {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "connectwarden.io/v1alpha1", "kind": "KafkaConnector",
-            "metadata": {"name": name, "namespace": ns}, "spec": spec
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn a_winner_names_the_other_cluster_it_claims_through() {
-        let named = |ns: &str| ClusterId::Named {
-            namespace: ns.into(),
-            name: "main".into(),
-        };
-        let (a, b) = (named("team-a"), named("team-b"));
-        let space = ClaimSpace::of(
-            &a,
-            Some("http://connect:8083"),
-            [
-                (a.clone(), "http://connect:8083"),
-                (b.clone(), "HTTP://Connect:8083/"),
-            ],
-        );
-        let spec =
-            serde_json::json!({"clusterRef": {"name": "main"}, "name": "orders", "class": "X"});
-        let same = Winner::of(&connector("team-a", "y", spec.clone()), &a, &space);
-        assert_eq!((same.through.as_ref(), same.leaving), (None, false));
-        assert_eq!(same.to_string(), "KafkaConnector team-a/y");
-
-        let mut other = connector("team-b", "y", spec);
-        other.metadata.deletion_timestamp =
-            Some(serde_json::from_value(serde_json::json!("2024-01-01T00:00:00Z")).unwrap());
-        let w = Winner::of(&other, &a, &space);
-        assert!(w.leaving);
-        assert_eq!(
-            w.to_string(),
-            "KafkaConnector team-b/y through KafkaConnectCluster team-b/main at the same Kafka Connect \
-             (http://connect:8083/)"
-        );
-        let default = Winner::of(
-            &connector(
-                "team-c",
-                "z",
-                serde_json::json!({"name": "orders", "class": "X"}),
-            ),
-            &a,
-            &space,
-        );
-        assert_eq!(
-            default.to_string(),
-            "KafkaConnector team-c/z through the default Kafka Connect cluster (KAFKA_CONNECT_ADDR) at the \
-             same Kafka Connect (http://connect:8083/)"
-        );
-    }
 
     #[test]
     fn an_unwatched_cluster_namespace_is_named() {

@@ -100,21 +100,21 @@ impl KubeWrites {
     /// Writes a KafkaConnectorPolicy's status (cluster-scoped, so not through [`Self::write_status`]).
     pub async fn write_policy_status(
         &self,
-        policy: &shared::policy::KafkaConnectorPolicy,
-        status: &shared::policy::KafkaConnectorPolicyStatus,
+        policy: &shared::crd::KafkaConnectorPolicy,
+        status: &shared::crd::KafkaConnectorPolicyStatus,
     ) -> Result<()> {
         let Some(diff) = status::patch(policy.status.as_ref(), status)? else {
             return Ok(());
         };
         let _permit = self.permits.acquire().await;
-        Api::<shared::policy::KafkaConnectorPolicy>::all(self.kube.clone())
+        Api::<shared::crd::KafkaConnectorPolicy>::all(self.kube.clone())
             .patch_status(
                 &policy.name_any(),
                 &PatchParams::default(),
                 &Patch::Merge(&json!({ "status": diff })),
             )
             .await?;
-        self.count::<shared::policy::KafkaConnectorPolicy>("patch_status");
+        self.count::<shared::crd::KafkaConnectorPolicy>("patch_status");
         Ok(())
     }
 

@@ -1,17 +1,20 @@
 //! connect-warden's controller: the Kafka Connect connector lifecycle on any Connect cluster reachable
 //! over REST. The lifecycle: watch → observe (the cluster's latest poll) → plan (pure) → act → status.
 //!
-//! Modules in one-way order; each imports only modules above it in this list (`tests/module_order.rs`
-//! holds the order and fails on an import against it):
+//! Modules in one-way order; each imports only modules above it in this list, and the files inside a
+//! folder module import each other without a cycle (`tests/module_order.rs` holds the order, the orders
+//! inside folders and the pure modules, and fails on an import against them or I/O in a pure module):
 //! - `error`;
 //! - pure: `conditions` (the `Ready` vocabulary) → `restart` (restart policy) → `plan` (spec + observed
 //!   Connect state → actions and `Ready`) → `offsets` (what an offsets request asks and needs, its outcome)
-//!   → `contention` (when to stop fighting another writer) → `status` (statuses and the minimal patches
-//!   between them);
+//!   → `contention` (when to stop fighting another writer) → `progress` (a sink's judgement over a window)
+//!   → `status` (statuses and the minimal patches between them);
 //! - edges: `metrics`, `events` (the event publisher), `kube_writes` (every Kubernetes write), `watched`
 //!   (watch caches and reconcile queues), `retries`, `fingerprints` (keyed hashes of `configFrom` values),
-//!   `policies` (policy watches, the sweep, the `PolicyViolation` condition);
-//! - `connect_runtime`: one client and **one** poller per Connect cluster, pruning; imports no reconciler;
+//!   `policies` (policy watches, the sweep, the `PolicyViolation` condition), `kafka` (the Kafka admin-read
+//!   client lag is measured with);
+//! - `connect_runtime`: one client and **one** poller per Connect cluster, lag, pruning; imports no
+//!   reconciler;
 //! - `context` (what the reconcilers share) → `reconcile::{connector, cluster}` → `args`, `memory` → this
 //!   file (wiring, leadership, and the health and metrics endpoints through `shared::runtime::admin`).
 //!

@@ -7,28 +7,17 @@
 //! it writes each policy's status and queues the connectors whose condition is out of date. Each
 //! connector's own reconcile writes its condition, so the connector status keeps a single writer.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::Api;
-use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
-use parking_lot::RwLock;
 use serde_json::json;
-use shared::crd::{Condition, KafkaConnector};
-use shared::policy::{
-    Compiler, Context, Evaluation, KafkaConnectorPolicy, KafkaConnectorPolicyStatus, MAX_LISTED,
-    PolicySet,
-};
+use shared::crd::{Condition, KafkaConnector, KafkaConnectorPolicy, KafkaConnectorPolicyStatus};
+use shared::policy::{Context, Evaluation, MAX_LISTED, PolicyWatch};
 use shared::target::ClusterId;
-use tokio::sync::Notify;
 
 use crate::error::Result;
 use crate::kube_writes::KubeWrites;
@@ -41,14 +30,10 @@ const CONDITION_LINES: usize = 10;
 /// A sweep runs at least this often (cluster plugin lists and new connectors change what policies see).
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
-/// The policies and namespace labels, from watches, and the compiled set; with the connector caches and the
-/// Kubernetes writer the sweep and the `PolicyViolation` condition use.
+/// The compiled policies and namespace labels (`shared::policy::PolicyWatch`), with the connector caches
+/// and the Kubernetes writer the sweep and the `PolicyViolation` condition use.
 pub(crate) struct Policies {
-    policies: Store<KafkaConnectorPolicy>,
-    namespaces: Store<PartialObjectMeta<Namespace>>,
-    current: RwLock<Arc<PolicySet>>,
-    synced: AtomicBool,
-    changed: Notify,
+    watch: Arc<PolicyWatch>,
     watched: Watched,
     writes: Arc<KubeWrites>,
     /// Whether the sweep writes the policies' status (only a controller that sees every connector).
@@ -63,80 +48,27 @@ impl Policies {
         writes: Arc<KubeWrites>,
         write_status: bool,
     ) -> (Arc<Policies>, Vec<tokio::task::JoinHandle<()>>) {
-        let (policies, policy_stream) = shared::watch::reflect(
-            Api::<KafkaConnectorPolicy>::all(kube.clone()),
-            watcher::Config::default(),
-        );
-        let (namespaces, ns_stream) = shared::watch::reflect(
-            Api::<PartialObjectMeta<Namespace>>::all(kube.clone()),
-            watcher::Config::default(),
-        );
-        let me = Arc::new(Policies {
-            policies,
-            namespaces,
-            current: RwLock::new(Arc::default()),
-            synced: AtomicBool::new(false),
-            changed: Notify::new(),
+        let (watch, tasks) = PolicyWatch::start(kube);
+        let me = Policies {
+            watch,
             watched,
             writes,
             write_status,
-        });
-        let p = me.clone();
-        let watch_policies = tokio::spawn(async move {
-            let mut compiler = Compiler::default();
-            futures::pin_mut!(policy_stream);
-            while let Some(e) = policy_stream.next().await {
-                match e {
-                    Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
-                    Ok(_) => {
-                        let state = p.policies.state();
-                        let set = compiler.set(state.iter().map(|x| &**x));
-                        for (name, errors) in &set.broken {
-                            tracing::warn!(policy = %name, errors = %errors.join("; "), "KafkaConnectorPolicy does not compile; not enforced");
-                        }
-                        *p.current.write() = set;
-                        p.synced.store(true, Ordering::SeqCst);
-                        p.changed.notify_one();
-                    }
-                    Err(e) => {
-                        tracing::warn!(kind = "KafkaConnectorPolicy", error = %e, "watch failed; retrying")
-                    }
-                }
-            }
-        });
-        let p = me.clone();
-        let watch_namespaces = tokio::spawn(async move {
-            futures::pin_mut!(ns_stream);
-            while let Some(e) = ns_stream.next().await {
-                match e {
-                    Ok(watcher::Event::Apply(_) | watcher::Event::InitDone) => {
-                        p.changed.notify_one()
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(kind = "Namespace", error = %e, "watch failed; retrying")
-                    }
-                }
-            }
-        });
-        (me, vec![watch_policies, watch_namespaces])
+        };
+        (Arc::new(me), tasks)
     }
 
     /// Whether the policies have been listed: before that, no condition is written or removed.
     pub(crate) fn synced(&self) -> bool {
-        self.synced.load(Ordering::SeqCst)
-    }
-
-    fn labels(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
-        self.namespaces
-            .get(&ObjectRef::new(namespace))
-            .map(|n| n.metadata.labels.clone().unwrap_or_default())
+        self.watch.synced()
     }
 
     /// The evaluation of `c` against the current policies.
     pub(crate) fn evaluate(&self, c: &KafkaConnector) -> Arc<Evaluation> {
-        let set = self.current.read().clone();
-        let labels = self.labels(&c.namespace().unwrap_or_default());
+        let set = self.watch.set();
+        let labels = self
+            .watch
+            .namespace_labels(&c.namespace().unwrap_or_default());
         let cluster = self.watched.cluster(&ClusterId::of_connector(c));
         set.evaluate_connector(
             c,
@@ -279,7 +211,7 @@ pub(crate) fn statuses(
 /// Sweeps until the leadership term ends.
 pub(crate) async fn sweep_forever(policies: Arc<Policies>) {
     loop {
-        let _ = tokio::time::timeout(SWEEP_EVERY, policies.changed.notified()).await;
+        let _ = tokio::time::timeout(SWEEP_EVERY, policies.watch.changed()).await;
         // Let a burst of changes (kubectl apply of a folder) settle into one sweep.
         tokio::time::sleep(Duration::from_millis(300)).await;
         if policies.synced() {
@@ -319,7 +251,7 @@ async fn sweep(p: &Policies) {
     if !p.write_status {
         return;
     }
-    let policies = p.policies.state();
+    let policies = p.watch.policies();
     for (policy, status) in statuses(&policies, &found) {
         if policy.status.as_ref() == Some(&status) {
             continue;

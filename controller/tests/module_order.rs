@@ -1,5 +1,7 @@
 //! The controller's modules in one-way order (ARCHITECTURE.md, "Controller modules"): each imports only
-//! the modules before it. This list is the order; the crate root (`lib.rs`: wiring, leadership) comes last.
+//! the modules before it, the files inside the folders listed import only the files before them, and the
+//! pure modules name no I/O. This list is the order; the crate root (`lib.rs`: wiring, leadership) comes
+//! last.
 
 #[path = "../../shared/tests/support/module_order.rs"]
 mod module_order;
@@ -37,6 +39,49 @@ const ORDER: Order = Order {
         "memory",
     ],
     exempt: &["fixtures"],
+    folders: &[
+        ("plan", &["model", "ready", "restarts", "decide"]),
+        (
+            "kafka",
+            &[
+                "error",
+                "versions",
+                "shape",
+                "records",
+                "wire",
+                "tls",
+                "sasl",
+                "conn",
+                "plan",
+                "source_offsets",
+            ],
+        ),
+        (
+            "connect_runtime",
+            &["snapshot", "reports", "cluster", "prune", "poller", "lag"],
+        ),
+        (
+            "reconcile::connector",
+            &[
+                "effects",
+                "config_from",
+                "offsets",
+                "announce",
+                "execute",
+                "apply",
+            ],
+        ),
+    ],
+    pure: &[
+        "conditions",
+        "restart",
+        "plan",
+        "offsets",
+        "contention",
+        "progress",
+        "status",
+        "kafka::plan",
+    ],
 };
 
 #[test]

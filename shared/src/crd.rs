@@ -1,7 +1,7 @@
 //! The API, group `connectwarden.io`, version `v1alpha1`: `KafkaConnectCluster` says where a
 //! Kafka Connect REST API is and how to reach it; `KafkaConnector` is one connector on such a cluster;
-//! `KafkaConnectorPolicy` (in `policy`, evaluated by `crate::policy`) is a rule over connectors. And the
-//! generator of the three CRDs.
+//! `KafkaConnectorPolicy` (in the submodule `policy`) is a rule over connectors. And the generator of the
+//! three CRDs. The types import nothing from the rest of the crate, so every other module may build on them.
 
 mod policy;
 
@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use policy::{
+pub use self::policy::{
     KafkaConnectorPolicy, KafkaConnectorPolicySpec, KafkaConnectorPolicyStatus, PolicyAction,
     PolicyMatch,
 };
@@ -701,19 +701,21 @@ pub fn crds()
 }
 
 /// Renders each CRD as YAML, as checked in under `deploy/crds/`.
-pub fn crd_yaml() -> Result<Vec<(&'static str, String)>, serde_yaml::Error> {
+pub fn crd_yaml() -> Result<Vec<(&'static str, String)>, serde_saphyr::SerializeError> {
     let [cluster, connector, policy]: [_; 3] = crds().try_into().expect("three CRDs");
     Ok(vec![
-        (
-            "kafkaconnectclusters.yaml",
-            serde_yaml::to_string(&cluster)?,
-        ),
-        ("kafkaconnectors.yaml", serde_yaml::to_string(&connector)?),
-        (
-            "kafkaconnectorpolicies.yaml",
-            serde_yaml::to_string(&policy)?,
-        ),
+        ("kafkaconnectclusters.yaml", manifest_yaml(&cluster)?),
+        ("kafkaconnectors.yaml", manifest_yaml(&connector)?),
+        ("kafkaconnectorpolicies.yaml", manifest_yaml(&policy)?),
     ])
+}
+
+/// Renders a manifest as YAML, the one style of every manifest connect-warden writes (the CRDs, `cwctl`'s
+/// exports and conversions). A long string stays on one line, as `kubectl get -o yaml` shows it, where the
+/// serializer's default would fold it at 80 columns.
+pub fn manifest_yaml<T: Serialize>(v: &T) -> Result<String, serde_saphyr::SerializeError> {
+    let options = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX };
+    serde_saphyr::to_string_with_options(v, options)
 }
 
 #[cfg(test)]

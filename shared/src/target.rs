@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use kube::ResourceExt;
+
 use crate::connect::parse_base_url;
 use crate::crd::{KafkaConnectCluster, KafkaConnector};
 
@@ -200,6 +202,48 @@ pub fn claim_winner<'a>(
         .into_iter()
         .filter(|o| claims(o, space, wanted, (ns, name)) && rank(o) < mine)
         .min_by(|a, b| rank(a).cmp(&rank(b)))
+}
+
+/// The KafkaConnector that manages a connector name another one also claims ([`claim_winner`]), as the
+/// loser reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Winner {
+    /// `namespace/name`.
+    pub key: String,
+    /// The cluster it claims through and the Kafka Connect they share, when that is another cluster than
+    /// the loser's.
+    pub through: Option<(ClusterId, Endpoint)>,
+    /// Being deleted: it still wins (it may be deleting the connector from Connect), but not for long.
+    pub leaving: bool,
+}
+
+impl Winner {
+    /// `w`, having won against a connector that targets `id`, in `space`. Pure.
+    pub fn of(w: &KafkaConnector, id: &ClusterId, space: &ClaimSpace) -> Winner {
+        let through = match (space.through(w), space.endpoint()) {
+            (Some(other), Some(e)) if other != id => Some((other.clone(), e.clone())),
+            _ => None,
+        };
+        Winner {
+            key: format!("{}/{}", w.namespace().unwrap_or_default(), w.name_any()),
+            through,
+            leaving: w.metadata.deletion_timestamp.is_some(),
+        }
+    }
+}
+
+/// `KafkaConnector ns/name`, and the other cluster when it claims through one.
+impl fmt::Display for Winner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KafkaConnector {}", self.key)?;
+        if let Some((cluster, endpoint)) = &self.through {
+            write!(
+                f,
+                " through {cluster} at the same Kafka Connect ({endpoint})"
+            )?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -472,5 +516,52 @@ mod tests {
         assert_eq!(winner(&[&newer, &mine]), None);
         // The winner itself sees none.
         assert!(claim_winner(&older, shared.ids(), [&mine, &newer, &older]).is_none());
+    }
+
+    #[test]
+    fn a_winner_names_the_other_cluster_it_claims_through() {
+        let named = |ns: &str| ClusterId::Named {
+            namespace: ns.into(),
+            name: "main".into(),
+        };
+        let (a, b) = (named("team-a"), named("team-b"));
+        let space = ClaimSpace::of(
+            &a,
+            Some("http://connect:8083"),
+            [
+                (a.clone(), "http://connect:8083"),
+                (b.clone(), "HTTP://Connect:8083/"),
+            ],
+        );
+        let spec =
+            serde_json::json!({"clusterRef": {"name": "main"}, "name": "orders", "class": "X"});
+        let same = Winner::of(&connector("team-a", "y", spec.clone()), &a, &space);
+        assert_eq!((same.through.as_ref(), same.leaving), (None, false));
+        assert_eq!(same.to_string(), "KafkaConnector team-a/y");
+
+        let mut other = connector("team-b", "y", spec);
+        other.metadata.deletion_timestamp =
+            Some(serde_json::from_value(serde_json::json!("2024-01-01T00:00:00Z")).unwrap());
+        let w = Winner::of(&other, &a, &space);
+        assert!(w.leaving);
+        assert_eq!(
+            w.to_string(),
+            "KafkaConnector team-b/y through KafkaConnectCluster team-b/main at the same Kafka Connect \
+             (http://connect:8083/)"
+        );
+        let default = Winner::of(
+            &connector(
+                "team-c",
+                "z",
+                serde_json::json!({"name": "orders", "class": "X"}),
+            ),
+            &a,
+            &space,
+        );
+        assert_eq!(
+            default.to_string(),
+            "KafkaConnector team-c/z through the default Kafka Connect cluster (KAFKA_CONNECT_ADDR) at the \
+             same Kafka Connect (http://connect:8083/)"
+        );
     }
 }

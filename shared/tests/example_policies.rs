@@ -1,6 +1,7 @@
 //! The example policies in deploy/examples/policies compile, and each says what it is for.
 
-use shared::policy::{KafkaConnectorPolicy, compile, warnings};
+use shared::crd::KafkaConnectorPolicy;
+use shared::policy::{compile, warnings};
 
 #[test]
 fn example_policies_compile() {
@@ -18,7 +19,7 @@ fn example_policies_compile() {
             path.display()
         );
         let p: KafkaConnectorPolicy =
-            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         if let Err(e) = compile(&p) {
             panic!("{}: {e:?}", path.display());
         }
@@ -40,7 +41,7 @@ fn example_policies_compile() {
 
 #[test]
 fn the_compilers_message_for_a_wrong_keyword_value() {
-    let p: KafkaConnectorPolicy = serde_yaml::from_str(
+    let p: KafkaConnectorPolicy = serde_saphyr::from_str(
         "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectorPolicy\nmetadata:\n  name: p\nspec:\n  schema:\n    properties:\n      tasksMax:\n        maximum: \"8\"\n",
     )
     .unwrap();

@@ -1,5 +1,5 @@
-//! The shared library's modules in one-way order: each imports only the modules before it. This list is
-//! the order; the crate root (`lib.rs`) comes last.
+//! The shared library's modules in one-way order: each imports only the modules before it, and the pure
+//! ones name no I/O. This list is the order; the crate root (`lib.rs`) comes last.
 
 mod support {
     pub mod module_order;
@@ -20,8 +20,6 @@ const ORDER: Order = Order {
         "config_from",
         "requests",
         "plugin_version",
-        // policies: the connector view, compiling, the evaluation
-        "policy",
         // the Kafka Connect REST client, and what is built on it
         "connect",
         "offsets",
@@ -29,11 +27,27 @@ const ORDER: Order = Order {
         "kafka",
         "cluster",
         "target",
-        // Kubernetes watches, and what every binary runs around its work
+        // Kubernetes watches
         "watch",
+        // policies: the connector view, compiling, the evaluation, the compiled set kept from a watch
+        "policy",
+        // what every binary runs around its work
         "runtime",
     ],
     exempt: &[],
+    folders: &[],
+    // decisions without I/O, shared by both binaries
+    pure: &[
+        "redact",
+        "config",
+        "config_from",
+        "requests",
+        "plugin_version",
+        "policy::view",
+        "policy::render",
+        "offsets",
+        "target",
+    ],
 };
 
 #[test]

@@ -358,9 +358,8 @@ async fn wait_enforced(client: &Client, probes: &[(Vec<u8>, String)]) -> Result<
 /// Policy evaluation alone, in process and without the decision memo: `n` compiled bench policies against
 /// one connector view; and the compilation of a 100-rule schema.
 fn policy_costs(ns: &str) -> Result<(), Error> {
-    use shared::policy::{
-        ConnectorView, Context, KafkaConnectorPolicy, PolicySet, compile, compile_schema, evaluate,
-    };
+    use shared::crd::KafkaConnectorPolicy;
+    use shared::policy::{ConnectorView, Context, PolicySet, compile, compile_schema, evaluate};
     let connector: shared::crd::KafkaConnector =
         serde_json::from_value(connector(ns, "bench-eval", "bench-eval"))?;
     let view = ConnectorView::of(&connector, None);

@@ -3,7 +3,7 @@
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
-use crate::Result;
+use crate::error::Result;
 
 #[derive(Clone)]
 pub struct Metrics {

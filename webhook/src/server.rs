@@ -20,9 +20,9 @@ use shared::runtime::admin::{self, AdminServer, Readiness};
 
 use crate::admission::{self, FailurePolicy, Webhook};
 use crate::connect::LiveConnect;
+use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::watched::Watched;
-use crate::{Error, Result};
 
 /// Everything a request handler needs.
 pub struct App {

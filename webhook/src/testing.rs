@@ -12,6 +12,7 @@ use kube::api::ObjectMeta;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use shared::connect::ValidateResponse;
+use shared::crd::{KafkaConnectCluster, KafkaConnector};
 
 use crate::admission::{ConnectCheck, ConnectOutcome, Validator};
 
@@ -152,6 +153,16 @@ pub fn cluster(ns: &str, name: &str, spec: Value) -> Value {
     object("KafkaConnectCluster", ns, name, spec)
 }
 
+/// A KafkaConnector `ns/name` with `spec`, typed as a watch cache holds it.
+pub fn cached_connector(ns: &str, name: &str, spec: Value) -> KafkaConnector {
+    serde_json::from_value(connector(ns, name, spec)).expect("a well-formed KafkaConnector")
+}
+
+/// A KafkaConnectCluster `ns/name` with `spec`, typed as a watch cache holds it.
+pub fn cached_cluster(ns: &str, name: &str, spec: Value) -> KafkaConnectCluster {
+    serde_json::from_value(cluster(ns, name, spec)).expect("a well-formed KafkaConnectCluster")
+}
+
 fn object(kind: &str, ns: &str, name: &str, spec: Value) -> Value {
     json!({
         "apiVersion": format!("{}/v1alpha1", shared::crd::GROUP),
@@ -209,6 +220,17 @@ pub fn config_map(ns: &str, name: &str, pairs: &[(&str, &str)]) -> ConfigMap {
         ),
         ..Default::default()
     }
+}
+
+/// The keys Kafka Connect defines for every connector, then `plugin`'s (name, type): the keys of a
+/// [`validated`] answer.
+pub fn connector_keys<'a>(plugin: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let framework = [
+        ("name", "STRING"),
+        ("connector.class", "STRING"),
+        ("tasks.max", "INT"),
+    ];
+    framework.iter().chain(plugin).copied().collect()
 }
 
 /// Kafka Connect's validate answer defining `keys` (name, type) with `errors` (key, message).

@@ -3,7 +3,6 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use shared::crd::KafkaConnectCluster;
 use webhook::FailurePolicy;
 use webhook::admission::{
     ConnectOutcome, Decision, Objects, Reason, Reviewed, Webhook, parse_review, review,
@@ -12,14 +11,11 @@ use webhook::testing::{self, FixedConnect, Review, block_on};
 
 fn world() -> Objects {
     let mut w = Objects::default();
-    w.add_cluster(
-        serde_json::from_value::<KafkaConnectCluster>(testing::cluster(
-            "ns",
-            "local",
-            json!({"url": "http://127.0.0.1:8083"}),
-        ))
-        .unwrap(),
-    );
+    w.add_cluster(testing::cached_cluster(
+        "ns",
+        "local",
+        json!({"url": "http://127.0.0.1:8083"}),
+    ));
     w
 }
 

@@ -1,9 +1,9 @@
 //! `spec.configFrom` at admission: the requesting user's right to read what is referenced, the keys it may
 //! not set, the values sent to Kafka Connect, and that no value shows anywhere else.
 
+use rstest::rstest;
 use serde_json::{Value, json};
 use shared::config_from::SourceKind;
-use shared::crd::KafkaConnectCluster;
 use webhook::FailurePolicy;
 use webhook::admission::{
     self, Access, ConnectOutcome, Decision, Objects, ReadCheck, Reason, Webhook, parse_review,
@@ -16,13 +16,11 @@ const PASSWORD: &str = "s3cr3t-Pa55word-value";
 
 fn world() -> Objects {
     let mut w = Objects::default();
-    let c: KafkaConnectCluster = serde_json::from_value(testing::cluster(
+    w.add_cluster(testing::cached_cluster(
         NS,
         "local",
         json!({"url": "http://127.0.0.1:8083"}),
-    ))
-    .unwrap();
-    w.add_cluster(c);
+    ));
     w.add_secret(testing::secret(NS, "db-creds", &[("password", PASSWORD)]));
     w.add_config_map(testing::config_map(
         NS,
@@ -47,14 +45,11 @@ fn secret_ref(name: &str, key: &str) -> Value {
 }
 
 fn sink_keys() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("name", "STRING"),
-        ("connector.class", "STRING"),
-        ("tasks.max", "INT"),
+    testing::connector_keys(&[
         ("topics", "LIST"),
         ("file", "STRING"),
         ("database.password", "STRING"),
-    ]
+    ])
 }
 
 fn body(review: Review) -> Vec<u8> {
@@ -89,23 +84,44 @@ fn shown(d: &Decision) -> String {
     format!("{}\n{}", d.message(), d.warnings.join("\n"))
 }
 
-#[test]
-fn a_user_who_may_not_read_the_secret_is_denied_by_name_and_connect_is_not_asked() {
+#[rstest]
+#[case::a_user_who_may_not_read_the_secret_is_denied_by_name_and_connect_is_not_asked(
+    |w: &mut Objects| {
+        w.deny_read(SourceKind::Secret, NS, "db-creds");
+    },
+    json!({"database.password": secret_ref("db-creds", "password")}),
+    Reason::ReferenceAccessDenied,
+    r#"spec.configFrom."database.password": user "alice" may not get Secret team-a/db-creds; configFrom may only reference Secrets the applying user can read"#
+)]
+#[case::a_key_in_both_config_and_config_from_is_denied(
+    |_: &mut Objects| {},
+    json!({"topics": secret_ref("db-creds", "password")}),
+    Reason::InvalidConfig,
+    r#"spec.configFrom."topics": also set in spec.config; set it in one place only"#
+)]
+#[case::binary_secret_data_is_denied_without_showing_it(
+    |w: &mut Objects| {
+        w.add_secret(testing::secret_bytes(
+            NS,
+            "keystore",
+            &[("ks", &[0xfe, 0xed, 0xfe, 0xed, 0x00, 0xff])],
+        ));
+    },
+    json!({"ssl.keystore.password": secret_ref("keystore", "ks")}),
+    Reason::InvalidConfig,
+    r#"spec.configFrom."ssl.keystore.password": key "ks" of Secret team-a/keystore is not UTF-8 text (Kafka Connect config values are strings)"#
+)]
+fn denied_before_connect_is_asked(
+    #[case] change: fn(&mut Objects),
+    #[case] from: Value,
+    #[case] reason: Reason,
+    #[case] message: &str,
+) {
     let mut w = world();
-    w.deny_read(SourceKind::Secret, NS, "db-creds");
-    let (d, connect) = create(
-        &w,
-        json!({"database.password": secret_ref("db-creds", "password")}),
-        validated(&sink_keys(), &[]),
-    );
-    assert_eq!(
-        (d.allowed, d.reason),
-        (false, Reason::ReferenceAccessDenied)
-    );
-    assert_eq!(
-        d.message(),
-        r#"spec.configFrom."database.password": user "alice" may not get Secret team-a/db-creds; configFrom may only reference Secrets the applying user can read"#
-    );
+    change(&mut w);
+    let (d, connect) = create(&w, from, validated(&sink_keys(), &[]));
+    assert_eq!((d.allowed, d.reason), (false, reason));
+    assert_eq!(d.message(), message);
     assert!(connect.asked().is_empty());
 }
 
@@ -273,21 +289,6 @@ fn a_password_setting_from_a_secret_is_not_called_a_literal() {
 }
 
 #[test]
-fn a_key_in_both_config_and_config_from_is_denied() {
-    let (d, connect) = create(
-        &world(),
-        json!({"topics": secret_ref("db-creds", "password")}),
-        validated(&sink_keys(), &[]),
-    );
-    assert_eq!((d.allowed, d.reason), (false, Reason::InvalidConfig));
-    assert_eq!(
-        d.message(),
-        r#"spec.configFrom."topics": also set in spec.config; set it in one place only"#
-    );
-    assert!(connect.asked().is_empty());
-}
-
-#[test]
 fn reserved_keys_are_denied() {
     let (d, _) = create(
         &world(),
@@ -331,27 +332,6 @@ fn an_optional_reference_to_a_missing_secret_leaves_the_key_out() {
     );
     assert_eq!((d.allowed, d.reason), (true, Reason::Valid));
     assert!(!connect.asked()[0].config.contains_key("database.password"));
-}
-
-#[test]
-fn binary_secret_data_is_denied_without_showing_it() {
-    let mut w = world();
-    w.add_secret(testing::secret_bytes(
-        NS,
-        "keystore",
-        &[("ks", &[0xfe, 0xed, 0xfe, 0xed, 0x00, 0xff])],
-    ));
-    let (d, connect) = create(
-        &w,
-        json!({"ssl.keystore.password": secret_ref("keystore", "ks")}),
-        validated(&sink_keys(), &[]),
-    );
-    assert_eq!((d.allowed, d.reason), (false, Reason::InvalidConfig));
-    assert_eq!(
-        d.message(),
-        r#"spec.configFrom."ssl.keystore.password": key "ks" of Secret team-a/keystore is not UTF-8 text (Kafka Connect config values are strings)"#
-    );
-    assert!(connect.asked().is_empty());
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! user must be able to read it) and `spec.version` (a range that parses, a cluster whose Kafka Connect reads
 //! it, a version installed there, a warning when several are installed and none is pinned).
 
+use rstest::rstest;
 use serde_json::{Value, json};
 use shared::config_from::SourceKind;
 use shared::crd::{KafkaConnectCluster, KafkaConnectClusterStatus, PluginStatus};
@@ -15,13 +16,13 @@ use webhook::testing::{self, FixedConnect, Review, block_on, validated};
 const NS: &str = "team-a";
 const CLASS: &str = "dev.example.VersionedSourceConnector";
 
+/// Offsets documents, as a ConfigMap's `offsets.json` holds them.
+const POSITION: &str = include_str!("fixtures/offsets/position.json");
+const NO_OFFSET: &str = include_str!("fixtures/offsets/no-offset.json");
+const RESET: &str = include_str!("fixtures/offsets/reset.json");
+
 fn cluster(name: &str, version: &str, plugins: &[&str]) -> KafkaConnectCluster {
-    let mut c: KafkaConnectCluster = serde_json::from_value(testing::cluster(
-        NS,
-        name,
-        json!({"url": "http://127.0.0.1:8083"}),
-    ))
-    .unwrap();
+    let mut c = testing::cached_cluster(NS, name, json!({"url": "http://127.0.0.1:8083"}));
     let mut list: Vec<PluginStatus> = plugins
         .iter()
         .map(|v| PluginStatus {
@@ -50,19 +51,13 @@ fn world() -> Objects {
     w
 }
 
-fn keys() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("name", "STRING"),
-        ("connector.class", "STRING"),
-        ("tasks.max", "INT"),
+fn run(w: &Objects, review: Review) -> (Decision, FixedConnect) {
+    let keys = testing::connector_keys(&[
         ("topic", "STRING"),
         ("file", "STRING"),
         ("connector.plugin.version", "STRING"),
-    ]
-}
-
-fn run(w: &Objects, review: Review) -> (Decision, FixedConnect) {
-    let connect = FixedConnect::new(validated(&keys(), &[]));
+    ]);
+    let connect = FixedConnect::new(validated(&keys, &[]));
     let d = block_on(admission::review(
         Webhook::Validate,
         &review.namespace(NS).user("alice").body(),
@@ -108,9 +103,7 @@ fn with_offsets(text: &str) -> Objects {
 
 #[test]
 fn a_well_formed_offsets_document_is_admitted() {
-    let w = with_offsets(
-        r#"{"offsets":[{"partition":{"filename":"/data/orders.txt"},"offset":{"position":10}}]}"#,
-    );
+    let w = with_offsets(POSITION);
     let (d, connect) = create(&w, source(alter_from("offsets")));
     assert!(d.allowed, "{}", d.message());
     assert_eq!(connect.asked().len(), 1);
@@ -118,7 +111,7 @@ fn a_well_formed_offsets_document_is_admitted() {
 
 #[test]
 fn a_malformed_offsets_document_is_denied_naming_the_configmap() {
-    let w = with_offsets(r#"{"offsets":[{"partition":{"filename":"/data/orders.txt"}}]}"#);
+    let w = with_offsets(NO_OFFSET);
     let (d, connect) = create(&w, source(alter_from("offsets")));
     assert_eq!((d.allowed, d.reason), (false, Reason::InvalidConfig));
     assert_eq!(
@@ -169,7 +162,7 @@ fn a_configmap_not_there_yet_is_admitted_with_a_warning() {
 
 #[test]
 fn the_user_must_be_able_to_read_the_offsets_configmap() {
-    let mut w = with_offsets(r#"{"offsets":[{"partition":{"a":"b"},"offset":null}]}"#);
+    let mut w = with_offsets(RESET);
     w.deny_read(SourceKind::ConfigMap, NS, "offsets");
     let review = Review::create(testing::connector(NS, "c", source(alter_from("offsets"))));
     assert_eq!(
@@ -209,7 +202,7 @@ fn annotated(offsets: Option<&str>) -> Value {
 
 #[test]
 fn a_new_alter_request_by_annotation_alone_checks_the_document_it_would_apply() {
-    let broken = with_offsets(r#"{"offsets":[{"partition":{"filename":"/data/orders.txt"}}]}"#);
+    let broken = with_offsets(NO_OFFSET);
     let denial = "spec.alterOffsets.fromConfigMap: ConfigMap team-a/offsets: offsets.json: offsets[0] has no \"offset\" (use null to reset the partition)";
     for (old, new) in [
         (None, "alter"),
@@ -259,7 +252,7 @@ fn a_new_alter_request_by_annotation_alone_checks_the_document_it_would_apply() 
         assert!(read_checks(&admission::parse_review(&body).unwrap()).is_empty());
     }
     // A well-formed document: admitted, still without asking Connect.
-    let good = with_offsets(r#"{"offsets":[{"partition":{"a":"b"},"offset":null}]}"#);
+    let good = with_offsets(RESET);
     let (d, connect) = run(
         &good,
         Review::update(annotated(Some("alter,2")), annotated(Some("alter,1"))),
@@ -371,30 +364,22 @@ fn a_version_matching_nothing_installed_is_denied_with_the_installed_ones() {
     assert!(connect.asked().is_empty());
 }
 
-#[test]
-fn an_invalid_range_is_denied() {
-    let (d, _) = create(
-        &world(),
-        source(json!({"class": CLASS, "version": "[2.0,1.0]"})),
-    );
-    assert_eq!((d.allowed, d.reason), (false, Reason::InvalidConfig));
-    assert_eq!(
-        d.message(),
-        "spec.version \"[2.0,1.0]\" is not a version or a Maven version range: the lower bound 2.0 is above the upper bound 1.0 (e.g. \"2.0.0\", \"[1.0,2.0)\", \"[2.0,)\")"
-    );
-}
-
-#[test]
-fn a_version_on_connect_older_than_4_1_is_denied() {
-    let spec = json!({
-        "clusterRef": {"name": "old"}, "class": CLASS, "version": "1.0.0", "config": {}
-    });
+#[rstest]
+#[case::an_invalid_range_is_denied(
+    source(json!({"class": CLASS, "version": "[2.0,1.0]"})),
+    "spec.version \"[2.0,1.0]\" is not a version or a Maven version range: the lower bound 2.0 is above the upper bound 1.0 (e.g. \"2.0.0\", \"[1.0,2.0)\", \"[2.0,)\")"
+)]
+#[case::a_version_on_connect_older_than_4_1_is_denied(
+    json!({"clusterRef": {"name": "old"}, "class": CLASS, "version": "1.0.0", "config": {}}),
+    "spec.version \"1.0.0\" needs Kafka Connect 4.1 or later, but cluster team-a/old runs Kafka Connect 3.9.1, which ignores connector.plugin.version and would run the latest installed version of dev.example.VersionedSourceConnector; remove spec.version or upgrade the cluster"
+)]
+fn a_version_that_cannot_be_read_or_honoured_is_invalid(
+    #[case] spec: Value,
+    #[case] message: &str,
+) {
     let (d, _) = create(&world(), spec);
     assert_eq!((d.allowed, d.reason), (false, Reason::InvalidConfig));
-    assert_eq!(
-        d.message(),
-        "spec.version \"1.0.0\" needs Kafka Connect 4.1 or later, but cluster team-a/old runs Kafka Connect 3.9.1, which ignores connector.plugin.version and would run the latest installed version of dev.example.VersionedSourceConnector; remove spec.version or upgrade the cluster"
-    );
+    assert_eq!(d.message(), message);
 }
 
 #[test]

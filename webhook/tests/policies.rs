@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use shared::crd::KafkaConnectCluster;
-use shared::policy::{Compiler, KafkaConnectorPolicy};
+use shared::crd::KafkaConnectorPolicy;
+use shared::policy::Compiler;
 use webhook::FailurePolicy;
 use webhook::admission::{self, Objects, Reason, Reviewed, Webhook};
 use webhook::testing::{self, FixedConnect, Review, block_on, validated};
@@ -23,13 +23,11 @@ fn policy(name: &str, spec: Value) -> KafkaConnectorPolicy {
 
 fn world(policies: &[KafkaConnectorPolicy]) -> Objects {
     let mut w = Objects::default();
-    let c: KafkaConnectCluster = serde_json::from_value(testing::cluster(
+    w.add_cluster(testing::cached_cluster(
         NS,
         "local",
         json!({"url": "http://127.0.0.1:8083"}),
-    ))
-    .unwrap();
-    w.add_cluster(c);
+    ));
     w.policies = Compiler::default().set(policies.iter());
     w.namespaces.insert(
         NS.into(),
@@ -40,14 +38,11 @@ fn world(policies: &[KafkaConnectorPolicy]) -> Objects {
 
 fn connect() -> FixedConnect {
     FixedConnect::new(validated(
-        &[
-            ("name", "STRING"),
-            ("connector.class", "STRING"),
-            ("tasks.max", "INT"),
+        &testing::connector_keys(&[
             ("topic", "STRING"),
             ("file", "STRING"),
             ("ssl.truststore.password", "PASSWORD"),
-        ],
+        ]),
         &[],
     ))
 }

@@ -1,5 +1,6 @@
 //! One Connect cluster's runtime: its client, its latest poll, and the writes this controller made that
-//! the next reconcile must see reflected (it waits for a poll that started after them).
+//! the next reconcile must see reflected (it waits for a poll that started after them), and where the
+//! cluster's Kafka is, for lag.
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
@@ -13,13 +14,15 @@ use parking_lot::{Mutex, RwLock};
 use shared::connect::registry::ClientSlot;
 use shared::connect::{Auth, ClientSettings, ConnectClient};
 use shared::crd::{ConnectorState, KafkaConnector};
+use shared::kafka::KafkaSettings;
 use shared::redact::keyed_hash;
 use shared::target::ClusterId;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::lag::{KafkaSource, LagState};
+use super::reports::LagState;
 use super::snapshot::Snapshot;
+use crate::kafka::KafkaClient;
 use crate::plan::{CREATE_GRACE, Recent, STATE_GRACE, in_state};
 
 /// Reconciles in progress per write slot: enough to keep the writes busy while others read and plan.
@@ -102,6 +105,33 @@ pub(crate) struct Endpoint {
     pub lag: LagState,
 }
 
+/// Where a cluster's Kafka is, as its KafkaConnectCluster says.
+#[derive(Clone, Default)]
+pub(crate) enum KafkaSource {
+    /// No `spec.kafka`.
+    #[default]
+    NotConfigured,
+    /// `spec.kafka` does not resolve (a Secret missing, a key absent): why.
+    Unresolved(String),
+    Client(Arc<KafkaClient>),
+}
+
+impl KafkaSource {
+    /// The source for resolved settings, keeping `prev`'s client (and its connections) when they are the same.
+    pub fn of(prev: &KafkaSource, resolved: Result<Option<KafkaSettings>, String>) -> KafkaSource {
+        match resolved {
+            Ok(None) => KafkaSource::NotConfigured,
+            Err(why) => KafkaSource::Unresolved(why),
+            Ok(Some(settings)) => match prev {
+                KafkaSource::Client(c) if *c.settings() == settings => {
+                    KafkaSource::Client(c.clone())
+                }
+                _ => KafkaSource::Client(Arc::new(KafkaClient::new(settings))),
+            },
+        }
+    }
+}
+
 /// One KafkaConnectCluster (or the default cluster) in use: its id and label, and the endpoint it polls
 /// and writes through.
 pub(crate) struct ConnectCluster {
@@ -155,7 +185,7 @@ impl ConnectCluster {
 
     /// Uses the Kafka settings `spec.kafka` resolves to (`Err`: why they do not), keeping the client when
     /// they did not change.
-    pub fn set_kafka(&self, resolved: Result<Option<shared::kafka::KafkaSettings>, String>) {
+    pub fn set_kafka(&self, resolved: Result<Option<KafkaSettings>, String>) {
         let mut k = self.kafka.write();
         *k = KafkaSource::of(&k, resolved);
     }

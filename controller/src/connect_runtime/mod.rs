@@ -11,6 +11,7 @@ mod cluster;
 mod lag;
 mod poller;
 mod prune;
+mod reports;
 mod snapshot;
 
 use std::collections::HashMap;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use shared::connect::{ConnectorStatus, PluginInfo, ServerInfo};
+use shared::redact::keyed_hash;
 
 use crate::conditions::Reason;
-use crate::plan::config_digest;
 
 /// Why a poll failed, as a condition reason and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +118,7 @@ impl From<RawPolled> for PolledConnector {
             Some(i) => {
                 let name = config_name(&i.name, &i.config, r.status.as_ref());
                 let sink = SinkKeys::of(&name, i.kind.as_deref(), &i.config).map(Arc::new);
-                (Some(config_digest(&i.config)), sink)
+                (Some(keyed_hash(&i.config)), sink)
             }
             None => (None, None),
         };
@@ -157,7 +157,7 @@ impl PolledConnector {
             .and_then(|i| SinkKeys::of(&i.name, i.kind.as_deref(), &i.config).map(Arc::new));
         PolledConnector {
             status: e.status,
-            config: e.info.map(|i| config_digest(&i.config)),
+            config: e.info.map(|i| keyed_hash(&i.config)),
             sink,
         }
     }

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use kafka_protocol::messages::{
+    ApiVersionsRequest, ApiVersionsResponse, SaslAuthenticateRequest, SaslHandshakeRequest,
+};
 use kafka_protocol::protocol::{HeaderVersion, StrBytes};
 use rustls::{AlertDescription, CertificateError, ClientConfig};
-use shared::kafka::KafkaSettings;
+use shared::kafka::{KafkaSettings, SaslCredentials};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::error::{KafkaError, connection_lost, io_cause};
+use super::error::{KafkaError, code_name, connection_lost, io_cause};
 use super::sasl;
 use super::tls;
 use super::versions::{Api, Call, Counts, Versions};
@@ -108,7 +110,7 @@ impl Conn {
         conn.negotiate().await?;
         conn.versions.limit(limits);
         if let Some(creds) = &settings.sasl {
-            sasl::authenticate(&mut conn, creds).await?;
+            authenticate(&mut conn, creds).await?;
         }
         tracing::debug!(
             broker,
@@ -232,6 +234,73 @@ impl Conn {
             api: api.name(),
             cause,
         }
+    }
+}
+
+/// Authenticates `conn` with `creds`, as Kafka frames SASL: SaslHandshake (v1) names the mechanism, then
+/// each SASL message travels in a SaslAuthenticate request and the broker's reply in its response. A refusal by the broker carries its message, never the password.
+async fn authenticate(conn: &mut Conn, creds: &SaslCredentials) -> Result<(), KafkaError> {
+    let broker = conn.broker().to_string();
+    let mechanism = creds.mechanism.name();
+    let handshake_version = conn.versions().require(Api::SaslHandshake)?;
+    let authenticate_version = conn.versions().require(Api::SaslAuthenticate)?;
+    let handshake =
+        SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism));
+    let answer = conn.call(handshake_version, &handshake).await?;
+    match ResponseError::try_from_code(answer.error_code) {
+        None => {}
+        Some(ResponseError::UnsupportedSaslMechanism) => {
+            return Err(KafkaError::SaslMechanism {
+                broker,
+                mechanism,
+                enabled: answer.mechanisms.iter().map(|m| m.to_string()).collect(),
+            });
+        }
+        Some(code) => {
+            return Err(KafkaError::Answer {
+                broker,
+                what: "SaslHandshake".into(),
+                code,
+                message: None,
+            });
+        }
+    }
+
+    let sasl_error = |cause: String| KafkaError::Sasl {
+        broker: broker.clone(),
+        mechanism,
+        cause,
+    };
+    let mut session = sasl::start(creds).map_err(sasl_error)?;
+    let mut challenge: Option<Bytes> = None;
+    loop {
+        if let Some(c) = &challenge {
+            sasl::check_iterations(c).map_err(sasl_error)?;
+        }
+        let (message, state) =
+            sasl::step(&mut session, challenge.as_deref()).map_err(sasl_error)?;
+        if !state.has_sent_message() {
+            // The mechanism verified the broker's last message (SCRAM's server signature).
+            return Ok(());
+        }
+        let request = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(message));
+        let answer = conn.call(authenticate_version, &request).await?;
+        if let Some(code) = ResponseError::try_from_code(answer.error_code) {
+            return Err(KafkaError::SaslAuthentication {
+                broker,
+                user: creds.username.clone(),
+                mechanism,
+                message: answer
+                    .error_message
+                    .map(|m| m.to_string())
+                    .filter(|m| !m.trim().is_empty())
+                    .unwrap_or_else(|| code_name(code)),
+            });
+        }
+        if state.is_finished() {
+            return Ok(());
+        }
+        challenge = Some(answer.auth_bytes);
     }
 }
 

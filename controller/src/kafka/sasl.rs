@@ -1,87 +1,11 @@
-//! SASL as Kafka frames it: SaslHandshake (v1) names the mechanism, then each SASL message travels in a
-//! SaslAuthenticate request and the broker's reply in its response. The mechanisms (PLAIN, SCRAM-SHA-256,
-//! SCRAM-SHA-512) are `rsasl`'s; the credentials go into its session and nowhere else.
+//! The SASL mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), `rsasl`'s: a client session and its steps,
+//! and the bound on what a SCRAM server may ask. The credentials go into the session and nowhere else. How
+//! Kafka frames the messages is the connection's (`conn`).
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use kafka_protocol::ResponseError;
-use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
-use kafka_protocol::protocol::StrBytes;
 use rsasl::prelude::{Mechname, SASLClient, SASLConfig, Session, State};
 use shared::kafka::SaslCredentials;
-
-use super::conn::Conn;
-use super::error::{KafkaError, code_name};
-use super::versions::Api;
-
-/// Authenticates `conn` with `creds`. A refusal by the broker carries its message, never the password.
-pub(crate) async fn authenticate(
-    conn: &mut Conn,
-    creds: &SaslCredentials,
-) -> Result<(), KafkaError> {
-    let broker = conn.broker().to_string();
-    let mechanism = creds.mechanism.name();
-    let handshake_version = conn.versions().require(Api::SaslHandshake)?;
-    let authenticate_version = conn.versions().require(Api::SaslAuthenticate)?;
-    let handshake =
-        SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism));
-    let answer = conn.call(handshake_version, &handshake).await?;
-    match ResponseError::try_from_code(answer.error_code) {
-        None => {}
-        Some(ResponseError::UnsupportedSaslMechanism) => {
-            return Err(KafkaError::SaslMechanism {
-                broker,
-                mechanism,
-                enabled: answer.mechanisms.iter().map(|m| m.to_string()).collect(),
-            });
-        }
-        Some(code) => {
-            return Err(KafkaError::Answer {
-                broker,
-                what: "SaslHandshake".into(),
-                code,
-                message: None,
-            });
-        }
-    }
-
-    let sasl_error = |cause: String| KafkaError::Sasl {
-        broker: broker.clone(),
-        mechanism,
-        cause,
-    };
-    let mut session = start(creds).map_err(sasl_error)?;
-    let mut challenge: Option<Bytes> = None;
-    loop {
-        if let Some(c) = &challenge {
-            check_iterations(c).map_err(sasl_error)?;
-        }
-        let (message, state) = step(&mut session, challenge.as_deref()).map_err(sasl_error)?;
-        if !state.has_sent_message() {
-            // The mechanism verified the broker's last message (SCRAM's server signature).
-            return Ok(());
-        }
-        let request = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(message));
-        let answer = conn.call(authenticate_version, &request).await?;
-        if let Some(code) = ResponseError::try_from_code(answer.error_code) {
-            return Err(KafkaError::SaslAuthentication {
-                broker,
-                user: creds.username.clone(),
-                mechanism,
-                message: answer
-                    .error_message
-                    .map(|m| m.to_string())
-                    .filter(|m| !m.trim().is_empty())
-                    .unwrap_or_else(|| code_name(code)),
-            });
-        }
-        if state.is_finished() {
-            return Ok(());
-        }
-        challenge = Some(answer.auth_bytes);
-    }
-}
 
 /// The most SCRAM iterations Kafka lets a credential have.
 const MAX_SCRAM_ITERATIONS: u64 = 16384;

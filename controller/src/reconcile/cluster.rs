@@ -11,11 +11,11 @@ use kube::api::Api;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
-use shared::cluster::{referenced_config_maps, referenced_secrets, resolve};
+use shared::cluster::references::{Block, Kind, Problem, What, check};
+use shared::cluster::{referenced_config_maps, referenced_secrets, resolve, resolve_kafka};
 use shared::connect::ClientSettings;
-use shared::crd::{
-    AuthenticationType, KafkaConnectCluster, KafkaConnectClusterStatus, PluginStatus,
-};
+use shared::crd::{KafkaConnectCluster, KafkaConnectClusterStatus, PluginStatus};
+use shared::kafka::KafkaSettings;
 use shared::target::ClusterId;
 
 use crate::conditions::{Ready, Reason};
@@ -25,7 +25,6 @@ use crate::error::{Error, Result};
 use crate::status;
 
 const KIND: &str = "KafkaConnectCluster";
-const DEFAULT_CA_KEY: &str = "ca.crt";
 /// Keeps a KafkaConnectCluster while KafkaConnectors use it.
 pub const CLUSTER_FINALIZER: &str = "connectwarden.io/cluster-in-use";
 
@@ -91,13 +90,7 @@ async fn apply(c: &KafkaConnectCluster, ctx: &Arc<Ctx>) -> Result<Requeue> {
     });
     let handle = match handle {
         Ok(h) => {
-            let kafka = shared::cluster::resolve_kafka(
-                &label,
-                &c.spec,
-                |n| secrets.get(n).cloned(),
-                |n| maps.get(n).cloned(),
-            );
-            h.set_kafka(kafka.map_err(|e| e.to_string()));
+            h.set_kafka(kafka_settings(c, &secrets, &maps));
             Some(h)
         }
         Err(why) => {
@@ -271,119 +264,24 @@ pub fn cluster_status(
 /// (absent without it).
 pub const KAFKA_REACHABLE: &str = "KafkaReachable";
 
-/// One Secret or ConfigMap the cluster's settings name: the spec field, and the keys it must hold.
-struct Reference<'a> {
-    field: &'static str,
-    config_map: bool,
-    name: &'a str,
-    keys: Vec<&'a str>,
-}
-
-fn references(spec: &shared::crd::KafkaConnectClusterSpec) -> Vec<Reference<'_>> {
-    let mut out = Vec::new();
-    if let Some(a) = &spec.authentication {
-        let keys = match a.kind {
-            AuthenticationType::Basic => vec![
-                a.username_key.as_deref().unwrap_or("username"),
-                a.password_key.as_deref().unwrap_or("password"),
-            ],
-            AuthenticationType::Bearer => vec![a.token_key.as_deref().unwrap_or("token")],
-        };
-        out.push(Reference {
-            field: "spec.authentication.secretRef",
-            config_map: false,
-            name: &a.secret_ref.name,
-            keys,
-        });
-    }
-    if let Some(t) = &spec.tls {
-        if let Some(r) = &t.ca_secret_ref {
-            out.push(Reference {
-                field: "spec.tls.caSecretRef",
-                config_map: false,
-                name: &r.name,
-                keys: vec![r.key.as_deref().unwrap_or(DEFAULT_CA_KEY)],
-            });
-        }
-        if let Some(r) = &t.ca_config_map_ref {
-            out.push(Reference {
-                field: "spec.tls.caConfigMapRef",
-                config_map: true,
-                name: &r.name,
-                keys: vec![r.key.as_deref().unwrap_or(DEFAULT_CA_KEY)],
-            });
-        }
-        if let Some(r) = &t.client_cert_secret_ref {
-            out.push(Reference {
-                field: "spec.tls.clientCertSecretRef",
-                config_map: false,
-                name: &r.name,
-                keys: vec!["tls.crt", "tls.key"],
-            });
-        }
-    }
-    out
-}
-
 /// The client settings of a cluster, or the `Ready` condition that says what is missing or wrong: a Secret
-/// or ConfigMap (or a key in it) that does not exist yet, a CA without a certificate. Pure: `secrets` and
-/// `maps` hold the referenced objects that exist. Messages name objects and keys, never a value.
+/// or ConfigMap (or a key in it) that does not exist yet, a CA or client certificate TLS would refuse. Pure:
+/// `secrets` and `maps` hold the referenced objects that exist. Messages name objects and keys, never a value.
 pub fn settings(
     c: &KafkaConnectCluster,
     secrets: &HashMap<String, Secret>,
     maps: &HashMap<String, ConfigMap>,
 ) -> Result<ClientSettings, Ready> {
-    let ns = c.namespace().unwrap_or_default();
-    let label = format!("{ns}/{}", c.name_any());
-    let mut problems: Vec<(Reason, String)> = Vec::new();
-    for r in references(&c.spec) {
-        let (kind, why) = if r.config_map {
-            ("ConfigMap", Reason::ConfigMapNotFound)
-        } else {
-            ("Secret", Reason::SecretNotFound)
+    let (ns, label) = names(c);
+    let found = check(&c.spec, &[Block::Rest], |n| secrets.get(n), |n| maps.get(n));
+    // What is not there (yet) first, every object and key of it: the rest waits for it.
+    let missing: Vec<&Problem> = found.iter().filter(|p| p.is_missing()).collect();
+    if let Some(first) = missing.first() {
+        let why = match first.reference.kind() {
+            Kind::Secret => Reason::SecretNotFound,
+            Kind::ConfigMap => Reason::ConfigMapNotFound,
         };
-        let has_key = |k: &str| {
-            if r.config_map {
-                maps.get(r.name)
-                    .is_some_and(|m| m.data.as_ref().is_some_and(|d| d.contains_key(k)))
-            } else {
-                secrets.get(r.name).is_some_and(|s| {
-                    s.data.as_ref().is_some_and(|d| d.contains_key(k))
-                        || s.string_data.as_ref().is_some_and(|d| d.contains_key(k))
-                })
-            }
-        };
-        let exists = if r.config_map {
-            maps.contains_key(r.name)
-        } else {
-            secrets.contains_key(r.name)
-        };
-        let keys = r
-            .keys
-            .iter()
-            .map(|k| format!("{k:?}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        if !exists {
-            problems.push((
-                why,
-                format!("{kind} {ns}/{} not found ({}, key {keys})", r.name, r.field),
-            ));
-            continue;
-        }
-        for k in r.keys.iter().filter(|k| !has_key(k)) {
-            problems.push((
-                why,
-                format!("{kind} {ns}/{} has no key {k:?} ({})", r.name, r.field),
-            ));
-        }
-    }
-    if let Some((why, _)) = problems.first() {
-        let lines: Vec<&str> = problems.iter().map(|(_, m)| m.as_str()).collect();
-        return Err(Ready::no(
-            *why,
-            format!("KafkaConnectCluster {label}: {}", lines.join("; ")),
-        ));
+        return Err(Ready::no(why, worded(&ns, &label, &missing)));
     }
     let s = resolve(
         &label,
@@ -392,53 +290,80 @@ pub fn settings(
         |n| maps.get(n).cloned(),
     )
     .map_err(|e| Ready::no(Reason::InvalidSettings, e.to_string()))?;
-    if let (Some(pem), Some(t)) = (&s.ca_pem, &c.spec.tls) {
-        // The ConfigMap wins when both are set, as in `resolve`.
-        let source = match (&t.ca_config_map_ref, &t.ca_secret_ref) {
-            (Some(r), _) => format!(
-                "ConfigMap {ns}/{} key {:?} (spec.tls.caConfigMapRef)",
-                r.name,
-                r.key.as_deref().unwrap_or(DEFAULT_CA_KEY)
-            ),
-            (None, Some(r)) => format!(
-                "Secret {ns}/{} key {:?} (spec.tls.caSecretRef)",
-                r.name,
-                r.key.as_deref().unwrap_or(DEFAULT_CA_KEY)
-            ),
-            (None, None) => "the CA".to_string(),
+    let bad = bad_pem(&found);
+    if let Some(first) = bad.first() {
+        let why = if first.is_bad_ca() {
+            Reason::InvalidCa
+        } else {
+            Reason::InvalidSettings
         };
-        if let Err(what) = check_ca(pem) {
-            return Err(Ready::no(
-                Reason::InvalidCa,
-                format!("KafkaConnectCluster {label}: {source} {what}"),
-            ));
-        }
+        return Err(Ready::no(why, worded(&ns, &label, &bad)));
     }
     Ok(s)
 }
 
-/// Whether a CA bundle holds at least one PEM certificate, and no broken PEM block.
-fn check_ca(pem: &[u8]) -> Result<(), String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut certs = 0;
-    for c in CertificateDer::pem_slice_iter(pem) {
-        match c {
-            Ok(_) => certs += 1,
-            // Not the parser's text: it may quote the content.
-            Err(_) => {
-                return Err(
-                    "is not valid PEM (a BEGIN/END line or the base64 between is broken)".into(),
-                );
-            }
+/// The settings of the Kafka client `spec.kafka` describes (`None` without it), or why there are none, for
+/// its `KafkaReachable` condition: what resolving says, or the CA bundles and client certificates TLS would
+/// refuse. Pure, like [`settings`].
+pub fn kafka_settings(
+    c: &KafkaConnectCluster,
+    secrets: &HashMap<String, Secret>,
+    maps: &HashMap<String, ConfigMap>,
+) -> Result<Option<KafkaSettings>, String> {
+    let (ns, label) = names(c);
+    let k = resolve_kafka(
+        &label,
+        &c.spec,
+        |n| secrets.get(n).cloned(),
+        |n| maps.get(n).cloned(),
+    )
+    .map_err(|e| e.to_string())?;
+    let found = check(
+        &c.spec,
+        &[Block::Kafka],
+        |n| secrets.get(n),
+        |n| maps.get(n),
+    );
+    let bad = bad_pem(&found);
+    if !bad.is_empty() {
+        return Err(worded(&ns, &label, &bad));
+    }
+    Ok(k)
+}
+
+/// The cluster's namespace, and its `namespace/name` for messages.
+fn names(c: &KafkaConnectCluster) -> (String, String) {
+    let ns = c.namespace().unwrap_or_default();
+    let label = format!("{ns}/{}", c.name_any());
+    (ns, label)
+}
+
+fn bad_pem(found: &[Problem]) -> Vec<&Problem> {
+    (found.iter())
+        .filter(|p| matches!(p.what, What::BadPem { .. }))
+        .collect()
+}
+
+/// `problems` in one condition message, one clause each.
+fn worded(ns: &str, label: &str, problems: &[&Problem]) -> String {
+    let clauses: Vec<String> = problems.iter().map(|p| clause(ns, p)).collect();
+    format!("KafkaConnectCluster {label}: {}", clauses.join("; "))
+}
+
+fn clause(ns: &str, p: &Problem) -> String {
+    let r = &p.reference;
+    let (kind, name, field) = (r.kind(), &r.name, r.field());
+    match &p.what {
+        What::Absent => {
+            let keys: Vec<String> = r.keys.iter().map(|k| format!("{k:?}")).collect();
+            let keys = keys.join(", ");
+            format!("{kind} {ns}/{name} not found ({field}, key {keys})")
         }
+        What::NoKey(key) | What::NotText(key) => {
+            format!("{kind} {ns}/{name} has no key {key:?} ({field})")
+        }
+        What::BadPem { key, why } => format!("{kind} {ns}/{name} key {key:?} ({field}) {why}"),
     }
-    if certs == 0 {
-        return Err(
-            "holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\" blocks)".into(),
-        );
-    }
-    Ok(())
 }
 
 /// What of a KafkaConnectCluster its connectors depend on (which object it is, its spec, whether it is being
@@ -494,6 +419,11 @@ pub fn referencing(
         .map(|c| ObjectRef::from_obj(&**c))
         .collect()
 }
+
+/// The cases of a cluster's references that shared's and the webhook's tests run too.
+#[cfg(test)]
+#[path = "../../../shared/tests/support/cluster_references.rs"]
+mod table;
 
 #[cfg(test)]
 mod tests {
@@ -552,8 +482,8 @@ mod tests {
         }
     }
 
-    const PEM: &str =
-        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
+    // A CA TLS accepts, and PEM a client certificate's checks accept.
+    use super::table::{CA_PEM as PEM, KEY_PEM};
 
     fn secure() -> KafkaConnectCluster {
         cluster(json!({"url": "https://c:8083",
@@ -625,7 +555,7 @@ mod tests {
             ),
             (
                 "client".to_string(),
-                secret(&[("tls.crt", "C"), ("tls.key", "K")]),
+                secret(&[("tls.crt", PEM), ("tls.key", KEY_PEM)]),
             ),
         ]);
         let maps = HashMap::from([(
@@ -680,6 +610,35 @@ mod tests {
         );
         let plain = cluster(json!({"url": "http://c:8083"}));
         assert!(settings(&plain, &HashMap::new(), &HashMap::new()).is_ok());
+    }
+
+    #[test]
+    fn the_shared_table_of_references_is_worded_as_conditions() {
+        for case in super::table::cases() {
+            let mut c = KafkaConnectCluster::new(super::table::CLUSTER, case.spec());
+            c.metadata.namespace = Some(super::table::NAMESPACE.into());
+            let by_name = |o: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+                o.name.clone().unwrap_or_default()
+            };
+            let secrets: HashMap<_, _> = (case.secrets().into_iter())
+                .map(|s| (by_name(&s.metadata), s))
+                .collect();
+            let maps: HashMap<_, _> = (case.config_maps().into_iter())
+                .map(|m| (by_name(&m.metadata), m))
+                .collect();
+            let rest = settings(&c, &secrets, &maps).err();
+            let rest = rest
+                .as_ref()
+                .map(|r| (r.reason.as_str(), r.message.as_str()));
+            assert_eq!(rest, case.controller.rest, "{}", case.name);
+            let kafka = kafka_settings(&c, &secrets, &maps).err();
+            assert_eq!(kafka.as_deref(), case.controller.kafka, "{}", case.name);
+            assert!(
+                !format!("{rest:?} {kafka:?}").contains(super::table::SECRET_MARK),
+                "{}",
+                case.name
+            );
+        }
     }
 
     #[test]

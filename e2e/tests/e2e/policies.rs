@@ -7,7 +7,7 @@ use connect_warden_e2e::connectors::{T, event_list, get, get_cluster, ready, wai
 use connect_warden_e2e::objects::{Connector, cluster, connector, file_sink, file_source};
 use connect_warden_e2e::*;
 use serde_yaml::Value;
-use shared::policy::KafkaConnectorPolicy;
+use shared::crd::KafkaConnectorPolicy;
 
 use crate::webhook::{denial, warnings};
 
@@ -306,7 +306,7 @@ fn condition(k: &shared::crd::KafkaConnector) -> Option<shared::crd::Condition> 
         .cloned()
 }
 
-async fn policy_status(name: &str) -> Option<shared::policy::KafkaConnectorPolicyStatus> {
+async fn policy_status(name: &str) -> Option<shared::crd::KafkaConnectorPolicyStatus> {
     let api: kube::Api<KafkaConnectorPolicy> = kube::Api::all(kube_client().await);
     api.get_opt(name).await.unwrap().and_then(|p| p.status)
 }

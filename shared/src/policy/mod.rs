@@ -1,11 +1,13 @@
-//! Policies over connectors, in one home for both binaries: the `KafkaConnectorPolicy` type (defined with
-//! the other CRDs in `crate::crd`), the view of a connector that a policy's JSON Schema sees, compiling a
-//! schema once per policy generation, and the pure evaluation of a connector against the compiled policies
-//! that apply to it, with violations in the user's terms and no secret value in them. The webhook denies or
-//! warns at admission with it; the controller reports existing connectors with it.
+//! Policies over connectors, in one home for both binaries: the view of a connector that a policy's JSON
+//! Schema sees, compiling a schema once per policy generation, the pure evaluation of a connector against the
+//! compiled policies that apply to it, with violations in the user's terms and no secret value in them, and
+//! (`watch`) the policies kept compiled from a watch. The `KafkaConnectorPolicy` type is defined with the
+//! other CRDs in `crate::crd`. The webhook denies or warns at admission with it; the controller reports
+//! existing connectors with it.
 
 mod render;
 mod view;
+mod watch;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -15,14 +17,14 @@ use kube::core::{Selector, SelectorExt};
 use parking_lot::Mutex;
 use serde_json::Value;
 
-pub use crate::crd::{
-    KafkaConnectorPolicy, KafkaConnectorPolicySpec, KafkaConnectorPolicyStatus, PolicyAction,
-    PolicyMatch,
-};
 pub use render::{MAX_VIOLATIONS_PER_POLICY, Violation};
 pub use view::{ConnectorView, plugin_of};
+pub use watch::PolicyWatch;
 
-use crate::crd::{KafkaConnectCluster, KafkaConnector};
+use crate::crd::{
+    KafkaConnectCluster, KafkaConnector, KafkaConnectorPolicy, KafkaConnectorPolicySpec,
+    PolicyAction,
+};
 
 /// The placeholders a message may use.
 pub const PLACEHOLDERS: [&str; 6] = ["policy", "name", "namespace", "class", "type", "cluster"];

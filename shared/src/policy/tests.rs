@@ -3,7 +3,9 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
-use crate::crd::{KafkaConnectClusterSpec, KafkaConnectClusterStatus, PluginStatus};
+use crate::crd::{
+    KafkaConnectClusterSpec, KafkaConnectClusterStatus, KafkaConnectorPolicyStatus, PluginStatus,
+};
 
 fn policy(name: &str, spec: serde_json::Value) -> KafkaConnectorPolicy {
     let mut p = KafkaConnectorPolicy::new(name, serde_json::from_value(spec).unwrap());

@@ -37,7 +37,7 @@ pub use objects::{ObjectSource, ObjectView, Objects, Snapshot};
 use request::Kind;
 pub use request::{Request, Webhook, parse_review};
 
-use crate::Result;
+use crate::error::Result;
 
 /// A review and the decision on it.
 #[derive(Debug)]

@@ -3,7 +3,8 @@
 //! found later while nothing is enforced.
 
 use kube::core::admission::Operation;
-use shared::policy::{KafkaConnectorPolicy, compile, warnings};
+use shared::crd::KafkaConnectorPolicy;
+use shared::policy::{compile, warnings};
 
 use super::decision::{Decision, Reason};
 use super::request::Request;

@@ -5,7 +5,7 @@ use kube::core::admission::{AdmissionRequest, AdmissionReview};
 use shared::crd::GROUP;
 
 use super::text::cut;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 pub type Request = AdmissionRequest<DynamicObject>;
 

@@ -1,93 +1,42 @@
-//! KafkaConnectorPolicies and namespace labels as the webhook keeps them: both from watches. The policies
-//! are compiled as their watch changes, each schema once per (uid, generation), and the compiled set is
-//! swapped in whole, so a review reads one consistent set without waiting on a compiler.
+//! KafkaConnectorPolicies and namespace labels as a review reads them: the compiled set and the labels
+//! from `shared::policy::PolicyWatch`, and a live read of a namespace the watch has not seen yet.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;
-use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
-use parking_lot::RwLock;
-use shared::policy::{Compiler, KafkaConnectorPolicy, PolicySet};
+use kube::runtime::reflector::store::WriterDropped;
+use shared::policy::{PolicySet, PolicyWatch};
 
 pub(crate) struct Policies {
     client: kube::Client,
-    policies: Store<KafkaConnectorPolicy>,
-    namespaces: Store<PartialObjectMeta<Namespace>>,
-    current: Arc<RwLock<Arc<PolicySet>>>,
+    watch: Arc<PolicyWatch>,
 }
 
 impl Policies {
-    /// Starts both watches (cluster-wide: policies and namespaces are cluster-scoped).
+    /// Starts both watches, for as long as the process runs.
     pub(crate) fn start(client: &kube::Client) -> Policies {
-        let current = Arc::new(RwLock::new(Arc::new(PolicySet::default())));
-        let (policies, stream) = shared::watch::reflect(
-            Api::<KafkaConnectorPolicy>::all(client.clone()),
-            watcher::Config::default(),
-        );
-        let (store, set) = (policies.clone(), current.clone());
-        tokio::spawn(async move {
-            let mut compiler = Compiler::default();
-            futures::pin_mut!(stream);
-            while let Some(event) = stream.next().await {
-                match event {
-                    // Status writes reach us too; the compiler keeps the same set while no generation changed.
-                    Ok(_) => {
-                        let now = store.state();
-                        let next = compiler.set(now.iter().map(|p| &**p));
-                        for (name, errors) in &next.broken {
-                            tracing::warn!(policy = %name, errors = %errors.join("; "), "KafkaConnectorPolicy does not compile; not enforced");
-                        }
-                        *set.write() = next;
-                    }
-                    Err(e) => {
-                        tracing::warn!(cache = "kafkaconnectorpolicies", error = %e, "watch error; retrying with backoff")
-                    }
-                }
-            }
-        });
-        let (namespaces, stream) = shared::watch::reflect(
-            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
-            watcher::Config::default(),
-        );
-        tokio::spawn(async move {
-            stream
-                .for_each(|r| async move {
-                    if let Err(e) = r {
-                        tracing::warn!(cache = "namespaces", error = %e, "watch error; retrying with backoff");
-                    }
-                })
-                .await;
-        });
+        let (watch, _tasks) = PolicyWatch::start(client);
         Policies {
             client: client.clone(),
-            policies,
-            namespaces,
-            current,
+            watch,
         }
     }
 
-    pub(crate) async fn wait_until_ready(
-        &self,
-    ) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
-        self.policies.wait_until_ready().await?;
-        self.namespaces.wait_until_ready().await
+    pub(crate) async fn wait_until_ready(&self) -> Result<(), WriterDropped> {
+        self.watch.wait_until_ready().await
     }
 
     pub(crate) fn set(&self) -> Arc<PolicySet> {
-        self.current.read().clone()
+        self.watch.set()
     }
 
     pub(crate) fn namespace_labels(
         &self,
         namespace: &str,
     ) -> Option<Arc<BTreeMap<String, String>>> {
-        let ns = self.namespaces.get(&ObjectRef::new(namespace))?;
-        Some(Arc::new(ns.metadata.labels.clone().unwrap_or_default()))
+        self.watch.namespace_labels(namespace).map(Arc::new)
     }
 
     /// The labels of a namespace the watch has not seen yet (created a moment ago).

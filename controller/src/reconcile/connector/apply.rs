@@ -22,8 +22,8 @@ use shared::redact::Redactor;
 
 use super::config_from;
 use super::effects::{Effects, Live};
-use super::execute::{Job, execute, report};
-use super::offsets::{self, Prepared};
+use super::execute::{Executed, Job, execute, report};
+use super::offsets::{self, Held, Prepared};
 use super::{obj_key, prev_reason, write_simple};
 use crate::conditions::{Ready, Reason, Truth};
 use crate::connect_runtime::{ConnectCluster, LatestPoll, PollError, PolledConnector};
@@ -76,60 +76,11 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
         reported: seen.status(),
     };
     contend(o, ctx, &cluster, &desired, &seen, &mut p, &fx).await;
-    for w in &p.warnings {
-        if ctx.retries.first_warning(&key, w) {
-            fx.event(true, "InvalidAnnotation", "Restart", w.clone())
-                .await;
-        }
-    }
+    warn_once(ctx, &key, &p.warnings, &fx).await;
     if let Some(h) = holding {
-        let wanted = o.spec.state;
-        let stopping = p.actions.iter().any(|a| {
-            matches!(
-                a,
-                Action::Stop | Action::Pause | Action::Create(InitialState::Stopped)
-            )
-        });
-        if stopping {
-            let note = crate::offsets::stopping_note(
-                &desired.name,
-                h.op,
-                &h.value,
-                &format!("{wanted:?}").to_lowercase(),
-            );
-            fx.event(false, "OffsetsStopping", "Offsets", note).await;
-        }
-        if p.ready.status != Truth::True {
-            p.ready.message = format!(
-                "{}; to {} its offsets as asked by {ANNOTATION_OFFSETS}={:?}",
-                p.ready.message,
-                h.op.as_str(),
-                h.value
-            );
-        }
+        hold_for_offsets(o, &desired, h, &mut p, &fx).await;
     }
-    let job = Job {
-        key,
-        prev: o.status.as_ref(),
-        generation: o.meta().generation,
-        desired: &desired,
-        input: &input,
-        reported: seen.reported(),
-        // Values read through configFrom stay out of status, topic names too.
-        topics: status::topics_of(
-            &desired
-                .config
-                .iter()
-                .filter(|(k, _)| !o.spec.config_from.contains_key(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        progress: match cluster.lag.report(&desired.name) {
-            Ok(r) => r.map(|r| r.to_status()),
-            Err(_) => o.status.as_ref().and_then(|s| s.progress.clone()),
-        },
-        cluster: &cluster.label,
-    };
+    let job = job(o, key, &desired, &input, &seen, &cluster);
     // Every value read through configFrom is a secret here, whatever its key or its type on Connect.
     let from_keys = o.spec.config_from.keys().cloned().collect();
     let mut redactor = Redactor::new(&desired.config, &from_keys);
@@ -139,35 +90,7 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
         .any(|a| matches!(a, Action::PutConfig | Action::Create(_)));
     let in_sync = !puts_config && matches!(seen.observed(), Observed::Present { .. });
     let mut ex = execute(&job, p, &mut redactor, &fx, &ctx.retries, &ctx.metrics).await?;
-    let outcome = match &held {
-        Prepared::Nothing => None,
-        Prepared::Refused(out) => Some(out.clone()),
-        Prepared::Ready(h) => {
-            let state = seen.status().map(|s| s.connector.state.as_str());
-            let run = ex.plan.actions.is_empty()
-                && !ex.call_failed
-                && crate::offsets::step(h.op, state) == crate::offsets::Step::Run;
-            let out = if run {
-                offsets::run(h, o, ctx, &cluster, &desired.name).await?
-            } else {
-                None
-            };
-            if out.is_none() {
-                // Look again soon: the stop, or Connect, may be ready then.
-                ex.requeue = Some(ex.requeue.map_or(OFFSETS_RETRY, |r| r.min(OFFSETS_RETRY)));
-            }
-            out
-        }
-    };
-    if let Some(out) = outcome {
-        fx.event(!out.ok, out.event_reason(), "Offsets", out.message.clone())
-            .await;
-        if holding.is_some() && o.spec.state != ConnectorState::Stopped {
-            // Done or failed, the wanted state comes back: at once rather than at the next resync.
-            ex.requeue = Some(OFFSETS_RETRY);
-        }
-        ex.offsets = Some(out);
-    }
+    offsets_step(&held, &mut ex, &fx).await?;
     if (puts_config && ex.sent) || in_sync {
         if ex.sent
             && let Some(b) = &before
@@ -184,6 +107,122 @@ pub(super) async fn apply(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue>
         Some(d) => Requeue::requeue(d.min(ctx.settings.resync)),
         None => resync,
     })
+}
+
+/// A Warning event for each request value that cannot be acted on, once per value.
+async fn warn_once(ctx: &Ctx, key: &str, warnings: &[String], fx: &impl Effects) {
+    for w in warnings {
+        if ctx.retries.first_warning(key, w) {
+            fx.event(true, "InvalidAnnotation", "Restart", w.clone())
+                .await;
+        }
+    }
+}
+
+/// While an offsets alter or reset holds the connector stopped: an event when the plan stops it, and
+/// `Ready` saying why it is not in its spec's state.
+async fn hold_for_offsets(
+    o: &KafkaConnector,
+    desired: &Desired,
+    h: &Held,
+    p: &mut plan::Plan,
+    fx: &impl Effects,
+) {
+    let wanted = o.spec.state;
+    let stopping = p.actions.iter().any(|a| {
+        matches!(
+            a,
+            Action::Stop | Action::Pause | Action::Create(InitialState::Stopped)
+        )
+    });
+    if stopping {
+        let note = crate::offsets::stopping_note(
+            &desired.name,
+            h.op,
+            &h.value,
+            &format!("{wanted:?}").to_lowercase(),
+        );
+        fx.event(false, "OffsetsStopping", "Offsets", note).await;
+    }
+    if p.ready.status != Truth::True {
+        p.ready.message = format!(
+            "{}; to {} its offsets as asked by {ANNOTATION_OFFSETS}={:?}",
+            p.ready.message,
+            h.op.as_str(),
+            h.value
+        );
+    }
+}
+
+/// What this reconcile works on, besides the plan.
+fn job<'a>(
+    o: &'a KafkaConnector,
+    key: String,
+    desired: &'a Desired,
+    input: &'a Input<'a>,
+    seen: &'a Seen,
+    cluster: &'a ConnectCluster,
+) -> Job<'a> {
+    Job {
+        key,
+        prev: o.status.as_ref(),
+        generation: o.meta().generation,
+        desired,
+        input,
+        reported: seen.reported(),
+        // Values read through configFrom stay out of status, topic names too.
+        topics: status::topics_of(
+            &desired
+                .config
+                .iter()
+                .filter(|(k, _)| !o.spec.config_from.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        progress: match cluster.lag.report(&desired.name) {
+            Ok(r) => r.map(|r| r.to_status()),
+            Err(_) => o.status.as_ref().and_then(|s| s.progress.clone()),
+        },
+        cluster: &cluster.label,
+    }
+}
+
+/// After the plan's calls: a refused offsets request ends, and a held one runs once Connect reports the
+/// connector as the request needs it and nothing else is under way (`fx.reported`: what Connect reported
+/// before the calls). Its outcome is an event and, in `ex`, a status change.
+async fn offsets_step(held: &Prepared, ex: &mut Executed, fx: &Live<'_>) -> Result<()> {
+    let (o, ctx, cluster, desired) = (fx.o, fx.ctx, fx.cluster, fx.desired);
+    let outcome = match held {
+        Prepared::Nothing => None,
+        Prepared::Refused(out) => Some(out.clone()),
+        Prepared::Ready(h) => {
+            let state = fx.reported.map(|s| s.connector.state.as_str());
+            let run = ex.plan.actions.is_empty()
+                && !ex.call_failed
+                && crate::offsets::step(h.op, state) == crate::offsets::Step::Run;
+            let out = if run {
+                offsets::run(h, o, ctx, cluster, &desired.name).await?
+            } else {
+                None
+            };
+            if out.is_none() {
+                // Look again soon: the stop, or Connect, may be ready then.
+                ex.requeue = Some(ex.requeue.map_or(OFFSETS_RETRY, |r| r.min(OFFSETS_RETRY)));
+            }
+            out
+        }
+    };
+    if let Some(out) = outcome {
+        fx.event(!out.ok, out.event_reason(), "Offsets", out.message.clone())
+            .await;
+        let holding = matches!(held, Prepared::Ready(h) if h.op.needs_stopped());
+        if holding && o.spec.state != ConnectorState::Stopped {
+            // Done or failed, the wanted state comes back: at once rather than at the next resync.
+            ex.requeue = Some(OFFSETS_RETRY);
+        }
+        ex.offsets = Some(out);
+    }
+    Ok(())
 }
 
 /// Holds every write of the plan while another writer keeps changing the connector on Connect, and

@@ -144,48 +144,7 @@ pub(super) async fn execute(
             // Connect's error bodies may echo the config.
             tracing::warn!(error = %redactor.redact(&e.to_string()), retry_in = ?delay, "Kafka Connect call failed");
             metrics.reconcile_error(KIND, e.reason());
-            if p.persist_first && e.status().is_some() {
-                // Connect refused the restart (e.g. 409 during a rebalance): it did not happen, so it does
-                // not count. (After a timeout it may have happened: then it counts.)
-                p.auto_restart = job.prev.and_then(|s| s.auto_restart.clone());
-                requeue = Some(Duration::from_secs(1));
-            }
-            let manual = p
-                .actions
-                .iter()
-                .any(|a| a.trigger() == Some(Trigger::Manual));
-            if manual && retry_manual(&e) {
-                // Not sent, or Connect said "not now": the request stays open and is retried.
-                if matches!(job.input.manual, Some(restart::Request { ask: Ok(_), .. })) {
-                    p.handled_restart = None;
-                }
-                if matches!(
-                    job.input.manual_task,
-                    Some(restart::Request { ask: Ok(_), .. })
-                ) {
-                    p.handled_task_restart = None;
-                }
-            } else if manual {
-                let note = format!(
-                    "the restart asked by {} failed: {e}; set a new value to try again",
-                    requested_by(job.input)
-                );
-                fx.event(true, "RestartFailed", "Restart", redactor.redact(&note))
-                    .await;
-            }
-            let config_refused = e.status() == Some(400)
-                && p.actions
-                    .iter()
-                    .any(|a| matches!(a, Action::PutConfig | Action::Create(_)));
-            let ready = if config_refused {
-                Some(refused_config(fx, job.desired, &e, redactor).await)
-            } else {
-                ready_from_error(&e, job.cluster)
-            };
-            if let Some(ready) = ready {
-                p.ready = ready;
-                call_failed = true;
-            }
+            call_failed = settle_failure(job, &mut p, &e, &mut requeue, redactor, fx).await;
             requeue = Some(requeue.map_or(delay, |r| r.min(delay)));
         }
     }
@@ -197,6 +156,63 @@ pub(super) async fn execute(
         sent: all_sent,
         requeue,
     })
+}
+
+/// What a failed call means for the plan: a restart Connect refused does not count (and is tried again
+/// soon, through `requeue`), a manual request Connect was not ready for stays open and one that failed is
+/// a Warning event, and `Ready` says what went wrong. Whether `Ready` changed (a rebalance keeps the
+/// planned one: it is retried without alarming anyone).
+async fn settle_failure(
+    job: &Job<'_>,
+    p: &mut Plan,
+    e: &shared::Error,
+    requeue: &mut Option<Duration>,
+    redactor: &mut Redactor,
+    fx: &impl Effects,
+) -> bool {
+    if p.persist_first && e.status().is_some() {
+        // Connect refused the restart (e.g. 409 during a rebalance): it did not happen, so it does
+        // not count. (After a timeout it may have happened: then it counts.)
+        p.auto_restart = job.prev.and_then(|s| s.auto_restart.clone());
+        *requeue = Some(Duration::from_secs(1));
+    }
+    let manual = p
+        .actions
+        .iter()
+        .any(|a| a.trigger() == Some(Trigger::Manual));
+    if manual && retry_manual(e) {
+        // Not sent, or Connect said "not now": the request stays open and is retried.
+        if matches!(job.input.manual, Some(restart::Request { ask: Ok(_), .. })) {
+            p.handled_restart = None;
+        }
+        if matches!(
+            job.input.manual_task,
+            Some(restart::Request { ask: Ok(_), .. })
+        ) {
+            p.handled_task_restart = None;
+        }
+    } else if manual {
+        let note = format!(
+            "the restart asked by {} failed: {e}; set a new value to try again",
+            requested_by(job.input)
+        );
+        fx.event(true, "RestartFailed", "Restart", redactor.redact(&note))
+            .await;
+    }
+    let config_refused = e.status() == Some(400)
+        && p.actions
+            .iter()
+            .any(|a| matches!(a, Action::PutConfig | Action::Create(_)));
+    let ready = if config_refused {
+        Some(refused_config(fx, job.desired, e, redactor).await)
+    } else {
+        ready_from_error(e, job.cluster)
+    };
+    let failed = ready.is_some();
+    if let Some(ready) = ready {
+        p.ready = ready;
+    }
+    failed
 }
 
 /// Writes the status (only when it changed) and publishes the event a `Ready` transition deserves.

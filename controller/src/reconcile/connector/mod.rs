@@ -25,6 +25,7 @@ use shared::redact::Redactor;
 use shared::target::ClusterId;
 
 use crate::conditions::{Ready, Reason};
+use crate::connect_runtime::ConnectCluster;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::status::{self, Parts, Reported};
@@ -149,17 +150,7 @@ async fn cleanup(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
     {
         return blocked(why).await;
     }
-    let result = {
-        let _permit = c.writes.acquire().await;
-        match c.client().delete(name).await {
-            Err(shared::Error::NotFound { .. }) => {
-                let list = c.client().list().await;
-                gone_after_not_found(list, name)
-            }
-            other => other.map_err(|e| e.to_string()),
-        }
-    };
-    match result {
+    match delete(&c, name).await {
         Ok(()) => {
             c.forget(name);
             c.wake_after_poll(ObjectRef::from_obj(o));
@@ -179,6 +170,19 @@ async fn cleanup(o: &KafkaConnector, ctx: &Arc<Ctx>) -> Result<Requeue> {
             Ok(Requeue::await_change())
         }
         Err(why) => blocked(why).await,
+    }
+}
+
+/// Deletes the connector from Connect, holding one of the cluster's write slots; a 404 counts as deleted
+/// only as [`gone_after_not_found`] says.
+async fn delete(c: &ConnectCluster, name: &str) -> std::result::Result<(), String> {
+    let _permit = c.writes.acquire().await;
+    match c.client().delete(name).await {
+        Err(shared::Error::NotFound { .. }) => {
+            let list = c.client().list().await;
+            gone_after_not_found(list, name)
+        }
+        other => other.map_err(|e| e.to_string()),
     }
 }
 

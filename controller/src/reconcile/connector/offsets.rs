@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
-use shared::connect::Offsets;
+use shared::connect::{ConnectClient, Offsets};
 use shared::crd::{ANNOTATION_OFFSETS, KafkaConnector, OFFSETS_KEY};
 use shared::offsets::{parse, partitions, render};
 
@@ -117,74 +117,13 @@ pub(super) async fn run(
     name: &str,
 ) -> Result<Option<Outcome>> {
     let client = cluster.client();
-    let ns = o.namespace().unwrap_or_default();
     let result = match h.op {
         Op::List => match client.offsets(name).await {
-            Ok(list) => {
-                let cm = o
-                    .spec
-                    .list_offsets
-                    .as_ref()
-                    .map(|l| l.to_config_map.name.clone())
-                    .unwrap_or_default();
-                let n = list.offsets.len();
-                return Ok(Some(
-                    match ctx
-                        .writes
-                        .apply_config_map_key(&ns, &cm, OFFSETS_KEY, &render(&list))
-                        .await
-                    {
-                        Ok(()) => Outcome::done(
-                            &h.value,
-                            Op::List,
-                            format!(
-                                "wrote the offsets of {} of connector {name:?} to ConfigMap {ns}/{cm} (key {OFFSETS_KEY})",
-                                partitions(n)
-                            ),
-                        ),
-                        Err(e) => Outcome::failed(
-                            &h.value,
-                            "Failed",
-                            format!("writing ConfigMap {ns}/{cm}: {e}"),
-                        ),
-                    },
-                ));
-            }
+            Ok(list) => return Ok(Some(write_list(h, o, ctx, name, &list).await)),
             Err(e) => Err(e),
         },
-        Op::Alter => {
-            let doc = h.doc.as_ref().map_or(&[][..], |d| &d.offsets[..]);
-            let n = doc.len();
-            let from = o
-                .spec
-                .alter_offsets
-                .as_ref()
-                .map(|a| a.from_config_map.name.clone())
-                .unwrap_or_default();
-            let body = Offsets {
-                offsets: doc.to_vec(),
-            };
-            client.patch_offsets(name, &body).await.map(|m| {
-                format!(
-                    "altered the offsets of {} of connector {name:?} from ConfigMap {ns}/{from}: {}",
-                    partitions(n),
-                    m.message
-                )
-            })
-        }
-        Op::Reset => {
-            // How many partitions had offsets, for the event; the reset does not say.
-            let before = client.offsets(name).await.ok().map(|l| l.offsets.len());
-            client.reset_offsets(name).await.map(|m| {
-                let had = before
-                    .map(|n| format!(" ({} had offsets)", partitions(n)))
-                    .unwrap_or_default();
-                format!(
-                    "reset the offsets of connector {name:?}{had}: {}",
-                    m.message
-                )
-            })
-        }
+        Op::Alter => alter(h, o, &client, name).await,
+        Op::Reset => reset(&client, name).await,
     };
     Ok(match result {
         Ok(message) => Some(Outcome::done(&h.value, h.op, message)),
@@ -202,6 +141,86 @@ pub(super) async fn run(
                     .map_or_else(|| e.to_string(), str::to_string)
             ),
         )),
+    })
+}
+
+/// Writes the offsets Connect listed into the ConfigMap `spec.listOffsets` names.
+async fn write_list(
+    h: &Held,
+    o: &KafkaConnector,
+    ctx: &Ctx,
+    name: &str,
+    list: &Offsets,
+) -> Outcome {
+    let ns = o.namespace().unwrap_or_default();
+    let cm = o
+        .spec
+        .list_offsets
+        .as_ref()
+        .map(|l| l.to_config_map.name.clone())
+        .unwrap_or_default();
+    let n = list.offsets.len();
+    match ctx
+        .writes
+        .apply_config_map_key(&ns, &cm, OFFSETS_KEY, &render(list))
+        .await
+    {
+        Ok(()) => Outcome::done(
+            &h.value,
+            Op::List,
+            format!(
+                "wrote the offsets of {} of connector {name:?} to ConfigMap {ns}/{cm} (key {OFFSETS_KEY})",
+                partitions(n)
+            ),
+        ),
+        Err(e) => Outcome::failed(
+            &h.value,
+            "Failed",
+            format!("writing ConfigMap {ns}/{cm}: {e}"),
+        ),
+    }
+}
+
+/// Applies the offsets of the ConfigMap `spec.alterOffsets` names; what Connect said, for the event.
+async fn alter(
+    h: &Held,
+    o: &KafkaConnector,
+    client: &ConnectClient,
+    name: &str,
+) -> std::result::Result<String, shared::Error> {
+    let ns = o.namespace().unwrap_or_default();
+    let doc = h.doc.as_ref().map_or(&[][..], |d| &d.offsets[..]);
+    let n = doc.len();
+    let from = o
+        .spec
+        .alter_offsets
+        .as_ref()
+        .map(|a| a.from_config_map.name.clone())
+        .unwrap_or_default();
+    let body = Offsets {
+        offsets: doc.to_vec(),
+    };
+    client.patch_offsets(name, &body).await.map(|m| {
+        format!(
+            "altered the offsets of {} of connector {name:?} from ConfigMap {ns}/{from}: {}",
+            partitions(n),
+            m.message
+        )
+    })
+}
+
+/// Resets the connector's offsets; what Connect said, for the event.
+async fn reset(client: &ConnectClient, name: &str) -> std::result::Result<String, shared::Error> {
+    // How many partitions had offsets, for the event; the reset does not say.
+    let before = client.offsets(name).await.ok().map(|l| l.offsets.len());
+    client.reset_offsets(name).await.map(|m| {
+        let had = before
+            .map(|n| format!(" ({} had offsets)", partitions(n)))
+            .unwrap_or_default();
+        format!(
+            "reset the offsets of connector {name:?}{had}: {}",
+            m.message
+        )
     })
 }
 

@@ -178,7 +178,7 @@ async fn reconcile_once(
         desired: &d,
         observed: Observed::Present {
             status: Some(st),
-            config: Some(plan::config_digest(&d.config)),
+            config: Some(shared::redact::keyed_hash(&d.config)),
         },
         recent: Recent::default(),
         caps: Caps::for_version(Some("4.1.0")),

@@ -1,5 +1,8 @@
 //! Cluster resolution: a `KafkaConnectCluster` plus the Secrets and ConfigMaps it references → the settings
-//! of a Connect client. Pure: callers pass lookups backed by their watch caches.
+//! of a Connect client and of `spec.kafka`'s Kafka client; `references` says what is wrong with those
+//! objects. Pure: callers pass lookups backed by their watch caches.
+
+pub mod references;
 
 use std::time::Duration;
 
@@ -11,37 +14,26 @@ use crate::crd::{
 };
 use crate::error::{Error, Result};
 use crate::kafka::{KafkaSettings, KafkaTls, SaslCredentials, SaslMechanism, parse_bootstrap};
+use references::{
+    Block, DEFAULT_CA_KEY, Kind, config_map_data, references, secret_data, unresolved,
+};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-const DEFAULT_CA_KEY: &str = "ca.crt";
 
 /// The names of the Secrets and ConfigMaps a cluster needs (for watches and admission checks).
 pub fn referenced_secrets(spec: &KafkaConnectClusterSpec) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(a) = &spec.authentication {
-        out.push(a.secret_ref.name.clone());
-    }
-    let kafka = spec.kafka.as_ref();
-    if let Some(a) = kafka.and_then(|k| k.authentication.as_ref()) {
-        out.push(a.secret_ref.name.clone());
-    }
-    for t in spec.tls.iter().chain(kafka.and_then(|k| k.tls.as_ref())) {
-        if let Some(r) = &t.ca_secret_ref {
-            out.push(r.name.clone());
-        }
-        if let Some(r) = &t.client_cert_secret_ref {
-            out.push(r.name.clone());
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
+    referenced(spec, Kind::Secret)
 }
 
 pub fn referenced_config_maps(spec: &KafkaConnectClusterSpec) -> Vec<String> {
-    let kafka_tls = spec.kafka.as_ref().and_then(|k| k.tls.as_ref());
-    let mut out: Vec<String> = (spec.tls.iter().chain(kafka_tls))
-        .filter_map(|t| t.ca_config_map_ref.as_ref().map(|r| r.name.clone()))
+    referenced(spec, Kind::ConfigMap)
+}
+
+fn referenced(spec: &KafkaConnectClusterSpec, kind: Kind) -> Vec<String> {
+    let mut out: Vec<String> = references(spec, &[Block::Rest, Block::Kafka])
+        .into_iter()
+        .filter(|r| r.kind() == kind)
+        .map(|r| r.name)
         .collect();
     out.sort();
     out.dedup();
@@ -56,30 +48,25 @@ struct Lookup<'a, S, C> {
 }
 
 impl<S: Fn(&str) -> Option<Secret>, C: Fn(&str) -> Option<ConfigMap>> Lookup<'_, S, C> {
-    fn missing(&self, kind: &str, name: &str) -> Error {
-        Error::Resolve(format!(
-            "KafkaConnectCluster {}: {kind} {name} not found",
-            self.cluster
-        ))
+    fn missing(&self, kind: Kind, name: &str) -> Error {
+        Error::Resolve(unresolved(self.cluster, kind, name, None))
     }
 
-    fn no_key(&self, kind: &str, name: &str, key: &str) -> Error {
-        Error::Resolve(format!(
-            "KafkaConnectCluster {}: {kind} {name} has no key {key:?}",
-            self.cluster
-        ))
+    fn no_key(&self, kind: Kind, name: &str, key: &str) -> Error {
+        Error::Resolve(unresolved(self.cluster, kind, name, Some(key)))
     }
 
     fn secret(&self, name: &str) -> Result<Secret> {
-        (self.secret)(name).ok_or_else(|| self.missing("Secret", name))
+        (self.secret)(name).ok_or_else(|| self.missing(Kind::Secret, name))
     }
 
     fn secret_bytes(&self, sec: &Secret, name: &str, key: &str) -> Result<Vec<u8>> {
-        secret_bytes(sec, key).ok_or_else(|| self.no_key("Secret", name, key))
+        (secret_data(sec, key).map(<[u8]>::to_vec))
+            .ok_or_else(|| self.no_key(Kind::Secret, name, key))
     }
 
     fn secret_value(&self, sec: &Secret, name: &str, key: &str) -> Result<String> {
-        secret_value(sec, key).ok_or_else(|| self.no_key("Secret", name, key))
+        secret_value(sec, key).ok_or_else(|| self.no_key(Kind::Secret, name, key))
     }
 
     /// The CA bundle, client certificate and key a `tls` block names.
@@ -96,13 +83,10 @@ impl<S: Fn(&str) -> Option<Secret>, C: Fn(&str) -> Option<ConfigMap>> Lookup<'_,
         if let Some(r) = &t.ca_config_map_ref {
             let key = r.key.as_deref().unwrap_or(DEFAULT_CA_KEY);
             let cm =
-                (self.config_map)(&r.name).ok_or_else(|| self.missing("ConfigMap", &r.name))?;
-            let pem = cm
-                .data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .ok_or_else(|| self.no_key("ConfigMap", &r.name, key))?;
-            out.ca_pem = Some(pem.as_bytes().to_vec());
+                (self.config_map)(&r.name).ok_or_else(|| self.missing(Kind::ConfigMap, &r.name))?;
+            let pem = config_map_data(&cm, key)
+                .ok_or_else(|| self.no_key(Kind::ConfigMap, &r.name, key))?;
+            out.ca_pem = Some(pem.to_vec());
         }
         if let Some(r) = &t.client_cert_secret_ref {
             let sec = self.secret(&r.name)?;
@@ -206,19 +190,9 @@ fn timeout(spec: &KafkaConnectClusterSpec) -> Duration {
         .unwrap_or(DEFAULT_TIMEOUT)
 }
 
-fn secret_bytes(s: &Secret, key: &str) -> Option<Vec<u8>> {
-    if let Some(v) = s.data.as_ref().and_then(|d| d.get(key)) {
-        return Some(v.0.clone());
-    }
-    s.string_data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|v| v.as_bytes().to_vec())
-}
-
 fn secret_value(s: &Secret, key: &str) -> Option<String> {
-    secret_bytes(s, key)
-        .and_then(|b| String::from_utf8(b).ok())
+    secret_data(s, key)
+        .and_then(|b| std::str::from_utf8(b).ok())
         .map(|v| v.trim_end_matches(['\n', '\r']).to_string())
 }
 
