@@ -11,8 +11,8 @@
 //!   → `status` (statuses and the minimal patches between them);
 //! - edges: `metrics`, `events` (the event publisher), `kube_writes` (every Kubernetes write), `watched`
 //!   (watch caches and reconcile queues), `retries`, `fingerprints` (keyed hashes of `configFrom` values),
-//!   `policies` (policy watches, the sweep, the `PolicyViolation` condition), `kafka` (the Kafka admin-read
-//!   client lag is measured with);
+//!   `policies` (over `shared`'s `PolicyWatch`: the sweep, policy status, the `PolicyViolation` condition),
+//!   `kafka` (the Kafka admin-read client lag is measured with);
 //! - `connect_runtime`: one client and **one** poller per Connect cluster, lag, pruning; imports no
 //!   reconciler;
 //! - `context` (what the reconcilers share) → `reconcile::{connector, cluster}` → `args`, `memory` → this
