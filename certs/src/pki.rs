@@ -3,13 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::time::SystemTime;
 
 use base64::Engine as _;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use time::OffsetDateTime;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -56,8 +56,12 @@ impl CertInfo {
     }
 }
 
-fn datetime(unix: i64) -> Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(unix).map_err(|e| Error::Parse(format!("time {unix}: {e}")))
+/// rcgen dates certificates with the `time` crate's type, which converts from a `SystemTime`. jiff checks
+/// the range first: its range lies inside `time`'s, so that conversion cannot overflow.
+fn datetime(unix: i64) -> Result<SystemTime> {
+    jiff::Timestamp::from_second(unix)
+        .map(SystemTime::from)
+        .map_err(|e| Error::Parse(format!("time {unix}: {e}")))
 }
 
 /// A new self-signed CA valid from (about) `now` until `not_after`. The common name carries the creation
@@ -77,8 +81,8 @@ pub fn new_ca(now: i64, not_after: i64) -> Result<Pair> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    params.not_before = datetime(now - BACKDATE_SECS)?;
-    params.not_after = datetime(not_after)?;
+    params.not_before = datetime(now - BACKDATE_SECS)?.into();
+    params.not_after = datetime(not_after)?.into();
     let key = KeyPair::generate()?;
     let cert = params.self_signed(&key)?;
     Ok(Pair {
@@ -101,8 +105,8 @@ pub fn issue_serving(signer: &Pair, names: &[String], now: i64, not_after: i64) 
     ];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
-    params.not_before = datetime(now - BACKDATE_SECS)?;
-    params.not_after = datetime(not_after)?;
+    params.not_before = datetime(now - BACKDATE_SECS)?.into();
+    params.not_after = datetime(not_after)?.into();
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &issuer)?;
     Ok(Pair {
@@ -251,5 +255,18 @@ mod tests {
         assert_eq!(parse_cert(&parsed[1].0).unwrap(), parsed[1].1);
         assert!(parse_bundle("").is_empty());
         assert!(parse_cert("garbage").is_err());
+    }
+
+    #[test]
+    fn dates_past_the_representable_range_are_errors() {
+        assert!(matches!(new_ca(NOW, i64::MAX), Err(Error::Parse(_))));
+        assert!(matches!(
+            new_ca(i64::MIN + BACKDATE_SECS, NOW),
+            Err(Error::Parse(_))
+        ));
+        // The last second the check lets through converts without overflow.
+        let last = jiff::Timestamp::MAX.as_second();
+        let ca = new_ca(NOW, last).unwrap();
+        assert_eq!(parse_cert(&ca.cert_pem).unwrap().not_after, last);
     }
 }

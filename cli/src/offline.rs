@@ -114,7 +114,7 @@ pub async fn take(client: &ConnectClient, url: &str) -> Result<PluginSnapshot, s
     }
     Ok(PluginSnapshot {
         format: FORMAT,
-        taken_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        taken_at: format!("{:.0}", jiff::Timestamp::now()),
         url: url.to_string(),
         connect,
         plugins: by_class.into_values().collect(),

@@ -26,7 +26,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDateTime;
+use jiff::SignedDuration;
+use jiff::civil::DateTime;
 use kube::api::Api;
 use shared::crd::ConnectorState;
 
@@ -113,14 +114,14 @@ impl Target {
 #[derive(Debug, Clone, Copy)]
 struct ListRequest {
     /// When it was logged (its end), worker clock.
-    end: NaiveDateTime,
+    end: DateTime,
     /// Time Connect took, ms.
     ms: i64,
 }
 
 impl ListRequest {
-    fn start(&self) -> NaiveDateTime {
-        self.end - chrono::Duration::milliseconds(self.ms)
+    fn start(&self) -> DateTime {
+        self.end - SignedDuration::from_millis(self.ms)
     }
 }
 
@@ -133,7 +134,7 @@ fn list_requests(log: &str) -> Vec<ListRequest> {
         .filter(|l| l.contains(&needle) && l.contains("\"connect-warden/"))
         .filter_map(|l| {
             let stamp = l.strip_prefix('[')?.split(']').next()?;
-            let end = NaiveDateTime::parse_from_str(stamp, "%Y-%m-%dT%H:%M:%S,%3f").ok()?;
+            let end = DateTime::strptime("%Y-%m-%dT%H:%M:%S,%3f", stamp).ok()?;
             let ms = l.rsplit(" (").nth(1)?.rsplit(' ').next()?.parse().ok()?;
             Some(ListRequest { end, ms })
         })
@@ -171,12 +172,12 @@ struct Polls {
 
 impl Polls {
     fn of(reqs: &[ListRequest]) -> Polls {
-        let starts: Vec<NaiveDateTime> = reqs.iter().map(ListRequest::start).collect();
+        let starts: Vec<DateTime> = reqs.iter().map(ListRequest::start).collect();
         Polls {
             count: reqs.len(),
             gaps: starts
                 .windows(2)
-                .map(|w| (w[1] - w[0]).num_milliseconds())
+                .map(|w| i64::try_from(w[1].duration_since(w[0]).as_millis()).unwrap_or(i64::MAX))
                 .collect(),
             durations: reqs.iter().map(|r| r.ms).collect(),
         }

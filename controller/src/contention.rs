@@ -11,11 +11,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use parking_lot::Mutex;
 use shared::crd::ContentionStatus;
 
-use crate::restart::{format_time, parse_time};
+use crate::restart::{elapsed, format_time, parse_time};
 
 /// How many corrections within which window hold the writes, and how long Connect must stay unchanged
 /// before they resume.
@@ -66,7 +66,7 @@ pub fn judge(
     prev: Option<&ContentionStatus>,
     generation: Option<i64>,
     seen: Seen,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> Verdict {
     let mut s = prev.cloned().unwrap_or_default();
     let mut resumed = None;
@@ -200,10 +200,6 @@ impl LastSeen {
     }
 }
 
-fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
-    (now - since).to_std().unwrap_or_default()
-}
-
 /// `90s`, `5m`, `1h30m`: how flags and messages read a duration.
 pub fn human(d: Duration) -> String {
     let s = d.as_secs();
@@ -226,8 +222,8 @@ mod tests {
         quiet: Duration::from_secs(120),
     };
 
-    fn at(s: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
     }
 
     const DRIFT: Seen = Seen {

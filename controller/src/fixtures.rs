@@ -1,6 +1,6 @@
 //! Test fixtures shared by the unit tests.
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use shared::connect::{ConnectorStatus, ReportedConnectorState, TaskState};
 
 use crate::plan::{Caps, Desired, Input, Observed, Recent};
@@ -12,7 +12,7 @@ pub(crate) fn first_input<'a>(
     d: &'a Desired,
     observed: Observed<'a>,
     policy: Policy,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> Input<'a> {
     Input {
         desired: d,

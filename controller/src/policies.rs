@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -85,7 +85,7 @@ pub(crate) fn condition(
     prev: &[Condition],
     eval: &Evaluation,
     generation: Option<i64>,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> Option<Condition> {
     if eval.violations.is_empty() {
         return None;
@@ -148,7 +148,7 @@ pub(crate) async fn sync_condition(obj: &KafkaConnector, policies: &Policies) ->
         .as_ref()
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
-    let want = condition(prev, &eval, obj.meta().generation, Utc::now());
+    let want = condition(prev, &eval, obj.meta().generation, Timestamp::now());
     let was = stored(obj);
     if same(was, want.as_ref()) {
         return Ok(false);
@@ -243,7 +243,7 @@ async fn sweep(p: &Policies) {
             .as_ref()
             .map(|s| s.conditions.as_slice())
             .unwrap_or_default();
-        let want = condition(prev, &eval, c.meta().generation, Utc::now());
+        let want = condition(prev, &eval, c.meta().generation, Timestamp::now());
         if !same(stored(&c), want.as_ref()) {
             p.watched.reconcile_connector(ObjectRef::from_obj(&*c));
         }
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn a_violation_is_a_condition_of_its_own_that_keeps_its_transition_time() {
-        let now = Utc::now();
+        let now = Timestamp::now();
         let schema = json!({"properties": {"tasksMax": {"maximum": 8}}});
         let c = condition(&[], &eval(schema.clone(), "Deny", 16), Some(3), now).unwrap();
         assert_eq!(c.kind, "PolicyViolation");
@@ -303,7 +303,7 @@ mod tests {
                 "policy max-tasks: spec.tasksMax: 16 is greater than the maximum of 8 — at most 8"
             )
         );
-        let later = now + chrono::Duration::minutes(5);
+        let later = now + jiff::SignedDuration::from_mins(5);
         let again = condition(
             std::slice::from_ref(&c),
             &eval(schema.clone(), "Deny", 16),

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use jiff::{SignedDuration, Timestamp};
 
 /// What the judgement says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,9 +84,9 @@ pub struct Judgement {
     /// Records behind, over the partitions with a committed offset.
     pub lag: i64,
     /// When `state` began (as far as this process has seen).
-    pub since: DateTime<Utc>,
+    pub since: Timestamp,
     /// When the committed offsets last moved (any partition).
-    pub last_commit: Option<DateTime<Utc>>,
+    pub last_commit: Option<Timestamp>,
     pub message: String,
 }
 
@@ -95,11 +95,11 @@ pub struct Judgement {
 struct PartitionTrack {
     committed: i64,
     /// When `committed` last changed, or when it was first seen.
-    moved_at: DateTime<Utc>,
+    moved_at: Timestamp,
     /// Whether `moved_at` is a change seen, not just the first sight.
     moved_seen: bool,
     /// Last sample whose lag was 0.
-    zero_at: Option<DateTime<Utc>>,
+    zero_at: Option<Timestamp>,
     lag: i64,
 }
 
@@ -108,9 +108,9 @@ struct PartitionTrack {
 pub struct Track {
     partitions: BTreeMap<(String, i32), PartitionTrack>,
     /// (time, total lag) of the samples within the window, plus the one just before it.
-    lags: VecDeque<(DateTime<Utc>, i64)>,
-    last: Option<(ProgressState, DateTime<Utc>)>,
-    last_commit: Option<DateTime<Utc>>,
+    lags: VecDeque<(Timestamp, i64)>,
+    last: Option<(ProgressState, Timestamp)>,
+    last_commit: Option<Timestamp>,
 }
 
 /// The partitions named in a message, at most this many.
@@ -121,11 +121,11 @@ impl Track {
     /// no partition has a committed offset yet: nothing to judge.
     pub fn observe(
         &mut self,
-        at: DateTime<Utc>,
+        at: Timestamp,
         sample: &[PartitionSample],
         window: Duration,
     ) -> Option<Judgement> {
-        let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+        let window = SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX);
         let mut seen = BTreeMap::new();
         for p in sample {
             let (Some(committed), Some(lag)) = (p.committed, p.lag()) else {
@@ -166,7 +166,7 @@ impl Track {
         }
         let lag: i64 = self.partitions.values().map(|t| t.lag).sum();
         self.lags.push_back((at, lag));
-        while self.lags.len() > 2 && self.lags[1].0 <= at - window {
+        while self.lags.len() > 2 && at.duration_since(self.lags[1].0) >= window {
             self.lags.pop_front();
         }
 
@@ -185,21 +185,18 @@ impl Track {
         })
     }
 
-    fn judge(
-        &self,
-        at: DateTime<Utc>,
-        window: chrono::Duration,
-        lag: i64,
-    ) -> (ProgressState, String) {
+    fn judge(&self, at: Timestamp, window: SignedDuration, lag: i64) -> (ProgressState, String) {
         // Partitions with lag whose offset has not moved for a whole window and whose lag was not 0 in it.
         // A partition waits from when its offset last moved or its lag was last 0, whichever is later: a
         // caught-up partition commits nothing and is not stuck.
-        let waited = |t: &PartitionTrack| at - t.zero_at.map_or(t.moved_at, |z| z.max(t.moved_at));
+        let waited = |t: &PartitionTrack| {
+            at.duration_since(t.zero_at.map_or(t.moved_at, |z| z.max(t.moved_at)))
+        };
         let mut stuck: Vec<(&(String, i32), &PartitionTrack, bool)> = self
             .partitions
             .iter()
             .filter(|(_, t)| t.lag > 0 && waited(t) >= window)
-            .map(|(k, t)| (k, t, waited(t) >= window * 2))
+            .map(|(k, t)| (k, t, waited(t) >= window.saturating_mul(2)))
             .collect();
         if !stuck.is_empty() {
             let stopped = stuck.iter().any(|(_, _, s)| *s);
@@ -259,9 +256,9 @@ impl Track {
 
     /// The lag at the start of the window when it grew at every sample across a full window (never 0 in
     /// it), else `None`.
-    fn grew_across(&self, at: DateTime<Utc>, window: chrono::Duration) -> Option<i64> {
+    fn grew_across(&self, at: Timestamp, window: SignedDuration) -> Option<i64> {
         let (first_at, first) = *self.lags.front()?;
-        if at - first_at < window || self.lags.len() < 3 {
+        if at.duration_since(first_at) < window || self.lags.len() < 3 {
             return None;
         }
         let growing = self
@@ -274,8 +271,8 @@ impl Track {
 }
 
 /// `90s` → `1m30s`; whole seconds.
-pub fn human(d: chrono::Duration) -> String {
-    let s = d.num_seconds().max(0);
+pub fn human(d: SignedDuration) -> String {
+    let s = d.as_secs().max(0);
     match (s / 3600, s % 3600 / 60, s % 60) {
         (0, 0, s) => format!("{s}s"),
         (0, m, 0) => format!("{m}m"),
@@ -291,8 +288,8 @@ mod tests {
 
     const W: Duration = Duration::from_secs(600);
 
-    fn t(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + secs).unwrap()
     }
 
     fn p(topic: &str, partition: i32, committed: i64, end: i64) -> PartitionSample {
@@ -500,7 +497,7 @@ mod tests {
 
     #[test]
     fn durations_read_as_people_write_them() {
-        let d = chrono::Duration::seconds;
+        let d = SignedDuration::from_secs;
         assert_eq!(human(d(45)), "45s");
         assert_eq!(human(d(600)), "10m");
         assert_eq!(human(d(90)), "1m30s");

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use shared::crd::{AutoRestart, AutoRestartStatus};
 
 /// Restart settings of one connector: its spec over the controller's defaults.
@@ -65,7 +65,7 @@ pub fn decide(
     prev: Option<&AutoRestartStatus>,
     failed: bool,
     healthy: bool,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> Verdict {
     let last = prev
         .and_then(|p| p.last_restart_time.as_deref())
@@ -100,7 +100,10 @@ pub fn decide(
     // again at 0) first gets its delay: until Connect reports it, a poll may still show the old FAILED.
     let due = match last {
         None => now,
-        Some(l) => l + chrono::Duration::from_std(policy.delay_after(count)).unwrap_or_default(),
+        // A delay past the last representable time waits until then.
+        Some(l) => l
+            .checked_add(policy.delay_after(count))
+            .unwrap_or(Timestamp::MAX),
     };
     if due <= now {
         Verdict::Restart {
@@ -117,23 +120,24 @@ pub fn decide(
                 last_restart_time: prev.and_then(|p| p.last_restart_time.clone()),
                 next_restart_time: Some(format_time(due)),
             },
-            after: (due - now).to_std().unwrap_or_default(),
+            after: elapsed(now, due),
         }
     }
 }
 
-fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
-    (now - since).to_std().unwrap_or_default()
+/// The time from `since` to `now`; zero when `now` is earlier.
+pub fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(since)).unwrap_or_default()
 }
 
-pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+/// A time in status or an annotation: RFC 3339, any offset.
+pub fn parse_time(s: &str) -> Option<Timestamp> {
+    s.parse().ok()
 }
 
-pub fn format_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+/// A time as status and annotations show it: RFC 3339 in UTC, whole seconds (truncated), `Z`.
+pub fn format_time(t: Timestamp) -> String {
+    format!("{t:.0}")
 }
 
 /// A manual restart asked for with the `connectwarden.io/restart` annotation.
@@ -185,8 +189,8 @@ mod tests {
         }
     }
 
-    fn t(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + secs).unwrap()
     }
 
     fn st(count: u32, last: Option<i64>) -> AutoRestartStatus {
@@ -195,6 +199,23 @@ mod tests {
             last_restart_time: last.map(|l| format_time(t(l))),
             next_restart_time: None,
         }
+    }
+
+    #[test]
+    fn times_are_written_to_the_second_in_utc_and_read_with_any_offset() {
+        let subsecond = Timestamp::new(1_700_000_000, 999_999_999).unwrap();
+        assert_eq!(format_time(subsecond), "2023-11-14T22:13:20Z");
+        assert_eq!(format_time(t(0)), "2023-11-14T22:13:20Z");
+        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(t(0)));
+        assert_eq!(parse_time("2023-11-14T23:13:20+01:00"), Some(t(0)));
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20.5Z")
+                .map(format_time)
+                .as_deref(),
+            Some("2023-11-14T22:13:20Z")
+        );
+        assert_eq!(parse_time("2023-11-14 22:13:20"), None);
+        assert_eq!(parse_time("soon"), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Status building, pure: conditions that keep their transition time, tasks with cut and redacted traces,
 //! and the minimal JSON merge patch between two statuses (so a write happens only when something changed).
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use serde_json::{Map, Value};
 use shared::connect::ConnectorStatus;
 use shared::crd::{
@@ -50,7 +50,7 @@ pub struct Parts<'a> {
     pub handled_task_restart: Option<String>,
     pub topics: Vec<String>,
     pub redactor: &'a Redactor,
-    pub now: DateTime<Utc>,
+    pub now: Timestamp,
 }
 
 pub fn connector_status(prev: Option<&KafkaConnectorStatus>, p: Parts<'_>) -> KafkaConnectorStatus {
@@ -117,7 +117,7 @@ fn set_progress(
     s: &mut KafkaConnectorStatus,
     progress: Option<ProgressStatus>,
     generation: Option<i64>,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) {
     let Some(p) = progress else {
         s.progress = None;
@@ -156,7 +156,7 @@ pub fn conditions(
     ready: &Ready,
     message: &str,
     generation: Option<i64>,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> Vec<Condition> {
     let mut out = vec![condition(
         prev,
@@ -194,7 +194,7 @@ pub fn condition(
     reason: &str,
     message: &str,
     generation: Option<i64>,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> Condition {
     let old = prev.iter().find(|c| c.kind == kind);
     let last_transition_time = match old {
@@ -219,7 +219,7 @@ pub fn record_offsets(
     s: &mut KafkaConnectorStatus,
     o: &crate::offsets::Outcome,
     generation: Option<i64>,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) {
     s.last_handled_offsets = Some(o.value.clone());
     let c = condition(
@@ -304,8 +304,8 @@ mod tests {
     use shared::connect::{ReportedConnectorState as CS, TaskState};
     use std::collections::BTreeMap;
 
-    fn t(s: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + s).unwrap()
     }
 
     fn st(state: &str, trace: Option<&str>) -> ConnectorStatus {
@@ -332,7 +332,7 @@ mod tests {
         reported: Reported<'a>,
         ready: &'a Ready,
         redactor: &'a Redactor,
-        now: DateTime<Utc>,
+        now: Timestamp,
     ) -> Parts<'a> {
         Parts {
             generation: Some(2),
@@ -353,7 +353,7 @@ mod tests {
     fn progress_shows_as_a_condition_of_its_own_that_leaves_ready_alone() {
         let r = Redactor::default();
         let ready = Ready::yes(Reason::Running, "ok");
-        let now = Utc::now();
+        let now = Timestamp::now();
         let stalled = ProgressStatus {
             state: "Stalled".into(),
             lag_records: Some(45),

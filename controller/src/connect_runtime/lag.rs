@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use jiff::{SignedDuration, Timestamp};
 use kube::runtime::reflector::ObjectRef;
 use shared::target::{ClusterId, connector_name};
 
@@ -18,13 +18,13 @@ use super::reports::{DeadLetters, Report};
 use super::snapshot::SinkKeys;
 use crate::kafka::{KafkaClient, KafkaError, Metadata, latest_commits};
 use crate::progress::{Judgement, PartitionSample, ProgressState, Track};
-use crate::restart::format_time;
+use crate::restart::{format_time, parse_time};
 
 /// A report's figures reach status at most this often unless its state changes (status writes are not
 /// free, and the metrics carry the figures every interval).
 const STATUS_REFRESH: Duration = Duration::from_secs(60);
 /// Dead letters per minute are counted over this span.
-const MINUTE: chrono::Duration = chrono::Duration::seconds(60);
+const MINUTE: SignedDuration = SignedDuration::from_secs(60);
 
 /// One connector between measurements.
 #[derive(Default)]
@@ -37,9 +37,9 @@ struct Tracked {
 struct DeadLetterCount {
     topic: String,
     start_offset: i64,
-    since: DateTime<Utc>,
+    since: Timestamp,
     /// (time, total end offset) over the last minute and a bit.
-    recent: VecDeque<(DateTime<Utc>, i64)>,
+    recent: VecDeque<(Timestamp, i64)>,
 }
 
 /// Bytes read per partition of the offsets topic per request, and requests per measurement: a large topic
@@ -140,7 +140,7 @@ async fn read_source_commits(
 fn source_report(
     name: &str,
     commits: Result<&SourceCommits, &str>,
-    now: DateTime<Utc>,
+    now: Timestamp,
     window: Duration,
 ) -> Report {
     let commits = match commits {
@@ -150,7 +150,7 @@ fn source_report(
     let Some(at) = commits
         .last
         .get(name)
-        .and_then(|ms| DateTime::from_timestamp_millis(*ms))
+        .and_then(|ms| Timestamp::from_millisecond(*ms).ok())
     else {
         let why = if commits.caught_up {
             format!(
@@ -165,8 +165,8 @@ fn source_report(
         };
         return Report::unknown(why);
     };
-    let quiet = now - at;
-    let idle = quiet.to_std().is_ok_and(|q| q >= window);
+    let quiet = now.duration_since(at);
+    let idle = Duration::try_from(quiet).is_ok_and(|q| q >= window);
     Report {
         state: Some(if idle {
             ProgressState::Idle
@@ -181,7 +181,7 @@ fn source_report(
             format!(
                 "last source offset committed at {}; none since, for more than the {} window (idle)",
                 format_time(at),
-                crate::progress::human(chrono::Duration::from_std(window).unwrap_or_default())
+                crate::progress::human(SignedDuration::try_from(window).unwrap_or_default())
             )
         } else {
             format!("last source offset committed at {}", format_time(at))
@@ -207,7 +207,7 @@ pub(super) async fn run(weak: Weak<Endpoint>, all: Arc<ConnectClusters>) {
         members.sort_by(|a, b| a.id.cmp(&b.id));
         let snapshot = e.snapshot();
         if let Ok(polled) = &snapshot.connectors {
-            let now = Utc::now();
+            let now = Timestamp::now();
             let mut reports = HashMap::new();
             for c in &members {
                 let names: BTreeSet<String> = all
@@ -372,7 +372,7 @@ async fn measure(
     sources: &mut Sources<'_>,
     tracked: &mut HashMap<String, Tracked>,
     all: &ConnectClusters,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> Result<HashMap<String, Report>, KafkaError> {
     let mut out = HashMap::new();
     if sinks.is_empty() && sources.names.is_empty() {
@@ -506,7 +506,7 @@ fn judge_one(
     keys: &SinkKeys,
     samples: &[PartitionSample],
     state: Option<&str>,
-    now: DateTime<Utc>,
+    now: Timestamp,
     window: Duration,
 ) -> Result<Judgement, Unjudged> {
     if samples.is_empty() {
@@ -611,7 +611,7 @@ fn topic_end(meta: &Metadata, ends: &BTreeMap<(String, i32), i64>, topic: &str) 
 
 /// Where dead letter counting of connector `name` began, from its status (so a restarted controller counts
 /// on from there).
-fn start_offset(all: &ConnectClusters, name: &str) -> Option<(i64, DateTime<Utc>, String)> {
+fn start_offset(all: &ConnectClusters, name: &str) -> Option<(i64, Timestamp, String)> {
     all.wiring.watched.connectors.state().iter().find_map(|k| {
         if connector_name(k) != name {
             return None;
@@ -623,9 +623,7 @@ fn start_offset(all: &ConnectClusters, name: &str) -> Option<(i64, DateTime<Utc>
             .as_ref()?
             .dead_letters
             .as_ref()?;
-        let since = DateTime::parse_from_rfc3339(&d.since)
-            .ok()?
-            .with_timezone(&Utc);
+        let since = parse_time(&d.since)?;
         Some((d.start_offset, since, d.topic.clone()))
     })
 }
@@ -636,8 +634,8 @@ fn count_dead_letters(
     state: &mut Option<DeadLetterCount>,
     topic: &str,
     total: i64,
-    recorded: Option<(i64, DateTime<Utc>, String)>,
-    now: DateTime<Utc>,
+    recorded: Option<(i64, Timestamp, String)>,
+    now: Timestamp,
 ) -> DeadLetters {
     let c = match state {
         Some(c) if c.topic == topic && total >= c.start_offset => c,
@@ -655,7 +653,7 @@ fn count_dead_letters(
         }
     };
     c.recent.push_back((now, total));
-    while c.recent.len() > 2 && c.recent[1].0 <= now - MINUTE {
+    while c.recent.len() > 2 && now.duration_since(c.recent[1].0) >= MINUTE {
         c.recent.pop_front();
     }
     let minute_ago = c.recent.front().map_or(total, |(_, v)| *v);

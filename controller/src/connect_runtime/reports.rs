@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use parking_lot::{Mutex, RwLock};
 use shared::crd::{DeadLetterStatus, ProgressStatus};
 
@@ -18,8 +18,8 @@ pub(crate) struct Report {
     /// `None`: not judged (`message` says why).
     pub state: Option<ProgressState>,
     pub lag: Option<i64>,
-    pub since: Option<DateTime<Utc>>,
-    pub last_commit: Option<DateTime<Utc>>,
+    pub since: Option<Timestamp>,
+    pub last_commit: Option<Timestamp>,
     pub message: String,
     pub dead_letters: Option<DeadLetters>,
 }
@@ -62,7 +62,7 @@ impl Report {
             state: self.state,
             lag: self.lag,
             dead_letters: self.dead_letters.as_ref().map(|d| d.records),
-            last_commit: self.last_commit.map(|t| t.timestamp()),
+            last_commit: self.last_commit.map(Timestamp::as_second),
         }
     }
 
@@ -81,7 +81,7 @@ pub(crate) struct DeadLetters {
     pub topic: String,
     pub records: i64,
     pub per_minute: i64,
-    pub since: DateTime<Utc>,
+    pub since: Timestamp,
     pub start_offset: i64,
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use parking_lot::Mutex;
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use shared::connect::ConnectorStatus;
@@ -60,7 +60,7 @@ struct Tracked {
     /// Tasks per `TASK_STATES` entry.
     tasks: [u32; TASK_STATES.len()],
     /// Since when the connector and all its tasks are RUNNING.
-    healthy_since: Option<DateTime<Utc>>,
+    healthy_since: Option<Timestamp>,
     /// Restarts per (target, trigger), in the order of `RestartTarget::ALL` × `TRIGGERS`.
     restarts: [[u64; 2]; 2],
     /// Ready=False with reason RestartsExhausted: automatic restarts have given up.
@@ -93,9 +93,9 @@ impl Tracked {
         }
     }
 
-    fn uptime(&self, now: DateTime<Utc>) -> i64 {
+    fn uptime(&self, now: Timestamp) -> i64 {
         self.healthy_since
-            .map_or(0, |s| (now - s).num_seconds().max(0))
+            .map_or(0, |s| now.duration_since(s).as_secs().max(0))
     }
 }
 
@@ -107,12 +107,12 @@ struct Family {
     name: &'static str,
     help: &'static str,
     counter: bool,
-    samples: fn(&Tracked, DateTime<Utc>) -> Samples,
+    samples: fn(&Tracked, Timestamp) -> Samples,
     /// kafka-autoconnector's labels (connector_name, ns, rn) instead of ours (cluster, name, namespace).
     autoconnector: bool,
 }
 
-fn states(t: &Tracked, _: DateTime<Utc>) -> Samples {
+fn states(t: &Tracked, _: Timestamp) -> Samples {
     let Some(current) = t.state else {
         return Vec::new();
     };
@@ -121,7 +121,7 @@ fn states(t: &Tracked, _: DateTime<Utc>) -> Samples {
         .collect()
 }
 
-fn tasks(t: &Tracked, _: DateTime<Utc>) -> Samples {
+fn tasks(t: &Tracked, _: Timestamp) -> Samples {
     if t.state.is_none() {
         return Vec::new();
     }
@@ -130,7 +130,7 @@ fn tasks(t: &Tracked, _: DateTime<Utc>) -> Samples {
         .collect()
 }
 
-fn restarts(t: &Tracked, _: DateTime<Utc>) -> Samples {
+fn restarts(t: &Tracked, _: Timestamp) -> Samples {
     let mut out = Vec::new();
     for (ti, target) in RestartTarget::ALL.iter().enumerate() {
         for (gi, trigger) in TRIGGERS.iter().enumerate() {
@@ -144,7 +144,7 @@ fn restarts(t: &Tracked, _: DateTime<Utc>) -> Samples {
     out
 }
 
-fn progress_states(t: &Tracked, _: DateTime<Utc>) -> Samples {
+fn progress_states(t: &Tracked, _: Timestamp) -> Samples {
     let Some(current) = t.progress.and_then(|p| p.state) else {
         return Vec::new();
     };
@@ -322,7 +322,7 @@ impl Connectors {
         cluster: &str,
         connector: &str,
         status: Option<&ConnectorStatus>,
-        healthy_since: Option<DateTime<Utc>>,
+        healthy_since: Option<Timestamp>,
     ) {
         let mut tracked = self.tracked.lock();
         let t = tracked.entry(key.clone()).or_default();
@@ -372,7 +372,7 @@ fn label(name: &str, value: &str) -> LabelPair {
 
 impl ChunkedFamilies for ConnectorFamilies {
     fn encode(&self, out: &mut Vec<u8>) {
-        let now = Utc::now();
+        let now = Timestamp::now();
         let tracked = self.tracked.lock();
         // In a stable order, so consecutive scrapes read alike.
         let mut entries: Vec<(&ObjKey, &Tracked)> = tracked.iter().collect();
@@ -387,7 +387,7 @@ impl ChunkedFamilies for ConnectorFamilies {
 }
 
 /// One family's series of some connectors.
-fn family(f: &Family, connectors: &[(&ObjKey, &Tracked)], now: DateTime<Utc>) -> MetricFamily {
+fn family(f: &Family, connectors: &[(&ObjKey, &Tracked)], now: Timestamp) -> MetricFamily {
     let mut mf = MetricFamily::default();
     mf.set_name(f.name.to_string());
     mf.set_help(f.help.to_string());

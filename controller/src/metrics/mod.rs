@@ -319,7 +319,7 @@ impl RequestObserver for ConnectObserver {
 mod tests {
     use super::*;
     use crate::plan::Trigger;
-    use chrono::Utc;
+    use jiff::Timestamp;
     use shared::connect::ConnectorStatus;
 
     fn status(tasks: &[&str]) -> ConnectorStatus {
@@ -340,7 +340,7 @@ mod tests {
     fn series_appear_and_disappear() {
         let m = Metrics::new(true).unwrap();
         let key = ("ns".to_string(), "orders".to_string());
-        let since = Utc::now() - chrono::Duration::seconds(42);
+        let since = Timestamp::now() - Duration::from_secs(42);
         m.connectors.observe(
             &key,
             "ns/c",

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use shared::connect::{ConnectorStatus, InitialState, apache_version};
 use shared::crd::{AutoRestartStatus, ConnectorState, ContentionStatus};
 
@@ -102,7 +102,7 @@ pub struct Input<'a> {
     pub manual: Option<Request<Manual>>,
     /// The `connectwarden.io/restart-task` request not handled yet, if any.
     pub manual_task: Option<Request<i32>>,
-    pub now: DateTime<Utc>,
+    pub now: Timestamp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

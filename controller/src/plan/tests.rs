@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use shared::connect::{ConnectorStatus, InitialState, ValidateResponse, apache_version};
 use shared::crd::{AutoRestartStatus, ConnectorState};
 use shared::redact::keyed_hash;
@@ -34,8 +34,8 @@ fn policy() -> Policy {
     }
 }
 
-fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+fn now() -> Timestamp {
+    Timestamp::from_second(1_700_000_000).unwrap()
 }
 
 fn input<'a>(d: &'a Desired, observed: Observed<'a>) -> Input<'a> {
@@ -387,7 +387,7 @@ fn failed_task_is_restarted_at_once_then_with_backoff_then_exhausted() {
     // 5 s later: the second restart waits until 10 s after the first
     let mut i = input(&d, present(&st, &d.config));
     i.restarts = Some(&first);
-    i.now = now() + chrono::Duration::seconds(5);
+    i.now = now() + Duration::from_secs(5);
     let p = plan(&i);
     assert!(p.actions.is_empty());
     assert_eq!(p.requeue_after, Some(Duration::from_secs(5)));
@@ -525,11 +525,11 @@ fn a_manual_restart_is_sent_once_and_its_value_stored_before() {
     let failed = status("RUNNING", &["FAILED", "RUNNING"]);
     let mut next = input(&d, present(&failed, &d.config));
     next.restarts = Some(&a);
-    next.now = now() + chrono::Duration::seconds(1);
+    next.now = now() + Duration::from_secs(1);
     let p = plan(&next);
     assert!(p.actions.is_empty(), "{:?}", p.actions);
     assert_eq!(p.requeue_after, Some(Duration::from_secs(9)));
-    next.now = now() + chrono::Duration::seconds(10);
+    next.now = now() + Duration::from_secs(10);
     assert_eq!(
         plan(&next).actions,
         vec![Action::Restart {
@@ -603,7 +603,7 @@ fn healthy_after_stable_period_resets_count() {
     let st = status("RUNNING", &["RUNNING"]);
     let prev = AutoRestartStatus {
         count: 2,
-        last_restart_time: Some(restart::format_time(now() - chrono::Duration::seconds(601))),
+        last_restart_time: Some(restart::format_time(now() - Duration::from_secs(601))),
         next_restart_time: None,
     };
     let mut i = input(&d, present(&st, &d.config));

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::Utc;
+use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::runtime::controller::Action as Requeue;
@@ -235,7 +235,7 @@ pub fn cluster_status(
             }
         }
     };
-    let now = Utc::now();
+    let now = Timestamp::now();
     s.conditions = status::conditions(&prev.conditions, &ready, &ready.message, generation, now);
     s.conditions.retain(|c| c.kind != KAFKA_REACHABLE);
     if let Some(health) = h.and_then(|h| h.kafka_health()) {
@@ -655,7 +655,7 @@ mod tests {
         c.metadata.generation = Some(2);
         assert!(changes.changed(r.clone(), Some(&c)), "spec changed");
         c.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            Timestamp::UNIX_EPOCH,
         ));
         assert!(changes.changed(r.clone(), Some(&c)), "being deleted");
         assert!(changes.changed(r.clone(), None), "gone");

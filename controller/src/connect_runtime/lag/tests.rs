@@ -74,7 +74,7 @@ fn a_sink_is_measured_on_its_topics_its_regex_and_what_its_group_committed() {
 
 #[test]
 fn what_is_not_judged_says_why() {
-    let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let now = Timestamp::from_second(1_700_000_000).unwrap();
     let w = Duration::from_secs(600);
     let mut t = Track::default();
     let r = judge_one(
@@ -161,8 +161,8 @@ fn what_is_not_judged_says_why() {
 
 #[test]
 fn dead_letters_count_from_where_counting_began_and_per_minute() {
-    let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    let t0 = Timestamp::from_second(1_700_000_000).unwrap();
+    let at = |s: i64| t0 + SignedDuration::from_secs(s);
     let mut state = None;
     let d = count_dead_letters(&mut state, "dlq", 100, None, at(0));
     assert_eq!(
@@ -197,7 +197,7 @@ fn dead_letters_count_from_where_counting_began_and_per_minute() {
 
 #[test]
 fn a_source_reports_its_last_commit_and_goes_idle_after_a_window_without_one() {
-    let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let t0 = Timestamp::from_second(1_700_000_000).unwrap();
     let w = Duration::from_secs(600);
     let mut c = SourceCommits {
         topic: "connect-offsets".into(),
@@ -218,8 +218,8 @@ fn a_source_reports_its_last_commit_and_goes_idle_after_a_window_without_one() {
         r.message,
         "no source offset of this connector in the offsets topic connect-offsets"
     );
-    c.last.insert("jdbc".into(), t0.timestamp_millis());
-    let r = source_report("jdbc", Ok(&c), t0 + chrono::Duration::seconds(90), w);
+    c.last.insert("jdbc".into(), t0.as_millisecond());
+    let r = source_report("jdbc", Ok(&c), t0 + SignedDuration::from_secs(90), w);
     assert_eq!(
         (r.state, r.last_commit, r.message.as_str()),
         (
@@ -228,7 +228,7 @@ fn a_source_reports_its_last_commit_and_goes_idle_after_a_window_without_one() {
             "last source offset committed at 2023-11-14T22:13:20Z"
         )
     );
-    let r = source_report("jdbc", Ok(&c), t0 + chrono::Duration::seconds(700), w);
+    let r = source_report("jdbc", Ok(&c), t0 + SignedDuration::from_secs(700), w);
     assert_eq!(
         (r.state, r.message.as_str()),
         (

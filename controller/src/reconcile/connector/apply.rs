@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use chrono::Utc;
+use jiff::Timestamp;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
@@ -251,7 +251,7 @@ async fn contend(
         ),
         changed: held && ctx.contention_seen.changed(&key, digest),
     };
-    match contention::judge(limits, prev, o.meta().generation, looked, Utc::now()) {
+    match contention::judge(limits, prev, o.meta().generation, looked, Timestamp::now()) {
         contention::Verdict::Write { status, resumed } => {
             if let Some(why) = resumed {
                 ctx.contention_seen.forget(&key);
@@ -503,7 +503,7 @@ fn plan_input<'a>(
             annotations.get(ANNOTATION_RESTART_TASK).map(String::as_str),
             prev.and_then(|s| s.last_handled_task_restart.as_deref()),
         ),
-        now: Utc::now(),
+        now: Timestamp::now(),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use jiff::Timestamp;
 use shared::crd::{
     ANNOTATION_RESTART, ANNOTATION_RESTART_TASK, KafkaConnectorStatus, ProgressStatus,
 };
@@ -64,11 +64,11 @@ impl Job<'_> {
                 handled_task_restart: p.handled_task_restart.clone(),
                 topics: self.topics.clone(),
                 redactor,
-                now: Utc::now(),
+                now: Timestamp::now(),
             },
         );
         if let Some(o) = offsets {
-            status::record_offsets(&mut s, o, self.generation, Utc::now());
+            status::record_offsets(&mut s, o, self.generation, Timestamp::now());
         }
         s
     }

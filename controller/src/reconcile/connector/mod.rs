@@ -13,7 +13,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use jiff::Timestamp;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
@@ -235,7 +235,7 @@ async fn write_simple(o: &KafkaConnector, ctx: &Ctx, ready: &Ready) -> Result<()
             handled_task_restart: None,
             topics: prev.map(|s| s.topics.clone()).unwrap_or_default(),
             redactor: &Redactor::default(),
-            now: Utc::now(),
+            now: Timestamp::now(),
         },
     );
     ctx.writes.write_status(o, prev, &s, false).await

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::Utc;
+use jiff::Timestamp;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use shared::connect::{ConnectorStatus, InitialState, ValidateResponse};
@@ -192,7 +192,7 @@ async fn reconcile_once(
             prev.and_then(|s| s.last_handled_restart.as_deref()),
         ),
         manual_task: None,
-        now: Utc::now(),
+        now: Timestamp::now(),
     };
     let job = Job {
         key: "ns/c".into(),
@@ -261,7 +261,7 @@ async fn an_automatic_restart_is_counted_in_status_before_it_is_sent() {
 /// Plans, executes and reports the first reconcile of connector `c`, which the latest poll did not show.
 async fn create_once(fx: &Recorder) -> Vec<String> {
     let d = desired();
-    let input = crate::fixtures::first_input(&d, Observed::Absent, policy(), Utc::now());
+    let input = crate::fixtures::first_input(&d, Observed::Absent, policy(), Timestamp::now());
     let job = Job {
         key: "ns/c".into(),
         prev: None,
