@@ -241,18 +241,15 @@ pub fn scratch(name: &str) -> PathBuf {
     d
 }
 
-/// The raw answer (status line, headers and body) to a plain-HTTP GET of `url`, e.g. a metrics page.
-pub fn http_get(url: &str) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
+/// The shared webhook's `/metrics` page, for tests without a runtime.
+pub fn shared_webhook_metrics() -> String {
+    let url = format!(
+        "{}/metrics",
+        env()
+            .warden
+            .as_ref()
+            .expect("the stack runs the shared webhook")
+            .webhook_metrics_url
+    );
+    stack::http::get(&url).unwrap_or_else(|e| panic!("{e}")).1
 }

@@ -109,19 +109,16 @@ impl Container {
 
     /// Waits for a 200 from `url` (a probe on host networking), failing with the container's log.
     fn wait_ready(&mut self, url: &str) {
-        let start = std::time::Instant::now();
-        while !http_200(url) {
+        let what = format!("{} ready at {url}", self.name);
+        poll_until(&what, Duration::from_secs(60), || {
             if let Err(e) = self.proc_.check_alive() {
                 panic!("{}: {e}\n{}", self.name, self.log());
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "{} not ready at {url} after 60 s:\n{}",
-                self.name,
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            match stack::http::get(url) {
+                Ok((200, _)) => Ok(()),
+                answer => Err(format!("{answer:?}; its log:\n{}", self.log())),
+            }
+        });
     }
 
     /// The user ids (real, effective, saved, filesystem) of the container's process, as the host sees them.
@@ -150,28 +147,6 @@ impl Drop for Container {
             .stderr(Stdio::null())
             .status();
     }
-}
-
-fn http_200(url: &str) -> bool {
-    use std::io::{Read, Write};
-    let Some(host) = url
-        .strip_prefix("http://")
-        .and_then(|r| r.split('/').next())
-    else {
-        return false;
-    };
-    let path = &url["http://".len() + host.len()..];
-    let Ok(mut s) = std::net::TcpStream::connect(host) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 12];
-    s.read_exact(&mut buf).is_ok() && &buf[9..12] == b"200"
 }
 
 fn free_port() -> u16 {
