@@ -127,14 +127,28 @@ pub fn apply(yaml: &str, extra: &[&str]) -> Out {
 /// Creates a fresh namespace with the given labels.
 pub fn namespace(prefix: &str, labels: &[(&str, &str)]) -> String {
     let ns = unique(prefix);
-    let mut yaml = format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  labels:\n    e2e: \"true\"\n"
-    );
-    for (k, v) in labels {
-        yaml.push_str(&format!("    {k}: \"{v}\"\n"));
-    }
-    apply(&yaml, &[]).expect_ok();
+    let mut all = vec![("e2e", "true")];
+    all.extend_from_slice(labels);
+    apply(&namespace_object(&ns, &all), &[]).expect_ok();
     ns
+}
+
+/// The namespace `name` (e.g. the install namespace the shipped manifests name), created unless it exists.
+pub fn ensure_namespace(name: &str) {
+    apply(&namespace_object(name, &[]), &[]).expect_ok();
+}
+
+/// A Namespace object as JSON (which kubectl reads as YAML).
+fn namespace_object(name: &str, labels: &[(&str, &str)]) -> String {
+    let mut metadata = serde_json::json!({ "name": name });
+    if !labels.is_empty() {
+        let labels: serde_json::Map<String, serde_json::Value> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string().into()))
+            .collect();
+        metadata["labels"] = labels.into();
+    }
+    serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": metadata }).to_string()
 }
 
 /// A Kubernetes client for the stack, as admin.

@@ -19,6 +19,33 @@ pub fn yaml_stream(docs: &[String]) -> String {
     docs.join("---\n")
 }
 
+/// A fixture's text (`e2e/tests/e2e/fixtures/`) with each `${KEY}` placeholder replaced by its value. Panics
+/// when a placeholder has no value or a value no placeholder, so a fixture and its test cannot drift apart.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut placeholders = Vec::new();
+    let mut rest = template;
+    while let Some(at) = rest.find("${") {
+        rest = &rest[at + 2..];
+        let end = rest.find('}').unwrap_or(rest.len());
+        let key = &rest[..end];
+        if !key.is_empty() && key.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+            placeholders.push(key);
+        }
+    }
+    for key in &placeholders {
+        assert!(
+            values.iter().any(|(k, _)| k == key),
+            "no value for ${{{key}}} in:\n{template}"
+        );
+    }
+    let mut text = template.to_string();
+    for (key, value) in values {
+        assert!(placeholders.contains(key), "no ${{{key}}} in:\n{template}");
+        text = text.replace(&format!("${{{key}}}"), value);
+    }
+    text
+}
+
 /// A KafkaConnectCluster manifest.
 #[derive(Clone)]
 pub struct Cluster {

@@ -436,11 +436,7 @@ fn the_dashboard_ships_in_a_configmap_grafana_picks_up() {
         .split("\n---\n")
         .find(|d| d.contains("kind: ConfigMap"))
         .expect("a ConfigMap in deploy/monitoring");
-    apply(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: connect-warden\n",
-        &[],
-    )
-    .expect_ok();
+    crate::install::ensure_install_namespace();
     let out = apply(doc, &["--dry-run=server", "-o", "json"])
         .expect_ok()
         .stdout;

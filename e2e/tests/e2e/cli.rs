@@ -4,12 +4,12 @@
 //! without a restart (read from Connect's own request log); convert, apply, Ready; the kubectl plugin name.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use connect_warden_e2e::connectors::{
     T, annotate_connector, connect_log, count, shared_namespace, wait_running,
 };
-use connect_warden_e2e::objects::{cluster, file_sink, file_source};
+use connect_warden_e2e::objects::{cluster, file_sink, file_source, fill};
 use connect_warden_e2e::*;
 
 /// What a cwctl run printed, and its exit status.
@@ -128,13 +128,17 @@ fn manifests(ns: &str, dir: &Path) {
     write(
         dir,
         "broken.yaml",
-        &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n  namespace: {ns}\n"),
+        &fill(
+            include_str!("fixtures/cli/broken.yaml"),
+            &[("NAMESPACE", ns)],
+        ),
     );
     write(
         dir,
         "other.yaml",
-        &format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: {ns}\n"
+        &fill(
+            include_str!("fixtures/cli/deployment.yaml"),
+            &[("NAMESPACE", ns)],
         ),
     );
 }
@@ -564,11 +568,9 @@ async fn export_then_apply_adopts_running_connectors_without_a_restart() {
     let exported = std::fs::read_to_string(dir.join(format!("{object}.yaml"))).unwrap();
     assert_eq!(
         exported,
-        format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: {object}\n  namespace: {ns}\nspec:\n  \
-             class: FileStreamSource\n  clusterRef:\n    name: main\n  config:\n    batch.size: '100'\n    file: /tmp/cli-export.txt\n    topic: cli-export\n  \
-             configFrom:\n    connection.password:\n      secretKeyRef:\n        key: connection.password\n        name: {object}-config\n  \
-             name: {name}\n  tasksMax: 1\n"
+        fill(
+            include_str!("fixtures/cli/exported-connector.yaml"),
+            &[("OBJECT", &object), ("NAMESPACE", &ns), ("NAME", &name)],
         )
     );
     let secrets = std::fs::read_to_string(dir.join("secrets.yaml")).unwrap();
@@ -624,31 +626,28 @@ async fn converted_resources_apply_and_become_ready() {
     let dir = scratch("cli-convert");
     let port = connect_url().rsplit(':').next().unwrap().to_string();
     let out = |n: &str| dir.join(n).display().to_string();
-    let strimzi = write(
-        &dir,
+    let input = |file: &str, fixture: &str, sink_file: &str, more: &[(&str, &str)]| {
+        let mut values = vec![("NAMESPACE", ns.as_str()), ("FILE", sink_file)];
+        values.extend_from_slice(more);
+        write(&dir, file, &fill(fixture, &values))
+    };
+    let strimzi = input(
         "in/strimzi.yaml",
-        &format!(
-            "apiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaConnector\nmetadata:\n  name: from-strimzi\n  namespace: {ns}\n  labels:\n    strimzi.io/cluster: my-connect\n\
-         spec:\n  class: org.apache.kafka.connect.file.FileStreamSinkConnector\n  tasksMax: 1\n  autoRestart:\n    enabled: true\n    maxRestarts: 3\n  config:\n    topics: cli-convert\n    file: {}\n",
-            out("strimzi.txt")
-        ),
+        include_str!("fixtures/cli/strimzi.yaml"),
+        &out("strimzi.txt"),
+        &[],
     );
-    let auto = write(
-        &dir,
+    let auto = input(
         "in/auto.yaml",
-        &format!(
-            "apiVersion: skynet.walmartdigital.cl/v1alpha1\nkind: GenericAutoConnector\nmetadata:\n  name: from-autoconnector\n  namespace: {ns}\nspec:\n  connector.config:\n    connector.class: \"org.apache.kafka.connect.file.FileStreamSinkConnector\"\n    topics: \"cli-convert\"\n    file: \"{}\"\n    max.tasks: \"2\"\n",
-            out("auto.txt")
-        ),
+        include_str!("fixtures/cli/autoconnector.yaml"),
+        &out("auto.txt"),
+        &[],
     );
-    let external = write(
-        &dir,
+    let external = input(
         "ext/external.yaml",
-        &format!(
-            "apiVersion: external.saiello.github.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: from-external\n  namespace: {ns}\n  labels:\n    external.saiello.github.io/api-schema: 'http'\n    external.saiello.github.io/api-host: '127.0.0.1'\n    external.saiello.github.io/api-port: '{port}'\n\
-         spec:\n  class: org.apache.kafka.connect.file.FileStreamSinkConnector\n  tasksMax: 1\n  config:\n    topics: cli-convert\n    file: {}\n  state: running\n",
-            out("external.txt")
-        ),
+        include_str!("fixtures/cli/external.yaml"),
+        &out("external.txt"),
+        &[("PORT", &port)],
     );
     let converted = cwctl(&[
         "convert",

@@ -12,13 +12,13 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use connect_warden_e2e::connectors::{delete_connector, ready, wait_running};
-use connect_warden_e2e::objects::{cluster, connector, file_sink, file_source};
+use connect_warden_e2e::objects::{cluster, connector, file_sink, file_source, fill};
 use connect_warden_e2e::*;
 use stack::process::Proc;
 use stack::warden::PRIVATE_LABEL;
 
 use crate::install::ca_bundle;
-use crate::webhook::{denial, warnings};
+use crate::webhook::{denial, no_topics_denial, warnings};
 
 /// Where a Pod finds its ServiceAccount token, CA and namespace.
 const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -159,11 +159,9 @@ fn free_port() -> u16 {
 fn service_account(ns: &str, dir: &Path) -> (PathBuf, Deleted) {
     let binding = unique("cw-images");
     apply(
-        &format!(
-            "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: connect-warden\n  namespace: {ns}\n---\n\
-             apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {binding}\n\
-             roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\n\
-             subjects:\n  - kind: ServiceAccount\n    name: connect-warden\n    namespace: {ns}\n"
+        &fill(
+            include_str!("fixtures/images/service-account.yaml"),
+            &[("NAMESPACE", ns), ("BINDING", &binding)],
         ),
         &[],
     )
@@ -504,7 +502,7 @@ fn the_cli_image_validates_manifests_mounted_read_only() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("connectors.yaml"),
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: Orders_Sink\n  namespace: team-a\nspec:\n  clusterRef: {name: local}\n  class: FileStreamSink\n  config:\n    topics: orders\n    batch.size: 200\n",
+        include_str!("fixtures/images/connectors.yaml"),
     )
     .unwrap();
     let name = unique("cli-image");

@@ -105,12 +105,8 @@ fn is_foreign(d: &Doc) -> bool {
 }
 
 /// The namespace the base installs into must exist for namespaced objects to pass a server-side dry run.
-fn ensure_install_namespace() {
-    apply(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: connect-warden\n",
-        &[],
-    )
-    .expect_ok();
+pub(crate) fn ensure_install_namespace() {
+    ensure_namespace(stack::warden::INSTALL_NAMESPACE);
 }
 
 #[test]

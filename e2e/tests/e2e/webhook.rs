@@ -6,7 +6,7 @@ use std::time::Duration;
 use connect_warden_e2e::connectors::{
     delete_connector_nowait, patch_connector, remove_finalizers, try_patch_connector,
 };
-use connect_warden_e2e::objects::{Connector, cluster, connector, file_source, yaml_stream};
+use connect_warden_e2e::objects::{Connector, cluster, connector, file_source, fill, yaml_stream};
 use connect_warden_e2e::*;
 
 const DENIED: &str = "admission webhook \"validate.connectwarden.io\" denied the request: ";
@@ -489,8 +489,9 @@ fn connect_down_fail_closed_and_fail_open() {
 fn clusters_with_malformed_url_are_denied_and_missing_secrets_warned_about() {
     let ns = namespace("wh-cluster", &[]);
     // Raw text: the malformed URL goes to the API server exactly as written.
-    let bad_url = format!(
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: bad-url, namespace: {ns}}}\nspec:\n  url: connect:8083\n"
+    let bad_url = fill(
+        include_str!("fixtures/webhook/bad-url.yaml"),
+        &[("NAMESPACE", &ns)],
     );
     let msg = denial(&apply(&bad_url, &[]));
     assert_eq!(
