@@ -286,6 +286,36 @@ pub async fn scrape(base: &str) -> String {
 
 pub use stack::metrics_text::{sum as total, value as sample};
 
+/// Waits until the counter `name{labels…}` on the metrics page under `base` has risen by `by` since the call.
+/// A period measured so has passed in the counting process's own time, which a loaded machine stretches
+/// along with everything else, where wall time does not.
+pub async fn wait_counter_rise(base: &str, name: &str, labels: &[(&str, &str)], by: f64) {
+    let from = total(&scrape(base).await, name, labels);
+    eventually(
+        &format!("{name} {labels:?} to rise by {by} from {from}"),
+        T,
+        || async {
+            let now = total(&scrape(base).await, name, labels);
+            (now >= from + by).then_some(()).ok_or(format!("{now}"))
+        },
+    )
+    .await
+}
+
+/// Waits until the controller behind `base` has counted `n` more polls of the Connect cluster `cluster`
+/// (`namespace/name`) than when called: `n` looks at Connect, each of which queues the connectors whose
+/// entry changed, so `n` chances to act on anything (the first poll may have begun before the call). What a
+/// test proves does *not* happen, it proves over a count of polls rather than a span of wall time.
+pub async fn wait_polls(base: &str, cluster: &str, n: u32) {
+    wait_counter_rise(
+        base,
+        "connect_warden_cluster_polls_total",
+        &[("cluster", cluster)],
+        f64::from(n),
+    )
+    .await
+}
+
 /// The shared controller's metrics, `http://host:port`.
 pub fn shared_metrics_url() -> String {
     crate::env()

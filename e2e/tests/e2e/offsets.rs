@@ -3,13 +3,11 @@
 //! alter and reset and restoring it; `deletionPolicy: DeleteAndResetOffsets`; a MirrorSourceConnector's
 //! offsets; bad input refused with what is wrong.
 
-use std::time::Duration;
-
 use connect_warden_e2e::connectors::{
-    T, annotate_connector, condition, delete_connector, get, shared_namespace,
-    try_annotate_connector, wait_running,
+    T, annotate_connector, condition, delete_connector, get, get_events, shared_metrics_url,
+    shared_namespace, try_annotate_connector, wait_polls, wait_running,
 };
-use connect_warden_e2e::objects::{connector, file_sink, file_source};
+use connect_warden_e2e::objects::{file_sink, file_source, mirror_source};
 use connect_warden_e2e::{
     apply, connect, eventually, kafka_env, kubectl, kubectl_with_stdin, scratch, unique,
 };
@@ -221,7 +219,7 @@ async fn list_then_alter_and_reset_a_running_source_each_step_visible() {
     .expect_ok();
     annotate_connector(ns, name, &format!("{ANNOTATION}=list"), &["--overwrite"]);
     patch_annotation_noop(ns, name);
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    wait_polls(&shared_metrics_url(), &format!("{ns}/main"), 3).await;
     assert!(!config_map_data(ns, "listed-offsets").contains_key(OFFSETS_KEY));
     let listed_events = events_of(ns, name)
         .iter()
