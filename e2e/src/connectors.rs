@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kube::api::Api;
+use shared::connect::ConnectClient;
 use shared::crd::{KafkaConnectCluster, KafkaConnectClusterStatus, KafkaConnector};
 
 use crate::objects::{cluster, file_sink};
@@ -160,6 +161,38 @@ pub async fn wait_running(ns: &str, name: &str, tasks: &str) -> KafkaConnector {
     .await
 }
 
+/// Waits until the connector `stray` is gone from the Connect worker `c` and the KafkaConnectCluster `main`
+/// in `ns`, which prunes, has reported it.
+pub async fn wait_pruned(c: &ConnectClient, stray: &str, ns: &str) {
+    eventually("the stray connector pruned", T, || async {
+        let names = c.list().await.map_err(|e| e.to_string())?;
+        (!names.iter().any(|n| n == stray))
+            .then_some(())
+            .ok_or(format!("{names:?}"))
+    })
+    .await;
+    eventually("the prune reported", T, || async {
+        let ev = events(ns, "main");
+        ev.contains("Pruned").then_some(()).ok_or(ev)
+    })
+    .await;
+}
+
+/// The KafkaConnector `ns/name`, which no controller has reconciled: it has no status conditions. Its
+/// finalizers are the caller's to judge.
+pub async fn unreconciled(ns: &str, name: &str) -> KafkaConnector {
+    let untouched = get(ns, name).await.expect("the object is there");
+    assert!(
+        untouched
+            .status
+            .as_ref()
+            .is_none_or(|s| s.conditions.is_empty()),
+        "{:?}",
+        untouched.status
+    );
+    untouched
+}
+
 /// `kubectl delete kafkaconnector <name> --wait=true`: returns once the object is gone (after the
 /// controller's finalizer ran).
 pub fn delete_connector(ns: &str, name: &str) {
@@ -232,7 +265,7 @@ pub fn annotate_connector(ns: &str, name: &str, annotation: &str, flags: &[&str]
 }
 
 /// `kubectl get events -o <output>` of the events about `name`.
-fn get_events(ns: &str, name: &str, output: &str) -> Out {
+pub fn get_events(ns: &str, name: &str, output: &str) -> Out {
     kubectl(&[
         "get",
         "events",

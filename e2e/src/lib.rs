@@ -71,6 +71,14 @@ impl Out {
         self
     }
 
+    /// How many objects a `--dry-run=server` run said the API server accepted.
+    pub fn dry_run_accepted(&self) -> usize {
+        self.stdout
+            .lines()
+            .filter(|l| l.ends_with("(server dry run)"))
+            .count()
+    }
+
     #[track_caller]
     pub fn expect_err(self) -> Out {
         assert!(
@@ -82,35 +90,43 @@ impl Out {
     }
 }
 
-/// Runs the real kubectl against the stack's API server, as a user would, with `stdin` piped in.
-pub fn kubectl_with_stdin(args: &[&str], stdin: Option<&str>) -> Out {
+impl From<std::process::Output> for Out {
+    fn from(out: std::process::Output) -> Out {
+        Out {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `cmd` to its end with `stdin` written to it (or nothing to read), capturing what it prints.
+pub fn output_with_stdin(
+    cmd: &mut Command,
+    stdin: Option<&str>,
+) -> std::io::Result<std::process::Output> {
     use std::io::Write;
-    let k = kube_env();
-    let mut cmd = Command::new(&k.kubectl);
-    cmd.arg("--kubeconfig").arg(&k.kubeconfig).args(args);
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
         Stdio::null()
     });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("running {}: {e}", k.kubectl.display()));
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+    let mut child = cmd.spawn()?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes())?;
     }
-    let out = child.wait_with_output().unwrap();
-    Out {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output()
+}
+
+/// Runs the real kubectl against the stack's API server, as a user would, with `stdin` piped in.
+pub fn kubectl_with_stdin(args: &[&str], stdin: Option<&str>) -> Out {
+    let k = kube_env();
+    let mut cmd = Command::new(&k.kubectl);
+    cmd.arg("--kubeconfig").arg(&k.kubeconfig).args(args);
+    output_with_stdin(&mut cmd, stdin)
+        .unwrap_or_else(|e| panic!("running {}: {e}", k.kubectl.display()))
+        .into()
 }
 
 pub fn kubectl(args: &[&str]) -> Out {

@@ -1,6 +1,7 @@
 //! KafkaConnectCluster and KafkaConnector manifests built from the `shared::crd` types, as YAML for
 //! `kubectl apply`. Fields a test does not set stay out of the manifest (not even their defaults), as in a
-//! hand-written file: the API server defaults them, and `kubectl apply` leaves them to other writers.
+//! hand-written file: the API server defaults them, and `kubectl apply` leaves them to other writers. Where
+//! the test is about a file's own text, it is a fixture (`e2e/tests/e2e/fixtures/`) filled in by [`fill`].
 
 use std::collections::BTreeMap;
 
@@ -266,6 +267,21 @@ pub fn file_source(ns: &str, name: &str, topic: &str, file: impl std::fmt::Displ
     connector(ns, name, "FileStreamSource")
         .config("topic", topic)
         .config("file", file)
+}
+
+/// A `MirrorSourceConnector` on `main` with one task, mirroring the broker at `bootstrap` into itself (cluster
+/// aliases `src` and `dst`); the caller says which topics.
+pub fn mirror_source(ns: &str, name: &str, bootstrap: &str) -> Connector {
+    connector(
+        ns,
+        name,
+        "org.apache.kafka.connect.mirror.MirrorSourceConnector",
+    )
+    .tasks_max(1)
+    .config("source.cluster.alias", "src")
+    .config("target.cluster.alias", "dst")
+    .config("source.cluster.bootstrap.servers", bootstrap)
+    .config("target.cluster.bootstrap.servers", bootstrap)
 }
 
 impl Connector {

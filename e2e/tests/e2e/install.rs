@@ -82,11 +82,7 @@ fn server_dry_run(docs: &[&Doc], extra: &[&str]) {
     let mut flags = vec!["--dry-run=server"];
     flags.extend_from_slice(extra);
     let out = apply(&join(docs), &flags).expect_ok();
-    let accepted = out
-        .stdout
-        .lines()
-        .filter(|l| l.ends_with("(server dry run)"))
-        .count();
+    let accepted = out.dry_run_accepted();
     assert_eq!(
         accepted,
         docs.len(),

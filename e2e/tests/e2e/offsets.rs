@@ -68,18 +68,7 @@ fn put_config_map(ns: &str, name: &str, pairs: &[(&str, &str)]) {
 /// The reasons of the events about `name`, oldest first (by their microsecond eventTime), with their
 /// messages.
 fn events_of(ns: &str, name: &str) -> Vec<(String, String)> {
-    let out = kubectl(&[
-        "get",
-        "events",
-        "-n",
-        ns,
-        "--field-selector",
-        &format!("involvedObject.name={name}"),
-        "-o",
-        "json",
-    ])
-    .expect_ok()
-    .stdout;
+    let out = get_events(ns, name, "json").expect_ok().stdout;
     let v: Value = serde_json::from_str(&out).unwrap();
     let mut items: Vec<(String, String, String)> = v["items"]
         .as_array()
@@ -341,24 +330,14 @@ async fn a_mirror_source_connectors_offsets_are_listed() {
     let ns = &p.ns;
     let topic = topic_of(ns).await;
     let name = unique("offsets-mirror");
-    let broker = &kafka_env().bootstrap;
-    connector(
-        ns,
-        &name,
-        "org.apache.kafka.connect.mirror.MirrorSourceConnector",
-    )
-    .tasks_max(1)
-    .config("source.cluster.alias", "src")
-    .config("target.cluster.alias", "dst")
-    .config("source.cluster.bootstrap.servers", broker)
-    .config("target.cluster.bootstrap.servers", broker)
-    .config("topics", &topic)
-    .config("replication.factor", "1")
-    .config("offset-syncs.topic.replication.factor", "1")
-    .config("sync.topic.acls.enabled", "false")
-    .offsets_config_maps("mirror-offsets", "mirror-wanted")
-    .apply()
-    .expect_ok();
+    mirror_source(ns, &name, &kafka_env().bootstrap)
+        .config("topics", &topic)
+        .config("replication.factor", "1")
+        .config("offset-syncs.topic.replication.factor", "1")
+        .config("sync.topic.acls.enabled", "false")
+        .offsets_config_maps("mirror-offsets", "mirror-wanted")
+        .apply()
+        .expect_ok();
     wait_running(ns, &name, "1/1").await;
     // Both lines replicated: the source partition's offset is 1 (the last record replicated).
     eventually("MirrorSource offsets", T, || async {
@@ -511,7 +490,8 @@ async fn bad_offsets_input_is_refused_with_what_is_wrong() {
     );
 
     // An unknown operation: denied at admission (the controller's own refusal, for a value the webhook
-    // never saw, is tested in controller::unreadable_requests_the_webhook_never_saw_are_refused_once_by_the_controller).
+    // never saw, is tested in
+    // controller::restarts::unreadable_requests_the_webhook_never_saw_are_refused_once_by_the_controller).
     let out = try_annotate_connector(
         &ns,
         &name,

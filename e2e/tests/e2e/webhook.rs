@@ -28,6 +28,16 @@ fn denial_by(out: &Out, prefix: &str) -> String {
     out.stderr[at + prefix.len()..].trim_end().to_string()
 }
 
+/// The denial of a FileStreamSink without topics on the KafkaConnectCluster `ns/cluster`: Kafka Connect's own
+/// validation, a line per key.
+pub(crate) fn no_topics_denial(ns: &str, cluster: &str) -> String {
+    format!(
+        "Kafka Connect (KafkaConnectCluster {ns}/{cluster}) rejected the config of FileStreamSink:\n\
+         topics: Must configure one of topics or topics.regex\n\
+         topics.regex: Must configure one of topics or topics.regex"
+    )
+}
+
 /// The `Warning:` lines kubectl printed.
 pub(crate) fn warnings(out: &Out) -> Vec<String> {
     out.stderr
@@ -97,14 +107,7 @@ fn sink_without_topics_is_denied_with_connects_message() {
             .config("file", "/tmp/out.txt")
             .apply(),
     );
-    assert_eq!(
-        msg,
-        format!(
-            "Kafka Connect (KafkaConnectCluster {ns}/local) rejected the config of FileStreamSink:\n\
-             topics: Must configure one of topics or topics.regex\n\
-             topics.regex: Must configure one of topics or topics.regex"
-        )
-    );
+    assert_eq!(msg, no_topics_denial(&ns, "local"));
     assert!(not_found(&ns, &name));
 }
 
