@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kube::api::Api;
+use shared::connect::ConnectClient;
 use shared::crd::{KafkaConnectCluster, KafkaConnectClusterStatus, KafkaConnector};
 
 use crate::objects::{cluster, file_sink};
@@ -160,6 +161,38 @@ pub async fn wait_running(ns: &str, name: &str, tasks: &str) -> KafkaConnector {
     .await
 }
 
+/// Waits until the connector `stray` is gone from the Connect worker `c` and the KafkaConnectCluster `main`
+/// in `ns`, which prunes, has reported it.
+pub async fn wait_pruned(c: &ConnectClient, stray: &str, ns: &str) {
+    eventually("the stray connector pruned", T, || async {
+        let names = c.list().await.map_err(|e| e.to_string())?;
+        (!names.iter().any(|n| n == stray))
+            .then_some(())
+            .ok_or(format!("{names:?}"))
+    })
+    .await;
+    eventually("the prune reported", T, || async {
+        let ev = events(ns, "main");
+        ev.contains("Pruned").then_some(()).ok_or(ev)
+    })
+    .await;
+}
+
+/// The KafkaConnector `ns/name`, which no controller has reconciled: it has no status conditions. Its
+/// finalizers are the caller's to judge.
+pub async fn unreconciled(ns: &str, name: &str) -> KafkaConnector {
+    let untouched = get(ns, name).await.expect("the object is there");
+    assert!(
+        untouched
+            .status
+            .as_ref()
+            .is_none_or(|s| s.conditions.is_empty()),
+        "{:?}",
+        untouched.status
+    );
+    untouched
+}
+
 /// `kubectl delete kafkaconnector <name> --wait=true`: returns once the object is gone (after the
 /// controller's finalizer ran).
 pub fn delete_connector(ns: &str, name: &str) {
@@ -232,7 +265,7 @@ pub fn annotate_connector(ns: &str, name: &str, annotation: &str, flags: &[&str]
 }
 
 /// `kubectl get events -o <output>` of the events about `name`.
-fn get_events(ns: &str, name: &str, output: &str) -> Out {
+pub fn get_events(ns: &str, name: &str, output: &str) -> Out {
     kubectl(&[
         "get",
         "events",
@@ -285,6 +318,36 @@ pub async fn scrape(base: &str) -> String {
 }
 
 pub use stack::metrics_text::{sum as total, value as sample};
+
+/// Waits until the counter `name{labels…}` on the metrics page under `base` has risen by `by` since the call.
+/// A period measured so has passed in the counting process's own time, which a loaded machine stretches
+/// along with everything else, where wall time does not.
+pub async fn wait_counter_rise(base: &str, name: &str, labels: &[(&str, &str)], by: f64) {
+    let from = total(&scrape(base).await, name, labels);
+    eventually(
+        &format!("{name} {labels:?} to rise by {by} from {from}"),
+        T,
+        || async {
+            let now = total(&scrape(base).await, name, labels);
+            (now >= from + by).then_some(()).ok_or(format!("{now}"))
+        },
+    )
+    .await
+}
+
+/// Waits until the controller behind `base` has counted `n` more polls of the Connect cluster `cluster`
+/// (`namespace/name`) than when called: `n` looks at Connect, each of which queues the connectors whose
+/// entry changed, so `n` chances to act on anything (the first poll may have begun before the call). What a
+/// test proves does *not* happen, it proves over a count of polls rather than a span of wall time.
+pub async fn wait_polls(base: &str, cluster: &str, n: u32) {
+    wait_counter_rise(
+        base,
+        "connect_warden_cluster_polls_total",
+        &[("cluster", cluster)],
+        f64::from(n),
+    )
+    .await
+}
 
 /// The shared controller's metrics, `http://host:port`.
 pub fn shared_metrics_url() -> String {

@@ -1,6 +1,7 @@
 //! The Secrets and ConfigMaps a KafkaConnectCluster reads to reach the secured Connect worker (https, mTLS,
 //! basic auth), made by `kubectl create` as a user makes them.
 
+use crate::objects::cluster;
 use crate::{Out, apply, kafka_env, kubectl};
 
 /// A `kubectl create <args>` object: created as such, or applied over one that exists.
@@ -57,6 +58,20 @@ pub fn ca_config_map_text(name: &str, text: &str) -> Created {
         name.into(),
         format!("--from-literal=ca.crt={text}"),
     ])
+}
+
+/// The KafkaConnectCluster `secure` in `ns` for the secured worker: its CA from the Secret `ca` and its client
+/// certificate from the Secret `client`, both created here, and basic auth from the Secret `creds`, which the
+/// caller creates (right or wrong).
+pub fn secure_cluster(ns: &str) {
+    ca_secret("ca").create(ns);
+    client_cert_secret("client").create(ns);
+    cluster(ns, "secure", &kafka_env().secure.url)
+        .basic_auth("creds")
+        .ca_secret("ca")
+        .client_cert("client")
+        .apply()
+        .expect_ok();
 }
 
 fn worker_ca_file() -> String {

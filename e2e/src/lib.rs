@@ -71,6 +71,14 @@ impl Out {
         self
     }
 
+    /// How many objects a `--dry-run=server` run said the API server accepted.
+    pub fn dry_run_accepted(&self) -> usize {
+        self.stdout
+            .lines()
+            .filter(|l| l.ends_with("(server dry run)"))
+            .count()
+    }
+
     #[track_caller]
     pub fn expect_err(self) -> Out {
         assert!(
@@ -82,35 +90,43 @@ impl Out {
     }
 }
 
-/// Runs the real kubectl against the stack's API server, as a user would, with `stdin` piped in.
-pub fn kubectl_with_stdin(args: &[&str], stdin: Option<&str>) -> Out {
+impl From<std::process::Output> for Out {
+    fn from(out: std::process::Output) -> Out {
+        Out {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `cmd` to its end with `stdin` written to it (or nothing to read), capturing what it prints.
+pub fn output_with_stdin(
+    cmd: &mut Command,
+    stdin: Option<&str>,
+) -> std::io::Result<std::process::Output> {
     use std::io::Write;
-    let k = kube_env();
-    let mut cmd = Command::new(&k.kubectl);
-    cmd.arg("--kubeconfig").arg(&k.kubeconfig).args(args);
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
         Stdio::null()
     });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("running {}: {e}", k.kubectl.display()));
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+    let mut child = cmd.spawn()?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes())?;
     }
-    let out = child.wait_with_output().unwrap();
-    Out {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output()
+}
+
+/// Runs the real kubectl against the stack's API server, as a user would, with `stdin` piped in.
+pub fn kubectl_with_stdin(args: &[&str], stdin: Option<&str>) -> Out {
+    let k = kube_env();
+    let mut cmd = Command::new(&k.kubectl);
+    cmd.arg("--kubeconfig").arg(&k.kubeconfig).args(args);
+    output_with_stdin(&mut cmd, stdin)
+        .unwrap_or_else(|e| panic!("running {}: {e}", k.kubectl.display()))
+        .into()
 }
 
 pub fn kubectl(args: &[&str]) -> Out {
@@ -127,14 +143,28 @@ pub fn apply(yaml: &str, extra: &[&str]) -> Out {
 /// Creates a fresh namespace with the given labels.
 pub fn namespace(prefix: &str, labels: &[(&str, &str)]) -> String {
     let ns = unique(prefix);
-    let mut yaml = format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  labels:\n    e2e: \"true\"\n"
-    );
-    for (k, v) in labels {
-        yaml.push_str(&format!("    {k}: \"{v}\"\n"));
-    }
-    apply(&yaml, &[]).expect_ok();
+    let mut all = vec![("e2e", "true")];
+    all.extend_from_slice(labels);
+    apply(&namespace_object(&ns, &all), &[]).expect_ok();
     ns
+}
+
+/// The namespace `name` (e.g. the install namespace the shipped manifests name), created unless it exists.
+pub fn ensure_namespace(name: &str) {
+    apply(&namespace_object(name, &[]), &[]).expect_ok();
+}
+
+/// A Namespace object as JSON (which kubectl reads as YAML).
+fn namespace_object(name: &str, labels: &[(&str, &str)]) -> String {
+    let mut metadata = serde_json::json!({ "name": name });
+    if !labels.is_empty() {
+        let labels: serde_json::Map<String, serde_json::Value> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string().into()))
+            .collect();
+        metadata["labels"] = labels.into();
+    }
+    serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": metadata }).to_string()
 }
 
 /// A Kubernetes client for the stack, as admin.
@@ -241,18 +271,15 @@ pub fn scratch(name: &str) -> PathBuf {
     d
 }
 
-/// The raw answer (status line, headers and body) to a plain-HTTP GET of `url`, e.g. a metrics page.
-pub fn http_get(url: &str) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
+/// The shared webhook's `/metrics` page, for tests without a runtime.
+pub fn shared_webhook_metrics() -> String {
+    let url = format!(
+        "{}/metrics",
+        env()
+            .warden
+            .as_ref()
+            .expect("the stack runs the shared webhook")
+            .webhook_metrics_url
+    );
+    stack::http::get(&url).unwrap_or_else(|e| panic!("{e}")).1
 }

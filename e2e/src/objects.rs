@@ -1,6 +1,7 @@
 //! KafkaConnectCluster and KafkaConnector manifests built from the `shared::crd` types, as YAML for
 //! `kubectl apply`. Fields a test does not set stay out of the manifest (not even their defaults), as in a
-//! hand-written file: the API server defaults them, and `kubectl apply` leaves them to other writers.
+//! hand-written file: the API server defaults them, and `kubectl apply` leaves them to other writers. Where
+//! the test is about a file's own text, it is a fixture (`e2e/tests/e2e/fixtures/`) filled in by [`fill`].
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,33 @@ use crate::{Out, apply};
 /// Several manifests as one YAML stream.
 pub fn yaml_stream(docs: &[String]) -> String {
     docs.join("---\n")
+}
+
+/// A fixture's text (`e2e/tests/e2e/fixtures/`) with each `${KEY}` placeholder replaced by its value. Panics
+/// when a placeholder has no value or a value no placeholder, so a fixture and its test cannot drift apart.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut placeholders = Vec::new();
+    let mut rest = template;
+    while let Some(at) = rest.find("${") {
+        rest = &rest[at + 2..];
+        let end = rest.find('}').unwrap_or(rest.len());
+        let key = &rest[..end];
+        if !key.is_empty() && key.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+            placeholders.push(key);
+        }
+    }
+    for key in &placeholders {
+        assert!(
+            values.iter().any(|(k, _)| k == key),
+            "no value for ${{{key}}} in:\n{template}"
+        );
+    }
+    let mut text = template.to_string();
+    for (key, value) in values {
+        assert!(placeholders.contains(key), "no ${{{key}}} in:\n{template}");
+        text = text.replace(&format!("${{{key}}}"), value);
+    }
+    text
 }
 
 /// A KafkaConnectCluster manifest.
@@ -239,6 +267,21 @@ pub fn file_source(ns: &str, name: &str, topic: &str, file: impl std::fmt::Displ
     connector(ns, name, "FileStreamSource")
         .config("topic", topic)
         .config("file", file)
+}
+
+/// A `MirrorSourceConnector` on `main` with one task, mirroring the broker at `bootstrap` into itself (cluster
+/// aliases `src` and `dst`); the caller says which topics.
+pub fn mirror_source(ns: &str, name: &str, bootstrap: &str) -> Connector {
+    connector(
+        ns,
+        name,
+        "org.apache.kafka.connect.mirror.MirrorSourceConnector",
+    )
+    .tasks_max(1)
+    .config("source.cluster.alias", "src")
+    .config("target.cluster.alias", "dst")
+    .config("source.cluster.bootstrap.servers", bootstrap)
+    .config("target.cluster.bootstrap.servers", bootstrap)
 }
 
 impl Connector {

@@ -222,6 +222,42 @@ pub async fn wait_series(expr: &str, timeout: Duration) -> Vec<Sample> {
     .await
 }
 
+/// Waits until Prometheus has evaluated the rule group holding the alerting rule `alert` `n` more times than
+/// when called (the first evaluation may have begun before the call): whatever those evaluations would make
+/// pending or firing, they have.
+pub async fn wait_evaluations(alert: &str, n: u32) {
+    let url = format!("{}/api/v1/rules", monitoring().prometheus_url);
+    let rules: serde_json::Value = reqwest::get(&url)
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .unwrap_or_else(|e| panic!("reading {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("reading {url}: {e}"));
+    let holds = |g: &&serde_json::Value| {
+        g["rules"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["name"] == alert))
+    };
+    let group = rules["data"]["groups"]
+        .as_array()
+        .and_then(|groups| groups.iter().find(holds))
+        .unwrap_or_else(|| panic!("no rule group holds {alert}: {rules}"));
+    // Prometheus labels a group's own metrics with `<file>;<name>`.
+    let key = format!(
+        "{};{}",
+        group["file"].as_str().unwrap_or_default(),
+        group["name"].as_str().unwrap_or_default()
+    );
+    crate::connectors::wait_counter_rise(
+        &monitoring().prometheus_url,
+        "prometheus_rule_group_iterations_total",
+        &[("rule_group", &key)],
+        f64::from(n),
+    )
+    .await
+}
+
 /// A scrape target of a test's own, as the ServiceMonitor would find it: `job` (the Service's
 /// `app.kubernetes.io/name`) and `namespace` (where it runs). Prometheus stops scraping it when dropped.
 pub struct ScrapeTarget {

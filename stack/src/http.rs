@@ -1,5 +1,5 @@
-//! Readiness probes over HTTP(S) on loopback, with reqwest's blocking client: the stack starts and waits for
-//! its processes on plain threads, and a probe only needs a status code and a body.
+//! Readiness probes and plain GETs over HTTP(S) on loopback, with reqwest's blocking client: the stack starts
+//! and waits for its processes on plain threads, and a probe only needs a status code and a body.
 //!
 //! A probe client runs its own runtime thread, so build it where it is used (on the waiting thread) rather
 //! than keeping it in a value that an async test may drop.
@@ -9,6 +9,13 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 
 use crate::{Error, Result};
+
+/// `GET url` over plain HTTP: the status code and the body, or why nothing answered (yet). For one look, e.g.
+/// a metrics page from a test; the stack's own waits keep one `Probe` for all their looks.
+/// Blocking: from an async test, call it inside `tokio::task::block_in_place`.
+pub fn get(url: &str) -> std::result::Result<(u16, String), String> {
+    Probe::plain().map_err(|e| e.to_string())?.get(url)
+}
 
 /// GET requests to one server: plain HTTP, or HTTPS with a preconfigured TLS client (the server's CA and a
 /// client certificate) and an `Authorization` header.

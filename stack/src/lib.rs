@@ -4,7 +4,7 @@
 
 pub mod cache;
 pub mod env;
-mod http;
+pub mod http;
 pub mod kafka;
 pub mod kube;
 pub mod metrics_text;

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::http::Probe;
 use crate::ports::free_port;
 use crate::process::{Proc, ProcessInfo, wait_ready};
 
@@ -99,8 +100,9 @@ impl Monitoring {
             .arg("--cluster.listen-address=");
         let mut alertmanager = Proc::spawn("alertmanager", cmd, &logs.join("alertmanager.log"))?;
         let am_url = format!("http://127.0.0.1:{am_port}");
+        let probe = Probe::plain()?;
         wait_ready(&mut alertmanager, Duration::from_secs(60), || {
-            http_get(&format!("{am_url}/-/ready")).is_some_and(|(code, _)| code == 200)
+            matches!(probe.get(&format!("{am_url}/-/ready")), Ok((200, _)))
         })?;
 
         let mut cmd = Command::new(prometheus_bin);
@@ -114,9 +116,10 @@ impl Monitoring {
         let mut prometheus = Proc::spawn("prometheus", cmd, &logs.join("prometheus.log"))?;
         let prom_url = format!("http://127.0.0.1:{prom_port}");
         wait_ready(&mut prometheus, Duration::from_secs(60), || {
-            http_get(&format!("{prom_url}/-/ready")).is_some_and(|(code, _)| code == 200)
-                && http_get(&format!("{prom_url}/api/v1/rules"))
-                    .is_some_and(|(code, body)| code == 200 && body.contains("ConnectWarden"))
+            matches!(probe.get(&format!("{prom_url}/-/ready")), Ok((200, _)))
+                && probe
+                    .get(&format!("{prom_url}/api/v1/rules"))
+                    .is_ok_and(|(code, body)| code == 200 && body.contains("ConnectWarden"))
         })?;
         tracing::info!(%prom_url, %am_url, "Prometheus and Alertmanager ready");
         Ok(Monitoring {
@@ -282,29 +285,6 @@ scrape_configs:
         rules = rules_file.display(),
         targets = targets_dir.display(),
     )
-}
-
-/// A plain HTTP/1.0 GET on loopback: (status, body).
-fn http_get(url: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let mut s = std::net::TcpStream::connect(host).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .ok()?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf);
-    let code = text.get(9..12)?.parse().ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((code, body))
 }
 
 #[cfg(test)]

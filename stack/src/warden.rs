@@ -10,6 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use crate::http::Probe;
 use crate::kube::KubeEnv;
 use crate::pki::Ca;
 use crate::ports::free_port;
@@ -297,29 +298,6 @@ pub fn install_crds(kube: &KubeEnv) -> crate::Result<()> {
     Ok(())
 }
 
-fn http_ok(url: &str) -> bool {
-    // A tiny HTTP/1.0 GET: the probe servers are plain HTTP on loopback.
-    use std::io::{Read, Write};
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let Ok(mut s) = std::net::TcpStream::connect(host) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 16];
-    matches!(s.read(&mut buf), Ok(n) if n >= 12 && &buf[9..12] == b"200")
-}
-
 /// A running webhook process with its own serving certificate.
 pub struct Webhook {
     proc_: Proc,
@@ -384,7 +362,10 @@ pub fn start_webhook_as(
         .args(extra);
     let mut proc_ = Proc::spawn(name, cmd, &dir.join("logs").join(format!("{name}.log")))?;
     let ready = format!("http://127.0.0.1:{metrics_port}/readyz");
-    wait_ready(&mut proc_, Duration::from_secs(60), || http_ok(&ready))?;
+    let probe = Probe::plain()?;
+    wait_ready(&mut proc_, Duration::from_secs(60), || {
+        matches!(probe.get(&ready), Ok((200, _)))
+    })?;
     Ok(Webhook {
         proc_,
         port,
@@ -543,7 +524,10 @@ pub fn start_controller_as(
     let mut proc_ = Proc::spawn(name, cmd, &dir.join("logs").join(format!("{name}.log")))?;
     if wait {
         let ready = format!("http://127.0.0.1:{metrics_port}/readyz");
-        wait_ready(&mut proc_, Duration::from_secs(60), || http_ok(&ready))?;
+        let probe = Probe::plain()?;
+        wait_ready(&mut proc_, Duration::from_secs(60), || {
+            matches!(probe.get(&ready), Ok((200, _)))
+        })?;
     }
     Ok(Controller {
         proc_,

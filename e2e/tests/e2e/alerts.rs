@@ -168,8 +168,8 @@ async fn a_controller_installation_without_a_leader_pages_until_a_replica_leads_
     let mut first = start();
     let target = ScrapeTarget::add(CONTROLLER_JOB, &ns, prom::host_port(&first.metrics_url()));
     prom::wait_series(&leading, T).await;
-    // Leading: no alert, not even pending.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Leading: no alert, not even pending, however often the rule looks.
+    prom::wait_evaluations("ConnectWardenNoLeader", 3).await;
     assert_eq!(prom::query(&alert).await.unwrap().len(), 0);
     let ours = [("namespace", ns.as_str()), ("job", CONTROLLER_JOB)];
     assert!(
@@ -383,6 +383,7 @@ async fn every_dashboard_query_returns_data() {
         }
         pending = still;
         if !pending.is_empty() {
+            // The interval of this poll, which names every query still without data when it gives up.
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
@@ -436,11 +437,7 @@ fn the_dashboard_ships_in_a_configmap_grafana_picks_up() {
         .split("\n---\n")
         .find(|d| d.contains("kind: ConfigMap"))
         .expect("a ConfigMap in deploy/monitoring");
-    apply(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: connect-warden\n",
-        &[],
-    )
-    .expect_ok();
+    crate::install::ensure_install_namespace();
     let out = apply(doc, &["--dry-run=server", "-o", "json"])
         .expect_ok()
         .stdout;

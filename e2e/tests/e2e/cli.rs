@@ -4,12 +4,12 @@
 //! without a restart (read from Connect's own request log); convert, apply, Ready; the kubectl plugin name.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use connect_warden_e2e::connectors::{
     T, annotate_connector, connect_log, count, shared_namespace, wait_running,
 };
-use connect_warden_e2e::objects::{cluster, file_sink, file_source};
+use connect_warden_e2e::objects::{cluster, file_sink, file_source, fill};
 use connect_warden_e2e::*;
 
 /// What a cwctl run printed, and its exit status.
@@ -24,48 +24,60 @@ fn bin(name: &str) -> PathBuf {
     stack::warden::bin_dir().join(name)
 }
 
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 fn run_with(program: &Path, args: &[&str], stdin: Option<&str>, path: Option<&Path>) -> Run {
-    use std::io::Write;
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .env("KUBECONFIG", &kube_env().kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
+    cmd.args(args).env("KUBECONFIG", &kube_env().kubeconfig);
     if let Some(dir) = path {
         let old = std::env::var_os("PATH").unwrap_or_default();
         let mut paths = vec![dir.to_path_buf()];
         paths.extend(std::env::split_paths(&old));
         cmd.env("PATH", std::env::join_paths(paths).unwrap());
     }
-    let mut child = cmd.spawn().unwrap_or_else(|e| {
-        panic!(
-            "running {}: {e} (build it with `cargo build --bins`)",
-            program.display()
-        )
-    });
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    output_with_stdin(&mut cmd, stdin)
+        .unwrap_or_else(|e| {
+            panic!(
+                "running {}: {e} (build it with `cargo build --bins`)",
+                program.display()
+            )
+        })
+        .into()
 }
 
 fn cwctl(args: &[&str]) -> Run {
     run_with(&bin("cwctl"), args, None, None)
+}
+
+/// `cwctl snapshot` of the main worker into `path`, which must succeed.
+fn snapshot_to(path: &Path) -> Run {
+    let snap = cwctl(&[
+        "snapshot",
+        "--connect-url",
+        connect_url(),
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(snap.code, 0, "{snap:?}");
+    snap
+}
+
+/// Given a namespace and a scratch directory `<prefix>-…` holding a snapshot of the main worker,
+/// `plugins.json`: the namespace, the directory and the snapshot's path.
+fn given_a_snapshot(prefix: &str) -> (String, PathBuf, String) {
+    let ns = namespace(prefix, &[]);
+    let dir = scratch(prefix);
+    let snapshot = dir.join("plugins.json");
+    snapshot_to(&snapshot);
+    (ns, dir, snapshot.display().to_string())
 }
 
 fn write(dir: &Path, file: &str, text: &str) -> String {
@@ -128,13 +140,17 @@ fn manifests(ns: &str, dir: &Path) {
     write(
         dir,
         "broken.yaml",
-        &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n  namespace: {ns}\n"),
+        &fill(
+            include_str!("fixtures/cli/broken.yaml"),
+            &[("NAMESPACE", ns)],
+        ),
     );
     write(
         dir,
         "other.yaml",
-        &format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: {ns}\n"
+        &fill(
+            include_str!("fixtures/cli/deployment.yaml"),
+            &[("NAMESPACE", ns)],
         ),
     );
 }
@@ -146,14 +162,7 @@ async fn validate_live_and_offline_on_the_same_files() {
     let files = dir.join("manifests");
     manifests(&ns, &files);
     let snapshot = dir.join("manifests").join("connect-plugins.json");
-    let snap = cwctl(&[
-        "snapshot",
-        "--connect-url",
-        connect_url(),
-        "-o",
-        snapshot.to_str().unwrap(),
-    ]);
-    assert_eq!(snap.code, 0, "{snap:?}");
+    let snap = snapshot_to(&snapshot);
     // As many plugins as the worker lists connector classes.
     let mut classes: Vec<String> = connect()
         .plugins(true)
@@ -338,17 +347,7 @@ async fn a_stale_snapshot_is_warned_and_an_unreachable_connect_exits_2() {
         &file_source(&ns, "c", "cli-stale", "/tmp/cli-stale.txt").yaml(),
     );
     let snapshot = dir.join("old.json");
-    assert_eq!(
-        cwctl(&[
-            "snapshot",
-            "--connect-url",
-            connect_url(),
-            "-o",
-            snapshot.to_str().unwrap()
-        ])
-        .code,
-        0
-    );
+    snapshot_to(&snapshot);
     let mut s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&snapshot).unwrap()).unwrap();
     s["connect"]["version"] = "3.9.0".into();
@@ -564,11 +563,9 @@ async fn export_then_apply_adopts_running_connectors_without_a_restart() {
     let exported = std::fs::read_to_string(dir.join(format!("{object}.yaml"))).unwrap();
     assert_eq!(
         exported,
-        format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: {object}\n  namespace: {ns}\nspec:\n  \
-             class: FileStreamSource\n  clusterRef:\n    name: main\n  config:\n    batch.size: '100'\n    file: /tmp/cli-export.txt\n    topic: cli-export\n  \
-             configFrom:\n    connection.password:\n      secretKeyRef:\n        key: connection.password\n        name: {object}-config\n  \
-             name: {name}\n  tasksMax: 1\n"
+        fill(
+            include_str!("fixtures/cli/exported-connector.yaml"),
+            &[("OBJECT", &object), ("NAMESPACE", &ns), ("NAME", &name)],
         )
     );
     let secrets = std::fs::read_to_string(dir.join("secrets.yaml")).unwrap();
@@ -624,31 +621,28 @@ async fn converted_resources_apply_and_become_ready() {
     let dir = scratch("cli-convert");
     let port = connect_url().rsplit(':').next().unwrap().to_string();
     let out = |n: &str| dir.join(n).display().to_string();
-    let strimzi = write(
-        &dir,
+    let input = |file: &str, fixture: &str, sink_file: &str, more: &[(&str, &str)]| {
+        let mut values = vec![("NAMESPACE", ns.as_str()), ("FILE", sink_file)];
+        values.extend_from_slice(more);
+        write(&dir, file, &fill(fixture, &values))
+    };
+    let strimzi = input(
         "in/strimzi.yaml",
-        &format!(
-            "apiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaConnector\nmetadata:\n  name: from-strimzi\n  namespace: {ns}\n  labels:\n    strimzi.io/cluster: my-connect\n\
-         spec:\n  class: org.apache.kafka.connect.file.FileStreamSinkConnector\n  tasksMax: 1\n  autoRestart:\n    enabled: true\n    maxRestarts: 3\n  config:\n    topics: cli-convert\n    file: {}\n",
-            out("strimzi.txt")
-        ),
+        include_str!("fixtures/cli/strimzi.yaml"),
+        &out("strimzi.txt"),
+        &[],
     );
-    let auto = write(
-        &dir,
+    let auto = input(
         "in/auto.yaml",
-        &format!(
-            "apiVersion: skynet.walmartdigital.cl/v1alpha1\nkind: GenericAutoConnector\nmetadata:\n  name: from-autoconnector\n  namespace: {ns}\nspec:\n  connector.config:\n    connector.class: \"org.apache.kafka.connect.file.FileStreamSinkConnector\"\n    topics: \"cli-convert\"\n    file: \"{}\"\n    max.tasks: \"2\"\n",
-            out("auto.txt")
-        ),
+        include_str!("fixtures/cli/autoconnector.yaml"),
+        &out("auto.txt"),
+        &[],
     );
-    let external = write(
-        &dir,
+    let external = input(
         "ext/external.yaml",
-        &format!(
-            "apiVersion: external.saiello.github.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: from-external\n  namespace: {ns}\n  labels:\n    external.saiello.github.io/api-schema: 'http'\n    external.saiello.github.io/api-host: '127.0.0.1'\n    external.saiello.github.io/api-port: '{port}'\n\
-         spec:\n  class: org.apache.kafka.connect.file.FileStreamSinkConnector\n  tasksMax: 1\n  config:\n    topics: cli-convert\n    file: {}\n  state: running\n",
-            out("external.txt")
-        ),
+        include_str!("fixtures/cli/external.yaml"),
+        &out("external.txt"),
+        &[("PORT", &port)],
     );
     let converted = cwctl(&[
         "convert",
@@ -738,14 +732,7 @@ async fn validate_reaches_a_secured_worker_by_flags_or_by_a_clusters_own_setting
     let ns = namespace("cli-secure", &[]);
     let s = &kafka_env().secure;
     credentials::worker_basic_auth_secret("creds").create(&ns);
-    credentials::ca_secret("ca").create(&ns);
-    credentials::client_cert_secret("client").create(&ns);
-    cluster(&ns, "secure", &s.url)
-        .basic_auth("creds")
-        .ca_secret("ca")
-        .client_cert("client")
-        .apply()
-        .expect_ok();
+    credentials::secure_cluster(&ns);
     let dir = scratch("cli-secure");
     let file = write(
         &dir,
@@ -782,12 +769,7 @@ async fn validate_reaches_a_secured_worker_by_flags_or_by_a_clusters_own_setting
         .args(["--cert-file", s.client_cert_pem.to_str().unwrap()])
         .args(["--key-file", s.client_key_pem.to_str().unwrap()])
         .env("CWCTL_CONNECT_PASSWORD", &s.password);
-        let out = cmd.output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from(cmd.output().unwrap())
     };
     let error = format!(
         "{file}:1: KafkaConnector {ns}/c (denied)\n  \
@@ -826,13 +808,7 @@ async fn validate_reaches_a_secured_worker_by_flags_or_by_a_clusters_own_setting
 
 #[tokio::test(flavor = "multi_thread")]
 async fn offline_spec_version_is_checked_against_the_snapshots_plugins() {
-    let ns = namespace("cli-version", &[]);
-    let dir = scratch("cli-version");
-    let snapshot = dir.join("plugins.json").display().to_string();
-    assert_eq!(
-        cwctl(&["snapshot", "--connect-url", connect_url(), "-o", &snapshot]).code,
-        0
-    );
+    let (ns, dir, snapshot) = given_a_snapshot("cli-version");
     let file = write(
         &dir,
         "m/c.yaml",
@@ -863,13 +839,7 @@ async fn offline_spec_version_is_checked_against_the_snapshots_plugins() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn offline_and_live_agree_on_required_keys_and_password_literals() {
-    let ns = namespace("cli-agree", &[]);
-    let dir = scratch("cli-agree");
-    let snapshot = dir.join("plugins.json").display().to_string();
-    assert_eq!(
-        cwctl(&["snapshot", "--connect-url", connect_url(), "-o", &snapshot]).code,
-        0
-    );
+    let (ns, dir, snapshot) = given_a_snapshot("cli-agree");
     let file = write(
         &dir,
         "m/heartbeat.yaml",

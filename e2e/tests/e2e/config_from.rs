@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use connect_warden_e2e::connectors::*;
-use connect_warden_e2e::objects::{cluster, connector, file_sink};
+use connect_warden_e2e::objects::{cluster, connector, file_sink, mirror_source};
 use connect_warden_e2e::*;
 use stack::warden::PRIVATE_LABEL;
 
@@ -133,26 +133,16 @@ async fn mirror_source_password_from_a_secret_rotates_survives_deletion_and_neve
         &[("truststore-password", one.as_bytes())],
         false,
     );
-    let broker = &kafka_env().bootstrap;
-    connector(
-        &ns,
-        &name,
-        "org.apache.kafka.connect.mirror.MirrorSourceConnector",
-    )
-    .tasks_max(1)
-    .config("source.cluster.alias", "src")
-    .config("target.cluster.alias", "dst")
-    .config("source.cluster.bootstrap.servers", broker)
-    .config("target.cluster.bootstrap.servers", broker)
-    .config("topics", unique("cf-mirror-topic"))
-    .config_from(
-        "ssl.truststore.password",
-        false,
-        "db-creds",
-        "truststore-password",
-    )
-    .apply()
-    .expect_ok();
+    mirror_source(&ns, &name, &kafka_env().bootstrap)
+        .config("topics", unique("cf-mirror-topic"))
+        .config_from(
+            "ssl.truststore.password",
+            false,
+            "db-creds",
+            "truststore-password",
+        )
+        .apply()
+        .expect_ok();
     wait_reason(&ns, &name, "True", "Running").await;
     let config = existing_connect_config(&name).await;
     assert_eq!(config["ssl.truststore.password"], one);

@@ -6,7 +6,7 @@ use connect_warden_e2e::connectors::delete_connector_nowait;
 use connect_warden_e2e::objects::{Connector, cluster, connector};
 use connect_warden_e2e::*;
 
-use crate::webhook::{denial, warnings};
+use crate::webhook::{denial, shared_webhook_log, warnings};
 
 const MIRROR: &str = "org.apache.kafka.connect.mirror.MirrorSourceConnector";
 
@@ -51,13 +51,7 @@ fn mirror(ns: &str, secret: &str, key: &str) -> Connector {
 
 /// The shared webhook's log file and its /metrics page.
 fn webhook_log_and_metrics() -> [String; 2] {
-    [
-        std::fs::read_to_string(env().dir.join("logs").join("webhook.log")).unwrap_or_default(),
-        http_get(&format!(
-            "{}/metrics",
-            env().warden.as_ref().unwrap().webhook_metrics_url
-        )),
-    ]
+    [shared_webhook_log(), shared_webhook_metrics()]
 }
 
 #[track_caller]

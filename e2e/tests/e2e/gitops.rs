@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use connect_warden_e2e::connectors::{events, patch_connector};
+use connect_warden_e2e::connectors::{events, patch_connector, shared_metrics_url, wait_polls};
 use connect_warden_e2e::*;
 use serde_json::Value;
 
@@ -501,7 +501,8 @@ async fn argocd_health_and_actions_on_live_connectors() {
         (handled == first).then_some(()).ok_or(handled.to_string())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await; // the value has second resolution
+    // Time is the subject here: the action's value is the clock's second, so a new one needs the next second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let second = run_action(&ns, &ok, "restart");
     let second = str_of(&second, "/metadata/annotations/connectwarden.io~1restart").to_string();
     assert_ne!(first, second);
@@ -572,7 +573,7 @@ async fn argocd_health_and_actions_on_live_connectors() {
         r#"{"spec":{"state":"stopped"}}"#,
     ])
     .expect_ok();
-    tokio::time::sleep(Duration::from_secs(5)).await; // a few polls
+    wait_polls(&shared_metrics_url(), &format!("{ns}/main"), 3).await;
     assert_eq!(
         settled!(connect.get_status(&ok)).unwrap().connector.state,
         "RUNNING"

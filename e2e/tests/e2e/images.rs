@@ -12,13 +12,13 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use connect_warden_e2e::connectors::{delete_connector, ready, wait_running};
-use connect_warden_e2e::objects::{cluster, connector, file_sink, file_source};
+use connect_warden_e2e::objects::{cluster, connector, file_sink, file_source, fill};
 use connect_warden_e2e::*;
 use stack::process::Proc;
 use stack::warden::PRIVATE_LABEL;
 
 use crate::install::ca_bundle;
-use crate::webhook::{denial, warnings};
+use crate::webhook::{denial, no_topics_denial, warnings};
 
 /// Where a Pod finds its ServiceAccount token, CA and namespace.
 const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -109,19 +109,16 @@ impl Container {
 
     /// Waits for a 200 from `url` (a probe on host networking), failing with the container's log.
     fn wait_ready(&mut self, url: &str) {
-        let start = std::time::Instant::now();
-        while !http_200(url) {
+        let what = format!("{} ready at {url}", self.name);
+        poll_until(&what, Duration::from_secs(60), || {
             if let Err(e) = self.proc_.check_alive() {
                 panic!("{}: {e}\n{}", self.name, self.log());
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "{} not ready at {url} after 60 s:\n{}",
-                self.name,
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            match stack::http::get(url) {
+                Ok((200, _)) => Ok(()),
+                answer => Err(format!("{answer:?}; its log:\n{}", self.log())),
+            }
+        });
     }
 
     /// The user ids (real, effective, saved, filesystem) of the container's process, as the host sees them.
@@ -152,28 +149,6 @@ impl Drop for Container {
     }
 }
 
-fn http_200(url: &str) -> bool {
-    use std::io::{Read, Write};
-    let Some(host) = url
-        .strip_prefix("http://")
-        .and_then(|r| r.split('/').next())
-    else {
-        return false;
-    };
-    let path = &url["http://".len() + host.len()..];
-    let Ok(mut s) = std::net::TcpStream::connect(host) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 12];
-    s.read_exact(&mut buf).is_ok() && &buf[9..12] == b"200"
-}
-
 fn free_port() -> u16 {
     stack::ports::free_port().expect("a free port")
 }
@@ -184,11 +159,9 @@ fn free_port() -> u16 {
 fn service_account(ns: &str, dir: &Path) -> (PathBuf, Deleted) {
     let binding = unique("cw-images");
     apply(
-        &format!(
-            "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: connect-warden\n  namespace: {ns}\n---\n\
-             apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {binding}\n\
-             roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\n\
-             subjects:\n  - kind: ServiceAccount\n    name: connect-warden\n    namespace: {ns}\n"
+        &fill(
+            include_str!("fixtures/images/service-account.yaml"),
+            &[("NAMESPACE", ns), ("BINDING", &binding)],
         ),
         &[],
     )
@@ -421,14 +394,7 @@ fn the_certs_image_writes_the_certificates_and_the_webhook_image_admits_and_deni
         .label(PRIVATE_LABEL, &id)
         .config("file", dir.join("out.txt").display())
         .apply();
-    assert_eq!(
-        denial(&out),
-        format!(
-            "Kafka Connect (KafkaConnectCluster {ns}/local) rejected the config of FileStreamSink:\n\
-             topics: Must configure one of topics or topics.regex\n\
-             topics.regex: Must configure one of topics or topics.regex"
-        )
-    );
+    assert_eq!(denial(&out), no_topics_denial(&ns, "local"));
     assert!(
         kubectl(&["get", "kafkaconnector", &sink, "-n", &ns])
             .stderr
@@ -529,7 +495,7 @@ fn the_cli_image_validates_manifests_mounted_read_only() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("connectors.yaml"),
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata:\n  name: Orders_Sink\n  namespace: team-a\nspec:\n  clusterRef: {name: local}\n  class: FileStreamSink\n  config:\n    topics: orders\n    batch.size: 200\n",
+        include_str!("fixtures/images/connectors.yaml"),
     )
     .unwrap();
     let name = unique("cli-image");

@@ -82,11 +82,7 @@ fn server_dry_run(docs: &[&Doc], extra: &[&str]) {
     let mut flags = vec!["--dry-run=server"];
     flags.extend_from_slice(extra);
     let out = apply(&join(docs), &flags).expect_ok();
-    let accepted = out
-        .stdout
-        .lines()
-        .filter(|l| l.ends_with("(server dry run)"))
-        .count();
+    let accepted = out.dry_run_accepted();
     assert_eq!(
         accepted,
         docs.len(),
@@ -105,12 +101,8 @@ fn is_foreign(d: &Doc) -> bool {
 }
 
 /// The namespace the base installs into must exist for namespaced objects to pass a server-side dry run.
-fn ensure_install_namespace() {
-    apply(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: connect-warden\n",
-        &[],
-    )
-    .expect_ok();
+pub(crate) fn ensure_install_namespace() {
+    ensure_namespace(stack::warden::INSTALL_NAMESPACE);
 }
 
 #[test]
@@ -406,21 +398,17 @@ fn deletion_and_metadata_updates_never_wait_for_the_webhook() {
     let _registered = Registered(name);
 
     // Creating goes through the (dead) webhook, so it fails once the API server has the configuration.
-    let start = Instant::now();
-    loop {
+    poll_until("the webhook called", Duration::from_secs(60), || {
         let out = apply(
             &private_cluster(&ns, "probe", "http://127.0.0.1:1").yaml(),
             &["--dry-run=server"],
         );
         if !out.ok && out.stderr.contains("failed calling webhook") {
-            break;
+            Ok(())
+        } else {
+            Err(format!("webhook never called: {out:?}"))
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "webhook never called: {out:?}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    });
 
     // A spec change is refused: the webhook is consulted...
     let out = patch(
@@ -683,42 +671,35 @@ fn self_managed_certificates_admit_connectors_through_rotation() {
     .expect("start connect-warden-certs run");
 
     // The webhook serves the new files once it has reloaded them.
-    let start = Instant::now();
-    while !trusted_by(&rt, &url, &first_bundle) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the webhook never served the new certificate"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    poll_until(
+        "the new certificate served",
+        Duration::from_secs(30),
+        || {
+            trusted_by(&rt, &url, &first_bundle)
+                .then_some(())
+                .ok_or_else(|| "the webhook never served the new certificate".to_string())
+        },
+    );
 
     // Admission through the caBundle connect-warden-certs wrote: the cluster, then a connector once the API
     // server routes to this webhook (its configurations reach the API server asynchronously).
     let cluster = private_cluster(&ns, "local", &kafka_env().connect_url).yaml();
-    let start = Instant::now();
-    loop {
+    poll_until("the cluster admitted", Duration::from_secs(60), || {
         let out = apply(&cluster, &[]);
         if out.ok {
-            break;
+            Ok(())
+        } else {
+            Err(format!("cluster never admitted: {out:?}"))
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "cluster never admitted: {out:?}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let start = Instant::now();
-    loop {
+    });
+    poll_until("a connector admitted", Duration::from_secs(60), || {
         let out = apply(&connector(&ns, "probe"), &["--dry-run=server"]);
         if out.ok && out.stderr.contains("Warning:") {
-            break;
+            Ok(())
+        } else {
+            Err(format!("connector never admitted by the webhook: {out:?}"))
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "connector never admitted by the webhook: {out:?}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    });
     apply(&connector(&ns, "orders"), &[]).expect_ok();
 
     // Rotation: for 70 s, admit connectors continuously; not one may fail while certificates and the CA
@@ -749,6 +730,7 @@ fn self_managed_certificates_admit_connectors_through_rotation() {
             served.insert(der);
         }
         bundles.insert(ca_bundle("validatingwebhookconfiguration", &hook_name));
+        // Paced, not waiting for anything: the run is over a span of time, whatever happens in it.
         std::thread::sleep(Duration::from_millis(200));
     }
     eprintln!(
@@ -784,18 +766,16 @@ fn self_managed_certificates_admit_connectors_through_rotation() {
     );
 
     // The replicas agree on what to serve.
-    let start = Instant::now();
-    loop {
-        let a = std::fs::read(served_dir.join("tls.crt")).unwrap();
-        let b = std::fs::read(other_dir.join("tls.crt")).unwrap();
-        if a == b {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the replicas' certificates differ"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    poll_until(
+        "the replicas' certificates to agree",
+        Duration::from_secs(10),
+        || {
+            let a = std::fs::read(served_dir.join("tls.crt")).unwrap();
+            let b = std::fs::read(other_dir.join("tls.crt")).unwrap();
+            (a == b)
+                .then_some(())
+                .ok_or_else(|| "the replicas' certificates differ".to_string())
+        },
+    );
     webhook.stop();
 }

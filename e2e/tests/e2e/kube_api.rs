@@ -1,7 +1,7 @@
 //! The real API server serves connect-warden's CRDs: apply, printer columns, `kubectl explain`, and the
 //! schema's own checks — in a namespace no webhook serves, so the API server alone answers.
 
-use connect_warden_e2e::objects::{cluster, connector, file_source, yaml_stream};
+use connect_warden_e2e::objects::{cluster, connector, file_source, fill, yaml_stream};
 use connect_warden_e2e::*;
 
 fn no_webhook_namespace() -> String {
@@ -175,9 +175,9 @@ fn connector_name_is_immutable() {
 fn config_from_names_one_object_in_the_connectors_own_namespace() {
     let ns = no_webhook_namespace();
     let connector = |reference: &str| {
-        format!(
-            "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnector\nmetadata: {{name: refs, namespace: {ns}}}\n\
-             spec:\n  class: FileStreamSink\n  config: {{topics: t}}\n  configFrom:\n    file: {reference}\n"
+        fill(
+            include_str!("fixtures/kube_api/config-from.yaml"),
+            &[("NAMESPACE", &ns), ("REFERENCE", reference)],
         )
     };
     // There is no field for another namespace: kubectl's strict field validation refuses one.

@@ -244,8 +244,18 @@ async fn with_connect_down_the_namespace_stays_terminating_and_says_why_until_co
         )
     );
 
-    // It stays so while Connect is away: the namespace controller looks again several times meanwhile.
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    // It stays so while Connect is away: the controller tries the deletion twice more meanwhile, and fails.
+    wait_counter_rise(
+        &shared_metrics_url(),
+        "connect_warden_connect_requests_total",
+        &[
+            ("cluster", &format!("{ns}/main")),
+            ("method", "DELETE"),
+            ("path", "/connectors/{name}"),
+        ],
+        2.0,
+    )
+    .await;
     let v = get_namespace(&ns).expect("the namespace is still there");
     assert_eq!(v["status"]["phase"], "Terminating");
     assert!(get(&ns, &name).await.is_some());

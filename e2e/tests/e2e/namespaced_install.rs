@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use connect_warden_e2e::connectors::{
-    delete_connector, events, get, patch_connector, wait_reason, wait_running,
+    delete_connector, patch_connector, unreconciled, wait_polls, wait_pruned, wait_reason,
+    wait_running,
 };
 use connect_warden_e2e::objects::{cluster, file_sink};
 use connect_warden_e2e::rbac::{assert_expected, can_i_list};
@@ -133,11 +134,8 @@ async fn a_namespace_scoped_install_works_with_roles_only_and_leaves_other_names
     // Everything `kubectl apply -k` would send is accepted by the API server.
     for docs in [&team, &admin_moved] {
         let out = apply(&join(docs), &["--dry-run=server"]).expect_ok();
-        let accepted = out
-            .stdout
-            .lines()
-            .filter(|l| l.ends_with("(server dry run)"));
-        assert_eq!(accepted.count(), docs.len(), "{}{}", out.stdout, out.stderr);
+        let accepted = out.dry_run_accepted();
+        assert_eq!(accepted, docs.len(), "{}{}", out.stdout, out.stderr);
     }
     // Its RBAC for real: the ServiceAccounts, Roles and RoleBindings of the team's part and the admin's
     // ClusterRole for the certs (the webhook is registered by URL below, as everywhere in these tests).
@@ -285,18 +283,7 @@ async fn a_namespace_scoped_install_works_with_roles_only_and_leaves_other_names
     c.put_config(&stray, &cfg)
         .await
         .expect("creating a stray connector");
-    eventually("the stray connector pruned", T, || async {
-        let names = c.list().await.map_err(|e| e.to_string())?;
-        (!names.contains(&stray))
-            .then_some(())
-            .ok_or(format!("{names:?}"))
-    })
-    .await;
-    eventually("the prune reported", T, || async {
-        let ev = events(&watched, "main");
-        ev.contains("Pruned").then_some(()).ok_or(ev)
-    })
-    .await;
+    wait_pruned(&c, &stray, &watched).await;
 
     // The same connector in the other namespace: never created, never given a status or a finalizer.
     let unwatched = unique("cw-nsi-other");
@@ -304,17 +291,9 @@ async fn a_namespace_scoped_install_works_with_roles_only_and_leaves_other_names
         .label(PRIVATE_LABEL, "none")
         .apply()
         .expect_ok();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    wait_polls(&controller.metrics_url(), &format!("{watched}/main"), 4).await;
     assert!(!settled!(c.list()).unwrap().contains(&unwatched));
-    let untouched = get(&other, &unwatched).await.expect("the object is there");
-    assert!(
-        untouched
-            .status
-            .as_ref()
-            .is_none_or(|s| s.conditions.is_empty()),
-        "{:?}",
-        untouched.status
-    );
+    let untouched = unreconciled(&other, &unwatched).await;
     assert!(
         untouched.metadata.finalizers.unwrap_or_default().is_empty(),
         "a namespace-scoped controller put a finalizer outside its namespaces"

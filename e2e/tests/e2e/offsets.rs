@@ -3,13 +3,11 @@
 //! alter and reset and restoring it; `deletionPolicy: DeleteAndResetOffsets`; a MirrorSourceConnector's
 //! offsets; bad input refused with what is wrong.
 
-use std::time::Duration;
-
 use connect_warden_e2e::connectors::{
-    T, annotate_connector, condition, delete_connector, get, shared_namespace,
-    try_annotate_connector, wait_running,
+    T, annotate_connector, condition, delete_connector, get, get_events, shared_metrics_url,
+    shared_namespace, try_annotate_connector, wait_polls, wait_running,
 };
-use connect_warden_e2e::objects::{connector, file_sink, file_source};
+use connect_warden_e2e::objects::{file_sink, file_source, mirror_source};
 use connect_warden_e2e::{
     apply, connect, eventually, kafka_env, kubectl, kubectl_with_stdin, scratch, unique,
 };
@@ -70,18 +68,7 @@ fn put_config_map(ns: &str, name: &str, pairs: &[(&str, &str)]) {
 /// The reasons of the events about `name`, oldest first (by their microsecond eventTime), with their
 /// messages.
 fn events_of(ns: &str, name: &str) -> Vec<(String, String)> {
-    let out = kubectl(&[
-        "get",
-        "events",
-        "-n",
-        ns,
-        "--field-selector",
-        &format!("involvedObject.name={name}"),
-        "-o",
-        "json",
-    ])
-    .expect_ok()
-    .stdout;
+    let out = get_events(ns, name, "json").expect_ok().stdout;
     let v: Value = serde_json::from_str(&out).unwrap();
     let mut items: Vec<(String, String, String)> = v["items"]
         .as_array()
@@ -221,7 +208,7 @@ async fn list_then_alter_and_reset_a_running_source_each_step_visible() {
     .expect_ok();
     annotate_connector(ns, name, &format!("{ANNOTATION}=list"), &["--overwrite"]);
     patch_annotation_noop(ns, name);
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    wait_polls(&shared_metrics_url(), &format!("{ns}/main"), 3).await;
     assert!(!config_map_data(ns, "listed-offsets").contains_key(OFFSETS_KEY));
     let listed_events = events_of(ns, name)
         .iter()
@@ -343,24 +330,14 @@ async fn a_mirror_source_connectors_offsets_are_listed() {
     let ns = &p.ns;
     let topic = topic_of(ns).await;
     let name = unique("offsets-mirror");
-    let broker = &kafka_env().bootstrap;
-    connector(
-        ns,
-        &name,
-        "org.apache.kafka.connect.mirror.MirrorSourceConnector",
-    )
-    .tasks_max(1)
-    .config("source.cluster.alias", "src")
-    .config("target.cluster.alias", "dst")
-    .config("source.cluster.bootstrap.servers", broker)
-    .config("target.cluster.bootstrap.servers", broker)
-    .config("topics", &topic)
-    .config("replication.factor", "1")
-    .config("offset-syncs.topic.replication.factor", "1")
-    .config("sync.topic.acls.enabled", "false")
-    .offsets_config_maps("mirror-offsets", "mirror-wanted")
-    .apply()
-    .expect_ok();
+    mirror_source(ns, &name, &kafka_env().bootstrap)
+        .config("topics", &topic)
+        .config("replication.factor", "1")
+        .config("offset-syncs.topic.replication.factor", "1")
+        .config("sync.topic.acls.enabled", "false")
+        .offsets_config_maps("mirror-offsets", "mirror-wanted")
+        .apply()
+        .expect_ok();
     wait_running(ns, &name, "1/1").await;
     // Both lines replicated: the source partition's offset is 1 (the last record replicated).
     eventually("MirrorSource offsets", T, || async {
@@ -513,7 +490,8 @@ async fn bad_offsets_input_is_refused_with_what_is_wrong() {
     );
 
     // An unknown operation: denied at admission (the controller's own refusal, for a value the webhook
-    // never saw, is tested in controller::unreadable_requests_the_webhook_never_saw_are_refused_once_by_the_controller).
+    // never saw, is tested in
+    // controller::restarts::unreadable_requests_the_webhook_never_saw_are_refused_once_by_the_controller).
     let out = try_annotate_connector(
         &ns,
         &name,

@@ -4,7 +4,7 @@
 //! namespace, by a label that namespace alone carries.
 
 use connect_warden_e2e::connectors::{T, event_list, get, get_cluster, ready, wait_running};
-use connect_warden_e2e::objects::{Connector, cluster, connector, file_sink, file_source};
+use connect_warden_e2e::objects::{Connector, cluster, connector, file_sink, file_source, fill};
 use connect_warden_e2e::*;
 use serde_yaml::Value;
 use shared::crd::KafkaConnectorPolicy;
@@ -277,8 +277,9 @@ spec:
 fn an_invalid_schema_is_refused_when_the_policy_is_applied() {
     let name = unique("invalid-schema");
     let _cleanup = Applied(name.clone());
-    let out = apply_policy(&format!(
-        "apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectorPolicy\nmetadata:\n  name: {name}\nspec:\n  match:\n    namespaceSelector:\n      matchLabels:\n        {SCOPE}: none\n  schema:\n    properties:\n      tasksMax:\n        maximum: \"8\"\n"
+    let out = apply_policy(&fill(
+        include_str!("fixtures/policies/invalid-schema.yaml"),
+        &[("NAME", &name), ("SCOPE", SCOPE)],
     ));
     assert_eq!(
         denial(&out),

@@ -214,7 +214,7 @@ async fn a_handled_restart_value_is_not_repeated_by_the_next_controller_and_a_ne
         .ok_or("not observed yet".to_string())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    wait_polls(&url, &format!("{ns}/main"), 4).await;
     assert_eq!(manual_restarts(&url, &name).await, 0.0, "t1 repeated");
 
     // A new value: one restart.
@@ -227,7 +227,7 @@ async fn a_handled_restart_value_is_not_repeated_by_the_next_controller_and_a_ne
             .ok_or(format!("{n} restarts, handled {h:?}"))
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    wait_polls(&url, &format!("{ns}/main"), 4).await;
     assert_eq!(manual_restarts(&url, &name).await, 1.0);
     wait_running(&ns, &name, "1/1").await;
     delete_connector(&ns, &name);

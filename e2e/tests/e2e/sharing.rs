@@ -4,8 +4,6 @@
 //! metrics must show one list request per poll for all of them, each poll counted for every cluster, while
 //! every cluster is Ready and the connector in each namespace is reconciled.
 
-use std::time::Duration;
-
 use connect_warden_e2e::connectors::*;
 use connect_warden_e2e::objects::{cluster, file_sink};
 use connect_warden_e2e::*;
@@ -25,8 +23,9 @@ fn polls(m: &str, cluster: &str) -> f64 {
 }
 
 /// A metrics page scraped just after a poll of `cluster` was counted, so no poll is half counted in it
-/// (its list request counted, the poll not yet): the next poll starts no sooner than 1 s after this one,
-/// and only after the interval (3 s) when no write asks for an early one.
+/// (its list request counted, the poll not yet for every cluster of the endpoint): taken once two scrapes
+/// in a row show the same counts. The next poll starts no sooner than 1 s after this one, and only after
+/// the interval (3 s) when no write asks for an early one.
 async fn after_a_poll(url: &str, cluster: &str) -> String {
     let seen = polls(&scrape(url).await, cluster);
     eventually(&format!("a poll of {cluster}"), T, || async {
@@ -37,8 +36,25 @@ async fn after_a_poll(url: &str, cluster: &str) -> String {
         }
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    scrape(url).await
+    eventually(&format!("the poll of {cluster} counted"), T, || async {
+        let (a, b) = (scrape(url).await, scrape(url).await);
+        if counts(&a) == counts(&b) {
+            Ok(b)
+        } else {
+            Err("still counting".to_string())
+        }
+    })
+    .await
+}
+
+/// The poll and request counts on a metrics page.
+fn counts(m: &str) -> Vec<&str> {
+    m.lines()
+        .filter(|l| {
+            l.starts_with("connect_warden_cluster_polls_total")
+                || l.starts_with("connect_warden_connect_requests_total")
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,7 @@
 //! `--watch-namespaces`: a controller that serves some namespaces never touches objects in the others, on
 //! Kafka Connect or in Kubernetes.
 
-use std::time::Duration;
-
-use connect_warden_e2e::connectors::{delete_connector, get, wait_running};
+use connect_warden_e2e::connectors::{delete_connector, unreconciled, wait_polls, wait_running};
 use connect_warden_e2e::objects::{cluster, file_sink};
 use connect_warden_e2e::*;
 use stack::warden::PRIVATE_LABEL;
@@ -14,7 +12,7 @@ async fn a_controller_watching_one_namespace_leaves_the_others_alone() {
     let served = namespace("watch-a", &[(PRIVATE_LABEL, id.as_str())]);
     let other = namespace("watch-b", &[(PRIVATE_LABEL, id.as_str())]);
     let selector = format!("{PRIVATE_LABEL}={id}");
-    let _ctl = start_controller(
+    let ctl = start_controller(
         "controller-watch-ns",
         &[
             "--label-selector",
@@ -44,22 +42,14 @@ async fn a_controller_watching_one_namespace_leaves_the_others_alone() {
 
     wait_running(&served, &watched, "1/1").await;
     // Several polls later, the controller has had every chance to act on the other namespace too.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    wait_polls(&ctl.metrics_url(), &format!("{served}/main"), 5).await;
     let on_connect = settled!(connect().list()).expect("listing connectors");
     assert!(on_connect.contains(&watched), "{on_connect:?}");
     assert!(
         !on_connect.contains(&unwatched),
         "a controller watching only {served} created {unwatched} from {other}"
     );
-    let untouched = get(&other, &unwatched).await.expect("the object is there");
-    assert!(
-        untouched
-            .status
-            .as_ref()
-            .is_none_or(|s| s.conditions.is_empty()),
-        "{:?}",
-        untouched.status
-    );
+    let untouched = unreconciled(&other, &unwatched).await;
     assert!(
         untouched
             .metadata
