@@ -478,7 +478,7 @@ fn key_ref(name: &str) -> KeyRef {
 }
 
 fn to_yaml(v: &Value) -> String {
-    serde_yaml::to_string(v).expect("a manifest as YAML")
+    shared::crd::manifest_yaml(v).expect("a manifest as YAML")
 }
 
 #[cfg(test)]
@@ -488,7 +488,7 @@ mod tests {
     #[test]
     fn a_connector_holds_only_what_was_set() {
         let y = file_sink("ns", "a", "t", "/x").tasks_max(2).yaml();
-        let v: Value = serde_yaml::from_str(&y).unwrap();
+        let v: Value = serde_saphyr::from_str(&y).unwrap();
         assert_eq!(v["apiVersion"], "connectwarden.io/v1alpha1");
         assert_eq!(v["kind"], "KafkaConnector");
         assert_eq!(v["metadata"]["namespace"], "ns");
@@ -502,7 +502,7 @@ mod tests {
             .orphan()
             .config_value("batch.size", 5.into())
             .yaml();
-        let v: Value = serde_yaml::from_str(&y).unwrap();
+        let v: Value = serde_saphyr::from_str(&y).unwrap();
         assert_eq!(v["spec"]["state"], "stopped");
         assert_eq!(v["spec"]["deletionPolicy"], "Orphan");
         assert_eq!(v["spec"]["config"]["batch.size"], 5);
@@ -523,7 +523,7 @@ mod tests {
             "    batch.size: 200\n",
             "    errors.log.enable: true\n",
             "    offset: 9007199254740993\n",
-            "    id: '12345678901234567890'\n",
+            "    id: \"12345678901234567890\"\n",
             "    ratio: 0.12345678901234567890\n",
             "    nested: {a: 1}\n",
             "    list: [a, b]\n",
@@ -531,33 +531,31 @@ mod tests {
             assert!(y.contains(line), "{line:?} in\n{y}");
         }
         // Still one valid manifest.
-        let v: serde_yaml::Value = serde_yaml::from_str(&y).unwrap();
+        let v: Value = serde_saphyr::from_str(&y).unwrap();
         let config = &v["spec"]["config"];
-        assert_eq!(config["nested"]["a"], serde_yaml::Value::from(1));
-        assert_eq!(
-            config["id"],
-            serde_yaml::Value::from("12345678901234567890")
-        );
+        assert_eq!(config["nested"]["a"], 1);
+        assert_eq!(config["id"], "12345678901234567890");
     }
 
     #[test]
     fn a_connector_may_name_the_clusters_namespace_or_no_cluster() {
         let v: Value =
-            serde_yaml::from_str(&connector("a", "c", "C").on_cluster_in("b", "x").yaml()).unwrap();
+            serde_saphyr::from_str(&connector("a", "c", "C").on_cluster_in("b", "x").yaml())
+                .unwrap();
         assert_eq!(
             v["spec"]["clusterRef"],
             serde_json::json!({"name": "x", "namespace": "b"})
         );
         let v: Value =
-            serde_yaml::from_str(&connector("a", "c", "C").without_cluster_ref().yaml()).unwrap();
+            serde_saphyr::from_str(&connector("a", "c", "C").without_cluster_ref().yaml()).unwrap();
         assert_eq!(v["spec"], serde_json::json!({"class": "C"}));
     }
 
     #[test]
     fn a_cluster_holds_only_what_was_set() {
-        let v: Value = serde_yaml::from_str(&cluster("ns", "c", "http://x").yaml()).unwrap();
+        let v: Value = serde_saphyr::from_str(&cluster("ns", "c", "http://x").yaml()).unwrap();
         assert_eq!(v["spec"], serde_json::json!({"url": "http://x"}));
-        let v: Value = serde_yaml::from_str(
+        let v: Value = serde_saphyr::from_str(
             &cluster("ns", "c", "http://x")
                 .allow_namespaces(&["a", "b"])
                 .yaml(),
@@ -573,7 +571,7 @@ mod tests {
             .client_cert("client")
             .prune()
             .yaml();
-        let v: Value = serde_yaml::from_str(&y).unwrap();
+        let v: Value = serde_saphyr::from_str(&y).unwrap();
         assert_eq!(
             v["spec"],
             serde_json::json!({"url": "https://x", "prune": true,

@@ -213,7 +213,7 @@ async fn validate_live_and_offline_on_the_same_files() {
     );
     let broken = format!(
         "{f}/broken.yaml:5: document (denied)\n  \
-         error: invalid YAML: did not find expected ',' or ']' at line 5 column 12, while parsing a flow sequence at line 4 column 9\n"
+         error: invalid YAML: illegal placement of ':' indicator at line 5, column 12\n"
     );
     let other = format!(
         "{f}/other.yaml:1: Deployment {ns}/app (skipped)\n  \
@@ -661,7 +661,7 @@ async fn converted_resources_apply_and_become_ready() {
     let ext = cwctl(&["convert", "-f", &external]);
     assert_eq!(ext.code, 0, "{ext:?}");
     assert!(ext.stdout.contains(&format!(
-        "kind: KafkaConnectCluster\nmetadata:\n  name: 127.0.0.1\n  namespace: {ns}\nspec:\n  url: http://127.0.0.1:{port}\n"
+        "kind: KafkaConnectCluster\nmetadata:\n  name: \"127.0.0.1\"\n  namespace: {ns}\nspec:\n  url: http://127.0.0.1:{port}\n"
     )), "{}", ext.stdout);
 
     // What convert wrote passes cwctl's own validation, then the real admission, then runs.

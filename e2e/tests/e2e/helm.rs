@@ -17,7 +17,6 @@ use std::sync::OnceLock;
 
 use connect_warden_e2e::rbac;
 use connect_warden_e2e::*;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use stack::warden::PRIVATE_LABEL;
 
@@ -77,10 +76,9 @@ fn kustomize(sub: &str) -> String {
 
 /// The objects of a multi-document YAML stream, as JSON.
 fn objects(yaml: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(yaml)
-        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("bad YAML ({e}):\n{yaml}")))
-        .filter(|v| !v.is_null())
-        .collect()
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(yaml).unwrap_or_else(|e| panic!("bad YAML ({e}):\n{yaml}"));
+    docs.into_iter().filter(|v| !v.is_null()).collect()
 }
 
 fn kind(o: &Value) -> &str {

@@ -6,7 +6,7 @@
 use connect_warden_e2e::connectors::{T, event_list, get, get_cluster, ready, wait_running};
 use connect_warden_e2e::objects::{Connector, cluster, connector, file_sink, file_source, fill};
 use connect_warden_e2e::*;
-use serde_yaml::Value;
+use serde_json::Value;
 use shared::crd::KafkaConnectorPolicy;
 
 use crate::webhook::{denial, warnings};
@@ -55,18 +55,18 @@ fn example(example: &str, name: &str, scope: &str, action: Option<&str>) -> Stri
     let path = stack::cache::repo_root()
         .join("deploy/examples/policies")
         .join(format!("{example}.yaml"));
-    let mut v: Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut v: Value = serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     v["metadata"]["name"] = Value::from(name);
     let selector: Value =
-        serde_yaml::from_str(&format!("matchLabels:\n  {SCOPE}: \"{scope}\"\n")).unwrap();
+        serde_saphyr::from_str(&format!("matchLabels:\n  {SCOPE}: \"{scope}\"\n")).unwrap();
     if v["spec"].get("match").is_none() {
-        v["spec"]["match"] = Value::Mapping(Default::default());
+        v["spec"]["match"] = Value::Object(Default::default());
     }
     v["spec"]["match"]["namespaceSelector"] = selector;
     if let Some(a) = action {
         v["spec"]["action"] = Value::from(a);
     }
-    serde_yaml::to_string(&v).unwrap()
+    shared::crd::manifest_yaml(&v).unwrap()
 }
 
 fn apply_policy(yaml: &str) -> Out {
