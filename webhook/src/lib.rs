@@ -73,7 +73,7 @@ pub async fn run(args: Args) -> Result<()> {
     let listener = std::net::TcpListener::bind(args.listen_addr).map_err(listen_err)?;
     listener.set_nonblocking(true).map_err(listen_err)?;
     let handle = axum_server::Handle::new();
-    let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)
+    let server = server::https_server(listener, tls)
         .map_err(listen_err)?
         .handle(handle.clone());
     tracing::info!(

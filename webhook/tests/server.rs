@@ -1,14 +1,21 @@
 //! The HTTP edges without a cluster: the envelope checks (method, content type, malformed reviews, body
-//! limit), probes, and serving-certificate reloads over real TLS.
+//! limit) and probes through the routers alone; over real sockets only what is about them: a connection
+//! after a too-large body, `TCP_NODELAY` on accepted connections, serving-certificate reloads over TLS.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
+use tower::ServiceExt;
 use webhook::FailurePolicy;
 use webhook::connect::LiveConnect;
 use webhook::metrics::Metrics;
-use webhook::server::{App, CertFiles, admission_router, probe_router, reload_certificates};
+use webhook::server::{
+    App, CertFiles, admission_router, https_acceptor, https_server, probe_router,
+    reload_certificates,
+};
 use webhook::testing::{self, Review};
 use webhook::watched::Watched;
 
@@ -37,19 +44,26 @@ async fn serve_plain(router: axum::Router) -> String {
     format!("http://{addr}")
 }
 
-/// POSTs `body` to `url` with `content_type`.
-async fn post(
-    http: &reqwest::Client,
-    url: String,
-    content_type: &str,
-    body: impl Into<reqwest::Body>,
-) -> reqwest::Response {
-    http.post(url)
-        .header("Content-Type", content_type)
-        .body(body)
-        .send()
+/// Sends `req` through `router` (no socket) and returns the status and the body as text.
+async fn send(router: &axum::Router, req: Request<Body>) -> (StatusCode, String) {
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
         .await
+        .unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// A POST of `body` to `path` with `content_type`.
+fn post(path: &str, content_type: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body.into())
         .unwrap()
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
 }
 
 async fn post_json(
@@ -57,7 +71,12 @@ async fn post_json(
     url: String,
     body: impl Into<reqwest::Body>,
 ) -> reqwest::Response {
-    post(http, url, "application/json", body).await
+    http.post(url)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// A body past the 64 KiB limit the tests serve with.
@@ -78,50 +97,45 @@ fn mutate_review() -> Value {
 #[tokio::test]
 async fn envelope_errors_are_clear_400s_and_reviews_echo_the_uid() {
     let app = app();
-    let url = serve_plain(admission_router(app.clone(), 64 * 1024)).await;
-    let http = reqwest::Client::new();
+    let router = admission_router(app.clone(), 64 * 1024);
 
-    let r = http.get(format!("{url}/mutate")).send().await.unwrap();
-    assert_eq!(r.status(), 400);
+    let (status, text) = send(&router, get("/mutate")).await;
+    assert_eq!(status, 400);
     assert_eq!(
-        r.text().await.unwrap(),
+        text,
         "GET is not supported: send an AdmissionReview with POST"
     );
 
-    let r = post(&http, format!("{url}/validate"), "text/plain", "{}").await;
-    assert_eq!(r.status(), 400);
-    assert_eq!(
-        r.text().await.unwrap(),
-        "Content-Type must be application/json"
-    );
+    let (status, text) = send(&router, post("/validate", "text/plain", "{}")).await;
+    assert_eq!(status, 400);
+    assert_eq!(text, "Content-Type must be application/json");
 
-    let r = post(
-        &http,
-        format!("{url}/validate"),
-        "application/json",
-        "{\"apiVersion\": \"admission.k8s.io/v1\", \"kind\": \"Admiss",
+    let (status, text) = send(
+        &router,
+        post(
+            "/validate",
+            "application/json",
+            "{\"apiVersion\": \"admission.k8s.io/v1\", \"kind\": \"Admiss",
+        ),
     )
     .await;
-    assert_eq!(r.status(), 400);
-    assert!(
-        r.text()
-            .await
-            .unwrap()
-            .starts_with("malformed AdmissionReview: EOF while parsing")
-    );
+    assert_eq!(status, 400);
+    assert!(text.starts_with("malformed AdmissionReview: EOF while parsing"));
 
-    let r = post_json(&http, format!("{url}/mutate"), too_large()).await;
-    assert_eq!(r.status(), 413);
+    let (status, _) = send(&router, post("/mutate", "application/json", too_large())).await;
+    assert_eq!(status, 413);
 
-    let r = post(
-        &http,
-        format!("{url}/mutate"),
-        "application/json; charset=utf-8",
-        serde_json::to_vec(&mutate_review()).unwrap(),
+    let (status, text) = send(
+        &router,
+        post(
+            "/mutate",
+            "application/json; charset=utf-8",
+            serde_json::to_vec(&mutate_review()).unwrap(),
+        ),
     )
     .await;
-    assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["apiVersion"], "admission.k8s.io/v1");
     assert_eq!(v["kind"], "AdmissionReview");
     assert_eq!(v["response"]["uid"], "abc-123");
@@ -226,15 +240,45 @@ async fn a_too_large_body_closes_the_connection_cleanly_for_keep_alive_clients()
 
 #[tokio::test]
 async fn probes_never_depend_on_connect() {
-    let url = serve_plain(probe_router(app())).await;
-    let r = reqwest::get(format!("{url}/healthz")).await.unwrap();
-    assert_eq!(r.status(), 200);
+    let router = probe_router(app());
+    let (status, _) = send(&router, get("/healthz")).await;
+    assert_eq!(status, 200);
     // The API server is unreachable: the caches cannot sync, so not ready.
-    let r = reqwest::get(format!("{url}/readyz")).await.unwrap();
-    assert_eq!(r.status(), 503);
-    assert_eq!(r.text().await.unwrap(), "waiting for: watch caches");
-    let r = reqwest::get(format!("{url}/metrics")).await.unwrap();
-    assert_eq!(r.status(), 200);
+    let (status, text) = send(&router, get("/readyz")).await;
+    assert_eq!(status, 503);
+    assert_eq!(text, "waiting for: watch caches");
+    let (status, _) = send(&router, get("/metrics")).await;
+    assert_eq!(status, 200);
+}
+
+/// The HTTPS acceptor sets `TCP_NODELAY` before the TLS handshake: without it a response written in pieces
+/// waits for the client's delayed ACK.
+#[tokio::test]
+async fn accepted_connections_send_without_delay() {
+    use axum_server::accept::Accept;
+    shared::tls::install_crypto_provider();
+    let ca = stack::pki::Ca::new("nodelay").unwrap();
+    let leaf = ca.server(&["127.0.0.1"]).unwrap();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
+        leaf.cert_pem.into_bytes(),
+        leaf.key_pem.into_bytes(),
+    )
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = tokio::spawn(async move {
+        tls_client(&ca.cert_pem)
+            .get(format!("https://{addr}/"))
+            .send()
+            .await
+    });
+    let (stream, _) = listener.accept().await.unwrap();
+    assert!(!stream.nodelay().unwrap(), "accepted sockets start without");
+    let (tls_stream, ()) = https_acceptor(tls).accept(stream, ()).await.unwrap();
+    assert!(tls_stream.get_ref().0.nodelay().unwrap());
+    drop(tls_stream);
+    let _ = client.await;
 }
 
 fn tls_client(ca_pem: &str) -> reqwest::Client {
@@ -280,7 +324,7 @@ async fn certificates_are_reloaded_when_the_files_change() {
     let addr = listener.local_addr().unwrap();
     let router = admission_router(app.clone(), 1 << 20);
     tokio::spawn(async move {
-        axum_server::tls_rustls::from_tcp_rustls(listener, tls)
+        https_server(listener, tls)
             .unwrap()
             .serve(router.into_make_service())
             .await

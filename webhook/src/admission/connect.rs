@@ -5,8 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use shared::config::{RESERVED_NAME, check_connector_name};
 use shared::connect::{ClientSettings, ValidateResponse};
 use shared::redact::{REDACTED, Redactor, keyed_hash};
 use shared::target::ClusterId;
@@ -71,16 +73,28 @@ impl fmt::Debug for ConnectCheck {
 }
 
 impl ConnectCheck {
+    /// The connector name Connect is asked to validate the config under.
+    pub fn name(&self) -> &str {
+        self.config.get(RESERVED_NAME).map_or("", String::as_str)
+    }
+
     /// The validation-cache key: the same cluster, endpoint, class and config give the same answer. The
     /// config enters only as a keyed hash (`shared::redact::keyed_hash`): it holds values read from Secrets,
     /// and a plain digest of a short password could be reversed by trying candidates.
+    ///
+    /// A name Connect takes as it stands (the local rules' name check is stricter than Connect's: not empty,
+    /// no ISO control characters) leaves the key, so a config validated under one name is not sent again for
+    /// every new connector that copies it; any other name stays in it, so Connect still judges it. An answer
+    /// whose texts quote the name it was asked under is not given under another name (the cache checks
+    /// [`ConnectOutcome::mentions`]).
     pub fn cache_key(&self) -> String {
+        let judged_name = Some(self.name()).filter(|n| check_connector_name(n).is_err());
         format!(
             "{}|{}|{}|{:016x}",
             self.cluster.label(),
             self.settings.url,
             self.class,
-            keyed_hash(&self.config)
+            keyed_hash(&(WithoutName(&self.config), judged_name))
         )
     }
 
@@ -88,6 +102,19 @@ impl ConnectCheck {
         let mut secret = password_keys.clone();
         secret.extend(self.secret_keys.iter().cloned());
         Redactor::new(&self.config, &secret)
+    }
+}
+
+/// A config's entries but `name`, for hashing.
+struct WithoutName<'a>(&'a BTreeMap<String, String>);
+
+impl Hash for WithoutName<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // `str` hashes end with a marker byte, so the entries cannot run into each other.
+        for (k, v) in self.0.iter().filter(|(k, _)| *k != RESERVED_NAME) {
+            k.hash(state);
+            v.hash(state);
+        }
     }
 }
 
@@ -135,6 +162,22 @@ impl ConnectOutcome {
         }
     }
 
+    /// Whether a text of this answer that a decision shows quotes `text` (a connector name: such an answer
+    /// is not given under another name).
+    pub fn mentions(&self, text: &str) -> bool {
+        match self {
+            ConnectOutcome::Validated(v) => v
+                .configs
+                .iter()
+                .flat_map(|c| &c.value.errors)
+                .any(|e| e.contains(text)),
+            ConnectOutcome::UnknownClass { .. } => false,
+            ConnectOutcome::Refused { message }
+            | ConnectOutcome::Misconfigured { message }
+            | ConnectOutcome::Unavailable { message, .. } => message.contains(text),
+        }
+    }
+
     /// Outages are not cached: the next request should try again.
     pub fn is_cacheable(&self) -> bool {
         !matches!(
@@ -153,5 +196,69 @@ impl ConnectOutcome {
             ConnectOutcome::Misconfigured { .. } => "misconfigured",
             ConnectOutcome::Unavailable { reason, .. } => reason,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &str, topic: &str) -> ConnectCheck {
+        let config = [
+            ("name", name),
+            ("connector.class", "FileStreamSource"),
+            ("topic", topic),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+        ConnectCheck {
+            cluster: ClusterId::Default,
+            settings: ClientSettings::new("http://connect:8083"),
+            class: "FileStreamSource".into(),
+            config,
+            warnings: Vec::new(),
+            secret_keys: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn the_cache_key_leaves_out_a_name_connect_takes_as_it_stands() {
+        let key = check("orders-a", "orders").cache_key();
+        assert_eq!(key, check("orders-b", "orders").cache_key());
+        assert_ne!(key, check("orders-a", "payments").cache_key());
+        // A name Connect may refuse stays in the key, so Connect judges it.
+        for odd in ["", " ", "orders\u{7}", " orders"] {
+            assert_ne!(key, check(odd, "orders").cache_key(), "{odd:?}");
+            assert_ne!(
+                check(odd, "orders").cache_key(),
+                check(&format!("{odd}x"), "orders").cache_key(),
+                "{odd:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_answer_mentions_a_name_only_in_what_a_decision_shows() {
+        let refused = ConnectOutcome::Refused {
+            message: "invalid config {name=orders-a}".into(),
+        };
+        assert!(refused.mentions("orders-a"));
+        assert!(!refused.mentions("orders-b"));
+        let validated = |errors: Vec<String>| {
+            let info: shared::connect::ConfigInfo = serde_json::from_value(serde_json::json!({
+                "definition": {"name": "name", "type": "STRING"},
+                "value": {"name": "name", "value": "orders-a", "errors": errors}
+            }))
+            .unwrap();
+            ConnectOutcome::Validated(ValidateResponse {
+                name: "FileStreamSource".into(),
+                error_count: 0,
+                groups: Vec::new(),
+                configs: vec![info],
+            })
+        };
+        // The echoed value is not shown; an error is.
+        assert!(!validated(Vec::new()).mentions("orders-a"));
+        assert!(validated(vec!["orders-a is taken".into()]).mentions("orders-a"));
     }
 }

@@ -45,7 +45,7 @@ impl Validator for LiveConnect {
         let call_check = check.clone();
         let (outcome, result) = self
             .cache
-            .get_or_call(check.cache_key(), move || {
+            .get_or_call(check.cache_key(), check.name(), move || {
                 async move {
                     let started = Instant::now();
                     let out = call(client, &call_check, deadline).await;

@@ -1,7 +1,9 @@
 //! The validation cache: Kafka Connect's answer for one (cluster, class, config digest) is reused for a TTL,
 //! and identical requests that arrive while the first is still being answered wait for that one call instead
 //! of making their own (single-flight). GitOps tools re-apply the same objects over and over; this keeps
-//! Connect out of that loop.
+//! Connect out of that loop. The digest leaves out a plainly valid connector name
+//! ([`ConnectCheck::cache_key`](crate::admission::ConnectCheck::cache_key)), so each entry remembers the
+//! name it was asked under: an answer that quotes that name is given only under it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +19,16 @@ type Pending = Shared<BoxFuture<'static, Arc<ConnectOutcome>>>;
 
 struct Entry {
     created: Instant,
+    /// The connector name the call was made for.
+    name: String,
     answer: Pending,
+}
+
+impl Entry {
+    /// Whether `answer` may be given under `name`: it was asked under that name, or it quotes no name.
+    fn fits(&self, answer: &ConnectOutcome, name: &str) -> bool {
+        self.name == name || !answer.mentions(&self.name)
+    }
 }
 
 /// How a lookup was served; the `result` label of the cache metric.
@@ -57,6 +68,14 @@ struct Entries {
 /// entries is not scanned on every miss.
 const SWEEP_AT: usize = 1024;
 
+/// What a lookup found.
+enum Found {
+    Stored(Arc<ConnectOutcome>),
+    /// A call in flight, asked under this name.
+    InFlight(Pending, String),
+    Nothing,
+}
+
 impl ValidationCache {
     pub(crate) fn new(ttl: Duration) -> Self {
         ValidationCache {
@@ -68,47 +87,47 @@ impl ValidationCache {
         }
     }
 
-    /// The answer for `key`: stored, in flight, or from `call` (which runs at most once per key at a time).
+    /// The answer for `key` under the connector name `name`: stored, in flight, or from `call` (which runs
+    /// at most once per key at a time).
     pub(crate) async fn get_or_call<F>(
         &self,
         key: String,
+        name: &str,
         call: F,
     ) -> (Arc<ConnectOutcome>, CacheResult)
     where
         F: FnOnce() -> BoxFuture<'static, ConnectOutcome>,
     {
-        let (answer, result) = {
-            let mut guard = self.entries.lock();
-            let Entries { map, sweep_at } = &mut *guard;
-            let found = map.get(&key).and_then(|e| match e.answer.peek() {
-                None => Some((e.answer.clone(), CacheResult::Shared)),
-                Some(done) if done.is_cacheable() && e.created.elapsed() < self.ttl => {
-                    Some((e.answer.clone(), CacheResult::Hit))
-                }
-                Some(_) => None,
-            });
-            match found {
-                Some(f) => f,
-                None => {
-                    if map.len() >= *sweep_at {
-                        let ttl = self.ttl;
-                        map.retain(|_, e| e.answer.peek().is_none() || e.created.elapsed() < ttl);
-                        *sweep_at = (map.len() * 2).max(SWEEP_AT);
+        let found = {
+            let entries = self.entries.lock();
+            match entries.map.get(&key) {
+                None => Found::Nothing,
+                Some(e) => match e.answer.peek() {
+                    None => Found::InFlight(e.answer.clone(), e.name.clone()),
+                    Some(done)
+                        if done.is_cacheable()
+                            && e.created.elapsed() < self.ttl
+                            && e.fits(done, name) =>
+                    {
+                        Found::Stored(done.clone())
                     }
-                    let answer = call().map(Arc::new).boxed().shared();
-                    map.insert(
-                        key.clone(),
-                        Entry {
-                            created: Instant::now(),
-                            answer: answer.clone(),
-                        },
-                    );
-                    (answer, CacheResult::Miss)
-                }
+                    Some(_) => Found::Nothing,
+                },
             }
         };
+        match found {
+            Found::Stored(answer) => return (answer, CacheResult::Hit),
+            Found::InFlight(pending, asked_as) => {
+                let out = pending.await;
+                if asked_as == name || !out.mentions(&asked_as) {
+                    return (out, CacheResult::Shared);
+                }
+            }
+            Found::Nothing => {}
+        }
+        let answer = self.start(&key, name, call);
         let out = answer.await;
-        if result == CacheResult::Miss && !out.is_cacheable() {
+        if !out.is_cacheable() {
             let map = &mut self.entries.lock().map;
             if map
                 .get(&key)
@@ -118,7 +137,31 @@ impl ValidationCache {
                 map.remove(&key);
             }
         }
-        (out, result)
+        (out, CacheResult::Miss)
+    }
+
+    /// Starts `call` as the entry for `key`, replacing what was there.
+    fn start<F>(&self, key: &str, name: &str, call: F) -> Pending
+    where
+        F: FnOnce() -> BoxFuture<'static, ConnectOutcome>,
+    {
+        let mut guard = self.entries.lock();
+        let Entries { map, sweep_at } = &mut *guard;
+        if map.len() >= *sweep_at {
+            let ttl = self.ttl;
+            map.retain(|_, e| e.answer.peek().is_none() || e.created.elapsed() < ttl);
+            *sweep_at = (map.len() * 2).max(SWEEP_AT);
+        }
+        let answer = call().map(Arc::new).boxed().shared();
+        map.insert(
+            key.to_string(),
+            Entry {
+                created: Instant::now(),
+                name: name.to_string(),
+                answer: answer.clone(),
+            },
+        );
+        answer
     }
 
     #[cfg(test)]
@@ -151,6 +194,98 @@ mod tests {
         }
     }
 
+    fn valid() -> ConnectOutcome {
+        ConnectOutcome::Validated(shared::connect::ValidateResponse {
+            name: "FileStreamSource".into(),
+            error_count: 0,
+            groups: Vec::new(),
+            configs: Vec::new(),
+        })
+    }
+
+    fn quoting(name: &str) -> ConnectOutcome {
+        ConnectOutcome::Refused {
+            message: format!("400 Bad Request: invalid config {{name={name}, topic=orders}}"),
+        }
+    }
+
+    /// `get_or_call` under `name` whose call counts in `calls` and answers `answer`.
+    async fn ask(
+        cache: &ValidationCache,
+        name: &str,
+        calls: &Arc<AtomicUsize>,
+        answer: ConnectOutcome,
+    ) -> (Arc<ConnectOutcome>, CacheResult) {
+        let calls = calls.clone();
+        cache
+            .get_or_call("k".into(), name, move || {
+                async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    answer
+                }
+                .boxed()
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_quotes_no_name_serves_every_name() {
+        let cache = ValidationCache::new(Duration::from_secs(60));
+        let calls = Arc::new(AtomicUsize::new(0));
+        assert_eq!(
+            ask(&cache, "orders-a", &calls, valid()).await.1,
+            CacheResult::Miss
+        );
+        assert_eq!(
+            ask(&cache, "orders-b", &calls, valid()).await.1,
+            CacheResult::Hit
+        );
+        // Joining a call in flight for another name, likewise.
+        let cache = ValidationCache::new(Duration::from_secs(60));
+        let (a, b) = tokio::join!(
+            ask(&cache, "orders-c", &calls, refused()),
+            ask(&cache, "orders-d", &calls, refused())
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!((a.1, b.1), (CacheResult::Miss, CacheResult::Shared));
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_quotes_its_name_is_never_given_under_another() {
+        let cache = ValidationCache::new(Duration::from_secs(60));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (out, r) = ask(&cache, "orders-a", &calls, quoting("orders-a")).await;
+        assert_eq!((*out == quoting("orders-a"), r), (true, CacheResult::Miss));
+        assert_eq!(
+            ask(&cache, "orders-a", &calls, valid()).await.1,
+            CacheResult::Hit
+        );
+        // Another name: asked again, and its own answer replaces the entry.
+        let (out, r) = ask(&cache, "orders-b", &calls, quoting("orders-b")).await;
+        assert_eq!((*out == quoting("orders-b"), r), (true, CacheResult::Miss));
+        assert_eq!(
+            ask(&cache, "orders-b", &calls, valid()).await.1,
+            CacheResult::Hit
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // A call in flight for another name is waited for, then asked again.
+        let cache = ValidationCache::new(Duration::from_secs(60));
+        let (a, b) = tokio::join!(
+            ask(&cache, "orders-a", &calls, quoting("orders-a")),
+            async {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                ask(&cache, "orders-b", &calls, quoting("orders-b")).await
+            }
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        assert_eq!(*a.0, quoting("orders-a"));
+        assert_eq!(
+            (*b.0 == quoting("orders-b"), b.1),
+            (true, CacheResult::Miss)
+        );
+    }
+
     #[tokio::test]
     async fn identical_concurrent_requests_share_one_call() {
         let cache = Arc::new(ValidationCache::new(Duration::from_secs(60)));
@@ -161,7 +296,7 @@ mod tests {
             let calls = calls.clone();
             tasks.push(tokio::spawn(async move {
                 cache
-                    .get_or_call("k".into(), move || {
+                    .get_or_call("k".into(), "c", move || {
                         async move {
                             calls.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -184,7 +319,7 @@ mod tests {
         );
         // Later: a plain hit.
         let (_, r) = cache
-            .get_or_call("k".into(), || async { unavailable() }.boxed())
+            .get_or_call("k".into(), "c", || async { unavailable() }.boxed())
             .await;
         assert_eq!(r, CacheResult::Hit);
     }
@@ -193,8 +328,9 @@ mod tests {
     fn sweeps_drop_expired_entries_and_back_off_while_all_are_fresh() {
         let fill = |cache: &ValidationCache, n: usize| {
             for i in 0..n {
-                let _ =
-                    block_on(cache.get_or_call(format!("k{i}"), || async { refused() }.boxed()));
+                let _ = block_on(
+                    cache.get_or_call(format!("k{i}"), "c", || async { refused() }.boxed()),
+                );
             }
         };
         // Every answer expired at once: each sweep empties the map, which never outgrows SWEEP_AT.
@@ -212,21 +348,21 @@ mod tests {
     async fn outages_are_not_cached_and_ttl_expires() {
         let cache = ValidationCache::new(Duration::from_millis(30));
         let (_, r) = cache
-            .get_or_call("k".into(), || async { unavailable() }.boxed())
+            .get_or_call("k".into(), "c", || async { unavailable() }.boxed())
             .await;
         assert_eq!(r, CacheResult::Miss);
         assert!(cache.is_empty());
         let (_, r) = cache
-            .get_or_call("k".into(), || async { refused() }.boxed())
+            .get_or_call("k".into(), "c", || async { refused() }.boxed())
             .await;
         assert_eq!(r, CacheResult::Miss);
         let (_, r) = cache
-            .get_or_call("k".into(), || async { refused() }.boxed())
+            .get_or_call("k".into(), "c", || async { refused() }.boxed())
             .await;
         assert_eq!(r, CacheResult::Hit);
         tokio::time::sleep(Duration::from_millis(40)).await;
         let (_, r) = cache
-            .get_or_call("k".into(), || async { refused() }.boxed())
+            .get_or_call("k".into(), "c", || async { refused() }.boxed())
             .await;
         assert_eq!(r, CacheResult::Miss);
     }
