@@ -21,7 +21,10 @@ start_e2e_stack() {
   trap '"$cw_stack" down --env-file "$env_file" || echo "cw-stack down failed" >&2' EXIT
 }
 
-# The end-to-end test binary on the running stack, with CI's thread count; extra arguments go to the binary.
+# The end-to-end test binary on the running stack, with CI's thread count, and the controller's Kafka client
+# tests against the stack's broker (`#[ignore]`d where no stack runs, so included here); extra arguments go
+# to the test binaries.
 run_e2e() {
-  CW_STACK_ENV="$env_file" cargo test "${cargo_profile[@]}" --workspace --test e2e -- --test-threads "${E2E_THREADS:-4}" "$@"
+  CW_STACK_ENV="$env_file" cargo test "${cargo_profile[@]}" --workspace --no-fail-fast --test e2e --test kafka_client \
+    -- --include-ignored --test-threads "${E2E_THREADS:-4}" "$@"
 }

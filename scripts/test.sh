@@ -34,7 +34,10 @@ phase "control plane, Kafka jars, GitOps programs, helm and actionlint (cached a
 "$cw_stack" build
 
 phase "unit tests"
-cargo test "${cargo_profile[@]}" --workspace --exclude connect-warden-e2e 2>&1 | tee -a "$results"
+# The targets built above, so nothing compiles again: a plain `cargo test` would also build every benchmark
+# example (which clippy has checked) with full optimisation, for nothing it runs.
+cargo test "${cargo_profile[@]}" --workspace --exclude connect-warden-e2e --lib --bins --tests 2>&1 | tee -a "$results"
+cargo test "${cargo_profile[@]}" --workspace --exclude connect-warden-e2e --doc 2>&1 | tee -a "$results"
 
 phase "Prometheus rules (promtool) and the Argo CD health check (Lua)"
 bash deploy/monitoring/check.sh

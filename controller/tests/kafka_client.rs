@@ -1,5 +1,5 @@
-//! The controller's Kafka client against the stack's real broker (`$CW_STACK_ENV`; skipped with a note when
-//! it is unset): offsets committed with Kafka's own tools read back as `kafka-consumer-groups.sh --describe`
+//! The controller's Kafka client against the stack's real broker (`$CW_STACK_ENV`; `#[ignore]`d without
+//! it): offsets committed with Kafka's own tools read back as `kafka-consumer-groups.sh --describe`
 //! prints them, with one request per API and broker; a source connector's commits read from its Connect
 //! worker's offsets topic with one Fetch per call; records compressed by Kafka's own producer; SASL (PLAIN,
 //! SCRAM-SHA-256, SCRAM-SHA-512) and mTLS on the broker's secured listeners when the stack has them.
@@ -24,21 +24,15 @@ use stack::kafka::KafkaEnv;
 
 const PARTITIONS: i32 = 3;
 
-fn kafka_env(test: &str) -> Option<KafkaEnv> {
-    if std::env::var_os("CW_STACK_ENV").is_none() {
-        eprintln!(
-            "{test}: skipped: CW_STACK_ENV is not set (start a stack with `cw-stack up` and export it)"
-        );
-        return None;
-    }
+/// The stack's Kafka. These tests are `#[ignore]`d in a plain `cargo test`, which has no stack; `make test`
+/// runs them with the end-to-end tests, against the stack they share.
+fn kafka_env() -> KafkaEnv {
+    assert!(
+        std::env::var_os("CW_STACK_ENV").is_some(),
+        "CW_STACK_ENV is not set: start a stack with `cw-stack up` and export it"
+    );
     let env = StackEnv::from_env().expect("reading the stack named by CW_STACK_ENV");
-    match env.kafka {
-        Some(k) => Some(k),
-        None => {
-            eprintln!("{test}: skipped: the stack runs no Kafka");
-            None
-        }
-    }
+    env.kafka.expect("the stack named by CW_STACK_ENV runs no Kafka")
 }
 
 fn settings(bootstrap: &str) -> KafkaSettings {
@@ -206,10 +200,9 @@ fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 }
 
 #[tokio::test]
+#[ignore = "needs the stack's broker (CW_STACK_ENV); make test runs it with the end-to-end tests"]
 async fn offsets_read_as_kafkas_tools_print_them_with_one_request_per_api_and_broker() {
-    let Some(env) = kafka_env("offsets_read_as_kafkas_tools_print_them") else {
-        return;
-    };
+    let env = kafka_env();
     let topic = topic_with_records(&env);
     let group = |n: &str| format!("{topic}-{n}");
     let (latest, first, earliest, never) = (
@@ -388,14 +381,13 @@ async fn offsets_read_as_kafkas_tools_print_them_with_one_request_per_api_and_br
 }
 
 #[tokio::test]
+#[ignore = "needs the stack's broker (CW_STACK_ENV); make test runs it with the end-to-end tests"]
 async fn sasl_mechanisms_authenticate_and_a_wrong_password_is_named_without_it() {
-    let Some(env) = kafka_env("sasl_mechanisms_authenticate") else {
-        return;
-    };
-    let Some(secured) = &env.brokers_secured else {
-        eprintln!("sasl_mechanisms_authenticate: skipped: the stack's broker has no SASL listener");
-        return;
-    };
+    let env = kafka_env();
+    let secured = env
+        .brokers_secured
+        .as_ref()
+        .expect("the stack's broker has SASL and mTLS listeners");
     let with = |mechanism, password: &str| KafkaSettings {
         sasl: Some(SaslCredentials {
             mechanism,
@@ -461,16 +453,13 @@ async fn sasl_mechanisms_authenticate_and_a_wrong_password_is_named_without_it()
 }
 
 #[tokio::test]
+#[ignore = "needs the stack's broker (CW_STACK_ENV); make test runs it with the end-to-end tests"]
 async fn mtls_reads_with_a_client_certificate_and_says_why_without_one() {
-    let Some(env) = kafka_env("mtls_reads_with_a_client_certificate") else {
-        return;
-    };
-    let Some(secured) = &env.brokers_secured else {
-        eprintln!(
-            "mtls_reads_with_a_client_certificate: skipped: the stack's broker has no mTLS listener"
-        );
-        return;
-    };
+    let env = kafka_env();
+    let secured = env
+        .brokers_secured
+        .as_ref()
+        .expect("the stack's broker has SASL and mTLS listeners");
     let read = |p: &std::path::Path| std::fs::read(p).unwrap();
     let tls = KafkaTls {
         ca_pem: Some(read(&secured.ca_pem)),
@@ -621,10 +610,9 @@ async fn commit_after(client: &KafkaClient, name: &str, after: i64) -> i64 {
 }
 
 #[tokio::test]
+#[ignore = "needs the stack's broker (CW_STACK_ENV); make test runs it with the end-to-end tests"]
 async fn a_source_connectors_commits_are_read_from_its_workers_offsets_topic() {
-    let Some(env) = kafka_env("a_source_connectors_commits") else {
-        return;
-    };
+    let env = kafka_env();
     shared::tls::install_crypto_provider();
     let connect = ConnectClient::new(&ClientSettings::new(&env.connect_url)).unwrap();
     let name = unique("cw-file-src");
@@ -732,10 +720,9 @@ async fn a_source_connectors_commits_are_read_from_its_workers_offsets_topic() {
 }
 
 #[tokio::test]
+#[ignore = "needs the stack's broker (CW_STACK_ENV); make test runs it with the end-to-end tests"]
 async fn records_compressed_by_kafkas_producer_are_read_and_lz4_is_named() {
-    let Some(env) = kafka_env("records_compressed_by_kafkas_producer") else {
-        return;
-    };
+    let env = kafka_env();
     let create = |topic: &str| {
         tool(
             &env,

@@ -1,11 +1,7 @@
 //! The shared library's modules in one-way order: each imports only the modules before it, and the pure
 //! ones name no I/O. This list is the order; the crate root (`lib.rs`) comes last.
 
-mod support {
-    pub mod module_order;
-}
-
-use support::module_order::{Order, check};
+use crate::support::module_order::{Order, check};
 
 const ORDER: Order = Order {
     modules: &[

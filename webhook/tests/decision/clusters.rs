@@ -7,7 +7,7 @@ use webhook::FailurePolicy;
 use webhook::admission::{ConnectOutcome, Decision, Objects, Reason, Webhook};
 use webhook::testing;
 
-use crate::{
+use super::{
     NS, config_map, ok, on_cluster, review, review_in, secret, secured_world, validate_in, world,
 };
 

@@ -8,7 +8,7 @@ use webhook::FailurePolicy;
 use webhook::admission::{self, ConnectOutcome, Reason, Webhook};
 use webhook::testing::{FixedConnect, block_on, validated};
 
-use crate::{connector, ok, review, review_in, source_spec, validate, world};
+use super::{connector, ok, review, review_in, source_spec, validate, world};
 
 #[test]
 fn a_valid_connector_reaches_connect_with_the_effective_config() {

@@ -7,7 +7,7 @@ use webhook::FailurePolicy;
 use webhook::admission::{self, ConnectOutcome, Decision, Objects, Reason, Webhook};
 use webhook::testing::{self, FixedConnect, block_on};
 
-use crate::{
+use super::{
     NS, connector, connector_in, decide, ok, on_cluster, review, review_in, source_spec, validate,
     world,
 };

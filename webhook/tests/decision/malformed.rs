@@ -5,7 +5,7 @@ use rstest::rstest;
 use serde_json::{Value, json};
 use webhook::admission::{Reason, parse_review};
 
-use crate::{connector, mutate, ok, review, source_spec, validate};
+use super::{connector, mutate, ok, review, source_spec, validate};
 
 #[test]
 fn malformed_reviews_are_clear_errors() {

@@ -7,7 +7,7 @@ use webhook::FailurePolicy;
 use webhook::admission::{Reason, Webhook};
 use webhook::testing;
 
-use crate::{
+use super::{
     NS, connector, decide, mutate, ok, patch_json, review, review_in, source_spec, validate, world,
 };
 

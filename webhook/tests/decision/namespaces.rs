@@ -6,7 +6,7 @@ use webhook::FailurePolicy;
 use webhook::admission::{self, ConnectOutcome, Objects, Reason, Webhook};
 use webhook::testing::{FixedConnect, block_on};
 
-use crate::{connector, ok, review, review_in, source_spec, world};
+use super::{connector, ok, review, review_in, source_spec, world};
 
 /// An installation that serves only `team-b`.
 struct ServesTeamB(Objects);

@@ -6,7 +6,7 @@ use webhook::FailurePolicy;
 use webhook::admission::{self, Reason, Webhook};
 use webhook::testing::{FixedConnect, block_on};
 
-use crate::{
+use super::{
     NS, config_map, connector, connector_in, ok, on_cluster, on_cluster_review, review, secret,
     secured_world, source_spec, validate, validate_in, world,
 };
