@@ -233,14 +233,30 @@ impl CertFiles {
         let (cert, key) = self.read().await?;
         let digest = digest(&cert, &key);
         metrics.observe_certificate(&cert);
-        let config = RustlsConfig::from_pem(cert, key)
-            .await
-            .map_err(|source| Error::Tls {
-                path: format!("{} / {}", self.cert.display(), self.key.display()),
-                source,
-            })?;
-        Ok((config, digest))
+        let config = tls_config(&cert, &key).map_err(|source| Error::Tls {
+            path: format!("{} / {}", self.cert.display(), self.key.display()),
+            source,
+        })?;
+        Ok((RustlsConfig::from_config(config), digest))
     }
+}
+
+/// The serving TLS settings for a PEM certificate chain and key. HTTP/1.1 only: the API server calls an
+/// admission webhook over HTTP/1.1 (over HTTP/2 only at a loopback URL), so the local stack measures the
+/// protocol a cluster uses, and HTTP/2's stream floods (rapid reset) have nothing to aim at.
+pub fn tls_config(cert: &[u8], key: &[u8]) -> std::io::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_slice_iter(cert)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(std::io::Error::other)?;
+    let key = PrivateKeyDer::from_pem_slice(key).map_err(std::io::Error::other)?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(std::io::Error::other)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 fn digest(cert: &[u8], key: &[u8]) -> [u8; 32] {
@@ -276,8 +292,9 @@ pub async fn reload_certificates(
         if d == applied {
             continue;
         }
-        match config.reload_from_pem(cert.clone(), key).await {
-            Ok(()) => {
+        match tls_config(&cert, &key) {
+            Ok(new) => {
+                config.reload_from_config(new);
                 applied = d;
                 metrics.observe_certificate(&cert);
                 metrics.cert_reloads.with_label_values(&["ok"]).inc();

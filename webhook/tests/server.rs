@@ -1,6 +1,7 @@
 //! The HTTP edges without a cluster: the envelope checks (method, content type, malformed reviews, body
 //! limit) and probes through the routers alone; over real sockets only what is about them: a connection
-//! after a too-large body, `TCP_NODELAY` on accepted connections, serving-certificate reloads over TLS.
+//! after a too-large body, how connections are accepted (`TCP_NODELAY`, HTTP/1.1), serving-certificate
+//! reloads over TLS.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use webhook::connect::LiveConnect;
 use webhook::metrics::Metrics;
 use webhook::server::{
     App, CertFiles, admission_router, https_acceptor, https_server, probe_router,
-    reload_certificates,
+    reload_certificates, tls_config,
 };
 use webhook::testing::{self, Review};
 use webhook::watched::Watched;
@@ -251,34 +252,45 @@ async fn probes_never_depend_on_connect() {
     assert_eq!(status, 200);
 }
 
-/// The HTTPS acceptor sets `TCP_NODELAY` before the TLS handshake: without it a response written in pieces
-/// waits for the client's delayed ACK.
+/// The HTTPS acceptor sets `TCP_NODELAY` before the TLS handshake (without it a response written in pieces
+/// waits for the client's delayed ACK), and the handshake settles on HTTP/1.1 even for a client that
+/// offers HTTP/2 first.
 #[tokio::test]
-async fn accepted_connections_send_without_delay() {
+async fn accepted_connections_send_without_delay_and_speak_http_1_1() {
     use axum_server::accept::Accept;
+    use rustls::pki_types::pem::PemObject;
     shared::tls::install_crypto_provider();
     let ca = stack::pki::Ca::new("nodelay").unwrap();
     let leaf = ca.server(&["127.0.0.1"]).unwrap();
-    let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
-        leaf.cert_pem.into_bytes(),
-        leaf.key_pem.into_bytes(),
-    )
-    .await
-    .unwrap();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_config(
+        tls_config(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let client = tokio::spawn(async move {
-        tls_client(&ca.cert_pem)
-            .get(format!("https://{addr}/"))
-            .send()
-            .await
+    let client = tokio::task::spawn_blocking(move || {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let mut config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let name = "127.0.0.1".try_into().unwrap();
+        let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).unwrap();
+        }
+        conn.alpn_protocol().map(<[u8]>::to_vec)
     });
     let (stream, _) = listener.accept().await.unwrap();
     assert!(!stream.nodelay().unwrap(), "accepted sockets start without");
     let (tls_stream, ()) = https_acceptor(tls).accept(stream, ()).await.unwrap();
-    assert!(tls_stream.get_ref().0.nodelay().unwrap());
-    drop(tls_stream);
-    let _ = client.await;
+    let (tcp, session) = tls_stream.get_ref();
+    assert!(tcp.nodelay().unwrap());
+    assert_eq!(session.alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(client.await.unwrap().as_deref(), Some(&b"http/1.1"[..]));
 }
 
 fn tls_client(ca_pem: &str) -> reqwest::Client {

@@ -1,8 +1,13 @@
 //! `make bench-webhook`: the webhook's speed on the real local stack (a running `cw-stack`, found through
 //! `$CW_STACK_ENV`). Starts its own webhook from `$CW_BIN_DIR` (use a release build), registers it for a
-//! private namespace, and prints:
+//! private namespace, and prints (`--api-server-only`: the first two):
 //! - the admission pipeline alone (`admission::review` in this process, objects and Connect's answer in
 //!   memory): p50/p99;
+//! - KafkaConnector creates through the real API server at 1, 10 and 50 clients, with the webhook and without
+//!   (a namespace it does not review) side by side: p50, p99 and creates/s for a config validated before
+//!   (under another name) and for a new config each time, beside Kafka Connect's own validate called
+//!   directly at the same rate; where the time goes (the API server's and the webhook's latency metrics,
+//!   each process's CPU per create), and the targets;
 //! - under concurrency: p50/p99 and reviews/s with 1, 16 and 64 clients, each one keep-alive HTTPS
 //!   connection sending back to back, on the local path (no Connect call: a spec-unchanged UPDATE, and a
 //!   validation-cache hit) and on the Connect path (every review a config Connect has not seen);
@@ -18,10 +23,19 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use shared::connect::{ClientSettings, ConnectClient};
-use stack::warden;
+use stack::{metrics_text, warden};
 use webhook::FailurePolicy;
 use webhook::admission::{self, Objects, Webhook};
 use webhook::testing::{self, FixedConnect, Review, block_on};
+
+mod api_server;
+mod figures;
+mod https;
+mod policies;
+
+use figures::{cpu_time, ms, per_review, percentile, us};
+use https::{Bodies, Client, Load, load};
+use policies::{TIER_LABEL, namespace_yaml, policy_costs, policy_json, wait_enforced};
 
 const WARMUP: usize = 200;
 const LATENCY_SAMPLES: usize = 5_000;
@@ -44,10 +58,8 @@ const POLICY_SAMPLES: usize = 10_000;
 const POLICY_TARGET_PCT: f64 = 10.0;
 const CONNECT_SAMPLES: usize = 200;
 const DRY_RUNS: usize = 100;
-const COMPILES: usize = 50;
-const EVALUATIONS: usize = 2_000;
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn review(op: &'static str, object: &Value, old: Option<&Value>, uid: usize) -> Vec<u8> {
     Review::new(op, Some(object.clone()), old.cloned())
@@ -56,7 +68,7 @@ fn review(op: &'static str, object: &Value, old: Option<&Value>, uid: usize) -> 
         .body()
 }
 
-fn connector(ns: &str, name: &str, topic: &str) -> Value {
+pub(crate) fn connector(ns: &str, name: &str, topic: &str) -> Value {
     let mut c = testing::connector(
         ns,
         name,
@@ -69,168 +81,6 @@ fn connector(ns: &str, name: &str, topic: &str) -> Value {
     );
     c["metadata"]["labels"] = json!({"app": "bench"});
     c
-}
-
-/// One HTTPS client of the webhook: its own connection pool, kept to one keep-alive connection when it
-/// sends one review at a time.
-struct Client {
-    http: reqwest::Client,
-    url: String,
-}
-
-impl Client {
-    fn new(url: &str, ca: &reqwest::Certificate) -> Result<Client, Error> {
-        let http = reqwest::Client::builder()
-            .tls_backend_rustls()
-            .tls_certs_only([ca.clone()])
-            .http1_only()
-            .pool_max_idle_per_host(1)
-            .tcp_nodelay(true)
-            .build()?;
-        Ok(Client {
-            http,
-            url: format!("{url}/validate"),
-        })
-    }
-
-    async fn send_raw(&self, body: Vec<u8>) -> Result<Vec<u8>, Error> {
-        let resp = self
-            .http
-            .post(&self.url)
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-            .await?;
-        let status = resp.status();
-        let bytes = resp.bytes().await?;
-        if !status.is_success() {
-            return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)).into());
-        }
-        Ok(bytes.to_vec())
-    }
-
-    async fn send(&self, body: Vec<u8>) -> Result<Value, Error> {
-        Ok(serde_json::from_slice(&self.send_raw(body).await?)?)
-    }
-
-    /// Sends `body` and fails unless the review is admitted. Looks for the field in the bytes rather than
-    /// parsing them, to keep the load generator's share of the two cores small.
-    async fn admit(&self, body: Vec<u8>) -> Result<(), Error> {
-        let answer = self.send_raw(body).await?;
-        let allowed = b"\"allowed\":true";
-        if !answer.windows(allowed.len()).any(|w| w == allowed) {
-            return Err(format!("not admitted: {}", String::from_utf8_lossy(&answer)).into());
-        }
-        Ok(())
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn us(d: Duration) -> String {
-    format!("{:.1} µs", d.as_secs_f64() * 1e6)
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// CPU time a process has used so far (its threads' time on a CPU, from `/proc`), or zero where that is
-/// not readable. CPU per review does not depend on what else shares the cores, unlike latency.
-fn cpu_time(pid: u32) -> Duration {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten();
-    let ns: u64 = tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(ns)
-}
-
-/// CPU per review, in µs.
-fn per_review(cpu: Duration, reviews: usize) -> f64 {
-    cpu.as_secs_f64() * 1e6 / reviews.max(1) as f64
-}
-
-/// The n-th review body of client c.
-type Bodies = Arc<dyn Fn(usize, usize) -> Vec<u8> + Send + Sync>;
-
-/// What one load run measured: every answer's latency (sorted), the answers per second, and the CPU the
-/// webhook and this load generator used in the window.
-struct Load {
-    sorted: Vec<Duration>,
-    rate: f64,
-    webhook_cpu: Duration,
-    client_cpu: Duration,
-}
-
-/// `clients` clients, each with one keep-alive HTTPS connection, sending reviews back to back, or with
-/// `every` set, each one review per `every` (an open loop, far below what the webhook can answer; a
-/// latency counts from the actual send, since the timer that paces the sends is only as fine as 1 ms). Answers during `warmup` (connections opened, both sides warm) are not
-/// counted; every answer begun and received within the `measure` window after it is a sample. Every review
-/// must be admitted.
-#[allow(clippy::too_many_arguments)]
-async fn load(
-    webhook_pid: u32,
-    url: &str,
-    ca: &reqwest::Certificate,
-    clients: usize,
-    every: Option<Duration>,
-    bodies: Bodies,
-    warmup: Duration,
-    measure: Duration,
-) -> Result<Load, Error> {
-    let t0 = Instant::now();
-    let (from, to) = (t0 + warmup, t0 + warmup + measure);
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let client = Client::new(url, ca)?;
-        let bodies = bodies.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut samples = Vec::new();
-            // Paced clients start spread over one interval.
-            let mut due = every.map(|e| t0 + e.mul_f64(c as f64 / clients as f64));
-            for n in 0.. {
-                let body = bodies(c, n);
-                if let (Some(d), Some(e)) = (due.as_mut(), every) {
-                    tokio::time::sleep_until((*d).into()).await;
-                    *d += e;
-                }
-                let started = Instant::now();
-                if started >= to {
-                    break;
-                }
-                client.admit(body).await?;
-                let done = Instant::now();
-                if started >= from && done <= to {
-                    samples.push(done - started);
-                }
-            }
-            Ok::<_, Error>(samples)
-        }));
-    }
-    let me = std::process::id();
-    tokio::time::sleep_until(from.into()).await;
-    let (w0, c0) = (cpu_time(webhook_pid), cpu_time(me));
-    tokio::time::sleep_until(to.into()).await;
-    let (w1, c1) = (cpu_time(webhook_pid), cpu_time(me));
-    let mut sorted = Vec::new();
-    for t in tasks {
-        sorted.extend(t.await??);
-    }
-    sorted.sort();
-    let rate = sorted.len() as f64 / measure.as_secs_f64();
-    Ok(Load {
-        sorted,
-        rate,
-        webhook_cpu: w1.saturating_sub(w0),
-        client_cpu: c1.saturating_sub(c0),
-    })
 }
 
 /// The admission pipeline alone, in this process: `admission::review` of `body` with the cluster in memory
@@ -285,158 +135,6 @@ async fn metric_sum(metrics_url: &str, name: &str) -> Result<f64, Error> {
         .filter(|l| l.starts_with(name))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum())
-}
-
-/// A bench policy: rules a platform team writes (a task cap, a name prefix, allowed classes, a required key,
-/// a transforms allow-list), all satisfied by the bench connectors, for the namespaces `namespace_selector`
-/// selects. With `probe`, it also refuses `config.probe` other than `ok`, so a probe shows when the
-/// webhook has it.
-fn policy_json(i: usize, namespace_selector: Value, probe: bool) -> Value {
-    let mut config = json!({
-        "required": ["topic"],
-        "properties": {"topic": {"maxLength": 200}},
-        "patternProperties": {"^transforms\\.[^.]+\\.type$": {"enum": [
-            "org.apache.kafka.connect.transforms.InsertField$Value",
-            "org.apache.kafka.connect.transforms.TimestampRouter"]}}
-    });
-    if probe {
-        config["properties"]["probe"] = json!({"const": "ok"});
-    }
-    json!({
-        "apiVersion": "connectwarden.io/v1alpha1",
-        "kind": "KafkaConnectorPolicy",
-        "metadata": {"name": format!("bench-policy-{i:03}")},
-        "spec": {
-            "match": {"namespaceSelector": namespace_selector},
-            "action": "Deny",
-            "schema": {"properties": {
-                "tasksMax": {"maximum": 8},
-                "name": {"pattern": "^bench-"},
-                "class": {"enum": ["FileStreamSource", "FileStreamSink"]},
-                "config": config
-            }},
-            "message": "bench rule {policy}"
-        }
-    })
-}
-
-/// The label saying how many bench policies select a namespace.
-const TIER_LABEL: &str = "bench.connectwarden.io/policies";
-
-/// A namespace served by the bench webhook alone (`label`), selected by `policies` bench policies, with a
-/// KafkaConnectCluster `local`.
-fn namespace_yaml(ns: &str, label: &str, policies: usize, connect_url: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  labels: {{{}: \"{label}\", {TIER_LABEL}: \"{policies}\"}}\n---\n\
-         apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: local, namespace: {ns}}}\n\
-         spec: {{url: \"{connect_url}\"}}\n",
-        warden::PRIVATE_LABEL,
-    )
-}
-
-/// Waits until each `(probe review, text)` is denied with `text` in its message.
-async fn wait_enforced(client: &Client, probes: &[(Vec<u8>, String)]) -> Result<(), Error> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for (body, want) in probes {
-        loop {
-            let v = client.send(body.clone()).await?;
-            if v["response"]["status"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains(want.as_str()))
-            {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("the webhook does not enforce the bench policies: {v}").into());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    Ok(())
-}
-
-/// Policy evaluation alone, in process and without the decision memo: `n` compiled bench policies against
-/// one connector view; and the compilation of a 100-rule schema.
-fn policy_costs(ns: &str) -> Result<(), Error> {
-    use shared::crd::KafkaConnectorPolicy;
-    use shared::policy::{ConnectorView, Context, PolicySet, compile, compile_schema, evaluate};
-    let connector: shared::crd::KafkaConnector =
-        serde_json::from_value(connector(ns, "bench-eval", "bench-eval"))?;
-    let view = ConnectorView::of(&connector, None);
-    let labels = std::collections::BTreeMap::from([("k".to_string(), "v".to_string())]);
-    let cx = Context {
-        namespace_labels: Some(&labels),
-        cluster: None,
-    };
-    for n in [1, 10, 100] {
-        let compiled: Vec<Arc<shared::policy::Compiled>> = (0..n)
-            .map(|i| {
-                let p: KafkaConnectorPolicy = serde_json::from_value(policy_json(
-                    i,
-                    json!({"matchLabels": {"k": "v"}}),
-                    i + 1 == n,
-                ))?;
-                compile(&p)
-                    .map(Arc::new)
-                    .map_err(|e| Error::from(e.join("; ")))
-            })
-            .collect::<Result<_, Error>>()?;
-        let mut samples = Vec::with_capacity(EVALUATIONS);
-        for _ in 0..EVALUATIONS {
-            let t = Instant::now();
-            let e = evaluate(&compiled, &view, cx);
-            samples.push(t.elapsed());
-            assert!(e.violations.is_empty(), "{e:?}");
-            assert_eq!(e.matched.len(), n);
-        }
-        samples.sort();
-        println!(
-            "  evaluate {n:>3} matching policies (no memo) p50 {}  p99 {}  ({EVALUATIONS} evaluations)",
-            us(percentile(&samples, 0.5)),
-            us(percentile(&samples, 0.99))
-        );
-        // What admission does per review: the connector's view, then the memo (a repeat is a hit).
-        let set = PolicySet::new(compiled, Default::default());
-        set.evaluate_connector(&connector, cx);
-        let mut samples = Vec::with_capacity(EVALUATIONS);
-        for _ in 0..EVALUATIONS {
-            let t = Instant::now();
-            let e = set.evaluate_connector(&connector, cx);
-            samples.push(t.elapsed());
-            assert_eq!(e.matched.len(), n);
-        }
-        samples.sort();
-        println!(
-            "  evaluate {n:>3} matching policies (memo hit) p50 {}  p99 {}  ({EVALUATIONS} evaluations)",
-            us(percentile(&samples, 0.5)),
-            us(percentile(&samples, 0.99))
-        );
-    }
-    // 100 rules over config keys, of the kinds policies use.
-    let mut props = serde_json::Map::new();
-    for i in 0..100 {
-        let rule = match i % 4 {
-            0 => json!({"pattern": format!("^[a-z0-9.-]{{1,{}}}$", 50 + i)}),
-            1 => json!({"enum": [format!("v{i}"), "all", "none"]}),
-            2 => json!({"maxLength": 100 + i}),
-            _ => json!({"not": {"const": format!("forbidden-{i}")}}),
-        };
-        props.insert(format!("key.{i}"), rule);
-    }
-    let schema = json!({"properties": {"config": {"properties": props}}});
-    let mut samples = Vec::with_capacity(COMPILES);
-    for _ in 0..COMPILES {
-        let t = Instant::now();
-        compile_schema(&schema)?;
-        samples.push(t.elapsed());
-    }
-    samples.sort();
-    println!(
-        "  compile a 100-rule schema              p50 {}  p99 {}  ({COMPILES} compilations; once per policy generation)",
-        ms(percentile(&samples, 0.5)),
-        ms(percentile(&samples, 0.99))
-    );
-    Ok(())
 }
 
 #[tokio::main]
@@ -504,6 +202,26 @@ async fn main() -> Result<(), Error> {
     );
     println!("in process (no HTTP, no Kafka Connect call):");
     in_process(&ns, "admission::review (CREATE)", &hit_body)?;
+
+    // The same cluster object in a namespace no webhook reviews: the API server's cost alone.
+    let plain = format!("{ns}-plain");
+    warden::kubectl(
+        &kube,
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {plain}}}\n---\n\
+             apiVersion: connectwarden.io/v1alpha1\nkind: KafkaConnectCluster\nmetadata: {{name: local, namespace: {plain}}}\n\
+             spec: {{url: \"{}\"}}\n",
+            kafka.connect_url
+        )),
+    )?;
+    api_server::through_api_server(&env, &ns, &plain, &hook).await?;
+
+    if std::env::args().any(|a| a == "--api-server-only") {
+        clean_up(&kube, &config_name, &ns);
+        hook.stop();
+        return Ok(());
+    }
 
     // Under concurrency.
     let mut relabelled = first.clone();
@@ -805,19 +523,29 @@ async fn main() -> Result<(), Error> {
         after - before
     );
 
+    clean_up(&kube, &config_name, &ns);
+    hook.stop();
+    Ok(())
+}
+
+/// Removes what the run registered and created.
+fn clean_up(kube: &stack::kube::KubeEnv, config_name: &str, ns: &str) {
     for kind in [
         "mutatingwebhookconfiguration",
         "validatingwebhookconfiguration",
     ] {
         let _ = warden::kubectl(
-            &kube,
-            &["delete", kind, &config_name, "--ignore-not-found"],
+            kube,
+            &["delete", kind, config_name, "--ignore-not-found"],
             None,
         );
     }
-    for n in [ns.clone(), format!("{ns}-p10"), format!("{ns}-p100")] {
-        let _ = warden::kubectl(&kube, &["delete", "namespace", &n, "--wait=false"], None);
+    for n in [
+        ns.to_string(),
+        format!("{ns}-p10"),
+        format!("{ns}-p100"),
+        format!("{ns}-plain"),
+    ] {
+        let _ = warden::kubectl(kube, &["delete", "namespace", &n, "--wait=false"], None);
     }
-    hook.stop();
-    Ok(())
 }
