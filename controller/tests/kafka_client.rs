@@ -32,7 +32,8 @@ fn kafka_env() -> KafkaEnv {
         "CW_STACK_ENV is not set: start a stack with `cw-stack up` and export it"
     );
     let env = StackEnv::from_env().expect("reading the stack named by CW_STACK_ENV");
-    env.kafka.expect("the stack named by CW_STACK_ENV runs no Kafka")
+    env.kafka
+        .expect("the stack named by CW_STACK_ENV runs no Kafka")
 }
 
 fn settings(bootstrap: &str) -> KafkaSettings {

@@ -1,8 +1,8 @@
 //! The table of KafkaConnectCluster references (`support/cluster_references.rs`, which the webhook's and the
 //! controller's tests word): what `check` finds for each case, over both blocks of the spec.
 
-use shared::cluster::references::{Block, check};
 use crate::support::cluster_references::{SECRET_MARK, cases};
+use shared::cluster::references::{Block, check};
 
 #[test]
 fn each_case_finds_its_problems_and_no_value() {

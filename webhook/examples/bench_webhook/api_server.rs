@@ -186,7 +186,10 @@ pub(crate) struct Breakdown {
 }
 
 impl Breakdown {
-    pub(crate) async fn read(kube: &kube::Client, webhook_metrics: &str) -> Result<Breakdown, Error> {
+    pub(crate) async fn read(
+        kube: &kube::Client,
+        webhook_metrics: &str,
+    ) -> Result<Breakdown, Error> {
         let api = kube
             .request_text(axum::http::Request::get("/metrics").body(Vec::new())?)
             .await?;
@@ -260,7 +263,10 @@ pub(crate) async fn kube_client(kube: &stack::kube::KubeEnv) -> Result<kube::Cli
     Ok(kube::Client::try_from(config)?)
 }
 
-pub(crate) fn connectors_in(client: &kube::Client, ns: &str) -> kube::Api<kube::api::DynamicObject> {
+pub(crate) fn connectors_in(
+    client: &kube::Client,
+    ns: &str,
+) -> kube::Api<kube::api::DynamicObject> {
     let ar = kube::api::ApiResource::erase::<shared::crd::KafkaConnector>(&());
     kube::Api::namespaced_with(client.clone(), ns, &ar)
 }

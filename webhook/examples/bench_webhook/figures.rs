@@ -1,6 +1,5 @@
 //! Percentiles, units and CPU time read from `/proc`.
 
-
 use std::time::Duration;
 
 pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -81,14 +81,14 @@ pub(crate) struct Load {
 /// must be admitted.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn load(
-    pub(crate) webhook_pid: u32,
-    pub(crate) url: &str,
-    pub(crate) ca: &reqwest::Certificate,
-    pub(crate) clients: usize,
-    pub(crate) every: Option<Duration>,
-    pub(crate) bodies: Bodies,
-    pub(crate) warmup: Duration,
-    pub(crate) measure: Duration,
+    webhook_pid: u32,
+    url: &str,
+    ca: &reqwest::Certificate,
+    clients: usize,
+    every: Option<Duration>,
+    bodies: Bodies,
+    warmup: Duration,
+    measure: Duration,
 ) -> Result<Load, Error> {
     let t0 = Instant::now();
     let (from, to) = (t0 + warmup, t0 + warmup + measure);

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use shared::connect::{ClientSettings, ConnectClient};
-use stack::{metrics_text, warden};
+use stack::warden;
 use webhook::FailurePolicy;
 use webhook::admission::{self, Objects, Webhook};
 use webhook::testing::{self, FixedConnect, Review, block_on};
@@ -33,8 +33,8 @@ mod figures;
 mod https;
 mod policies;
 
-use figures::{cpu_time, ms, per_review, percentile, us};
-use https::{Bodies, Client, Load, load};
+use figures::{ms, per_review, percentile};
+use https::{Bodies, Client, load};
 use policies::{TIER_LABEL, namespace_yaml, policy_costs, policy_json, wait_enforced};
 
 const WARMUP: usize = 200;

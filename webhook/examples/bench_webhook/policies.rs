@@ -61,7 +61,10 @@ pub(crate) fn namespace_yaml(ns: &str, label: &str, policies: usize, connect_url
 }
 
 /// Waits until each `(probe review, text)` is denied with `text` in its message.
-pub(crate) async fn wait_enforced(client: &Client, probes: &[(Vec<u8>, String)]) -> Result<(), Error> {
+pub(crate) async fn wait_enforced(
+    client: &Client,
+    probes: &[(Vec<u8>, String)],
+) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(60);
     for (body, want) in probes {
         loop {
