@@ -9,14 +9,13 @@ usage="usage: bench.sh webhook|controller|scale|storm|clusters|lag [args]"
 which="${1:?$usage}"
 shift
 case "$which" in
-  webhook | controller) package="connect-warden-$which" ;;
-  scale | storm | clusters | lag) package=connect-warden-controller ;;
+  webhook | controller | scale | storm | clusters | lag) ;;
   *) echo "$usage" >&2; exit 2 ;;
 esac
 
 bash scripts/deps.sh
-cargo build --release --workspace --bins
-cargo build --release -p "$package" --example "bench_$which"
+# One build with `make test`'s feature set (tests included), so the two share every artifact.
+cargo build --release --workspace --bins --tests --example "bench_$which"
 "$CARGO_TARGET_DIR/release/cw-stack" build >/dev/null
 
 stack_dir="$CARGO_TARGET_DIR/bench-stack-$which"

@@ -4,9 +4,9 @@
 //! last.
 
 #[path = "../../shared/tests/support/module_order.rs"]
-mod module_order;
+mod support;
 
-use module_order::{Order, check};
+use support::{Order, check};
 
 const ORDER: Order = Order {
     modules: &[
