@@ -2,7 +2,7 @@
 //! it): offsets committed with Kafka's own tools read back as `kafka-consumer-groups.sh --describe`
 //! prints them, with one request per API and broker; a source connector's commits read from its Connect
 //! worker's offsets topic with one Fetch per call; records compressed by Kafka's own producer; SASL (PLAIN,
-//! SCRAM-SHA-256, SCRAM-SHA-512) and mTLS on the broker's secured listeners when the stack has them.
+//! SCRAM-SHA-256, SCRAM-SHA-512) and mTLS on the broker's secured listeners.
 //!
 //! The client is `pub(crate)` in the controller; this test compiles its module on its own.
 
@@ -27,11 +27,7 @@ const PARTITIONS: i32 = 3;
 /// The stack's Kafka. These tests are `#[ignore]`d in a plain `cargo test`, which has no stack; `make test`
 /// runs them with the end-to-end tests, against the stack they share.
 fn kafka_env() -> KafkaEnv {
-    assert!(
-        std::env::var_os("CW_STACK_ENV").is_some(),
-        "CW_STACK_ENV is not set: start a stack with `cw-stack up` and export it"
-    );
-    let env = StackEnv::from_env().expect("reading the stack named by CW_STACK_ENV");
+    let env = StackEnv::from_env().expect("the stack named by CW_STACK_ENV");
     env.kafka
         .expect("the stack named by CW_STACK_ENV runs no Kafka")
 }
