@@ -268,10 +268,7 @@ async fn contend(
             if started {
                 // The first look of the hold: what Connect has now is what later looks compare with.
                 ctx.contention_seen.changed(&key, digest);
-                // Names only, to say what the other writer changes; one read per hold.
-                if let Ok(theirs) = cluster.client().get_config(&desired.name).await {
-                    status.keys = contention::differing_keys(&desired.config, &theirs);
-                }
+                status.keys = keys_on_connect(cluster, desired).await;
             }
             let message = contention::held_message(&desired.name, &status, limits);
             if started {
@@ -534,4 +531,20 @@ fn record_metrics(
         reason == Some(Reason::RestartsExhausted),
         reason == Some(Reason::Contended),
     );
+}
+
+/// The config keys the other writer changes, as Connect has them now: names only, one read per hold. That
+/// writer's PUT has usually just started a rebalance, during which Connect answers 409: waited out briefly,
+/// so the hold's message names the keys. Empty if Connect cannot say.
+async fn keys_on_connect(cluster: &ConnectCluster, desired: &Desired) -> Vec<String> {
+    for _ in 0..5 {
+        match cluster.client().get_config(&desired.name).await {
+            Ok(theirs) => return contention::differing_keys(&desired.config, &theirs),
+            Err(shared::Error::Rebalancing { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await
+            }
+            Err(_) => break,
+        }
+    }
+    Vec::new()
 }
